@@ -1,0 +1,491 @@
+/*
+ * courier.c --
+ *
+ *	Package initialisation, per-interpreter and per-thread state, and the
+ *	general commands: courier::stats, courier::threads,
+ *	courier::configure.
+ *
+ *	Lifetimes. Each interpreter that loads Courier gets a CourierInterp
+ *	(assoc data) listing the resources it owns. Each thread that has such
+ *	an interpreter gets one inbox and one thread exit handler. When an
+ *	interpreter is deleted its resources are closed; when the thread
+ *	exits (or the process exits through Tcl_Exit) every resource of every
+ *	interpreter of the thread is closed, then the inbox.
+ */
+
+#include "courierInt.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+#define ASSOC_KEY "courier"
+
+typedef struct ThreadState {
+    CourierInterp *interps;	/* Interps of this thread using Courier. */
+    int exitHandlerSet;
+} ThreadState;
+
+static Tcl_ThreadDataKey threadStateKey;
+
+static void	CloseResources(CourierInterp *cinterpPtr);
+static int	ConfigureObjCmd(ClientData clientData, Tcl_Interp *interp,
+		    int objc, Tcl_Obj *const objv[]);
+static void	InterpDeleteProc(ClientData clientData, Tcl_Interp *interp);
+static int	StatsObjCmd(ClientData clientData, Tcl_Interp *interp,
+		    int objc, Tcl_Obj *const objv[]);
+static void	ThreadExitHandler(ClientData clientData);
+static int	ThreadsObjCmd(ClientData clientData, Tcl_Interp *interp,
+		    int objc, Tcl_Obj *const objv[]);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Courier_Init --
+ *
+ *	Loads Courier into an interpreter: creates the commands and the
+ *	per-interpreter state, and the thread's inbox on first use.
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with a message.
+ *
+ *----------------------------------------------------------------------
+ */
+
+DLLEXPORT int
+Courier_Init(
+    Tcl_Interp *interp)
+{
+    if (Tcl_InitStubs(interp, "8.6", 0) == NULL) {
+	return TCL_ERROR;
+    }
+    if (CourierGetInterp(interp) == NULL) {
+	return TCL_ERROR;
+    }
+    if (Tcl_CreateNamespace(interp, "::courier", NULL, NULL) == NULL
+	    || Tcl_CreateNamespace(interp, "::courier::test", NULL,
+		    NULL) == NULL) {
+	return TCL_ERROR;
+    }
+    Tcl_CreateObjCommand(interp, "::courier::stats", StatsObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::threads", ThreadsObjCmd, NULL,
+	    NULL);
+    Tcl_CreateObjCommand(interp, "::courier::configure", ConfigureObjCmd,
+	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::flood",
+	    CourierFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
+	    CourierStopFloodObjCmd, NULL, NULL);
+    return Tcl_PkgProvide(interp, "courier", COURIER_VERSION);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierGetInterp --
+ *
+ *	Returns the interpreter's Courier state, creating it (and the
+ *	thread's inbox and exit handler) on first use.
+ *
+ * Results:
+ *	The state; NULL with an error in the interpreter when the thread is
+ *	already exiting.
+ *
+ *----------------------------------------------------------------------
+ */
+
+CourierInterp *
+CourierGetInterp(
+    Tcl_Interp *interp)
+{
+    CourierInterp *cinterpPtr = Tcl_GetAssocData(interp, ASSOC_KEY, NULL);
+    ThreadState *tsPtr;
+
+    if (cinterpPtr != NULL) {
+	if (cinterpPtr->detached) {
+	    CourierError(interp, "THREAD", "EXITING",
+		    "courier is shut down in this thread: it is exiting");
+	    return NULL;
+	}
+	return cinterpPtr;
+    }
+    tsPtr = Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+    if (!tsPtr->exitHandlerSet) {
+	Tcl_CreateThreadExitHandler(ThreadExitHandler, NULL);
+	tsPtr->exitHandlerSet = 1;
+    }
+    cinterpPtr = (CourierInterp *) ckalloc(sizeof(CourierInterp));
+    memset(cinterpPtr, 0, sizeof(CourierInterp));
+    cinterpPtr->interp = interp;
+    cinterpPtr->inboxPtr = CourierInboxForThread();
+    cinterpPtr->nextPtr = tsPtr->interps;
+    tsPtr->interps = cinterpPtr;
+    Tcl_SetAssocData(interp, ASSOC_KEY, InterpDeleteProc, cinterpPtr);
+    return cinterpPtr;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierResourceAdd, CourierResourceForget, CourierResourceFind,
+ * CloseResources --
+ *
+ *	The list of resources an interpreter owns, each named after its
+ *	kind ("flood3"). closeProc must release everything and call
+ *	CourierResourceForget. A linear search is fine for the handful of
+ *	resources that have no command of their own.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierResourceAdd(
+    CourierInterp *cinterpPtr,
+    CourierResource *resPtr,
+    const char *kind,
+    void (*closeProc)(CourierResource *))
+{
+    resPtr->kind = kind;
+    snprintf(resPtr->name, sizeof(resPtr->name), "%s%lu", kind,
+	    ++cinterpPtr->nextId);
+    resPtr->ownerPtr = cinterpPtr;
+    resPtr->closeProc = closeProc;
+    resPtr->prevPtr = NULL;
+    resPtr->nextPtr = cinterpPtr->resources;
+    if (cinterpPtr->resources != NULL) {
+	cinterpPtr->resources->prevPtr = resPtr;
+    }
+    cinterpPtr->resources = resPtr;
+}
+
+void
+CourierResourceForget(
+    CourierResource *resPtr)
+{
+    CourierInterp *cinterpPtr = resPtr->ownerPtr;
+
+    if (resPtr->prevPtr != NULL) {
+	resPtr->prevPtr->nextPtr = resPtr->nextPtr;
+    } else {
+	assert(cinterpPtr->resources == resPtr);
+	cinterpPtr->resources = resPtr->nextPtr;
+    }
+    if (resPtr->nextPtr != NULL) {
+	resPtr->nextPtr->prevPtr = resPtr->prevPtr;
+    }
+    resPtr->nextPtr = resPtr->prevPtr = NULL;
+}
+
+CourierResource *
+CourierResourceFind(
+    CourierInterp *cinterpPtr,
+    const char *kind,
+    const char *name)
+{
+    CourierResource *resPtr;
+
+    for (resPtr = cinterpPtr->resources; resPtr != NULL;
+	    resPtr = resPtr->nextPtr) {
+	if (resPtr->kind == kind && strcmp(resPtr->name, name) == 0) {
+	    return resPtr;
+	}
+    }
+    return NULL;
+}
+
+static void
+CloseResources(
+    CourierInterp *cinterpPtr)
+{
+    while (cinterpPtr->resources != NULL) {
+	CourierResource *resPtr = cinterpPtr->resources;
+
+	resPtr->closeProc(resPtr);
+	assert(cinterpPtr->resources != resPtr);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InterpDeleteProc --
+ *
+ *	The interpreter is being deleted: close what it owns, unlink and
+ *	free its state.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+InterpDeleteProc(
+    ClientData clientData,
+    Tcl_Interp *interp)
+{
+    CourierInterp *cinterpPtr = clientData;
+
+    if (!cinterpPtr->detached) {
+	ThreadState *tsPtr =
+		Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+	CourierInterp **linkPtr;
+
+	CloseResources(cinterpPtr);
+	for (linkPtr = &tsPtr->interps; *linkPtr != NULL;
+		linkPtr = &(*linkPtr)->nextPtr) {
+	    if (*linkPtr == cinterpPtr) {
+		*linkPtr = cinterpPtr->nextPtr;
+		break;
+	    }
+	}
+    }
+    ckfree(cinterpPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ThreadExitHandler --
+ *
+ *	The thread is exiting (thread end, or exit in the main thread):
+ *	close every resource of every interpreter here, then the inbox.
+ *	Interpreters that outlive this keep a detached state that is freed
+ *	when they are deleted.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ThreadExitHandler(
+    ClientData clientData)
+{
+    ThreadState *tsPtr =
+	    Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+
+    while (tsPtr->interps != NULL) {
+	CourierInterp *cinterpPtr = tsPtr->interps;
+
+	CloseResources(cinterpPtr);
+	cinterpPtr->detached = 1;
+	tsPtr->interps = cinterpPtr->nextPtr;
+	cinterpPtr->nextPtr = NULL;
+    }
+    tsPtr->exitHandlerSet = 0;
+    CourierInboxClose();
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierError --
+ *
+ *	Sets a formatted error message and the error code
+ *	{COURIER kind detail} (detail may be NULL).
+ *
+ * Results:
+ *	TCL_ERROR, for "return CourierError(...)".
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierError(
+    Tcl_Interp *interp,
+    const char *kind,
+    const char *detail,
+    const char *fmt,
+    ...)
+{
+    va_list ap;
+    char buf[512];
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(buf, -1));
+    if (detail != NULL) {
+	Tcl_SetErrorCode(interp, "COURIER", kind, detail, NULL);
+    } else {
+	Tcl_SetErrorCode(interp, "COURIER", kind, NULL);
+    }
+    return TCL_ERROR;
+}
+
+void
+CourierPanicOutOfMemory(
+    size_t size)
+{
+    Tcl_Panic("courier: out of memory allocating %lu bytes",
+	    (unsigned long) size);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierGetPositiveWide --
+ *
+ *	Reads an integer option value in [min, max].
+ *
+ * Results:
+ *	TCL_OK with *valuePtr set, or TCL_ERROR with a message naming the
+ *	option and error code {COURIER VALUE option}.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierGetPositiveWide(
+    Tcl_Interp *interp,
+    Tcl_Obj *objPtr,
+    const char *option,
+    Tcl_WideInt min,
+    Tcl_WideInt max,
+    Tcl_WideInt *valuePtr)
+{
+    Tcl_WideInt value;
+
+    if (Tcl_GetWideIntFromObj(NULL, objPtr, &value) != TCL_OK
+	    || value < min || value > max) {
+	return CourierError(interp, "VALUE", option,
+		"bad value \"%.100s\" for %s: expected an integer from "
+		"%" TCL_LL_MODIFIER "d to %" TCL_LL_MODIFIER "d",
+		Tcl_GetString(objPtr), option, min, max);
+    }
+    *valuePtr = value;
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * StatsObjCmd --
+ *
+ *	courier::stats ?-reset?
+ *	Returns the calling thread's inbox counters as a dict.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+StatsObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    CourierInterp *cinterpPtr;
+    int reset = 0;
+
+    if (objc == 2 && strcmp(Tcl_GetString(objv[1]), "-reset") == 0) {
+	reset = 1;
+    } else if (objc != 1) {
+	Tcl_WrongNumArgs(interp, 1, objv, "?-reset?");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    cinterpPtr = CourierGetInterp(interp);
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+    Tcl_SetObjResult(interp, CourierInboxStats(cinterpPtr->inboxPtr, reset));
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ThreadsObjCmd --
+ *
+ *	courier::threads
+ *	Returns the OS names of the threads Courier has started.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+ThreadsObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    if (objc != 1) {
+	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    Tcl_SetObjResult(interp, CourierThreadNames());
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ConfigureObjCmd --
+ *
+ *	courier::configure ?-option ?value ...??
+ *	Process-wide settings. With no argument returns them all as a dict;
+ *	with one option returns its value; with pairs sets them.
+ *
+ *	-budget microseconds	How long one drain slice may deliver before
+ *				the event loop gets its turn (default 4000).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+ConfigureObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const options[] = {"-budget", NULL};
+    enum { OPT_BUDGET };
+    int i, index;
+
+    if (objc == 1) {
+	Tcl_Obj *dictPtr = Tcl_NewDictObj();
+
+	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-budget", -1),
+		Tcl_NewLongObj(CourierInboxGetBudget()));
+	Tcl_SetObjResult(interp, dictPtr);
+	return TCL_OK;
+    }
+    if (objc == 2) {
+	if (Tcl_GetIndexFromObj(interp, objv[1], options, "option", 0,
+		&index) != TCL_OK) {
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
+		    Tcl_GetString(objv[1]), NULL);
+	    return TCL_ERROR;
+	}
+	Tcl_SetObjResult(interp, Tcl_NewLongObj(CourierInboxGetBudget()));
+	return TCL_OK;
+    }
+    if (objc % 2 == 0) {
+	return CourierError(interp, "USAGE", NULL,
+		"value for \"%s\" missing", Tcl_GetString(objv[objc - 1]));
+    }
+
+    /* Check every pair before changing anything. */
+    for (i = 1; i < objc; i += 2) {
+	Tcl_WideInt value;
+
+	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
+		&index) != TCL_OK) {
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
+		    Tcl_GetString(objv[i]), NULL);
+	    return TCL_ERROR;
+	}
+	if (CourierGetPositiveWide(interp, objv[i + 1], "-budget", 100,
+		1000000, &value) != TCL_OK) {
+	    return TCL_ERROR;
+	}
+    }
+    for (i = 1; i < objc; i += 2) {
+	Tcl_WideInt value;
+
+	Tcl_GetWideIntFromObj(NULL, objv[i + 1], &value);
+	CourierInboxSetBudget((long) value);
+    }
+    return TCL_OK;
+}

@@ -1,0 +1,491 @@
+/*
+ * flood.c --
+ *
+ *	courier::test::flood: a test producer. It starts K named C threads
+ *	("courier-flood00", "courier-flood01", ...) that each post N messages of B bytes to one port
+ *	of the calling thread's inbox, delivered as {*}cmd $message. It lets
+ *	the test suite and the benchmarks drive the inbox without a network.
+ *
+ *	Each message reads "<thread>:<sequence>" padded with dots to B bytes
+ *	(cut to B bytes when B is smaller), so a receiver can check order
+ *	and completeness. Producers obey flow control: on COURIER_POST_FULL
+ *	a thread waits until the inbox resumes the port.
+ *
+ *	Threads touch only the Flood's lock-guarded and atomic fields and
+ *	the port; everything else belongs to the owner thread.
+ */
+
+#include "courierInt.h"
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+enum { FLOOD_DATA = 0, FLOOD_END = 1 };
+
+typedef struct Flood Flood;
+
+typedef struct FloodWorker {
+    Flood *floodPtr;
+    int index;
+    CourierThread *threadPtr;
+} FloodWorker;
+
+struct Flood {
+    CourierResource resource;	/* Must be first. */
+    Tcl_Interp *interp;
+    Tcl_Obj *cmdPtr;		/* Private copy of the -command prefix. */
+    Tcl_Obj *doneCmdPtr;	/* -ondone prefix, or NULL. */
+    int nThreads;
+    Tcl_WideInt count;		/* Per thread; 0 means until stopped. */
+    size_t size;
+    CourierPort *portPtr;
+    int endsSeen;		/* Owner: END messages delivered. */
+    FloodWorker *workers;
+
+    /* Shared with the workers. */
+    uv_mutex_t lock;
+    uv_cond_t resumed;		/* Signalled on RESUME, CLOSED, stop. */
+    int closed;			/* Guarded by lock. */
+    atomic_ulong generation;	/* Bumped by every RESUME. */
+    atomic_int stop;		/* Set by stopflood and by close. */
+};
+
+static void	FloodClose(CourierResource *resPtr);
+static void	FloodDeliver(void *ownerData, CourierMsg *msgPtr);
+static void	FloodFinish(Flood *floodPtr);
+static void	FloodFree(Flood *floodPtr);
+static void	FloodNotify(void *producerData, int event);
+static void	FloodWorkerMain(void *arg);
+
+static const CourierPortType floodPortType = {
+    "flood", FloodDeliver, FloodNotify
+};
+
+static const char floodKind[] = "flood";
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierFloodObjCmd --
+ *
+ *	courier::test::flood ?-threads K? ?-count N? ?-size B?
+ *		?-maxpending bytes? ?-ondone cmd? -command cmd
+ *
+ * Results:
+ *	The flood's name (flood1, ...), for courier::test::stopflood and as
+ *	the argument of -ondone.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierFloodObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const options[] = {
+	"-command", "-count", "-maxpending", "-ondone", "-size", "-threads",
+	NULL
+    };
+    enum { OPT_COMMAND, OPT_COUNT, OPT_MAXPENDING, OPT_ONDONE, OPT_SIZE,
+	   OPT_THREADS };
+    Tcl_WideInt nThreads = 1, count = 1000, size = 64;
+    Tcl_WideInt maxPending = 1 << 20;
+    Tcl_Obj *cmdPtr = NULL, *doneCmdPtr = NULL;
+    CourierInterp *cinterpPtr;
+    Flood *floodPtr;
+    int i, index, len;
+
+    if (objc % 2 == 0) {
+	return CourierError(interp, "USAGE", NULL,
+		"wrong # args: should be \"courier::test::flood ?-threads K? "
+		"?-count N? ?-size B? ?-maxpending bytes? ?-ondone cmd? "
+		"-command cmd\"");
+    }
+    for (i = 1; i < objc; i += 2) {
+	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
+		&index) != TCL_OK) {
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
+		    Tcl_GetString(objv[i]), NULL);
+	    return TCL_ERROR;
+	}
+	switch (index) {
+	case OPT_COMMAND:
+	case OPT_ONDONE:
+	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK
+		    || len == 0) {
+		return CourierError(interp, "VALUE", options[index],
+			"bad value for %s: expected a non-empty command "
+			"prefix (a list)", options[index]);
+	    }
+	    if (index == OPT_COMMAND) {
+		cmdPtr = objv[i + 1];
+	    } else {
+		doneCmdPtr = objv[i + 1];
+	    }
+	    break;
+	case OPT_COUNT:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-count", 0,
+		    (Tcl_WideInt) 1 << 62, &count) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	    break;
+	case OPT_MAXPENDING:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxpending", 1,
+		    (Tcl_WideInt) 1 << 40, &maxPending) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	    break;
+	case OPT_SIZE:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-size", 0,
+		    16 << 20, &size) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	    break;
+	case OPT_THREADS:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-threads", 1,
+		    64, &nThreads) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	    break;
+	}
+    }
+    if (cmdPtr == NULL) {
+	return CourierError(interp, "USAGE", "-command",
+		"missing -command: courier::test::flood needs a command "
+		"prefix to deliver messages to");
+    }
+    cinterpPtr = CourierGetInterp(interp);
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+
+    floodPtr = (Flood *) ckalloc(sizeof(Flood));
+    memset(floodPtr, 0, sizeof(Flood));
+    floodPtr->interp = interp;
+    floodPtr->cmdPtr = Tcl_DuplicateObj(cmdPtr);
+    Tcl_IncrRefCount(floodPtr->cmdPtr);
+    if (doneCmdPtr != NULL) {
+	floodPtr->doneCmdPtr = Tcl_DuplicateObj(doneCmdPtr);
+	Tcl_IncrRefCount(floodPtr->doneCmdPtr);
+    }
+    floodPtr->nThreads = (int) nThreads;
+    floodPtr->count = count;
+    floodPtr->size = (size_t) size;
+    uv_mutex_init(&floodPtr->lock);
+    uv_cond_init(&floodPtr->resumed);
+    atomic_init(&floodPtr->generation, 0);
+    atomic_init(&floodPtr->stop, 0);
+    floodPtr->portPtr = CourierPortOpen(cinterpPtr->inboxPtr, &floodPortType,
+	    interp, floodPtr, floodPtr, (size_t) maxPending);
+    CourierResourceAdd(cinterpPtr, &floodPtr->resource, floodKind,
+	    FloodClose);
+
+    floodPtr->workers = (FloodWorker *)
+	    ckalloc(sizeof(FloodWorker) * floodPtr->nThreads);
+    for (i = 0; i < floodPtr->nThreads; i++) {
+	FloodWorker *workerPtr = &floodPtr->workers[i];
+	char name[24];
+
+	workerPtr->floodPtr = floodPtr;
+	workerPtr->index = i;
+	snprintf(name, sizeof(name), "courier-flood%02d", i);
+	workerPtr->threadPtr = CourierThreadStart(name, FloodWorkerMain,
+		workerPtr);
+	if (workerPtr->threadPtr == NULL) {
+	    floodPtr->nThreads = i;
+	    FloodClose(&floodPtr->resource);
+	    return CourierError(interp, "THREAD", "CREATE",
+		    "cannot start a flood thread");
+	}
+    }
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(floodPtr->resource.name, -1));
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierStopFloodObjCmd --
+ *
+ *	courier::test::stopflood name
+ *	Asks the flood's threads to stop after the message they are
+ *	posting; what they posted is still delivered, then -ondone runs.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierStopFloodObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    CourierInterp *cinterpPtr;
+    CourierResource *resPtr;
+    Flood *floodPtr;
+
+    if (objc != 2) {
+	Tcl_WrongNumArgs(interp, 1, objv, "name");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    cinterpPtr = CourierGetInterp(interp);
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+    resPtr = CourierResourceFind(cinterpPtr, floodKind,
+	    Tcl_GetString(objv[1]));
+    if (resPtr == NULL) {
+	return CourierError(interp, "HANDLE", Tcl_GetString(objv[1]),
+		"no flood named \"%.100s\" in this interpreter",
+		Tcl_GetString(objv[1]));
+    }
+    floodPtr = (Flood *) resPtr;
+    uv_mutex_lock(&floodPtr->lock);
+    atomic_store(&floodPtr->stop, 1);
+    uv_cond_broadcast(&floodPtr->resumed);
+    uv_mutex_unlock(&floodPtr->lock);
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FloodWorkerMain --
+ *
+ *	A flood thread: post count messages (or until stopped), waiting
+ *	whenever the port says FULL, then an END marker.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FloodWorkerMain(
+    void *arg)
+{
+    FloodWorker *workerPtr = arg;
+    Flood *floodPtr = workerPtr->floodPtr;
+    Tcl_WideInt seq;
+    CourierMsg *msgPtr;
+
+    for (seq = 0; floodPtr->count == 0 || seq < floodPtr->count; seq++) {
+	char header[48];
+	int headerLen;
+	unsigned long generation;
+	int result;
+
+	if (atomic_load_explicit(&floodPtr->stop, memory_order_relaxed)) {
+	    break;
+	}
+	msgPtr = CourierMsgAlloc(floodPtr->size);
+	headerLen = snprintf(header, sizeof(header), "%d:%" TCL_LL_MODIFIER
+		"d", workerPtr->index, seq);
+	if ((size_t) headerLen >= floodPtr->size) {
+	    memcpy(msgPtr->data, header, floodPtr->size);
+	} else {
+	    memcpy(msgPtr->data, header, headerLen);
+	    memset(msgPtr->data + headerLen, '.', floodPtr->size - headerLen);
+	}
+	msgPtr->kind = FLOOD_DATA;
+
+	/*
+	 * Read the generation before posting: a RESUME that comes between
+	 * the post and the wait below changes it, so it is not missed.
+	 */
+
+	generation = atomic_load(&floodPtr->generation);
+	result = CourierPortPost(floodPtr->portPtr, msgPtr);
+	if (result == COURIER_POST_CLOSED) {
+	    return;
+	}
+	if (result == COURIER_POST_FULL) {
+	    uv_mutex_lock(&floodPtr->lock);
+	    while (atomic_load(&floodPtr->generation) == generation
+		    && !floodPtr->closed && !atomic_load(&floodPtr->stop)) {
+		uv_cond_wait(&floodPtr->resumed, &floodPtr->lock);
+	    }
+	    uv_mutex_unlock(&floodPtr->lock);
+	}
+    }
+    msgPtr = CourierMsgAlloc(0);
+    msgPtr->kind = FLOOD_END;
+    CourierPortPost(floodPtr->portPtr, msgPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FloodNotify --
+ *
+ *	The inbox's news for the workers (owner thread): wake them.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FloodNotify(
+    void *producerData,
+    int event)
+{
+    Flood *floodPtr = producerData;
+
+    uv_mutex_lock(&floodPtr->lock);
+    if (event == COURIER_NOTIFY_CLOSED) {
+	floodPtr->closed = 1;
+    } else {
+	atomic_fetch_add(&floodPtr->generation, 1);
+    }
+    uv_cond_broadcast(&floodPtr->resumed);
+    uv_mutex_unlock(&floodPtr->lock);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FloodDeliver --
+ *
+ *	Owner thread: a data message becomes {*}cmd $message at global
+ *	level (errors go to the background-error handler); the last END
+ *	marker finishes the flood.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FloodDeliver(
+    void *ownerData,
+    CourierMsg *msgPtr)
+{
+    Flood *floodPtr = ownerData;
+    Tcl_Interp *interp = floodPtr->interp;
+    Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
+    int prefixLen, code;
+
+    if (msgPtr->kind == FLOOD_END) {
+	if (++floodPtr->endsSeen == floodPtr->nThreads) {
+	    FloodFinish(floodPtr);
+	}
+	return;
+    }
+
+    Tcl_ListObjGetElements(NULL, floodPtr->cmdPtr, &prefixLen, &prefix);
+    if (prefixLen + 1 > (int) (sizeof(stackObjv) / sizeof(Tcl_Obj *))) {
+	objv = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (prefixLen + 1));
+    }
+    memcpy(objv, prefix, sizeof(Tcl_Obj *) * prefixLen);
+    objv[prefixLen] = Tcl_NewByteArrayObj(msgPtr->data, (int) msgPtr->size);
+
+    /*
+     * The prefix is a private, unshared list, so its elements stay put
+     * during the call; hold the list in case the callback closes the
+     * flood (which releases it).
+     */
+
+    Tcl_IncrRefCount(objv[prefixLen]);
+    Tcl_IncrRefCount(floodPtr->cmdPtr);
+    {
+	Tcl_Obj *cmdPtr = floodPtr->cmdPtr;
+
+	code = Tcl_EvalObjv(interp, prefixLen + 1, objv, TCL_EVAL_GLOBAL);
+	if (code != TCL_OK) {
+	    Tcl_BackgroundException(interp, code);
+	}
+	Tcl_ResetResult(interp);
+	Tcl_DecrRefCount(cmdPtr);
+    }
+    Tcl_DecrRefCount(objv[prefixLen]);
+    if (objv != stackObjv) {
+	ckfree(objv);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FloodFinish --
+ *
+ *	Every worker has posted its END: join them, release the flood and
+ *	run -ondone with the flood's name.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FloodFinish(
+    Flood *floodPtr)
+{
+    Tcl_Interp *interp = floodPtr->interp;
+    Tcl_Obj *doneCmdPtr = floodPtr->doneCmdPtr;
+    Tcl_Obj *nameObj = Tcl_NewStringObj(floodPtr->resource.name, -1);
+
+    floodPtr->doneCmdPtr = NULL;
+    Tcl_IncrRefCount(nameObj);
+    FloodClose(&floodPtr->resource);
+    if (doneCmdPtr != NULL) {
+	Tcl_Obj *scriptPtr = Tcl_DuplicateObj(doneCmdPtr);
+	int code;
+
+	Tcl_IncrRefCount(scriptPtr);
+	Tcl_ListObjAppendElement(NULL, scriptPtr, nameObj);
+	code = Tcl_EvalObjEx(interp, scriptPtr, TCL_EVAL_GLOBAL);
+	if (code != TCL_OK) {
+	    Tcl_BackgroundException(interp, code);
+	}
+	Tcl_ResetResult(interp);
+	Tcl_DecrRefCount(scriptPtr);
+	Tcl_DecrRefCount(doneCmdPtr);
+    }
+    Tcl_DecrRefCount(nameObj);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FloodClose --
+ *
+ *	Shuts a flood down (owner thread): stop and join the workers, close
+ *	and release the port, forget and free the flood. Messages still
+ *	queued are dropped by the inbox.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FloodClose(
+    CourierResource *resPtr)
+{
+    Flood *floodPtr = (Flood *) resPtr;
+    int i;
+
+    uv_mutex_lock(&floodPtr->lock);
+    atomic_store(&floodPtr->stop, 1);
+    uv_cond_broadcast(&floodPtr->resumed);
+    uv_mutex_unlock(&floodPtr->lock);
+    CourierPortClose(floodPtr->portPtr);
+    for (i = 0; i < floodPtr->nThreads; i++) {
+	CourierThreadJoin(floodPtr->workers[i].threadPtr);
+    }
+    CourierPortRelease(floodPtr->portPtr);
+    CourierResourceForget(resPtr);
+    FloodFree(floodPtr);
+}
+
+static void
+FloodFree(
+    Flood *floodPtr)
+{
+    Tcl_DecrRefCount(floodPtr->cmdPtr);
+    if (floodPtr->doneCmdPtr != NULL) {
+	Tcl_DecrRefCount(floodPtr->doneCmdPtr);
+    }
+    uv_cond_destroy(&floodPtr->resumed);
+    uv_mutex_destroy(&floodPtr->lock);
+    ckfree(floodPtr->workers);
+    ckfree(floodPtr);
+}

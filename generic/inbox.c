@@ -1,0 +1,968 @@
+/*
+ * inbox.c --
+ *
+ *	Delivery of messages from any C thread into one Tcl thread. See
+ *	inbox.h for the contract and ../shared/DESIGN.md for why.
+ *
+ *	How a message travels:
+ *
+ *	  producer thread                      owner (Tcl) thread
+ *	  ---------------                      ------------------
+ *	  CourierPortPost: lock, append to     InboxSetupProc/InboxCheckProc
+ *	  "incoming", count the port's         (an event source): when there
+ *	  backlog; if the inbox was IDLE,      is work and draining is
+ *	  mark it AWAKE and, after unlock,     "eligible", queue one drain event.
+ *	  Tcl_ThreadAlert the owner.
+ *	                                       InboxDrainEventProc: splice
+ *	                                       "incoming" onto the backlog in
+ *	                                       O(1), deliver until the budget is
+ *	                                       spent. If work remains, drainage
+ *	                                       becomes ineligible until an idle
+ *	                                       handler (InboxRearmIdleProc) runs.
+ *
+ *	That last step is what keeps Tk alive under a flood: Tcl_DoOneEvent
+ *	runs idle handlers (where Tk repaints) only when no event is ready,
+ *	so a drain that simply re-queued itself would starve them, and a drain
+ *	event queued before the notifier is polled would starve timers and
+ *	window events. Between two drain slices, every event that was ready
+ *	and every idle handler get their turn.
+ *
+ *	Locks: inboxPtr->lock guards the fields marked "lock" below. It is
+ *	never held while calling anything outside this file except the
+ *	allocator.
+ */
+
+#include "courierInt.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+/* Values of CourierInbox.wakeState. */
+enum {
+    INBOX_IDLE = 0,		/* Nothing incoming; next post alerts. */
+    INBOX_AWAKE = 1		/* The owner has been alerted; posts append. */
+};
+
+struct CourierPort {
+    CourierInbox *inboxPtr;
+    const CourierPortType *typePtr;
+    Tcl_Interp *interp;		/* Receiving interpreter, or NULL. */
+    void *ownerData;
+    void *producerData;
+    size_t highWater;		/* Above: posts return FULL. */
+    size_t lowWater;		/* At or below: the producer is resumed. */
+
+    /* Guarded by the inbox lock. */
+    size_t refCount;		/* Owner (until close) + producer (until
+				 * release) + one per queued message. */
+    size_t pendingBytes;	/* Posted, not yet delivered or dropped. */
+    int throttled;		/* A post said FULL; no RESUME yet. */
+    int closed;			/* Written under the lock by the owner
+				 * thread only, so the owner reads it
+				 * without the lock. */
+
+    /* Owner thread only. */
+    size_t consumedBytes;	/* Taken off the backlog, not yet
+				 * subtracted from pendingBytes. */
+    size_t consumedMsgs;
+    CourierPort *nextTouched;	/* List of ports with consumption. */
+    int touched;
+    CourierPort *nextOpen;	/* The inbox's list of open ports. */
+    CourierPort *prevOpen;
+};
+
+struct CourierInbox {
+    uv_mutex_t lock;
+    uv_cond_t quiet;		/* Signalled when postsInFlight drops to 0
+				 * while the inbox is closing. */
+    Tcl_ThreadId owner;
+
+    /* Guarded by the lock. */
+    CourierMsg *incomingHead;	/* Posted, not yet taken by the owner. */
+    CourierMsg *incomingTail;
+    size_t incomingCount;
+    atomic_int wakeState;	/* INBOX_IDLE or INBOX_AWAKE. Written under
+				 * the lock, read without it as a hint. */
+    int closed;			/* No more posts are accepted. */
+    int postsInFlight;		/* Producers alerting the owner now. */
+    size_t refCount;		/* The owner thread + one per port. */
+    uint64_t posted;
+    uint64_t wakeups;
+    uint64_t fullReplies;
+
+    /* Owner thread only. */
+    CourierMsg *backlogHead;	/* Taken from incoming, not delivered. */
+    CourierMsg *backlogTail;
+    size_t backlogCount;
+    CourierPort *openPorts;
+    CourierPort *touchedPorts;
+    int eligible;		/* May the check proc queue a drain? */
+    int eventQueued;		/* Is a drain event in Tcl's queue? */
+    int rearmPending;		/* Is InboxRearmIdleProc scheduled? */
+    int ownerClosed;		/* CourierInboxClose has run. */
+    uint64_t delivered;
+    uint64_t discarded;
+    uint64_t drains;
+    uint64_t resumes;
+    size_t largestBacklog;
+    uint64_t longestDrainNs;
+};
+
+typedef struct InboxDrainEvent {
+    Tcl_Event header;
+    CourierInbox *inboxPtr;
+} InboxDrainEvent;
+
+typedef struct InboxThreadData {
+    CourierInbox *inboxPtr;
+} InboxThreadData;
+
+static Tcl_ThreadDataKey inboxKey;
+
+/* Drain budget in microseconds, shared by all threads. */
+static atomic_long drainBudgetUs = 4000;
+
+/* How many messages are delivered between two looks at the clock. */
+#define INBOX_CLOCK_STRIDE 16
+
+static void		InboxAccount(CourierInbox *inboxPtr,
+			    CourierMsg *msgPtr);
+static void		InboxCheckProc(ClientData clientData, int flags);
+static int		InboxDrainEventProc(Tcl_Event *evPtr, int flags);
+static int		InboxDrainEventFilter(Tcl_Event *evPtr,
+			    ClientData clientData);
+static void		InboxDrainSlice(CourierInbox *inboxPtr);
+static void		InboxFlushAccounting(CourierInbox *inboxPtr);
+static int		InboxHasWork(CourierInbox *inboxPtr);
+static void		InboxRearmIdleProc(ClientData clientData);
+static void		InboxRelease(CourierInbox *inboxPtr);
+static void		InboxSetupProc(ClientData clientData, int flags);
+static void		PortFree(CourierPort *portPtr);
+static void		PortUnref(CourierPort *portPtr, size_t count);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierMsgAlloc, CourierMsgFree --
+ *
+ *	Allocate and free a message with room for size payload bytes. Plain
+ *	malloc, so that any thread may call them at any time, even while Tcl
+ *	is being finalized.
+ *
+ * Results:
+ *	CourierMsgAlloc returns the message; it aborts when memory is out,
+ *	as ckalloc does.
+ *
+ *----------------------------------------------------------------------
+ */
+
+CourierMsg *
+CourierMsgAlloc(
+    size_t size)
+{
+    CourierMsg *msgPtr = malloc(sizeof(CourierMsg) + size);
+
+    if (msgPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(CourierMsg) + size);
+    }
+    msgPtr->next = NULL;
+    msgPtr->port = NULL;
+    msgPtr->kind = 0;
+    msgPtr->size = size;
+    return msgPtr;
+}
+
+void
+CourierMsgFree(
+    CourierMsg *msgPtr)
+{
+    free(msgPtr);
+}
+
+/* What a message costs against its port's high-water mark. */
+static inline size_t
+MsgCost(
+    const CourierMsg *msgPtr)
+{
+    return sizeof(CourierMsg) + msgPtr->size;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierInboxForThread --
+ *
+ *	Returns the calling thread's inbox, creating it (and registering its
+ *	event source) on first use.
+ *
+ * Results:
+ *	The inbox, or NULL once CourierInboxClose has run in this thread.
+ *
+ *----------------------------------------------------------------------
+ */
+
+CourierInbox *
+CourierInboxForThread(void)
+{
+    InboxThreadData *tsdPtr =
+	    Tcl_GetThreadData(&inboxKey, sizeof(InboxThreadData));
+    CourierInbox *inboxPtr = tsdPtr->inboxPtr;
+
+    if (inboxPtr == NULL) {
+	inboxPtr = calloc(1, sizeof(CourierInbox));
+	if (inboxPtr == NULL) {
+	    CourierPanicOutOfMemory(sizeof(CourierInbox));
+	}
+	uv_mutex_init(&inboxPtr->lock);
+	uv_cond_init(&inboxPtr->quiet);
+	inboxPtr->owner = Tcl_GetCurrentThread();
+	atomic_init(&inboxPtr->wakeState, INBOX_IDLE);
+	inboxPtr->refCount = 1;
+	inboxPtr->eligible = 1;
+	Tcl_CreateEventSource(InboxSetupProc, InboxCheckProc, inboxPtr);
+	tsdPtr->inboxPtr = inboxPtr;
+    }
+    return inboxPtr;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierInboxClose --
+ *
+ *	Shuts the calling thread's inbox down: called from the thread exit
+ *	handler after every owner has closed its ports. Later posts are
+ *	refused; pending messages are freed; ports still open are closed
+ *	(their producers told); the drain machinery is unhooked from the
+ *	notifier.
+ *
+ * Side effects:
+ *	Waits (briefly) for producers that are alerting this thread right
+ *	now, so that none touches the notifier after this returns.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierInboxClose(void)
+{
+    InboxThreadData *tsdPtr =
+	    Tcl_GetThreadData(&inboxKey, sizeof(InboxThreadData));
+    CourierInbox *inboxPtr = tsdPtr->inboxPtr;
+    CourierMsg *msgPtr;
+
+    if (inboxPtr == NULL) {
+	return;
+    }
+    uv_mutex_lock(&inboxPtr->lock);
+    inboxPtr->closed = 1;
+    while (inboxPtr->postsInFlight > 0) {
+	uv_cond_wait(&inboxPtr->quiet, &inboxPtr->lock);
+    }
+    if (inboxPtr->incomingHead != NULL) {
+	if (inboxPtr->backlogTail != NULL) {
+	    inboxPtr->backlogTail->next = inboxPtr->incomingHead;
+	} else {
+	    inboxPtr->backlogHead = inboxPtr->incomingHead;
+	}
+	inboxPtr->backlogTail = inboxPtr->incomingTail;
+	inboxPtr->backlogCount += inboxPtr->incomingCount;
+	inboxPtr->incomingHead = inboxPtr->incomingTail = NULL;
+	inboxPtr->incomingCount = 0;
+    }
+    uv_mutex_unlock(&inboxPtr->lock);
+
+    while (inboxPtr->openPorts != NULL) {
+	CourierPortClose(inboxPtr->openPorts);
+    }
+    while ((msgPtr = inboxPtr->backlogHead) != NULL) {
+	inboxPtr->backlogHead = msgPtr->next;
+	inboxPtr->discarded++;
+	InboxAccount(inboxPtr, msgPtr);
+	CourierMsgFree(msgPtr);
+    }
+    inboxPtr->backlogTail = NULL;
+    inboxPtr->backlogCount = 0;
+    InboxFlushAccounting(inboxPtr);
+
+    Tcl_DeleteEventSource(InboxSetupProc, InboxCheckProc, inboxPtr);
+    Tcl_DeleteEvents(InboxDrainEventFilter, inboxPtr);
+    if (inboxPtr->rearmPending) {
+	Tcl_CancelIdleCall(InboxRearmIdleProc, inboxPtr);
+    }
+    inboxPtr->ownerClosed = 1;
+    tsdPtr->inboxPtr = NULL;
+    InboxRelease(inboxPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InboxRelease --
+ *
+ *	Drops one reference to an inbox, freeing it with the last.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+InboxRelease(
+    CourierInbox *inboxPtr)
+{
+    size_t left;
+
+    uv_mutex_lock(&inboxPtr->lock);
+    assert(inboxPtr->refCount > 0);
+    left = --inboxPtr->refCount;
+    uv_mutex_unlock(&inboxPtr->lock);
+    if (left == 0) {
+	assert(inboxPtr->incomingHead == NULL);
+	uv_cond_destroy(&inboxPtr->quiet);
+	uv_mutex_destroy(&inboxPtr->lock);
+	free(inboxPtr);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierPortOpen --
+ *
+ *	Opens a port on an inbox (owner thread). The port starts with two
+ *	references: the owner's, dropped by CourierPortClose, and the
+ *	producer's, dropped by CourierPortRelease.
+ *
+ * Results:
+ *	The new port.
+ *
+ *----------------------------------------------------------------------
+ */
+
+CourierPort *
+CourierPortOpen(
+    CourierInbox *inboxPtr,
+    const CourierPortType *typePtr,
+    Tcl_Interp *interp,		/* Interpreter the messages go to, or NULL;
+				 * nothing is delivered once it is deleted. */
+    void *ownerData,		/* Passed to deliverProc. */
+    void *producerData,		/* Passed to notifyProc; must stay valid
+				 * until the port is freed. */
+    size_t highWater)		/* Backlog bytes above which posts say
+				 * FULL. */
+{
+    CourierPort *portPtr = calloc(1, sizeof(CourierPort));
+
+    assert(inboxPtr->owner == Tcl_GetCurrentThread());
+    assert(highWater > 0);
+    if (portPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(CourierPort));
+    }
+    portPtr->inboxPtr = inboxPtr;
+    portPtr->typePtr = typePtr;
+    portPtr->interp = interp;
+    portPtr->ownerData = ownerData;
+    portPtr->producerData = producerData;
+    portPtr->highWater = highWater;
+    portPtr->lowWater = highWater / 2;
+    portPtr->refCount = 2;
+
+    portPtr->nextOpen = inboxPtr->openPorts;
+    if (inboxPtr->openPorts != NULL) {
+	inboxPtr->openPorts->prevOpen = portPtr;
+    }
+    inboxPtr->openPorts = portPtr;
+
+    uv_mutex_lock(&inboxPtr->lock);
+    inboxPtr->refCount++;
+    uv_mutex_unlock(&inboxPtr->lock);
+    return portPtr;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierPortClose --
+ *
+ *	The owner is done with a port: nothing more is delivered through
+ *	it, later posts are refused, messages still queued are dropped as
+ *	the drain meets them, and the producer is told COURIER_NOTIFY_CLOSED.
+ *
+ * Side effects:
+ *	Drops the owner's reference. The owner may free its ownerData as
+ *	soon as this returns.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierPortClose(
+    CourierPort *portPtr)
+{
+    CourierInbox *inboxPtr = portPtr->inboxPtr;
+
+    assert(inboxPtr->owner == Tcl_GetCurrentThread());
+    assert(!portPtr->closed);
+
+    uv_mutex_lock(&inboxPtr->lock);
+    portPtr->closed = 1;
+    portPtr->throttled = 0;
+    uv_mutex_unlock(&inboxPtr->lock);
+
+    if (portPtr->prevOpen != NULL) {
+	portPtr->prevOpen->nextOpen = portPtr->nextOpen;
+    } else {
+	inboxPtr->openPorts = portPtr->nextOpen;
+    }
+    if (portPtr->nextOpen != NULL) {
+	portPtr->nextOpen->prevOpen = portPtr->prevOpen;
+    }
+    portPtr->nextOpen = portPtr->prevOpen = NULL;
+    portPtr->ownerData = NULL;
+
+    portPtr->typePtr->notifyProc(portPtr->producerData,
+	    COURIER_NOTIFY_CLOSED);
+    PortUnref(portPtr, 1);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierPortRelease --
+ *
+ *	The producer is done with a port (any thread). It must not post
+ *	to it again. Frees the port if this was the last reference.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierPortRelease(
+    CourierPort *portPtr)
+{
+    PortUnref(portPtr, 1);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * PortUnref, PortFree --
+ *
+ *	Drop count references to a port; the last one frees it and drops
+ *	the port's reference to its inbox.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+PortUnref(
+    CourierPort *portPtr,
+    size_t count)
+{
+    CourierInbox *inboxPtr = portPtr->inboxPtr;
+    size_t left;
+
+    uv_mutex_lock(&inboxPtr->lock);
+    assert(portPtr->refCount >= count);
+    portPtr->refCount -= count;
+    left = portPtr->refCount;
+    uv_mutex_unlock(&inboxPtr->lock);
+    if (left == 0) {
+	PortFree(portPtr);
+    }
+}
+
+static void
+PortFree(
+    CourierPort *portPtr)
+{
+    CourierInbox *inboxPtr = portPtr->inboxPtr;
+
+    assert(portPtr->refCount == 0);
+    assert(portPtr->pendingBytes == 0);
+    assert(portPtr->closed);
+    free(portPtr);
+    InboxRelease(inboxPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierPortPost --
+ *
+ *	Appends a message to a port's stream (any thread). The inbox takes
+ *	the message in every case.
+ *
+ * Results:
+ *	COURIER_POST_OK; COURIER_POST_FULL when the port's backlog is above
+ *	its high-water mark (the message is kept: the producer should wait
+ *	for COURIER_NOTIFY_RESUME before posting more); COURIER_POST_CLOSED
+ *	when the receiver is gone (the message is freed).
+ *
+ * Side effects:
+ *	The first message of a burst alerts the owner thread.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierPortPost(
+    CourierPort *portPtr,
+    CourierMsg *msgPtr)
+{
+    CourierInbox *inboxPtr = portPtr->inboxPtr;
+    int result = COURIER_POST_OK;
+    int alert = 0;
+
+    msgPtr->next = NULL;
+    msgPtr->port = portPtr;
+
+    uv_mutex_lock(&inboxPtr->lock);
+    if (portPtr->closed || inboxPtr->closed) {
+	uv_mutex_unlock(&inboxPtr->lock);
+	CourierMsgFree(msgPtr);
+	return COURIER_POST_CLOSED;
+    }
+    if (inboxPtr->incomingTail != NULL) {
+	inboxPtr->incomingTail->next = msgPtr;
+    } else {
+	inboxPtr->incomingHead = msgPtr;
+    }
+    inboxPtr->incomingTail = msgPtr;
+    inboxPtr->incomingCount++;
+    inboxPtr->posted++;
+    portPtr->refCount++;
+    portPtr->pendingBytes += MsgCost(msgPtr);
+    if (portPtr->pendingBytes > portPtr->highWater) {
+	portPtr->throttled = 1;
+	inboxPtr->fullReplies++;
+	result = COURIER_POST_FULL;
+    }
+    if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_relaxed)
+	    == INBOX_IDLE) {
+	atomic_store_explicit(&inboxPtr->wakeState, INBOX_AWAKE,
+		memory_order_release);
+	inboxPtr->wakeups++;
+	inboxPtr->postsInFlight++;
+	alert = 1;
+    }
+    uv_mutex_unlock(&inboxPtr->lock);
+
+    if (alert) {
+	Tcl_ThreadAlert(inboxPtr->owner);
+	uv_mutex_lock(&inboxPtr->lock);
+	if (--inboxPtr->postsInFlight == 0 && inboxPtr->closed) {
+	    uv_cond_broadcast(&inboxPtr->quiet);
+	}
+	uv_mutex_unlock(&inboxPtr->lock);
+    }
+    return result;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InboxHasWork --
+ *
+ *	Is there anything to deliver? Owner thread; reads the producers'
+ *	side without the lock, as a hint: a producer that appends after
+ *	this looked also alerts the thread, so nothing is missed.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+InboxHasWork(
+    CourierInbox *inboxPtr)
+{
+    return inboxPtr->backlogHead != NULL
+	    || atomic_load_explicit(&inboxPtr->wakeState,
+		    memory_order_acquire) == INBOX_AWAKE;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InboxSetupProc, InboxCheckProc --
+ *
+ *	The inbox's event source. Setup keeps the notifier from blocking
+ *	while a drain is due; check queues the drain event. Both ignore
+ *	calls that do not include file events, so "update idletasks" (idle
+ *	events only) never delivers network messages.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+InboxSetupProc(
+    ClientData clientData,
+    int flags)
+{
+    CourierInbox *inboxPtr = clientData;
+    static const Tcl_Time noWait = {0, 0};
+
+    if ((flags & TCL_FILE_EVENTS) && inboxPtr->eligible
+	    && !inboxPtr->eventQueued && InboxHasWork(inboxPtr)) {
+	Tcl_SetMaxBlockTime(&noWait);
+    }
+}
+
+static void
+InboxCheckProc(
+    ClientData clientData,
+    int flags)
+{
+    CourierInbox *inboxPtr = clientData;
+    InboxDrainEvent *evPtr;
+
+    if (!(flags & TCL_FILE_EVENTS) || !inboxPtr->eligible
+	    || inboxPtr->eventQueued || !InboxHasWork(inboxPtr)) {
+	return;
+    }
+    evPtr = (InboxDrainEvent *) ckalloc(sizeof(InboxDrainEvent));
+    evPtr->header.proc = InboxDrainEventProc;
+    evPtr->inboxPtr = inboxPtr;
+    inboxPtr->eventQueued = 1;
+    Tcl_QueueEvent(&evPtr->header, TCL_QUEUE_TAIL);
+}
+
+static int
+InboxDrainEventFilter(
+    Tcl_Event *evPtr,
+    ClientData clientData)
+{
+    return evPtr->proc == InboxDrainEventProc
+	    && ((InboxDrainEvent *) evPtr)->inboxPtr == clientData;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InboxDrainEventProc --
+ *
+ *	Runs one drain slice. When work remains afterwards, the next slice
+ *	waits until the idle handlers have run (InboxRearmIdleProc): every
+ *	window event, timer and repaint pending now goes first.
+ *
+ * Results:
+ *	0 when the flags exclude file events (the event stays queued),
+ *	else 1.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+InboxDrainEventProc(
+    Tcl_Event *evPtr,
+    int flags)
+{
+    CourierInbox *inboxPtr = ((InboxDrainEvent *) evPtr)->inboxPtr;
+
+    if (!(flags & TCL_FILE_EVENTS)) {
+	return 0;
+    }
+    inboxPtr->eventQueued = 0;
+
+    /*
+     * A callback may close the inbox (the thread exit handlers run when a
+     * callback calls exit): hold a reference so that the inbox outlives
+     * the slice, and do nothing more once it is closed.
+     */
+
+    uv_mutex_lock(&inboxPtr->lock);
+    inboxPtr->refCount++;
+    uv_mutex_unlock(&inboxPtr->lock);
+
+    InboxDrainSlice(inboxPtr);
+    if (!inboxPtr->ownerClosed && InboxHasWork(inboxPtr)) {
+	inboxPtr->eligible = 0;
+	if (!inboxPtr->rearmPending) {
+	    inboxPtr->rearmPending = 1;
+	    Tcl_DoWhenIdle(InboxRearmIdleProc, inboxPtr);
+	}
+    }
+    InboxRelease(inboxPtr);
+    return 1;
+}
+
+static void
+InboxRearmIdleProc(
+    ClientData clientData)
+{
+    CourierInbox *inboxPtr = clientData;
+
+    inboxPtr->rearmPending = 0;
+    inboxPtr->eligible = 1;
+}
+
+/*
+ * Returns the calling thread's inbox if it has one, without creating it.
+ */
+
+CourierInbox *
+CourierInboxForThreadIfOpen(void)
+{
+    InboxThreadData *tsdPtr =
+	    Tcl_GetThreadData(&inboxKey, sizeof(InboxThreadData));
+
+    return tsdPtr->inboxPtr;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InboxDrainSlice --
+ *
+ *	Takes everything posted so far and delivers messages in order until
+ *	the backlog is empty or the time budget is spent (at least one
+ *	message is delivered). Callbacks may re-enter the event loop; a
+ *	nested drain continues from the same backlog.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+InboxDrainSlice(
+    CourierInbox *inboxPtr)
+{
+    uint64_t start = uv_hrtime();
+    uint64_t budgetNs = (uint64_t) atomic_load(&drainBudgetUs) * 1000;
+    uint64_t elapsed;
+    Tcl_Interp *preserved = NULL;
+    CourierMsg *msgPtr;
+    unsigned n = 0;
+
+    uv_mutex_lock(&inboxPtr->lock);
+    if (inboxPtr->incomingHead != NULL) {
+	if (inboxPtr->backlogTail != NULL) {
+	    inboxPtr->backlogTail->next = inboxPtr->incomingHead;
+	} else {
+	    inboxPtr->backlogHead = inboxPtr->incomingHead;
+	}
+	inboxPtr->backlogTail = inboxPtr->incomingTail;
+	inboxPtr->backlogCount += inboxPtr->incomingCount;
+	inboxPtr->incomingHead = inboxPtr->incomingTail = NULL;
+	inboxPtr->incomingCount = 0;
+    }
+    if (inboxPtr->backlogHead == NULL) {
+	atomic_store_explicit(&inboxPtr->wakeState, INBOX_IDLE,
+		memory_order_relaxed);
+    }
+    uv_mutex_unlock(&inboxPtr->lock);
+
+    if (inboxPtr->backlogCount > inboxPtr->largestBacklog) {
+	inboxPtr->largestBacklog = inboxPtr->backlogCount;
+    }
+    inboxPtr->drains++;
+
+    while ((msgPtr = inboxPtr->backlogHead) != NULL) {
+	CourierPort *portPtr = msgPtr->port;
+
+	inboxPtr->backlogHead = msgPtr->next;
+	if (inboxPtr->backlogHead == NULL) {
+	    inboxPtr->backlogTail = NULL;
+	}
+	inboxPtr->backlogCount--;
+
+	if (portPtr->interp != preserved) {
+	    if (preserved != NULL) {
+		Tcl_Release(preserved);
+	    }
+	    preserved = portPtr->interp;
+	    if (preserved != NULL) {
+		Tcl_Preserve(preserved);
+	    }
+	}
+	if (portPtr->closed
+		|| (preserved != NULL && Tcl_InterpDeleted(preserved))) {
+	    inboxPtr->discarded++;
+	} else {
+	    portPtr->typePtr->deliverProc(portPtr->ownerData, msgPtr);
+	    inboxPtr->delivered++;
+	}
+	InboxAccount(inboxPtr, msgPtr);
+	CourierMsgFree(msgPtr);
+	if (inboxPtr->ownerClosed) {
+	    /* The thread is exiting under us: the close freed the rest. */
+	    break;
+	}
+
+	if (++n % INBOX_CLOCK_STRIDE == 0) {
+	    InboxFlushAccounting(inboxPtr);
+	    if (uv_hrtime() - start >= budgetNs) {
+		break;
+	    }
+	}
+    }
+    InboxFlushAccounting(inboxPtr);
+    if (preserved != NULL) {
+	Tcl_Release(preserved);
+    }
+
+    if (inboxPtr->backlogHead == NULL && !inboxPtr->ownerClosed) {
+	/*
+	 * Everything taken is delivered: go back to IDLE unless producers
+	 * appended meanwhile, so that the next post alerts us again.
+	 */
+
+	uv_mutex_lock(&inboxPtr->lock);
+	if (inboxPtr->incomingHead == NULL) {
+	    atomic_store_explicit(&inboxPtr->wakeState, INBOX_IDLE,
+		    memory_order_relaxed);
+	}
+	uv_mutex_unlock(&inboxPtr->lock);
+    }
+    elapsed = uv_hrtime() - start;
+    if (elapsed > inboxPtr->longestDrainNs) {
+	inboxPtr->longestDrainNs = elapsed;
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InboxAccount, InboxFlushAccounting --
+ *
+ *	A delivered or dropped message is first counted against its port
+ *	in owner-only fields; the flush moves those counts under the lock
+ *	in one go, resumes producers whose backlog fell to the low-water
+ *	mark and frees ports whose last reference went. One lock per flush
+ *	instead of one per message.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+InboxAccount(
+    CourierInbox *inboxPtr,
+    CourierMsg *msgPtr)
+{
+    CourierPort *portPtr = msgPtr->port;
+
+    portPtr->consumedBytes += MsgCost(msgPtr);
+    portPtr->consumedMsgs++;
+    if (!portPtr->touched) {
+	portPtr->touched = 1;
+	portPtr->nextTouched = inboxPtr->touchedPorts;
+	inboxPtr->touchedPorts = portPtr;
+    }
+}
+
+static void
+InboxFlushAccounting(
+    CourierInbox *inboxPtr)
+{
+    CourierPort *portPtr, *resumeList = NULL, *freeList = NULL, *nextPtr;
+
+    if (inboxPtr->touchedPorts == NULL) {
+	return;
+    }
+    uv_mutex_lock(&inboxPtr->lock);
+    for (portPtr = inboxPtr->touchedPorts; portPtr != NULL;
+	    portPtr = nextPtr) {
+	nextPtr = portPtr->nextTouched;
+	portPtr->touched = 0;
+	assert(portPtr->pendingBytes >= portPtr->consumedBytes);
+	assert(portPtr->refCount >= portPtr->consumedMsgs);
+	portPtr->pendingBytes -= portPtr->consumedBytes;
+	portPtr->refCount -= portPtr->consumedMsgs;
+	portPtr->consumedBytes = portPtr->consumedMsgs = 0;
+	if (portPtr->throttled && portPtr->pendingBytes <= portPtr->lowWater) {
+	    /* Hold a reference across the notify, made outside the lock. */
+	    portPtr->throttled = 0;
+	    portPtr->refCount++;
+	    portPtr->nextTouched = resumeList;
+	    resumeList = portPtr;
+	} else if (portPtr->refCount == 0) {
+	    portPtr->nextTouched = freeList;
+	    freeList = portPtr;
+	}
+    }
+    inboxPtr->touchedPorts = NULL;
+    uv_mutex_unlock(&inboxPtr->lock);
+
+    for (portPtr = freeList; portPtr != NULL; portPtr = nextPtr) {
+	nextPtr = portPtr->nextTouched;
+	PortFree(portPtr);
+    }
+    for (portPtr = resumeList; portPtr != NULL; portPtr = nextPtr) {
+	nextPtr = portPtr->nextTouched;
+	inboxPtr->resumes++;
+	portPtr->typePtr->notifyProc(portPtr->producerData,
+		COURIER_NOTIFY_RESUME);
+	PortUnref(portPtr, 1);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierInboxStats --
+ *
+ *	Returns the inbox's counters as a dict (owner thread), optionally
+ *	resetting them.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_Obj *
+CourierInboxStats(
+    CourierInbox *inboxPtr,
+    int reset)
+{
+    Tcl_Obj *dictPtr = Tcl_NewDictObj();
+    uint64_t posted, wakeups, fullReplies;
+    size_t incoming;
+
+#define PUT(key, value) \
+    Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj(key, -1), \
+	    Tcl_NewWideIntObj((Tcl_WideInt) (value)))
+
+    uv_mutex_lock(&inboxPtr->lock);
+    posted = inboxPtr->posted;
+    wakeups = inboxPtr->wakeups;
+    fullReplies = inboxPtr->fullReplies;
+    incoming = inboxPtr->incomingCount;
+    if (reset) {
+	inboxPtr->posted = inboxPtr->wakeups = inboxPtr->fullReplies = 0;
+    }
+    uv_mutex_unlock(&inboxPtr->lock);
+
+    PUT("posted", posted);
+    PUT("delivered", inboxPtr->delivered);
+    PUT("discarded", inboxPtr->discarded);
+    PUT("pending", incoming + inboxPtr->backlogCount);
+    PUT("wakeups", wakeups);
+    PUT("drains", inboxPtr->drains);
+    PUT("largestBacklog", inboxPtr->largestBacklog);
+    PUT("longestDrainUs", inboxPtr->longestDrainNs / 1000);
+    PUT("fullReplies", fullReplies);
+    PUT("resumes", inboxPtr->resumes);
+    PUT("budgetUs", atomic_load(&drainBudgetUs));
+#undef PUT
+
+    if (reset) {
+	inboxPtr->delivered = inboxPtr->discarded = inboxPtr->drains = 0;
+	inboxPtr->resumes = inboxPtr->longestDrainNs = 0;
+	inboxPtr->largestBacklog = 0;
+    }
+    return dictPtr;
+}
+
+/*
+ * The drain budget, in microseconds, for every inbox.
+ */
+
+void
+CourierInboxSetBudget(
+    long microseconds)
+{
+    assert(microseconds > 0);
+    atomic_store(&drainBudgetUs, microseconds);
+}
+
+long
+CourierInboxGetBudget(void)
+{
+    return atomic_load(&drainBudgetUs);
+}

@@ -1,0 +1,173 @@
+/*
+ * threads.c --
+ *
+ *	Every thread Courier starts goes through here: it gets an OS-visible
+ *	name (what top -H, gdb and /proc/PID/task/TID/comm show) and an
+ *	entry in a registry that "courier::threads" lists. Threads are
+ *	joinable; whoever starts one joins it.
+ *
+ *	The registry lock is private to this file and held only around list
+ *	updates.
+ */
+
+#include "courierInt.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+/* Linux limits thread names to 15 bytes plus the terminating NUL. */
+#define THREAD_NAME_MAX 16
+
+struct CourierThread {
+    uv_thread_t handle;
+    char name[THREAD_NAME_MAX];
+    void (*proc)(void *arg);
+    void *arg;
+    CourierThread *nextPtr;
+    CourierThread *prevPtr;
+};
+
+static uv_once_t registryOnce = UV_ONCE_INIT;
+static uv_mutex_t registryLock;
+static CourierThread *registry;
+
+static void	RegistryInit(void);
+static void	ThreadTrampoline(void *arg);
+
+static void
+RegistryInit(void)
+{
+    if (uv_mutex_init(&registryLock) != 0) {
+	Tcl_Panic("courier: cannot create the thread registry lock");
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierThreadStart --
+ *
+ *	Starts a joinable thread that runs proc(arg) under the given name
+ *	(cut to 15 bytes).
+ *
+ * Results:
+ *	The thread's record, to pass to CourierThreadJoin; NULL if the OS
+ *	refused to create a thread.
+ *
+ *----------------------------------------------------------------------
+ */
+
+CourierThread *
+CourierThreadStart(
+    const char *name,
+    void (*proc)(void *arg),
+    void *arg)
+{
+    CourierThread *threadPtr = calloc(1, sizeof(CourierThread));
+
+    uv_once(&registryOnce, RegistryInit);
+    if (threadPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(CourierThread));
+    }
+    strncpy(threadPtr->name, name, THREAD_NAME_MAX - 1);
+    threadPtr->proc = proc;
+    threadPtr->arg = arg;
+
+    uv_mutex_lock(&registryLock);
+    threadPtr->nextPtr = registry;
+    if (registry != NULL) {
+	registry->prevPtr = threadPtr;
+    }
+    registry = threadPtr;
+    uv_mutex_unlock(&registryLock);
+
+    if (uv_thread_create(&threadPtr->handle, ThreadTrampoline,
+	    threadPtr) != 0) {
+	uv_mutex_lock(&registryLock);
+	if (threadPtr->prevPtr != NULL) {
+	    threadPtr->prevPtr->nextPtr = threadPtr->nextPtr;
+	} else {
+	    registry = threadPtr->nextPtr;
+	}
+	if (threadPtr->nextPtr != NULL) {
+	    threadPtr->nextPtr->prevPtr = threadPtr->prevPtr;
+	}
+	uv_mutex_unlock(&registryLock);
+	free(threadPtr);
+	return NULL;
+    }
+    return threadPtr;
+}
+
+static void
+ThreadTrampoline(
+    void *arg)
+{
+    CourierThread *threadPtr = arg;
+
+#ifdef HAVE_PTHREAD_SETNAME_NP
+    pthread_setname_np(pthread_self(), threadPtr->name);
+#endif
+    threadPtr->proc(threadPtr->arg);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierThreadJoin --
+ *
+ *	Waits for a thread started by CourierThreadStart to end, removes it
+ *	from the registry and frees its record.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierThreadJoin(
+    CourierThread *threadPtr)
+{
+    int rc = uv_thread_join(&threadPtr->handle);
+
+    assert(rc == 0);
+    (void) rc;
+    uv_mutex_lock(&registryLock);
+    if (threadPtr->prevPtr != NULL) {
+	threadPtr->prevPtr->nextPtr = threadPtr->nextPtr;
+    } else {
+	registry = threadPtr->nextPtr;
+    }
+    if (threadPtr->nextPtr != NULL) {
+	threadPtr->nextPtr->prevPtr = threadPtr->prevPtr;
+    }
+    uv_mutex_unlock(&registryLock);
+    free(threadPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierThreadNames --
+ *
+ *	Returns a list of the names of the threads Courier has started and
+ *	not yet joined, oldest first.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_Obj *
+CourierThreadNames(void)
+{
+    Tcl_Obj *listPtr = Tcl_NewListObj(0, NULL);
+    CourierThread *threadPtr;
+
+    uv_once(&registryOnce, RegistryInit);
+    uv_mutex_lock(&registryLock);
+    for (threadPtr = registry; threadPtr != NULL;
+	    threadPtr = threadPtr->nextPtr) {
+	Tcl_ListObjReplace(NULL, listPtr, 0, 0, 1,
+		(Tcl_Obj *[]) {Tcl_NewStringObj(threadPtr->name, -1)});
+    }
+    uv_mutex_unlock(&registryLock);
+    return listPtr;
+}
