@@ -1,0 +1,35 @@
+# all.tcl --
+#
+#	Runs the whole Courier test suite: every *.test file in this
+#	directory, each in its own tclsh (tcltest's default). Honours the
+#	environment that the Makefile sets:
+#	  TCLLIBPATH       where the built package is (make test sets it)
+#	  COURIER_WRAP     a command prefix every test tclsh runs under
+#	                   (valgrind, or env LD_PRELOAD=<sanitizer runtime>)
+#	Exits 1 when any test fails or any test file dies; prints a closing
+#	line "N passed, N failed, N skipped".
+
+package require tcltest 2.5
+namespace import ::tcltest::*
+
+set testDir [file dirname [file normalize [info script]]]
+configure -testdir $testDir -singleproc 0 {*}$argv
+
+if {[info exists ::env(COURIER_WRAP)] && $::env(COURIER_WRAP) ne ""} {
+    # tcltest runs each file as "| $interpreter $file": give it a one-word
+    # wrapper that applies COURIER_WRAP.
+    interpreter [file join $testDir sanitizers run-tclsh]
+    set ::env(COURIER_TCLSH) [info nameofexecutable]
+}
+
+# cleanupTests zeroes the totals after printing them: keep a copy.
+rename ::tcltest::cleanupTests ::tcltest::CleanupTestsOriginal
+proc ::tcltest::cleanupTests {{calledFromAllFile 0}} {
+    array set ::totals [array get ::tcltest::numTests]
+    uplevel 1 [list ::tcltest::CleanupTestsOriginal $calledFromAllFile]
+}
+
+set failed [runAllTests]
+puts "\nall.tcl: $totals(Passed) passed, $totals(Failed) failed,\
+	$totals(Skipped) skipped"
+exit [expr {$failed || $totals(Failed) > 0 || $totals(Total) == 0}]

@@ -1,0 +1,116 @@
+# helpers.tcl --
+#
+#	Shared by every *.test file: loads tcltest and courier, defines the
+#	constraints and a few helpers. Source it at the top of a test file:
+#	    source [file join [file dirname [info script]] helpers.tcl]
+
+package require tcltest 2.5
+namespace import -force ::tcltest::*
+package require courier
+
+namespace eval ::courierTest {
+    variable dir [file dirname [file normalize [info script]]]
+    # Under valgrind everything runs ~30x slower: big loads are scaled down.
+    variable sanitizer [expr {[info exists ::env(COURIER_SANITIZER)]
+	    ? $::env(COURIER_SANITIZER) : ""}]
+}
+
+# Constraints.
+testConstraint thread [expr {![catch {package require Thread}]}]
+testConstraint display [expr {[info exists ::env(DISPLAY)]
+	&& $::env(DISPLAY) ne ""}]
+testConstraint notValgrind [expr {$::courierTest::sanitizer ne "valgrind"}]
+testConstraint timing [expr {$::courierTest::sanitizer eq ""}]
+
+# courierTest::scale n --
+#	A load size for this run: n normally, less under valgrind and the
+#	sanitizers, where everything is many times slower.
+proc ::courierTest::scale {n} {
+    variable sanitizer
+    switch -- $sanitizer {
+	valgrind { return [expr {max(1, $n / 50)}] }
+	asan - tsan { return [expr {max(1, $n / 5)}] }
+	default { return $n }
+    }
+}
+
+# courierTest::wait varName ?ms? --
+#	vwait on a global variable with a timeout guard. Returns 1 when the
+#	variable was set, 0 on timeout.
+proc ::courierTest::wait {varName {ms 10000}} {
+    set guard [after $ms [list set ::courierTest::timedOut($varName) 1]]
+    set ::courierTest::timedOut($varName) 0
+    trace add variable ::$varName write [list ::courierTest::Woken $varName]
+    vwait ::courierTest::timedOut($varName)
+    trace remove variable ::$varName write \
+	    [list ::courierTest::Woken $varName]
+    after cancel $guard
+    return [expr {$::courierTest::timedOut($varName) == 2}]
+}
+proc ::courierTest::Woken {varName args} {
+    set ::courierTest::timedOut($varName) 2
+}
+
+# courierTest::tclsh --
+#	The command prefix that starts a child tclsh: the same tclsh, under
+#	COURIER_WRAP when the suite runs under valgrind or a sanitizer.
+proc ::courierTest::tclsh {} {
+    variable dir
+    if {[info exists ::env(COURIER_WRAP)] && $::env(COURIER_WRAP) ne ""} {
+	return [list [file join $dir sanitizers run-tclsh]]
+    }
+    return [list [info nameofexecutable]]
+}
+
+# courierTest::runChild script ?ms? --
+#	Runs script in a child tclsh (courier is on its auto_path through
+#	TCLLIBPATH) and returns {exitcode stdout stderr}. exitcode is the
+#	exit status, "signal NAME" when the child was killed by a signal, or
+#	"timeout" when it was still running after ms (it is then killed).
+proc ::courierTest::runChild {script {ms 60000}} {
+    variable childCount
+    set n [incr childCount]
+    set file [makeFile $script child$n.tcl]
+    set err [makeFile {} child$n.err]
+    set chan [open |[list {*}[tclsh] $file 2> $err] r]
+    fconfigure $chan -blocking 0
+    set ::courierTest::childOut($n) ""
+    set ::courierTest::childEnd($n) ""
+    fileevent $chan readable [list ::courierTest::ChildReadable $chan $n]
+    set guard [after $ms [list set ::courierTest::childEnd($n) timeout]]
+    vwait ::courierTest::childEnd($n)
+    after cancel $guard
+    set code 0
+    if {$::courierTest::childEnd($n) eq "timeout"} {
+	catch {exec kill -9 {*}[pid $chan]}
+	set code timeout
+    }
+    fconfigure $chan -blocking 1
+    if {[catch {close $chan} msg opts] && $code ne "timeout"} {
+	set ec [dict get $opts -errorcode]
+	switch -- [lindex $ec 0] {
+	    CHILDSTATUS { set code [lindex $ec 2] }
+	    CHILDKILLED { set code [list signal [lindex $ec 2]] }
+	    default { set code [list error $msg] }
+	}
+    }
+    set result [list $code $::courierTest::childOut($n) [viewFile $err]]
+    unset ::courierTest::childOut($n) ::courierTest::childEnd($n)
+    removeFile $file
+    removeFile $err
+    return $result
+}
+proc ::courierTest::ChildReadable {chan n} {
+    append ::courierTest::childOut($n) [read $chan]
+    if {[eof $chan]} {
+	fileevent $chan readable {}
+	set ::courierTest::childEnd($n) eof
+    }
+}
+
+# courierTest::childPreamble --
+#	The lines a child script starts with to load courier the way the
+#	suite does.
+proc ::courierTest::childPreamble {} {
+    return {package require courier}
+}
