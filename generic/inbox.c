@@ -20,6 +20,9 @@
  *	                                       becomes ineligible until an idle
  *	                                       handler (InboxRearmIdleProc) runs.
  *
+ *	(A parked inbox drains anyway after INBOX_PARK_MAX_NS, for event
+ *	loops that never run idle handlers.)
+ *
  *	That last step is what keeps Tk alive under a flood: Tcl_DoOneEvent
  *	runs idle handlers (where Tk repaints) only when no event is ready,
  *	so a drain that simply re-queued itself would starve them, and a drain
@@ -100,6 +103,7 @@ struct CourierInbox {
     int eligible;		/* May the check proc queue a drain? */
     int eventQueued;		/* Is a drain event in Tcl's queue? */
     int rearmPending;		/* Is InboxRearmIdleProc scheduled? */
+    uint64_t parkedAt;		/* When eligible last went to 0. */
     int ownerClosed;		/* CourierInboxClose has run. */
     uint64_t delivered;
     uint64_t discarded;
@@ -126,6 +130,14 @@ static atomic_long drainBudgetUs = 4000;
 /* How many messages are delivered between two looks at the clock. */
 #define INBOX_CLOCK_STRIDE 16
 
+/*
+ * The longest a parked drain waits for the idle handlers before it runs
+ * anyway: an event loop that never runs idle handlers (a caller of
+ * Tcl_DoOneEvent without TCL_IDLE_EVENTS, or an endless stream of other
+ * events) must not stall delivery.
+ */
+#define INBOX_PARK_MAX_NS (50 * 1000 * 1000)
+
 static void		InboxAccount(CourierInbox *inboxPtr,
 			    CourierMsg *msgPtr);
 static void		InboxCheckProc(ClientData clientData, int flags);
@@ -135,6 +147,8 @@ static int		InboxDrainEventFilter(Tcl_Event *evPtr,
 static void		InboxDrainSlice(CourierInbox *inboxPtr);
 static void		InboxFlushAccounting(CourierInbox *inboxPtr);
 static int		InboxHasWork(CourierInbox *inboxPtr);
+static int		InboxMayDrain(CourierInbox *inboxPtr,
+			    uint64_t *waitNsPtr);
 static void		InboxRearmIdleProc(ClientData clientData);
 static void		InboxRelease(CourierInbox *inboxPtr);
 static void		InboxSetupProc(ClientData clientData, int flags);
@@ -599,11 +613,22 @@ InboxSetupProc(
     int flags)
 {
     CourierInbox *inboxPtr = clientData;
-    static const Tcl_Time noWait = {0, 0};
+    uint64_t waitNs;
 
-    if ((flags & TCL_FILE_EVENTS) && inboxPtr->eligible
-	    && !inboxPtr->eventQueued && InboxHasWork(inboxPtr)) {
+    if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued
+	    || !InboxHasWork(inboxPtr)) {
+	return;
+    }
+    if (InboxMayDrain(inboxPtr, &waitNs)) {
+	static const Tcl_Time noWait = {0, 0};
+
 	Tcl_SetMaxBlockTime(&noWait);
+    } else {
+	Tcl_Time blockTime;
+
+	blockTime.sec = (long) (waitNs / 1000000000);
+	blockTime.usec = (long) (waitNs % 1000000000) / 1000;
+	Tcl_SetMaxBlockTime(&blockTime);
     }
 }
 
@@ -614,9 +639,10 @@ InboxCheckProc(
 {
     CourierInbox *inboxPtr = clientData;
     InboxDrainEvent *evPtr;
+    uint64_t waitNs;
 
-    if (!(flags & TCL_FILE_EVENTS) || !inboxPtr->eligible
-	    || inboxPtr->eventQueued || !InboxHasWork(inboxPtr)) {
+    if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued
+	    || !InboxHasWork(inboxPtr) || !InboxMayDrain(inboxPtr, &waitNs)) {
 	return;
     }
     evPtr = (InboxDrainEvent *) ckalloc(sizeof(InboxDrainEvent));
@@ -624,6 +650,31 @@ InboxCheckProc(
     evPtr->inboxPtr = inboxPtr;
     inboxPtr->eventQueued = 1;
     Tcl_QueueEvent(&evPtr->header, TCL_QUEUE_TAIL);
+}
+
+/*
+ * May a drain be queued now? Yes unless the last slice parked the inbox
+ * and neither the idle handlers have run since nor INBOX_PARK_MAX_NS has
+ * passed; then *waitNsPtr is set to the time left.
+ */
+
+static int
+InboxMayDrain(
+    CourierInbox *inboxPtr,
+    uint64_t *waitNsPtr)
+{
+    uint64_t parkedFor;
+
+    if (inboxPtr->eligible) {
+	return 1;
+    }
+    parkedFor = uv_hrtime() - inboxPtr->parkedAt;
+    if (parkedFor >= INBOX_PARK_MAX_NS) {
+	inboxPtr->eligible = 1;
+	return 1;
+    }
+    *waitNsPtr = INBOX_PARK_MAX_NS - parkedFor;
+    return 0;
 }
 
 static int
@@ -676,6 +727,7 @@ InboxDrainEventProc(
     InboxDrainSlice(inboxPtr);
     if (!inboxPtr->ownerClosed && InboxHasWork(inboxPtr)) {
 	inboxPtr->eligible = 0;
+	inboxPtr->parkedAt = uv_hrtime();
 	if (!inboxPtr->rearmPending) {
 	    inboxPtr->rearmPending = 1;
 	    Tcl_DoWhenIdle(InboxRearmIdleProc, inboxPtr);

@@ -97,6 +97,15 @@ CourierThreadStart(
 	free(threadPtr);
 	return NULL;
     }
+
+    /*
+     * Name it from here too, so that the name is visible as soon as this
+     * returns, whatever the new thread has done so far.
+     */
+
+#ifdef HAVE_PTHREAD_SETNAME_NP
+    pthread_setname_np(threadPtr->handle, threadPtr->name);
+#endif
     return threadPtr;
 }
 

@@ -13,7 +13,11 @@ package require tcltest 2.5
 namespace import ::tcltest::*
 
 set testDir [file dirname [file normalize [info script]]]
-configure -testdir $testDir -singleproc 0 {*}$argv
+# Scratch files go to a private directory, not into the source tree.
+set tmpDir [file join [expr {[info exists ::env(TMPDIR)] ? $::env(TMPDIR)
+	: "/tmp"}] courier-tests-[pid]]
+file mkdir $tmpDir
+configure -testdir $testDir -tmpdir $tmpDir -singleproc 0 {*}$argv
 
 if {[info exists ::env(COURIER_WRAP)] && $::env(COURIER_WRAP) ne ""} {
     # tcltest runs each file as "| $interpreter $file": give it a one-word
@@ -30,6 +34,7 @@ proc ::tcltest::cleanupTests {{calledFromAllFile 0}} {
 }
 
 set failed [runAllTests]
+file delete -force $tmpDir
 puts "\nall.tcl: $totals(Passed) passed, $totals(Failed) failed,\
 	$totals(Skipped) skipped"
 exit [expr {$failed || $totals(Failed) > 0 || $totals(Total) == 0}]

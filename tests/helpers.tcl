@@ -15,12 +15,18 @@ namespace eval ::courierTest {
 	    ? $::env(COURIER_SANITIZER) : ""}]
 }
 
+# Under a sanitizer this process was started with its runtime preloaded.
+# Children must not inherit that (/bin/sh crashes under TSan's): the ones
+# that should have it get it back through courierTest::tclsh.
+unset -nocomplain ::env(LD_PRELOAD)
+
 # Constraints.
 testConstraint thread [expr {![catch {package require Thread}]}]
 testConstraint display [expr {[info exists ::env(DISPLAY)]
 	&& $::env(DISPLAY) ne ""}]
-testConstraint notValgrind [expr {$::courierTest::sanitizer ne "valgrind"}]
-testConstraint timing [expr {$::courierTest::sanitizer eq ""}]
+# Timing and memory figures mean nothing under valgrind or a sanitizer
+# (ASan's quarantine alone holds 256 MiB of freed memory).
+testConstraint notInstrumented [expr {$::courierTest::sanitizer eq ""}]
 
 # courierTest::scale n --
 #	A load size for this run: n normally, less under valgrind and the
@@ -49,6 +55,22 @@ proc ::courierTest::wait {varName {ms 10000}} {
 }
 proc ::courierTest::Woken {varName args} {
     set ::courierTest::timedOut($varName) 2
+}
+
+# courierTest::waitUntil condition ?ms? --
+#	Runs the event loop until the expression condition (evaluated at
+#	global level every few ms) is true. Returns 1 when it became true, 0
+#	on timeout. For conditions that no variable write announces.
+proc ::courierTest::waitUntil {condition {ms 10000}} {
+    set deadline [expr {[clock milliseconds] + $ms}]
+    while {![uplevel #0 [list expr $condition]]} {
+	if {[clock milliseconds] > $deadline} {
+	    return 0
+	}
+	after 5 [list set ::courierTest::poll 1]
+	vwait ::courierTest::poll
+    }
+    return 1
 }
 
 # courierTest::tclsh --
