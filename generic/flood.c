@@ -8,8 +8,10 @@
  *
  *	Each message reads "<thread>:<sequence>" padded with dots to B bytes
  *	(cut to B bytes when B is smaller), so a receiver can check order
- *	and completeness. Producers obey flow control: on COURIER_POST_FULL
- *	a thread waits until the inbox resumes the port.
+ *	and completeness. Producers post chains of messages allocated in one
+ *	block, as a socket reader does with the frames of one read, and obey
+ *	flow control: on COURIER_POST_FULL a thread waits until the inbox
+ *	resumes the port.
  *
  *	Threads touch only the Flood's lock-guarded and atomic fields and
  *	the port; everything else belongs to the owner thread.
@@ -40,6 +42,7 @@ struct Flood {
     int nThreads;
     Tcl_WideInt count;		/* Per thread; 0 means until stopped. */
     size_t size;
+    size_t chainLen;		/* Messages posted per chain (one block). */
     CourierPort *portPtr;
     int endsSeen;		/* Owner: END messages delivered. */
     FloodWorker *workers;
@@ -54,6 +57,7 @@ struct Flood {
 
 static void	FloodClose(CourierResource *resPtr);
 static void	FloodDeliver(void *ownerData, CourierMsg *msgPtr);
+static void	FloodFill(CourierMsg *msgPtr, int thread, Tcl_WideInt seq);
 static void	FloodFinish(Flood *floodPtr);
 static void	FloodFree(Flood *floodPtr);
 static void	FloodNotify(void *producerData, int event);
@@ -176,6 +180,18 @@ CourierFloodObjCmd(
     floodPtr->nThreads = (int) nThreads;
     floodPtr->count = count;
     floodPtr->size = (size_t) size;
+
+    /*
+     * Post in chains of up to 64 messages, but keep a chain well below
+     * -maxpending so that flow control stays fine-grained.
+     */
+
+    floodPtr->chainLen = (size_t) maxPending / 4 / (sizeof(CourierMsg) + size);
+    if (floodPtr->chainLen > 64) {
+	floodPtr->chainLen = 64;
+    } else if (floodPtr->chainLen == 0) {
+	floodPtr->chainLen = 1;
+    }
     uv_mutex_init(&floodPtr->lock);
     uv_cond_init(&floodPtr->resumed);
     atomic_init(&floodPtr->generation, 0);
@@ -271,28 +287,26 @@ FloodWorkerMain(
 {
     FloodWorker *workerPtr = arg;
     Flood *floodPtr = workerPtr->floodPtr;
-    Tcl_WideInt seq;
+    Tcl_WideInt seq = 0;
+    size_t chainLen = floodPtr->chainLen;
     CourierMsg *msgPtr;
 
-    for (seq = 0; floodPtr->count == 0 || seq < floodPtr->count; seq++) {
-	char header[48];
-	int headerLen;
+    while (floodPtr->count == 0 || seq < floodPtr->count) {
+	CourierMsg *headPtr;
 	unsigned long generation;
+	size_t n = chainLen;
 	int result;
 
 	if (atomic_load_explicit(&floodPtr->stop, memory_order_relaxed)) {
 	    break;
 	}
-	msgPtr = CourierMsgAlloc(floodPtr->size);
-	headerLen = snprintf(header, sizeof(header), "%d:%" TCL_LL_MODIFIER
-		"d", workerPtr->index, seq);
-	if ((size_t) headerLen >= floodPtr->size) {
-	    memcpy(msgPtr->data, header, floodPtr->size);
-	} else {
-	    memcpy(msgPtr->data, header, headerLen);
-	    memset(msgPtr->data + headerLen, '.', floodPtr->size - headerLen);
+	if (floodPtr->count != 0 && (Tcl_WideInt) n > floodPtr->count - seq) {
+	    n = (size_t) (floodPtr->count - seq);
 	}
-	msgPtr->kind = FLOOD_DATA;
+	headPtr = CourierMsgAllocChain(n, NULL, floodPtr->size);
+	for (msgPtr = headPtr; msgPtr != NULL; msgPtr = msgPtr->next) {
+	    FloodFill(msgPtr, workerPtr->index, seq++);
+	}
 
 	/*
 	 * Read the generation before posting: a RESUME that comes between
@@ -300,7 +314,7 @@ FloodWorkerMain(
 	 */
 
 	generation = atomic_load(&floodPtr->generation);
-	result = CourierPortPost(floodPtr->portPtr, msgPtr);
+	result = CourierPortPostChain(floodPtr->portPtr, headPtr);
 	if (result == COURIER_POST_CLOSED) {
 	    return;
 	}
@@ -316,6 +330,50 @@ FloodWorkerMain(
     msgPtr = CourierMsgAlloc(0);
     msgPtr->kind = FLOOD_END;
     CourierPortPost(floodPtr->portPtr, msgPtr);
+}
+
+/*
+ * FloodFill --
+ *	Writes "<thread>:<seq>" padded with dots (or cut) to the message's
+ *	size. Formats by hand: snprintf would cost the producer more than
+ *	the whole delivery costs the consumer.
+ */
+
+static void
+FloodFill(
+    CourierMsg *msgPtr,
+    int thread,
+    Tcl_WideInt seq)
+{
+    char header[48], digits[24];
+    size_t len = 0, n;
+    Tcl_WideInt v;
+
+    v = thread;
+    n = 0;
+    do {
+	digits[n++] = (char) ('0' + v % 10);
+	v /= 10;
+    } while (v > 0);
+    while (n > 0) {
+	header[len++] = digits[--n];
+    }
+    header[len++] = ':';
+    v = seq;
+    do {
+	digits[n++] = (char) ('0' + v % 10);
+	v /= 10;
+    } while (v > 0);
+    while (n > 0) {
+	header[len++] = digits[--n];
+    }
+    msgPtr->kind = FLOOD_DATA;
+    if (len >= msgPtr->size) {
+	memcpy(msgPtr->data, header, msgPtr->size);
+    } else {
+	memcpy(msgPtr->data, header, len);
+	memset(msgPtr->data + len, '.', msgPtr->size - len);
+    }
 }
 
 /*
@@ -396,7 +454,6 @@ FloodDeliver(
 	if (code != TCL_OK) {
 	    Tcl_BackgroundException(interp, code);
 	}
-	Tcl_ResetResult(interp);
 	Tcl_DecrRefCount(cmdPtr);
     }
     Tcl_DecrRefCount(objv[prefixLen]);

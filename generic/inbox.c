@@ -155,45 +155,6 @@ static void		InboxSetupProc(ClientData clientData, int flags);
 static void		PortFree(CourierPort *portPtr);
 static void		PortUnref(CourierPort *portPtr, size_t count);
 
-/*
- *----------------------------------------------------------------------
- *
- * CourierMsgAlloc, CourierMsgFree --
- *
- *	Allocate and free a message with room for size payload bytes. Plain
- *	malloc, so that any thread may call them at any time, even while Tcl
- *	is being finalized.
- *
- * Results:
- *	CourierMsgAlloc returns the message; it aborts when memory is out,
- *	as ckalloc does.
- *
- *----------------------------------------------------------------------
- */
-
-CourierMsg *
-CourierMsgAlloc(
-    size_t size)
-{
-    CourierMsg *msgPtr = malloc(sizeof(CourierMsg) + size);
-
-    if (msgPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierMsg) + size);
-    }
-    msgPtr->next = NULL;
-    msgPtr->port = NULL;
-    msgPtr->kind = 0;
-    msgPtr->size = size;
-    return msgPtr;
-}
-
-void
-CourierMsgFree(
-    CourierMsg *msgPtr)
-{
-    free(msgPtr);
-}
-
 /* What a message costs against its port's high-water mark. */
 static inline size_t
 MsgCost(
@@ -502,16 +463,17 @@ PortFree(
 /*
  *----------------------------------------------------------------------
  *
- * CourierPortPost --
+ * CourierPortPost, CourierPortPostChain --
  *
- *	Appends a message to a port's stream (any thread). The inbox takes
- *	the message in every case.
+ *	Append one message, or a chain of messages linked through their
+ *	next fields, to a port's stream (any thread). The inbox takes the
+ *	messages in every case. A chain costs one lock.
  *
  * Results:
  *	COURIER_POST_OK; COURIER_POST_FULL when the port's backlog is above
- *	its high-water mark (the message is kept: the producer should wait
+ *	its high-water mark (the messages are kept: the producer should wait
  *	for COURIER_NOTIFY_RESUME before posting more); COURIER_POST_CLOSED
- *	when the receiver is gone (the message is freed).
+ *	when the receiver is gone (the messages are freed).
  *
  * Side effects:
  *	The first message of a burst alerts the owner thread.
@@ -524,29 +486,45 @@ CourierPortPost(
     CourierPort *portPtr,
     CourierMsg *msgPtr)
 {
+    msgPtr->next = NULL;
+    return CourierPortPostChain(portPtr, msgPtr);
+}
+
+int
+CourierPortPostChain(
+    CourierPort *portPtr,
+    CourierMsg *headPtr)
+{
     CourierInbox *inboxPtr = portPtr->inboxPtr;
+    CourierMsg *tailPtr = headPtr, *msgPtr;
+    size_t count = 0, cost = 0;
     int result = COURIER_POST_OK;
     int alert = 0;
 
-    msgPtr->next = NULL;
-    msgPtr->port = portPtr;
+    assert(headPtr != NULL);
+    for (msgPtr = headPtr; msgPtr != NULL; msgPtr = msgPtr->next) {
+	msgPtr->port = portPtr;
+	cost += MsgCost(msgPtr);
+	count++;
+	tailPtr = msgPtr;
+    }
 
     uv_mutex_lock(&inboxPtr->lock);
     if (portPtr->closed || inboxPtr->closed) {
 	uv_mutex_unlock(&inboxPtr->lock);
-	CourierMsgFree(msgPtr);
+	CourierMsgFreeChain(headPtr);
 	return COURIER_POST_CLOSED;
     }
     if (inboxPtr->incomingTail != NULL) {
-	inboxPtr->incomingTail->next = msgPtr;
+	inboxPtr->incomingTail->next = headPtr;
     } else {
-	inboxPtr->incomingHead = msgPtr;
+	inboxPtr->incomingHead = headPtr;
     }
-    inboxPtr->incomingTail = msgPtr;
-    inboxPtr->incomingCount++;
-    inboxPtr->posted++;
-    portPtr->refCount++;
-    portPtr->pendingBytes += MsgCost(msgPtr);
+    inboxPtr->incomingTail = tailPtr;
+    inboxPtr->incomingCount += count;
+    inboxPtr->posted += count;
+    portPtr->refCount += count;
+    portPtr->pendingBytes += cost;
     if (portPtr->pendingBytes > portPtr->highWater) {
 	portPtr->throttled = 1;
 	inboxPtr->fullReplies++;

@@ -32,26 +32,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <tcl.h>
+#include "message.h"
 
 #ifndef MODULE_SCOPE
 #define MODULE_SCOPE extern __attribute__((__visibility__("hidden")))
 #endif
 
 typedef struct CourierInbox CourierInbox;
-typedef struct CourierPort CourierPort;
-
-/*
- * A message: a header followed by its payload bytes. Allocate with
- * CourierMsgAlloc; once posted, the inbox owns it.
- */
-
-typedef struct CourierMsg {
-    struct CourierMsg *next;	/* Inbox-private queue link. */
-    CourierPort *port;		/* Set by CourierPortPost. */
-    int kind;			/* Meaning chosen by the port's owner. */
-    size_t size;		/* Number of payload bytes. */
-    unsigned char data[];	/* The payload. */
-} CourierMsg;
 
 /* Results of CourierPortPost. */
 enum {
@@ -93,9 +80,9 @@ MODULE_SCOPE void	CourierInboxSetBudget(long microseconds);
 MODULE_SCOPE long	CourierInboxGetBudget(void);
 
 /* Producer side: any thread. */
-MODULE_SCOPE CourierMsg *CourierMsgAlloc(size_t size);
-MODULE_SCOPE void	CourierMsgFree(CourierMsg *msgPtr);
 MODULE_SCOPE int	CourierPortPost(CourierPort *portPtr, CourierMsg *msgPtr);
+MODULE_SCOPE int	CourierPortPostChain(CourierPort *portPtr,
+			    CourierMsg *headPtr);
 MODULE_SCOPE void	CourierPortRelease(CourierPort *portPtr);
 
 #endif /* COURIER_INBOX_H */

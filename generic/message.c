@@ -1,0 +1,123 @@
+/*
+ * message.c --
+ *
+ *	Allocation of messages in blocks (see message.h). A block counts the
+ *	messages still alive in it; the count is atomic because the producer
+ *	allocates a block in its thread and the owner thread frees its
+ *	messages one by one.
+ */
+
+#include "courierInt.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <assert.h>
+
+struct CourierMsgBlock {
+    atomic_size_t live;		/* Messages of this block not yet freed. */
+    _Alignas(16) unsigned char bytes[];
+};
+
+/* Each message starts on a 16-byte boundary within its block. */
+#define MSG_ALIGN 16
+#define MSG_SPAN(size) \
+    ((sizeof(CourierMsg) + (size) + MSG_ALIGN - 1) & ~(size_t) (MSG_ALIGN - 1))
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierMsgAllocChain --
+ *
+ *	Allocates count messages in one block, linked through their next
+ *	fields in order. Message i gets sizes[i] payload bytes, or sameSize
+ *	bytes when sizes is NULL.
+ *
+ * Results:
+ *	The first message of the chain. Aborts (Tcl_Panic) when memory is
+ *	out, as ckalloc does.
+ *
+ *----------------------------------------------------------------------
+ */
+
+CourierMsg *
+CourierMsgAllocChain(
+    size_t count,
+    const size_t *sizes,
+    size_t sameSize)
+{
+    CourierMsgBlock *blockPtr;
+    CourierMsg *headPtr = NULL, **linkPtr = &headPtr;
+    size_t i, total = 0, offset = 0;
+
+    assert(count > 0);
+    for (i = 0; i < count; i++) {
+	total += MSG_SPAN(sizes ? sizes[i] : sameSize);
+    }
+    blockPtr = malloc(sizeof(CourierMsgBlock) + total);
+    if (blockPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(CourierMsgBlock) + total);
+    }
+    atomic_init(&blockPtr->live, count);
+    for (i = 0; i < count; i++) {
+	size_t size = sizes ? sizes[i] : sameSize;
+	CourierMsg *msgPtr = (CourierMsg *) (blockPtr->bytes + offset);
+
+	msgPtr->next = NULL;
+	msgPtr->port = NULL;
+	msgPtr->block = blockPtr;
+	msgPtr->kind = 0;
+	msgPtr->size = size;
+	*linkPtr = msgPtr;
+	linkPtr = &msgPtr->next;
+	offset += MSG_SPAN(size);
+    }
+    return headPtr;
+}
+
+/*
+ * CourierMsgAlloc --
+ *	One message in a block of its own.
+ */
+
+CourierMsg *
+CourierMsgAlloc(
+    size_t size)
+{
+    return CourierMsgAllocChain(1, NULL, size);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierMsgFree, CourierMsgFreeChain --
+ *
+ *	Frees one message, or every message of a chain; a block goes with
+ *	its last message.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierMsgFree(
+    CourierMsg *msgPtr)
+{
+    CourierMsgBlock *blockPtr = msgPtr->block;
+    size_t before = atomic_fetch_sub_explicit(&blockPtr->live, 1,
+	    memory_order_acq_rel);
+
+    assert(before > 0);
+    if (before == 1) {
+	free(blockPtr);
+    }
+}
+
+void
+CourierMsgFreeChain(
+    CourierMsg *headPtr)
+{
+    while (headPtr != NULL) {
+	CourierMsg *nextPtr = headPtr->next;
+
+	CourierMsgFree(headPtr);
+	headPtr = nextPtr;
+    }
+}
