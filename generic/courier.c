@@ -224,6 +224,7 @@ InterpDeleteProc(
 {
     CourierInterp *cinterpPtr = clientData;
 
+    (void) interp;
     if (!cinterpPtr->detached) {
 	ThreadState *tsPtr =
 		Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
@@ -261,6 +262,7 @@ ThreadExitHandler(
     ThreadState *tsPtr =
 	    Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
 
+    (void) clientData;
     while (tsPtr->interps != NULL) {
 	CourierInterp *cinterpPtr = tsPtr->interps;
 
@@ -375,6 +377,7 @@ StatsObjCmd(
     CourierInterp *cinterpPtr;
     int reset = 0;
 
+    (void) clientData;
     if (objc == 2 && strcmp(Tcl_GetString(objv[1]), "-reset") == 0) {
 	reset = 1;
     } else if (objc != 1) {
@@ -408,6 +411,7 @@ ThreadsObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
+    (void) clientData;
     if (objc != 1) {
 	Tcl_WrongNumArgs(interp, 1, objv, NULL);
 	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
@@ -443,6 +447,7 @@ ConfigureObjCmd(
     enum { OPT_BUDGET };
     int i, index;
 
+    (void) clientData;
     if (objc == 1) {
 	Tcl_Obj *dictPtr = Tcl_NewDictObj();
 

@@ -104,6 +104,7 @@ CourierFloodObjCmd(
     Flood *floodPtr;
     int i, index, len;
 
+    (void) clientData;
     if (objc % 2 == 0) {
 	return CourierError(interp, "USAGE", NULL,
 		"wrong # args: should be \"courier::test::flood ?-threads K? "
@@ -246,6 +247,7 @@ CourierStopFloodObjCmd(
     CourierResource *resPtr;
     Flood *floodPtr;
 
+    (void) clientData;
     if (objc != 2) {
 	Tcl_WrongNumArgs(interp, 1, objv, "name");
 	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
