@@ -14,6 +14,7 @@
  */
 
 #include "courierInt.h"
+#include "conn.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,18 @@ typedef struct ThreadState {
 } ThreadState;
 
 static Tcl_ThreadDataKey threadStateKey;
+
+/*
+ * Interpreters using Courier in the whole process: when the last goes, the
+ * I/O threads stop. Guarded by interpCountLock.
+ */
+
+TCL_DECLARE_MUTEX(interpCountLock)
+static int interpCount;
+static int exitHandlerSet;
+
+static void	ProcessExitHandler(ClientData clientData);
+static void	ShutDownThread(void);
 
 static void	CloseResources(CourierInterp *cinterpPtr);
 static int	ConfigureObjCmd(ClientData clientData, Tcl_Interp *interp,
@@ -72,6 +85,10 @@ Courier_Init(
     Tcl_CreateObjCommand(interp, "::courier::threads", ThreadsObjCmd, NULL,
 	    NULL);
     Tcl_CreateObjCommand(interp, "::courier::configure", ConfigureObjCmd,
+	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::connect", CourierConnectObjCmd,
+	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::listen", CourierListenObjCmd,
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::flood",
 	    CourierFloodObjCmd, NULL, NULL);
@@ -122,6 +139,14 @@ CourierGetInterp(
     cinterpPtr->nextPtr = tsPtr->interps;
     tsPtr->interps = cinterpPtr;
     Tcl_SetAssocData(interp, ASSOC_KEY, InterpDeleteProc, cinterpPtr);
+
+    Tcl_MutexLock(&interpCountLock);
+    interpCount++;
+    if (!exitHandlerSet) {
+	exitHandlerSet = 1;
+	Tcl_CreateExitHandler(ProcessExitHandler, NULL);
+    }
+    Tcl_MutexUnlock(&interpCountLock);
     return cinterpPtr;
 }
 
@@ -223,6 +248,7 @@ InterpDeleteProc(
     Tcl_Interp *interp)
 {
     CourierInterp *cinterpPtr = clientData;
+    int last;
 
     (void) interp;
     if (!cinterpPtr->detached) {
@@ -240,6 +266,14 @@ InterpDeleteProc(
 	}
     }
     ckfree(cinterpPtr);
+
+    /* The last interpreter using Courier is gone: stop the I/O threads. */
+    Tcl_MutexLock(&interpCountLock);
+    last = (--interpCount == 0);
+    Tcl_MutexUnlock(&interpCountLock);
+    if (last) {
+	CourierIoStopAll();
+    }
 }
 
 /*
@@ -259,10 +293,23 @@ static void
 ThreadExitHandler(
     ClientData clientData)
 {
+    (void) clientData;
+    ShutDownThread();
+    CourierInboxClose();
+}
+
+/*
+ * ShutDownThread --
+ *	Closes every resource of every interpreter of the calling thread and
+ *	detaches their state.
+ */
+
+static void
+ShutDownThread(void)
+{
     ThreadState *tsPtr =
 	    Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
 
-    (void) clientData;
     while (tsPtr->interps != NULL) {
 	CourierInterp *cinterpPtr = tsPtr->interps;
 
@@ -271,8 +318,23 @@ ThreadExitHandler(
 	tsPtr->interps = cinterpPtr->nextPtr;
 	cinterpPtr->nextPtr = NULL;
     }
-    tsPtr->exitHandlerSet = 0;
-    CourierInboxClose();
+}
+
+/*
+ * ProcessExitHandler --
+ *	exit: Tcl runs process exit handlers before the calling thread's
+ *	exit handlers, so close this thread's objects first (their close
+ *	commands reach the I/O threads), then stop and join the I/O threads.
+ *	The thread exit handler then closes the inbox.
+ */
+
+static void
+ProcessExitHandler(
+    ClientData clientData)
+{
+    (void) clientData;
+    ShutDownThread();
+    CourierIoStopAll();
 }
 
 /*
@@ -432,6 +494,9 @@ ThreadsObjCmd(
  *
  *	-budget microseconds	How long one drain slice may deliver before
  *				the event loop gets its turn (default 4000).
+ *	-iothreads n		How many I/O threads new connections are
+ *				spread over (default 1; takes effect for
+ *				threads not yet started).
  *
  *----------------------------------------------------------------------
  */
@@ -443,8 +508,8 @@ ConfigureObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const options[] = {"-budget", NULL};
-    enum { OPT_BUDGET };
+    static const char *const options[] = {"-budget", "-iothreads", NULL};
+    enum { OPT_BUDGET, OPT_IOTHREADS };
     int i, index;
 
     (void) clientData;
@@ -453,6 +518,8 @@ ConfigureObjCmd(
 
 	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-budget", -1),
 		Tcl_NewLongObj(CourierInboxGetBudget()));
+	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-iothreads", -1),
+		Tcl_NewIntObj(CourierIoGetThreadCount()));
 	Tcl_SetObjResult(interp, dictPtr);
 	return TCL_OK;
     }
@@ -463,7 +530,9 @@ ConfigureObjCmd(
 		    Tcl_GetString(objv[1]), NULL);
 	    return TCL_ERROR;
 	}
-	Tcl_SetObjResult(interp, Tcl_NewLongObj(CourierInboxGetBudget()));
+	Tcl_SetObjResult(interp, index == OPT_BUDGET
+		? Tcl_NewLongObj(CourierInboxGetBudget())
+		: Tcl_NewIntObj(CourierIoGetThreadCount()));
 	return TCL_OK;
     }
     if (objc % 2 == 0) {
@@ -481,16 +550,22 @@ ConfigureObjCmd(
 		    Tcl_GetString(objv[i]), NULL);
 	    return TCL_ERROR;
 	}
-	if (CourierGetPositiveWide(interp, objv[i + 1], "-budget", 100,
-		1000000, &value) != TCL_OK) {
+	if (index == OPT_BUDGET ? CourierGetPositiveWide(interp, objv[i + 1],
+		"-budget", 100, 1000000, &value) : CourierGetPositiveWide(
+		interp, objv[i + 1], "-iothreads", 1, 16, &value)) {
 	    return TCL_ERROR;
 	}
     }
     for (i = 1; i < objc; i += 2) {
 	Tcl_WideInt value;
 
+	Tcl_GetIndexFromObj(NULL, objv[i], options, "option", 0, &index);
 	Tcl_GetWideIntFromObj(NULL, objv[i + 1], &value);
-	CourierInboxSetBudget((long) value);
+	if (index == OPT_BUDGET) {
+	    CourierInboxSetBudget((long) value);
+	} else {
+	    CourierIoSetThreadCount((int) value);
+	}
     }
     return TCL_OK;
 }

@@ -64,7 +64,7 @@ static void	FloodNotify(void *producerData, int event);
 static void	FloodWorkerMain(void *arg);
 
 static const CourierPortType floodPortType = {
-    "flood", FloodDeliver, FloodNotify
+    "flood", FloodDeliver, FloodNotify, NULL, NULL
 };
 
 static const char floodKind[] = "flood";

@@ -254,6 +254,9 @@ CourierInboxClose(void)
     while ((msgPtr = inboxPtr->backlogHead) != NULL) {
 	inboxPtr->backlogHead = msgPtr->next;
 	inboxPtr->discarded++;
+	if (msgPtr->port->typePtr->discardProc != NULL) {
+	    msgPtr->port->typePtr->discardProc(msgPtr);
+	}
 	InboxAccount(inboxPtr, msgPtr);
 	CourierMsgFree(msgPtr);
     }
@@ -456,8 +459,46 @@ PortFree(
     assert(portPtr->refCount == 0);
     assert(portPtr->pendingBytes == 0);
     assert(portPtr->closed);
+    if (portPtr->typePtr->releaseProc != NULL) {
+	portPtr->typePtr->releaseProc(portPtr->producerData);
+    }
     free(portPtr);
     InboxRelease(inboxPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierPortPending, CourierPortSetHighWater --
+ *
+ *	The port's backlog in bytes (posted, not yet delivered), and a new
+ *	high-water mark (owner thread; the low-water mark is half of it).
+ *
+ *----------------------------------------------------------------------
+ */
+
+size_t
+CourierPortPending(
+    CourierPort *portPtr)
+{
+    size_t pending;
+
+    uv_mutex_lock(&portPtr->inboxPtr->lock);
+    pending = portPtr->pendingBytes;
+    uv_mutex_unlock(&portPtr->inboxPtr->lock);
+    return pending - portPtr->consumedBytes;
+}
+
+void
+CourierPortSetHighWater(
+    CourierPort *portPtr,
+    size_t highWater)
+{
+    assert(highWater > 0);
+    uv_mutex_lock(&portPtr->inboxPtr->lock);
+    portPtr->highWater = highWater;
+    portPtr->lowWater = highWater / 2;
+    uv_mutex_unlock(&portPtr->inboxPtr->lock);
 }
 
 /*
@@ -806,6 +847,9 @@ InboxDrainSlice(
 	if (portPtr->closed
 		|| (preserved != NULL && Tcl_InterpDeleted(preserved))) {
 	    inboxPtr->discarded++;
+	    if (portPtr->typePtr->discardProc != NULL) {
+		portPtr->typePtr->discardProc(msgPtr);
+	    }
 	} else {
 	    portPtr->typePtr->deliverProc(portPtr->ownerData, msgPtr);
 	    inboxPtr->delivered++;

@@ -66,6 +66,17 @@ typedef struct CourierPortType {
      * producer's thread (signal a condition, queue a command).
      */
     void (*notifyProc)(void *producerData, int event);
+    /*
+     * Optional. Called once the port is freed (in whichever thread drops
+     * the last reference): producerData is no longer needed.
+     */
+    void (*releaseProc)(void *producerData);
+    /*
+     * Optional. Called in the owner thread for each queued message that is
+     * dropped undelivered (port closed, interpreter or thread gone), for
+     * messages that carry something that must be released.
+     */
+    void (*discardProc)(CourierMsg *msgPtr);
 } CourierPortType;
 
 /* Owner-thread side. */
@@ -75,6 +86,9 @@ MODULE_SCOPE CourierPort *CourierPortOpen(CourierInbox *inboxPtr,
 			    void *ownerData, void *producerData,
 			    size_t highWater);
 MODULE_SCOPE void	CourierPortClose(CourierPort *portPtr);
+MODULE_SCOPE size_t	CourierPortPending(CourierPort *portPtr);
+MODULE_SCOPE void	CourierPortSetHighWater(CourierPort *portPtr,
+			    size_t highWater);
 MODULE_SCOPE Tcl_Obj *	CourierInboxStats(CourierInbox *inboxPtr, int reset);
 MODULE_SCOPE void	CourierInboxSetBudget(long microseconds);
 MODULE_SCOPE long	CourierInboxGetBudget(void);

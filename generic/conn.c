@@ -1,0 +1,2317 @@
+/*
+ * conn.c --
+ *
+ *	TCP connections: courier::connect and the handle commands ($c send,
+ *	close, shutdown, pause, resume, configure, cget, info). See conn.h
+ *	for the two halves of a Conn and who owns what.
+ *
+ *	The file reads in three parts: the shared struct and its reference
+ *	count; the I/O half (runs only in the connection's I/O thread:
+ *	libuv callbacks and the commands it receives); the Tcl half (runs
+ *	only in the owner interpreter's thread: commands, delivery).
+ */
+
+#include "conn.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+/* States of the I/O half. */
+enum {
+    IO_NEW, IO_RESOLVING, IO_CONNECTING, IO_OPEN, IO_CLOSING, IO_CLOSED
+};
+
+/* States of the Tcl half, as $c info reports them. */
+enum {
+    TCL_CONNECTING, TCL_OPEN, TCL_CLOSED
+};
+static const char *const tclStateNames[] = {"connecting", "open", "closed"};
+
+struct Conn {
+    CourierIoObject ioObj;	/* Must be first: the data of its handles. */
+    atomic_int refCount;
+    CourierIoThread *ioPtr;
+
+    /* Counters written by one side, read by the other. */
+    atomic_size_t pendingOut;	/* Sent by Tcl, not yet written. */
+    atomic_uint_fast64_t bytesWritten;
+    atomic_uint_fast64_t bytesRead;
+
+    /* ---- Tcl half: the owner interpreter's thread only ---- */
+    CourierResource resource;
+    Tcl_Interp *interp;
+    Tcl_ThreadId owner;
+    Tcl_Command token;
+    CourierPort *tclPort;	/* Owner side of the port. */
+    ConnOptions opts;
+    int tclState;
+    int handleClosed;		/* $c close ran: the command is gone. */
+    int portGiven;		/* The I/O half has the producer side. */
+    int paused;
+    Tcl_Obj *reasonPtr;		/* Why it closed, once closed. */
+    Tcl_Obj *peerPtr, *localPtr;
+    uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
+
+    /* ---- I/O half: the I/O thread only ---- */
+    int ioState;
+    CourierPort *ioPort;	/* Producer side of the port. */
+    uv_tcp_t tcp;
+    int tcpInit;
+    uv_getaddrinfo_t resolveReq;
+    struct addrinfo *addrs, *nextAddr;
+    uv_connect_t connectReq;
+    uv_timer_t timer;
+    int timerInit;
+    uv_shutdown_t shutdownReq;
+    int handlesOpen;		/* uv handles not yet closed. */
+    ConnIoConfig io;
+    CourierFramer framer;
+    int framerInit;
+    int reading, flowPaused, userPaused, eof;
+    int shutdownInFlight;
+    int closeWhenFlushed;	/* A graceful close waits for writes. */
+    int shutdownWhenFlushed;	/* $c shutdown write waits too. */
+    int writesInFlight;
+    struct WriteCmd *earlyHead;	/* Sent before the connection opened. */
+    struct WriteCmd *earlyTail;
+    int overHigh;		/* pendingOut went above -sendbuffer. */
+    int failed;			/* A CLOSED message has been posted. */
+    char *host;
+    char service[16];
+    int family;
+    char *myaddr;
+    int myport;
+    unsigned timeoutMs;
+};
+
+static const CourierPortType connPortType;
+
+static void	ConnUnref(Conn *connPtr);
+static void	IoAbort(CourierIoObject *objPtr);
+static void	IoCloseHandles(Conn *connPtr, int reset);
+static void	IoCloseNow(Conn *connPtr, int reset);
+static void	IoFail(Conn *connPtr, const char *kind, int uvErr,
+		    const char *message, int reset);
+static void	IoFinish(Conn *connPtr);
+static void	IoPost(Conn *connPtr, int kind, const void *bytes,
+		    size_t length);
+static void	IoStartReading(Conn *connPtr);
+static void	IoFlushEarly(Conn *connPtr);
+static void	IoTryConnect(Conn *connPtr);
+static void	TclHalfClose(Conn *connPtr, int abort);
+static void	SubmitSimple(Conn *connPtr,
+		    void (*runProc)(CourierIoThread *, CourierIoCmd *));
+
+/*
+ *======================================================================
+ * The shared struct.
+ *======================================================================
+ */
+
+static Conn *
+ConnAlloc(
+    CourierIoThread *ioPtr)
+{
+    Conn *connPtr = calloc(1, sizeof(Conn));
+
+    if (connPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(Conn));
+    }
+    connPtr->ioPtr = ioPtr;
+    connPtr->ioObj.abortProc = IoAbort;
+    atomic_init(&connPtr->refCount, 1);	/* The I/O half's. */
+    atomic_init(&connPtr->pendingOut, 0);
+    atomic_init(&connPtr->bytesWritten, 0);
+    atomic_init(&connPtr->bytesRead, 0);
+    connPtr->ioState = IO_NEW;
+    return connPtr;
+}
+
+/* A stopping I/O thread aborts the connection. */
+static void
+IoAbort(
+    CourierIoObject *objPtr)
+{
+    IoCloseHandles((Conn *) objPtr, 1);
+}
+
+static void
+ConnRef(
+    Conn *connPtr)
+{
+    atomic_fetch_add(&connPtr->refCount, 1);
+}
+
+/*
+ * ConnUnref --
+ *	Drops a reference (any thread). By the time the last goes, each half
+ *	has released what it owned in its own thread, so only memory is left.
+ */
+
+static void
+ConnUnref(
+    Conn *connPtr)
+{
+    if (atomic_fetch_sub(&connPtr->refCount, 1) == 1) {
+	assert(connPtr->handlesOpen == 0);
+	free(connPtr->host);
+	free(connPtr->myaddr);
+	free(connPtr);
+    }
+}
+
+/*
+ * A command for the I/O thread about one connection: holds a reference.
+ */
+
+typedef struct ConnCmd {
+    CourierIoCmd header;
+    Conn *connPtr;
+    int flag;
+    ConnIoConfig config;
+    CourierPort *portPtr;	/* For connect and start: the producer side. */
+} ConnCmd;
+
+static void
+ConnCmdDiscard(
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+
+    if (ccPtr->portPtr != NULL) {
+	/* A connect or start that never ran: nothing will post. */
+	CourierPortRelease(ccPtr->portPtr);
+    }
+    ConnUnref(ccPtr->connPtr);
+    free(ccPtr);
+}
+
+static ConnCmd *
+ConnCmdNew(
+    Conn *connPtr,
+    void (*runProc)(CourierIoThread *, CourierIoCmd *))
+{
+    ConnCmd *ccPtr = calloc(1, sizeof(ConnCmd));
+
+    if (ccPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(ConnCmd));
+    }
+    ccPtr->header.runProc = runProc;
+    ccPtr->header.discardProc = ConnCmdDiscard;
+    ccPtr->connPtr = connPtr;
+    ConnRef(connPtr);
+    return ccPtr;
+}
+
+static void
+SubmitSimple(
+    Conn *connPtr,
+    void (*runProc)(CourierIoThread *, CourierIoCmd *))
+{
+    CourierIoSubmit(connPtr->ioPtr, &ConnCmdNew(connPtr, runProc)->header);
+}
+
+/*
+ * The end of a command's run: drop its reference and free it.
+ */
+
+static void
+ConnCmdDone(
+    ConnCmd *ccPtr)
+{
+    ConnUnref(ccPtr->connPtr);
+    free(ccPtr);
+}
+
+/*
+ * CourierSockaddrName --
+ *	Numeric host and port of a socket address.
+ */
+
+void
+CourierSockaddrName(
+    const struct sockaddr *sa,
+    char *host,
+    size_t hostSize,
+    int *portPtr)
+{
+    host[0] = '\0';
+    *portPtr = 0;
+    if (sa->sa_family == AF_INET) {
+	const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+
+	uv_ip4_name(in, host, hostSize);
+	*portPtr = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+
+	uv_ip6_name(in6, host, hostSize);
+	*portPtr = ntohs(in6->sin6_port);
+    }
+}
+
+/*
+ *======================================================================
+ * The I/O half. Everything below up to the Tcl half runs in the
+ * connection's I/O thread.
+ *======================================================================
+ */
+
+/*
+ * IoPost --
+ *	Posts one message to the Tcl half. A port that is closed (the handle
+ *	is gone) or full stops reading; nothing else changes.
+ */
+
+static void
+IoPost(
+    Conn *connPtr,
+    int kind,
+    const void *bytes,
+    size_t length)
+{
+    CourierMsg *msgPtr = CourierMsgAlloc(length);
+
+    msgPtr->kind = kind;
+    if (length > 0) {
+	memcpy(msgPtr->data, bytes, length);
+    }
+    if (CourierPortPost(connPtr->ioPort, msgPtr) != COURIER_POST_OK
+	    && connPtr->reading) {
+	/*
+	 * FULL: wait for RESUME. CLOSED: the handle is gone and a close
+	 * command is on its way. Either way, stop reading now.
+	 */
+
+	uv_read_stop((uv_stream_t *) &connPtr->tcp);
+	connPtr->reading = 0;
+	connPtr->flowPaused = 1;
+    }
+}
+
+/*
+ * IoFail --
+ *	The connection is over (error, reset, timeout, refused): tell the
+ *	Tcl half why, once, and close the handles.
+ */
+
+static void
+IoFail(
+    Conn *connPtr,
+    const char *kind,
+    int uvErr,
+    const char *message,
+    int reset)			/* Close with a reset (RST), not a FIN. */
+{
+    char buf[512];
+    int n;
+
+    if (!connPtr->failed && connPtr->ioPort != NULL) {
+	connPtr->failed = 1;
+	n = snprintf(buf, sizeof(buf), "%s%c%s%c%s", kind, 0,
+		uvErr ? uv_err_name(uvErr) : "", 0,
+		message ? message : (uvErr ? uv_strerror(uvErr) : ""));
+	if (n >= (int) sizeof(buf)) {
+	    n = sizeof(buf) - 1;
+	}
+	IoPost(connPtr, CONN_MSG_CLOSED, buf, (size_t) n);
+    }
+    IoCloseHandles(connPtr, reset);
+}
+
+/*
+ * IoFinish --
+ *	Every handle is closed: free what the I/O half owns, release the
+ *	port (nothing more will be posted) and the I/O half's reference.
+ */
+
+static void
+IoFinish(
+    Conn *connPtr)
+{
+    assert(connPtr->handlesOpen == 0);
+    connPtr->ioState = IO_CLOSED;
+    IoFlushEarly(connPtr);		/* Drops them: the state is closed. */
+    if (connPtr->addrs != NULL) {
+	uv_freeaddrinfo(connPtr->addrs);
+	connPtr->addrs = NULL;
+    }
+    if (connPtr->framerInit) {
+	CourierFramerFree(&connPtr->framer);
+	connPtr->framerInit = 0;
+    }
+    if (connPtr->ioPort != NULL) {
+	CourierPort *portPtr = connPtr->ioPort;
+
+	connPtr->ioPort = NULL;
+	CourierPortRelease(portPtr);
+    }
+    ConnUnref(connPtr);
+}
+
+static void
+IoOnHandleClosed(
+    uv_handle_t *handle)
+{
+    Conn *connPtr = handle->data;
+
+    assert(connPtr->handlesOpen > 0);
+    if (--connPtr->handlesOpen == 0) {
+	IoFinish(connPtr);
+    }
+}
+
+/*
+ * IoCloseHandles --
+ *	Starts closing the connection in the I/O thread, once; the last
+ *	handle's close callback finishes it. A pending name lookup is
+ *	cancelled first (its callback then closes the rest).
+ */
+
+static void
+IoCloseHandles(
+    Conn *connPtr,
+    int reset)
+{
+    int wasResolving = (connPtr->ioState == IO_RESOLVING);
+
+    if (connPtr->ioState == IO_CLOSING || connPtr->ioState == IO_CLOSED) {
+	return;
+    }
+    connPtr->ioState = IO_CLOSING;
+    if (wasResolving) {
+	uv_cancel((uv_req_t *) &connPtr->resolveReq);
+	return;
+    }
+    IoCloseNow(connPtr, reset);
+}
+
+static void
+IoCloseNow(
+    Conn *connPtr,
+    int reset)
+{
+    connPtr->reading = 0;
+    if (connPtr->timerInit) {
+	uv_close((uv_handle_t *) &connPtr->timer, IoOnHandleClosed);
+	connPtr->timerInit = 0;
+    }
+    if (connPtr->tcpInit) {
+	connPtr->tcpInit = 0;
+	if (!reset || uv_tcp_close_reset(&connPtr->tcp,
+		IoOnHandleClosed) < 0) {
+	    uv_close((uv_handle_t *) &connPtr->tcp, IoOnHandleClosed);
+	}
+    }
+    if (connPtr->handlesOpen == 0) {
+	IoFinish(connPtr);
+    }
+}
+
+static void
+IoOnTimeout(
+    uv_timer_t *timer)
+{
+    Conn *connPtr = timer->data;
+
+    if (connPtr->ioState == IO_RESOLVING || connPtr->ioState == IO_CONNECTING) {
+	IoFail(connPtr, "timeout", 0, "connection timed out", 0);
+    }
+}
+
+static void
+IoInitHandles(
+    Conn *connPtr)
+{
+    uv_loop_t *loop = CourierIoLoop(connPtr->ioPtr);
+
+    uv_tcp_init(loop, &connPtr->tcp);
+    connPtr->tcp.data = connPtr;
+    connPtr->tcpInit = 1;
+    connPtr->handlesOpen++;
+}
+
+static void
+IoOnResolved(
+    uv_getaddrinfo_t *req,
+    int status,
+    struct addrinfo *res)
+{
+    Conn *connPtr = req->data;
+
+    if (connPtr->ioState == IO_CLOSING) {
+	/* Closed or timed out while resolving: finish the close. */
+	if (res != NULL) {
+	    uv_freeaddrinfo(res);
+	}
+	IoCloseNow(connPtr, 0);
+	return;
+    }
+    if (status < 0) {
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "cannot resolve \"%.200s\": %s",
+		connPtr->host, uv_strerror(status));
+	connPtr->ioState = IO_CONNECTING;
+	IoFail(connPtr, "error", status, msg, 0);
+	return;
+    }
+    connPtr->addrs = connPtr->nextAddr = res;
+    connPtr->ioState = IO_CONNECTING;
+    IoTryConnect(connPtr);
+}
+
+/*
+ * IoOnRetryClosed --
+ *	The socket of a failed attempt is closed: try the next address,
+ *	unless the connection was closed meanwhile.
+ */
+
+static void
+IoOnRetryClosed(
+    uv_handle_t *handle)
+{
+    Conn *connPtr = handle->data;
+
+    connPtr->handlesOpen--;
+    if (connPtr->ioState == IO_CONNECTING) {
+	IoTryConnect(connPtr);
+    } else if (connPtr->handlesOpen == 0) {
+	IoFinish(connPtr);
+    }
+}
+
+static void
+IoOnConnected(
+    uv_connect_t *req,
+    int status)
+{
+    Conn *connPtr = req->data;
+    struct sockaddr_storage addr;
+    char buf[200], peer[64], local[64];
+    int len, peerPort, localPort;
+
+    if (connPtr->ioState != IO_CONNECTING) {
+	return;				/* Closing already. */
+    }
+    if (status < 0) {
+	if (connPtr->nextAddr != NULL && connPtr->nextAddr->ai_next != NULL
+		&& status != UV_ECANCELED) {
+	    /* Try the next address on a fresh socket. */
+	    connPtr->nextAddr = connPtr->nextAddr->ai_next;
+	    connPtr->tcpInit = 0;
+	    uv_close((uv_handle_t *) &connPtr->tcp, IoOnRetryClosed);
+	    return;
+	}
+	IoFail(connPtr, status == UV_ECONNREFUSED ? "refused" : "error",
+		status, NULL, 0);
+	return;
+    }
+    if (connPtr->timerInit) {
+	uv_timer_stop(&connPtr->timer);
+    }
+    connPtr->ioState = IO_OPEN;
+    uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
+    if (connPtr->io.keepalive) {
+	uv_tcp_keepalive(&connPtr->tcp, 1, 60);
+    }
+    len = sizeof(addr);
+    uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr, &len);
+    CourierSockaddrName((struct sockaddr *) &addr, peer, sizeof(peer),
+	    &peerPort);
+    len = sizeof(addr);
+    uv_tcp_getsockname(&connPtr->tcp, (struct sockaddr *) &addr, &len);
+    CourierSockaddrName((struct sockaddr *) &addr, local, sizeof(local),
+	    &localPort);
+    len = snprintf(buf, sizeof(buf), "%s %d %s %d", peer, peerPort, local,
+	    localPort);
+    IoPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
+    IoStartReading(connPtr);
+    IoFlushEarly(connPtr);
+}
+
+/*
+ * IoTryConnect --
+ *	Connects to connPtr->nextAddr (binding -myaddr/-myport first).
+ */
+
+static void
+IoTryConnect(
+    Conn *connPtr)
+{
+    struct addrinfo *ai = connPtr->nextAddr;
+    int rc;
+
+    IoInitHandles(connPtr);
+    if (connPtr->myaddr != NULL || connPtr->myport != 0) {
+	struct sockaddr_storage local;
+
+	memset(&local, 0, sizeof(local));
+	if (ai->ai_family == AF_INET6) {
+	    rc = uv_ip6_addr(connPtr->myaddr ? connPtr->myaddr : "::",
+		    connPtr->myport, (struct sockaddr_in6 *) &local);
+	} else {
+	    rc = uv_ip4_addr(connPtr->myaddr ? connPtr->myaddr : "0.0.0.0",
+		    connPtr->myport, (struct sockaddr_in *) &local);
+	}
+	if (rc == 0) {
+	    rc = uv_tcp_bind(&connPtr->tcp, (struct sockaddr *) &local, 0);
+	}
+	if (rc < 0) {
+	    char msg[200];
+
+	    snprintf(msg, sizeof(msg), "cannot bind to -myaddr/-myport: %s",
+		    uv_strerror(rc));
+	    IoFail(connPtr, "error", rc, msg, 0);
+	    return;
+	}
+    }
+    connPtr->connectReq.data = connPtr;
+    rc = uv_tcp_connect(&connPtr->connectReq, &connPtr->tcp, ai->ai_addr,
+	    IoOnConnected);
+    if (rc < 0) {
+	IoFail(connPtr, "error", rc, NULL, 0);
+    }
+}
+
+/*
+ * ConnectRun --
+ *	The connect command: start the timeout and the name lookup.
+ */
+
+static void
+ConnectRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+    struct addrinfo hints;
+    int rc;
+
+    connPtr->io = ccPtr->config;
+    connPtr->ioPort = ccPtr->portPtr;
+    ccPtr->portPtr = NULL;
+    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
+	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
+    connPtr->framerInit = 1;
+    if (connPtr->ioState != IO_NEW) {
+	ConnCmdDone(ccPtr);		/* Closed before it started. */
+	return;
+    }
+    if (connPtr->timeoutMs > 0) {
+	uv_timer_init(CourierIoLoop(ioPtr), &connPtr->timer);
+	connPtr->timer.data = connPtr;
+	connPtr->timerInit = 1;
+	connPtr->handlesOpen++;
+	uv_timer_start(&connPtr->timer, IoOnTimeout, connPtr->timeoutMs, 0);
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = connPtr->family;
+    hints.ai_socktype = SOCK_STREAM;
+    connPtr->resolveReq.data = connPtr;
+    connPtr->ioState = IO_RESOLVING;
+    rc = uv_getaddrinfo(CourierIoLoop(ioPtr), &connPtr->resolveReq,
+	    IoOnResolved, connPtr->host, connPtr->service, &hints);
+    if (rc < 0) {
+	connPtr->ioState = IO_CONNECTING;
+	IoFail(connPtr, "error", rc, NULL, 0);
+    }
+    ConnCmdDone(ccPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Reading: the framer splits what arrives; the messages of one read go
+ * to the Tcl half as one chain in one block.
+ *
+ *----------------------------------------------------------------------
+ */
+
+typedef struct FrameBatch {
+    const unsigned char **ptrs;
+    size_t *sizes;
+    size_t count, cap, total;
+} FrameBatch;
+
+static void
+CollectFrame(
+    void *clientData,
+    const unsigned char *bytes,
+    size_t length)
+{
+    FrameBatch *batchPtr = clientData;
+
+    if (batchPtr->count == batchPtr->cap) {
+	batchPtr->cap = batchPtr->cap ? 2 * batchPtr->cap : 64;
+	batchPtr->ptrs = realloc(batchPtr->ptrs,
+		batchPtr->cap * sizeof(*batchPtr->ptrs));
+	batchPtr->sizes = realloc(batchPtr->sizes,
+		batchPtr->cap * sizeof(*batchPtr->sizes));
+	if (batchPtr->ptrs == NULL || batchPtr->sizes == NULL) {
+	    CourierPanicOutOfMemory(batchPtr->cap * sizeof(size_t));
+	}
+    }
+    batchPtr->ptrs[batchPtr->count] = bytes;
+    batchPtr->sizes[batchPtr->count] = length;
+    batchPtr->count++;
+    batchPtr->total += length;
+}
+
+static void
+IoOnAlloc(
+    uv_handle_t *handle,
+    size_t suggested,
+    uv_buf_t *buf)
+{
+    Conn *connPtr = handle->data;
+    size_t size;
+
+    buf->base = (char *) CourierIoReadBuffer(connPtr->ioPtr, &size);
+    buf->len = size;
+}
+
+/*
+ * PostFrames --
+ *	Posts the frames of one read: one chain of messages, or in batch
+ *	mode one message that packs them all.
+ */
+
+static void
+PostFrames(
+    Conn *connPtr,
+    FrameBatch *batchPtr)
+{
+    CourierMsg *headPtr, *msgPtr;
+    size_t i;
+    int result;
+
+    if (connPtr->io.batch) {
+	unsigned char *p;
+
+	headPtr = CourierMsgAlloc(batchPtr->total + 4 * batchPtr->count);
+	headPtr->kind = CONN_MSG_BATCH;
+	p = headPtr->data;
+	for (i = 0; i < batchPtr->count; i++) {
+	    uint32_t n = (uint32_t) batchPtr->sizes[i];
+
+	    memcpy(p, &n, 4);
+	    memcpy(p + 4, batchPtr->ptrs[i], n);
+	    p += 4 + n;
+	}
+    } else {
+	headPtr = CourierMsgAllocChain(batchPtr->count, batchPtr->sizes, 0);
+	for (msgPtr = headPtr, i = 0; msgPtr != NULL;
+		msgPtr = msgPtr->next, i++) {
+	    msgPtr->kind = CONN_MSG_DATA;
+	    memcpy(msgPtr->data, batchPtr->ptrs[i], batchPtr->sizes[i]);
+	}
+    }
+    result = CourierPortPostChain(connPtr->ioPort, headPtr);
+    if (result != COURIER_POST_OK && connPtr->reading) {
+	uv_read_stop((uv_stream_t *) &connPtr->tcp);
+	connPtr->reading = 0;
+	connPtr->flowPaused = 1;
+    }
+}
+
+static void
+IoOnRead(
+    uv_stream_t *stream,
+    ssize_t nread,
+    const uv_buf_t *buf)
+{
+    Conn *connPtr = stream->data;
+    FrameBatch batch = {NULL, NULL, 0, 0, 0};
+    int rc;
+
+    if (nread == 0) {
+	return;
+    }
+    if (nread == UV_EOF) {
+	uv_read_stop(stream);
+	connPtr->reading = 0;
+	connPtr->eof = 1;
+	IoPost(connPtr, CONN_MSG_EOF, NULL, 0);
+	return;
+    }
+    if (nread < 0) {
+	IoFail(connPtr, nread == UV_ECONNRESET ? "reset" : "error",
+		(int) nread, NULL, 0);
+	return;
+    }
+    atomic_fetch_add(&connPtr->bytesRead, (uint64_t) nread);
+    rc = CourierFramerFeed(&connPtr->framer, (unsigned char *) buf->base,
+	    (size_t) nread, CollectFrame, &batch);
+    if (batch.count > 0) {
+	PostFrames(connPtr, &batch);
+    }
+    free(batch.ptrs);
+    free(batch.sizes);
+    if (rc == COURIER_FRAME_TOO_BIG) {
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "message larger than -maxmessage "
+		"(%llu bytes): connection closed",
+		(unsigned long long) connPtr->io.maxMessage);
+	IoFail(connPtr, "error", 0, msg, 1);
+    }
+}
+
+static void
+IoStartReading(
+    Conn *connPtr)
+{
+    if (connPtr->ioState == IO_OPEN && !connPtr->reading
+	    && !connPtr->flowPaused && !connPtr->userPaused && !connPtr->eof
+	    && connPtr->ioPort != NULL) {
+	if (uv_read_start((uv_stream_t *) &connPtr->tcp, IoOnAlloc,
+		IoOnRead) == 0) {
+	    connPtr->reading = 1;
+	}
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Writing. A write command carries its bytes and is its own uv_write_t.
+ *
+ *----------------------------------------------------------------------
+ */
+
+typedef struct WriteCmd {
+    CourierIoCmd header;
+    Conn *connPtr;
+    uv_write_t req;
+    struct WriteCmd *nextEarly;
+    size_t length;
+    unsigned char data[];
+} WriteCmd;
+
+static void	IoMaybeFinish(Conn *connPtr);
+
+static void
+WriteDiscard(
+    CourierIoCmd *cmdPtr)
+{
+    WriteCmd *wPtr = (WriteCmd *) cmdPtr;
+
+    atomic_fetch_sub(&wPtr->connPtr->pendingOut, wPtr->length);
+    ConnUnref(wPtr->connPtr);
+    free(wPtr);
+}
+
+static void
+IoOnWritten(
+    uv_write_t *req,
+    int status)
+{
+    WriteCmd *wPtr = req->data;
+    Conn *connPtr = wPtr->connPtr;
+    size_t left;
+
+    connPtr->writesInFlight--;
+    left = atomic_fetch_sub(&connPtr->pendingOut, wPtr->length)
+	    - wPtr->length;
+    if (status == 0) {
+	atomic_fetch_add(&connPtr->bytesWritten, wPtr->length);
+    } else if (connPtr->ioState == IO_OPEN) {
+	IoFail(connPtr, status == UV_ECONNRESET || status == UV_EPIPE
+		? "reset" : "error", status, NULL, 0);
+    }
+    if (connPtr->overHigh && left <= connPtr->io.sendBuffer / 2) {
+	connPtr->overHigh = 0;
+	if (connPtr->ioState == IO_OPEN) {
+	    IoPost(connPtr, CONN_MSG_DRAIN, NULL, 0);
+	}
+    }
+    IoMaybeFinish(connPtr);
+    ConnUnref(connPtr);
+    free(wPtr);
+}
+
+static void
+WriteRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    WriteCmd *wPtr = (WriteCmd *) cmdPtr;
+    Conn *connPtr = wPtr->connPtr;
+    uv_buf_t buf;
+
+    if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
+	    || connPtr->ioState == IO_CONNECTING) {
+	/* Not connected yet: keep it until IoFlushEarly. */
+	wPtr->nextEarly = NULL;
+	if (connPtr->earlyTail != NULL) {
+	    connPtr->earlyTail->nextEarly = wPtr;
+	} else {
+	    connPtr->earlyHead = wPtr;
+	}
+	connPtr->earlyTail = wPtr;
+	return;
+    }
+    if (connPtr->ioState != IO_OPEN || connPtr->shutdownWhenFlushed < 0) {
+	WriteDiscard(cmdPtr);
+	return;
+    }
+    if (atomic_load(&connPtr->pendingOut) > connPtr->io.sendBuffer) {
+	connPtr->overHigh = 1;
+    }
+    buf = uv_buf_init((char *) wPtr->data, (unsigned) wPtr->length);
+    wPtr->req.data = wPtr;
+    connPtr->writesInFlight++;
+    if (uv_write(&wPtr->req, (uv_stream_t *) &connPtr->tcp, &buf, 1,
+	    IoOnWritten) < 0) {
+	connPtr->writesInFlight--;
+	WriteDiscard(cmdPtr);
+    }
+}
+
+/*
+ * IoFlushEarly --
+ *	Writes sent before the connection opened go out now that it is open
+ *	(or are dropped, when it failed).
+ */
+
+static void
+IoFlushEarly(
+    Conn *connPtr)
+{
+    WriteCmd *wPtr = connPtr->earlyHead, *nextPtr;
+
+    connPtr->earlyHead = connPtr->earlyTail = NULL;
+    for (; wPtr != NULL; wPtr = nextPtr) {
+	nextPtr = wPtr->nextEarly;
+	WriteRun(connPtr->ioPtr, &wPtr->header);
+    }
+}
+
+static void
+IoOnShutdown(
+    uv_shutdown_t *req,
+    int status)
+{
+    Conn *connPtr = req->data;
+
+    connPtr->shutdownInFlight = 0;
+    if (connPtr->closeWhenFlushed) {
+	IoCloseHandles(connPtr, 0);
+    }
+    ConnUnref(connPtr);
+}
+
+/*
+ * IoMaybeFinish --
+ *	Once every queued write is done, a pending half-close or graceful
+ *	close proceeds: FIN first, then (for a close) the socket goes.
+ */
+
+static void
+IoMaybeFinish(
+    Conn *connPtr)
+{
+    if (connPtr->ioState != IO_OPEN || connPtr->writesInFlight > 0
+	    || connPtr->shutdownInFlight) {
+	return;
+    }
+    if ((connPtr->shutdownWhenFlushed > 0 || connPtr->closeWhenFlushed)
+	    && connPtr->shutdownWhenFlushed >= 0) {
+	connPtr->shutdownWhenFlushed = -1;	/* FIN sent: no more writes. */
+	connPtr->shutdownReq.data = connPtr;
+	ConnRef(connPtr);
+	if (uv_shutdown(&connPtr->shutdownReq, (uv_stream_t *) &connPtr->tcp,
+		IoOnShutdown) == 0) {
+	    connPtr->shutdownInFlight = 1;
+	    return;
+	}
+	ConnUnref(connPtr);
+    }
+    if (connPtr->closeWhenFlushed) {
+	IoCloseHandles(connPtr, 0);
+    }
+}
+
+/*
+ * CloseRun --
+ *	Graceful (flag 0): writes already queued go out, then FIN, then the
+ *	socket closes. Abort (flag 1): reset at once.
+ */
+
+static void
+CloseRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+
+    if (connPtr->ioState == IO_NEW && connPtr->tcpInit) {
+	/* Never started (an accepted socket closed by -onaccept). */
+	connPtr->ioState = IO_OPEN;
+    }
+    if (ccPtr->flag) {
+	IoCloseHandles(connPtr, 1);
+    } else if (connPtr->ioState == IO_OPEN) {
+	connPtr->closeWhenFlushed = 1;
+	if (connPtr->reading) {
+	    uv_read_stop((uv_stream_t *) &connPtr->tcp);
+	    connPtr->reading = 0;
+	}
+	IoMaybeFinish(connPtr);
+    } else {
+	IoCloseHandles(connPtr, 0);
+    }
+    ConnCmdDone(ccPtr);
+}
+
+static void
+ShutdownRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+
+    if (connPtr->ioState == IO_OPEN && connPtr->shutdownWhenFlushed == 0) {
+	connPtr->shutdownWhenFlushed = 1;
+	IoMaybeFinish(connPtr);
+    }
+    ConnCmdDone(ccPtr);
+}
+
+/* Manual pause (flag 1) and resume (flag 0); flow-control resume (2). */
+static void
+PauseRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+
+    if (connPtr->ioState == IO_OPEN) {
+	if (ccPtr->flag == 1) {
+	    connPtr->userPaused = 1;
+	    if (connPtr->reading) {
+		uv_read_stop((uv_stream_t *) &connPtr->tcp);
+		connPtr->reading = 0;
+	    }
+	} else {
+	    if (ccPtr->flag == 0) {
+		connPtr->userPaused = 0;
+	    }
+	    if (ccPtr->flag == 2) {
+		connPtr->flowPaused = 0;
+	    }
+	    IoStartReading(connPtr);
+	}
+    }
+    ConnCmdDone(ccPtr);
+}
+
+/*
+ * ConfigRun --
+ *	New options for the I/O half. A framer change keeps the bytes of a
+ *	message in progress and reads them again with the new framing.
+ */
+
+static void
+ConfigRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+    ConnIoConfig *newPtr = &ccPtr->config;
+
+    if (connPtr->framerInit && (newPtr->framing != connPtr->io.framing
+	    || newPtr->eol != connPtr->io.eol
+	    || newPtr->lengthBytes != connPtr->io.lengthBytes
+	    || newPtr->maxMessage != connPtr->io.maxMessage)) {
+	CourierFramer old = connPtr->framer;
+
+	CourierFramerInit(&connPtr->framer, newPtr->framing, newPtr->eol,
+		newPtr->lengthBytes, newPtr->maxMessage);
+	if (old.partialLen + (size_t) old.headerLen > 0
+		&& connPtr->ioState == IO_OPEN) {
+	    FrameBatch batch = {NULL, NULL, 0, 0, 0};
+	    unsigned char *bytes = malloc(old.partialLen + 8);
+
+	    memcpy(bytes, old.header, (size_t) old.headerLen);
+	    memcpy(bytes + old.headerLen, old.partial, old.partialLen);
+	    connPtr->io = *newPtr;
+	    CourierFramerFeed(&connPtr->framer, bytes,
+		    old.partialLen + (size_t) old.headerLen, CollectFrame,
+		    &batch);
+	    if (batch.count > 0) {
+		PostFrames(connPtr, &batch);
+	    }
+	    free(batch.ptrs);
+	    free(batch.sizes);
+	    free(bytes);
+	}
+	CourierFramerFree(&old);
+    }
+    connPtr->io = *newPtr;
+    if (connPtr->ioState == IO_OPEN) {
+	uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
+	uv_tcp_keepalive(&connPtr->tcp, connPtr->io.keepalive, 60);
+    }
+    ConnCmdDone(ccPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Accepted sockets (called by listen.c in the I/O thread).
+ *
+ *----------------------------------------------------------------------
+ */
+
+Conn *
+CourierConnAcceptIo(
+    CourierIoThread *ioPtr,
+    uv_stream_t *serverHandle,
+    char *peerHost,
+    size_t hostSize,
+    int *peerPortPtr)
+{
+    Conn *connPtr = ConnAlloc(ioPtr);
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+
+    IoInitHandles(connPtr);
+    if (uv_accept(serverHandle, (uv_stream_t *) &connPtr->tcp) < 0) {
+	connPtr->ioState = IO_OPEN;
+	IoCloseHandles(connPtr, 0);
+	return NULL;
+    }
+    uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr, &len);
+    CourierSockaddrName((struct sockaddr *) &addr, peerHost, hostSize,
+	    peerPortPtr);
+    /* Stays IO_NEW until StartRun: nothing is read before the Tcl half. */
+    return connPtr;
+}
+
+static void
+StartRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+    struct sockaddr_storage addr;
+    char buf[200], peer[64], local[64];
+    int len, peerPort, localPort;
+
+    if (connPtr->ioState == IO_CLOSED) {
+	CourierPortRelease(ccPtr->portPtr);
+    } else {
+	connPtr->ioPort = ccPtr->portPtr;
+    }
+    ccPtr->portPtr = NULL;
+    if (connPtr->ioState == IO_NEW) {
+	connPtr->io = ccPtr->config;
+	CourierFramerInit(&connPtr->framer, connPtr->io.framing,
+		connPtr->io.eol, connPtr->io.lengthBytes,
+		connPtr->io.maxMessage);
+	connPtr->framerInit = 1;
+	connPtr->ioState = IO_OPEN;
+	uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
+	if (connPtr->io.keepalive) {
+	    uv_tcp_keepalive(&connPtr->tcp, 1, 60);
+	}
+	len = sizeof(addr);
+	uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr, &len);
+	CourierSockaddrName((struct sockaddr *) &addr, peer, sizeof(peer),
+		&peerPort);
+	len = sizeof(addr);
+	uv_tcp_getsockname(&connPtr->tcp, (struct sockaddr *) &addr, &len);
+	CourierSockaddrName((struct sockaddr *) &addr, local, sizeof(local),
+		&localPort);
+	len = snprintf(buf, sizeof(buf), "%s %d %s %d", peer, peerPort,
+		local, localPort);
+	IoPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
+	IoStartReading(connPtr);
+	IoFlushEarly(connPtr);
+    }
+    ConnCmdDone(ccPtr);
+}
+
+/*
+ * CourierConnAbortIo --
+ *	An accepted socket no Tcl half will take (its listener is gone):
+ *	close it from any thread.
+ */
+
+static void
+AbortRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+
+    if (connPtr->ioState == IO_NEW) {
+	connPtr->ioState = IO_OPEN;
+    }
+    IoCloseHandles(connPtr, 1);
+    ConnCmdDone(ccPtr);
+}
+
+void
+CourierConnAbortIo(
+    Conn *connPtr)
+{
+    SubmitSimple(connPtr, AbortRun);
+}
+
+/*
+ *======================================================================
+ * The Tcl half. Everything below runs in the owner interpreter's thread.
+ *======================================================================
+ */
+
+static int	ConnHandleObjCmd(ClientData clientData, Tcl_Interp *interp,
+		    int objc, Tcl_Obj *const objv[]);
+static void	ConnHandleDeleted(ClientData clientData);
+static void	ConnCloseResource(CourierResource *resPtr);
+
+#define RESOURCE_TO_CONN(resPtr) \
+    ((Conn *) ((char *) (resPtr) - offsetof(Conn, resource)))
+
+static const char connKind[] = "conn";
+
+/*
+ * Options: defaults, copies, parsing, reading back.
+ */
+
+void
+CourierConnOptionsInit(
+    ConnOptions *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->framing = COURIER_FRAMING_RAW;
+    o->eol = COURIER_EOL_AUTO;
+    o->lengthBytes = 4;
+    o->maxMessage = 16 << 20;
+    o->maxPending = 1 << 20;
+    o->sendBuffer = 1 << 20;
+    o->nodelay = 1;
+    o->encoding = Tcl_GetEncoding(NULL, "utf-8");
+}
+
+#define OPT_CALLBACKS(o) \
+    &(o)->onconnect, &(o)->ondata, &(o)->onclose, &(o)->onerror, \
+    &(o)->ondrain
+
+void
+CourierConnOptionsCopy(
+    ConnOptions *dst,
+    const ConnOptions *src)
+{
+    Tcl_Obj **d[] = {OPT_CALLBACKS(dst)};
+    size_t i;
+
+    *dst = *src;
+    for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+	if (*d[i] != NULL) {
+	    Tcl_IncrRefCount(*d[i]);
+	}
+    }
+    if (dst->encoding != NULL) {
+	dst->encoding = Tcl_GetEncoding(NULL, Tcl_GetEncodingName(
+		src->encoding));
+    }
+}
+
+void
+CourierConnOptionsFree(
+    ConnOptions *o)
+{
+    Tcl_Obj **d[] = {OPT_CALLBACKS(o)};
+    size_t i;
+
+    for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+	if (*d[i] != NULL) {
+	    Tcl_DecrRefCount(*d[i]);
+	    *d[i] = NULL;
+	}
+    }
+    if (o->encoding != NULL) {
+	Tcl_FreeEncoding(o->encoding);
+	o->encoding = NULL;
+    }
+}
+
+static const char *const connOptionNames[] = {
+    "-batch", "-encoding", "-framing", "-keepalive", "-lengthbytes",
+    "-maxmessage", "-maxpending", "-nodelay", "-onclose", "-onconnect",
+    "-ondata", "-ondrain", "-onerror", "-sendbuffer", "-translation", NULL
+};
+enum {
+    CO_BATCH, CO_ENCODING, CO_FRAMING, CO_KEEPALIVE, CO_LENGTHBYTES,
+    CO_MAXMESSAGE, CO_MAXPENDING, CO_NODELAY, CO_ONCLOSE, CO_ONCONNECT,
+    CO_ONDATA, CO_ONDRAIN, CO_ONERROR, CO_SENDBUFFER, CO_TRANSLATION
+};
+static const char *const framingNames[] = {"raw", "line", "length", NULL};
+static const char *const eolNames[] = {"auto", "lf", "crlf", "cr", NULL};
+
+static Tcl_Obj **
+CallbackSlot(
+    ConnOptions *o,
+    int index)
+{
+    switch (index) {
+    case CO_ONCLOSE: return &o->onclose;
+    case CO_ONCONNECT: return &o->onconnect;
+    case CO_ONDATA: return &o->ondata;
+    case CO_ONDRAIN: return &o->ondrain;
+    case CO_ONERROR: return &o->onerror;
+    }
+    return NULL;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierConnOptionsParse --
+ *
+ *	Applies -option value pairs to *o. Options that are not connection
+ *	options are an error unless unknownPtr is given: then parsing stops
+ *	there and *unknownPtr is the index of the first unknown option.
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with a message and error code. On error *o may
+ *	hold some of the new values: callers parse into a copy.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierConnOptionsParse(
+    Tcl_Interp *interp,
+    ConnOptions *o,
+    int objc,
+    Tcl_Obj *const objv[],
+    int *unknownPtr)
+{
+    int i, index, b;
+    Tcl_WideInt w;
+
+    for (i = 0; i < objc; i += 2) {
+	const char *name = Tcl_GetString(objv[i]);
+
+	if (Tcl_GetIndexFromObj(NULL, objv[i], connOptionNames, "option", 0,
+		&index) != TCL_OK) {
+	    if (unknownPtr != NULL) {
+		*unknownPtr = i;
+		return TCL_OK;
+	    }
+	    Tcl_GetIndexFromObj(interp, objv[i], connOptionNames, "option", 0,
+		    &index);
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION", name, NULL);
+	    return TCL_ERROR;
+	}
+	if (i + 1 >= objc) {
+	    return CourierError(interp, "USAGE", NULL,
+		    "value for \"%s\" missing", name);
+	}
+	switch (index) {
+	case CO_BATCH: case CO_KEEPALIVE: case CO_NODELAY:
+	    if (Tcl_GetBooleanFromObj(NULL, objv[i + 1], &b) != TCL_OK) {
+		return CourierError(interp, "VALUE", connOptionNames[index],
+			"bad value \"%.100s\" for %s: expected a boolean",
+			Tcl_GetString(objv[i + 1]), connOptionNames[index]);
+	    }
+	    if (index == CO_BATCH) {
+		o->batch = b;
+	    } else if (index == CO_KEEPALIVE) {
+		o->keepalive = b;
+	    } else {
+		o->nodelay = b;
+	    }
+	    break;
+	case CO_ENCODING: {
+	    const char *enc = Tcl_GetString(objv[i + 1]);
+	    Tcl_Encoding e = NULL;
+
+	    if (strcmp(enc, "binary") != 0) {
+		e = Tcl_GetEncoding(NULL, enc);
+		if (e == NULL) {
+		    return CourierError(interp, "VALUE", "-encoding",
+			    "unknown encoding \"%.100s\" for -encoding: "
+			    "expected binary or a name from encoding names",
+			    enc);
+		}
+	    }
+	    if (o->encoding != NULL) {
+		Tcl_FreeEncoding(o->encoding);
+	    }
+	    o->encoding = e;
+	    break;
+	}
+	case CO_FRAMING: case CO_TRANSLATION: {
+	    const char *const *table = index == CO_FRAMING ? framingNames
+		    : eolNames;
+	    int v;
+
+	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], table,
+		    index == CO_FRAMING ? "framing" : "translation", 0,
+		    &v) != TCL_OK) {
+		Tcl_SetErrorCode(interp, "COURIER", "VALUE",
+			connOptionNames[index], NULL);
+		return TCL_ERROR;
+	    }
+	    if (index == CO_FRAMING) {
+		o->framing = (CourierFraming) v;
+	    } else {
+		o->eol = (CourierEol) v;
+	    }
+	    break;
+	}
+	case CO_LENGTHBYTES:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-lengthbytes", 1,
+		    8, &w) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	    if (w != 1 && w != 2 && w != 4 && w != 8) {
+		return CourierError(interp, "VALUE", "-lengthbytes",
+			"bad value \"%.100s\" for -lengthbytes: expected 1, "
+			"2, 4 or 8", Tcl_GetString(objv[i + 1]));
+	    }
+	    o->lengthBytes = (int) w;
+	    break;
+	case CO_MAXMESSAGE:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxmessage", 1,
+		    (Tcl_WideInt) 1 << 31, &w) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	    o->maxMessage = w;
+	    break;
+	case CO_MAXPENDING:
+	case CO_SENDBUFFER:
+	    if (CourierGetPositiveWide(interp, objv[i + 1],
+		    connOptionNames[index], 1, (Tcl_WideInt) 1 << 40,
+		    &w) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	    if (index == CO_MAXPENDING) {
+		o->maxPending = w;
+	    } else {
+		o->sendBuffer = w;
+	    }
+	    break;
+	default: {
+	    Tcl_Obj **slot = CallbackSlot(o, index);
+	    int len;
+
+	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
+		return CourierError(interp, "VALUE", connOptionNames[index],
+			"bad value for %s: expected a command prefix (a "
+			"list), or {} for none", connOptionNames[index]);
+	    }
+	    if (*slot != NULL) {
+		Tcl_DecrRefCount(*slot);
+		*slot = NULL;
+	    }
+	    if (len > 0) {
+		*slot = Tcl_DuplicateObj(objv[i + 1]);
+		Tcl_IncrRefCount(*slot);
+	    }
+	    break;
+	}
+	}
+    }
+    if (unknownPtr != NULL) {
+	*unknownPtr = objc;
+    }
+    return TCL_OK;
+}
+
+Tcl_Obj *
+CourierConnOptionsGet(
+    ConnOptions *o,
+    const char *name)
+{
+    int index;
+    Tcl_Obj *nameObj = Tcl_NewStringObj(name, -1);
+    Tcl_Obj *result = NULL;
+
+    Tcl_IncrRefCount(nameObj);
+    if (Tcl_GetIndexFromObj(NULL, nameObj, connOptionNames, "option", 0,
+	    &index) == TCL_OK) {
+	switch (index) {
+	case CO_BATCH: result = Tcl_NewBooleanObj(o->batch); break;
+	case CO_KEEPALIVE: result = Tcl_NewBooleanObj(o->keepalive); break;
+	case CO_NODELAY: result = Tcl_NewBooleanObj(o->nodelay); break;
+	case CO_ENCODING:
+	    result = Tcl_NewStringObj(o->encoding == NULL ? "binary"
+		    : Tcl_GetEncodingName(o->encoding), -1);
+	    break;
+	case CO_FRAMING: result = Tcl_NewStringObj(framingNames[o->framing],
+		-1); break;
+	case CO_TRANSLATION: result = Tcl_NewStringObj(eolNames[o->eol], -1);
+	    break;
+	case CO_LENGTHBYTES: result = Tcl_NewIntObj(o->lengthBytes); break;
+	case CO_MAXMESSAGE: result = Tcl_NewWideIntObj(o->maxMessage); break;
+	case CO_MAXPENDING: result = Tcl_NewWideIntObj(o->maxPending); break;
+	case CO_SENDBUFFER: result = Tcl_NewWideIntObj(o->sendBuffer); break;
+	default: {
+	    Tcl_Obj *cb = *CallbackSlot(o, index);
+
+	    result = cb ? cb : Tcl_NewObj();
+	}
+	}
+    }
+    Tcl_DecrRefCount(nameObj);
+    return result;
+}
+
+static void
+OptionsToIo(
+    const ConnOptions *o,
+    ConnIoConfig *io)
+{
+    io->framing = o->framing;
+    io->eol = o->eol;
+    io->lengthBytes = o->lengthBytes;
+    io->maxMessage = (uint64_t) o->maxMessage;
+    io->sendBuffer = (size_t) o->sendBuffer;
+    io->nodelay = o->nodelay;
+    io->keepalive = o->keepalive;
+    io->batch = o->batch;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Creating the Tcl half: courier::connect and accepted sockets.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static Tcl_Obj *
+TclHalfCreate(
+    CourierInterp *cinterpPtr,
+    Conn *connPtr,
+    const ConnOptions *optsPtr,
+    int state)
+{
+    Tcl_Interp *interp = cinterpPtr->interp;
+    Tcl_Obj *nameObj;
+    char cmdName[64];
+
+    ConnRef(connPtr);			/* The Tcl half's. */
+    ConnRef(connPtr);			/* The port's, dropped on release. */
+    connPtr->interp = interp;
+    connPtr->owner = Tcl_GetCurrentThread();
+    connPtr->opts = *optsPtr;
+    connPtr->tclState = state;
+    connPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &connPortType,
+	    interp, connPtr, connPtr, (size_t) optsPtr->maxPending);
+    CourierResourceAdd(cinterpPtr, &connPtr->resource, connKind,
+	    ConnCloseResource);
+    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
+	    connPtr->resource.name);
+    connPtr->token = Tcl_CreateObjCommand(interp, cmdName, ConnHandleObjCmd,
+	    connPtr, ConnHandleDeleted);
+    nameObj = Tcl_NewStringObj(cmdName, -1);
+    return nameObj;
+}
+
+/*
+ * CourierConnAdopt --
+ *	Gives an accepted connection its Tcl half (listen.c). Reading starts
+ *	with CourierConnStart, after -onaccept had its say.
+ */
+
+Tcl_Obj *
+CourierConnAdopt(
+    CourierInterp *cinterpPtr,
+    Conn *connPtr,
+    const ConnOptions *optsPtr)
+{
+    ConnOptions copy;
+
+    CourierConnOptionsCopy(&copy, optsPtr);
+    return TclHalfCreate(cinterpPtr, connPtr, &copy, TCL_CONNECTING);
+}
+
+void
+CourierConnStart(
+    Conn *connPtr)
+{
+    ConnCmd *ccPtr;
+
+    if (connPtr->handleClosed) {
+	return;
+    }
+    ccPtr = ConnCmdNew(connPtr, StartRun);
+    OptionsToIo(&connPtr->opts, &ccPtr->config);
+    ccPtr->portPtr = connPtr->tclPort;
+    connPtr->portGiven = 1;
+    CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierConnectObjCmd --
+ *
+ *	courier::connect host port ?options?
+ *	Returns a handle at once; name lookup and connect happen in the I/O
+ *	thread, and -onconnect or -onclose tells how it went.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierConnectObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const connectOnly[] = {
+	"-family", "-myaddr", "-myport", "-timeout", NULL
+    };
+    enum { CX_FAMILY, CX_MYADDR, CX_MYPORT, CX_TIMEOUT };
+    CourierInterp *cinterpPtr;
+    ConnOptions opts;
+    CourierIoThread *ioPtr;
+    Conn *connPtr;
+    ConnCmd *ccPtr;
+    Tcl_WideInt port, timeout = 0, myport = 0;
+    const char *myaddr = NULL;
+    int family = AF_UNSPEC;
+    int i, next, index;
+    Tcl_Obj *nameObj;
+
+    if (objc < 3) {
+	Tcl_WrongNumArgs(interp, 1, objv, "host port ?-option value ...?");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    if (CourierGetPositiveWide(interp, objv[2], "port", 1, 65535,
+	    &port) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (Tcl_GetCharLength(objv[1]) == 0) {
+	return CourierError(interp, "VALUE", "host",
+		"bad host \"\": expected a host name or address");
+    }
+    cinterpPtr = CourierGetInterp(interp);
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+    CourierConnOptionsInit(&opts);
+    i = 3;
+    while (i < objc) {
+	if (CourierConnOptionsParse(interp, &opts, objc - i, objv + i,
+		&next) != TCL_OK) {
+	    goto error;
+	}
+	i += next;
+	if (i >= objc) {
+	    break;
+	}
+	if (Tcl_GetIndexFromObj(NULL, objv[i], connectOnly, "option", 0,
+		&index) != TCL_OK) {
+	    Tcl_Obj *all = Tcl_NewObj();
+	    int k;
+
+	    for (k = 0; connOptionNames[k] != NULL; k++) {
+		Tcl_ListObjAppendElement(NULL, all,
+			Tcl_NewStringObj(connOptionNames[k], -1));
+	    }
+	    for (k = 0; connectOnly[k] != NULL; k++) {
+		Tcl_ListObjAppendElement(NULL, all,
+			Tcl_NewStringObj(connectOnly[k], -1));
+	    }
+	    Tcl_DecrRefCount(all);
+	    CourierError(interp, "OPTION", Tcl_GetString(objv[i]),
+		    "bad option \"%.100s\": must be a connection option "
+		    "(%s ...) or -family, -myaddr, -myport, -timeout",
+		    Tcl_GetString(objv[i]), connOptionNames[0]);
+	    goto error;
+	}
+	if (i + 1 >= objc) {
+	    CourierError(interp, "USAGE", NULL, "value for \"%s\" missing",
+		    Tcl_GetString(objv[i]));
+	    goto error;
+	}
+	switch (index) {
+	case CX_FAMILY: {
+	    static const char *const families[] = {"any", "inet", "inet6",
+		    NULL};
+	    int f;
+
+	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], families, "family",
+		    0, &f) != TCL_OK) {
+		Tcl_SetErrorCode(interp, "COURIER", "VALUE", "-family", NULL);
+		goto error;
+	    }
+	    family = f == 0 ? AF_UNSPEC : f == 1 ? AF_INET : AF_INET6;
+	    break;
+	}
+	case CX_MYADDR:
+	    myaddr = Tcl_GetString(objv[i + 1]);
+	    break;
+	case CX_MYPORT:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-myport", 0,
+		    65535, &myport) != TCL_OK) {
+		goto error;
+	    }
+	    break;
+	case CX_TIMEOUT:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-timeout", 0,
+		    86400000, &timeout) != TCL_OK) {
+		goto error;
+	    }
+	    break;
+	}
+	i += 2;
+    }
+
+    ioPtr = CourierIoPick();
+    if (ioPtr == NULL) {
+	CourierError(interp, "THREAD", "CREATE",
+		"cannot start an I/O thread");
+	goto error;
+    }
+    connPtr = ConnAlloc(ioPtr);
+    connPtr->host = strdup(Tcl_GetString(objv[1]));
+    snprintf(connPtr->service, sizeof(connPtr->service), "%d", (int) port);
+    connPtr->family = family;
+    connPtr->myaddr = myaddr ? strdup(myaddr) : NULL;
+    connPtr->myport = (int) myport;
+    connPtr->timeoutMs = (unsigned) timeout;
+    nameObj = TclHalfCreate(cinterpPtr, connPtr, &opts, TCL_CONNECTING);
+
+    ccPtr = ConnCmdNew(connPtr, ConnectRun);
+    OptionsToIo(&connPtr->opts, &ccPtr->config);
+    ccPtr->portPtr = connPtr->tclPort;
+    connPtr->portGiven = 1;
+    CourierIoSubmit(ioPtr, &ccPtr->header);
+    Tcl_SetObjResult(interp, nameObj);
+    return TCL_OK;
+
+  error:
+    CourierConnOptionsFree(&opts);
+    return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Delivery: the port's procedures.
+ *
+ *----------------------------------------------------------------------
+ */
+
+/*
+ * CallBack --
+ *	{*}prefix ?arg ...? at global level; errors to bgerror. The prefix
+ *	is held across the call, which may reconfigure or close the handle.
+ */
+
+static void
+CallBack(
+    Conn *connPtr,
+    Tcl_Obj *prefixPtr,
+    int objc,
+    Tcl_Obj *const args[])
+{
+    Tcl_Interp *interp = connPtr->interp;
+    Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
+    int prefixLen, code, i;
+
+    if (prefixPtr == NULL) {
+	return;
+    }
+    Tcl_IncrRefCount(prefixPtr);
+    Tcl_ListObjGetElements(NULL, prefixPtr, &prefixLen, &prefix);
+    if (prefixLen + objc > (int) (sizeof(stackObjv) / sizeof(Tcl_Obj *))) {
+	objv = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (prefixLen + objc));
+    }
+    memcpy(objv, prefix, sizeof(Tcl_Obj *) * prefixLen);
+    for (i = 0; i < objc; i++) {
+	objv[prefixLen + i] = args[i];
+	Tcl_IncrRefCount(args[i]);
+    }
+    code = Tcl_EvalObjv(interp, prefixLen + objc, objv, TCL_EVAL_GLOBAL);
+    if (code != TCL_OK) {
+	Tcl_BackgroundException(interp, code);
+    }
+    for (i = 0; i < objc; i++) {
+	Tcl_DecrRefCount(args[i]);
+    }
+    if (objv != stackObjv) {
+	ckfree(objv);
+    }
+    Tcl_DecrRefCount(prefixPtr);
+}
+
+static Tcl_Obj *
+HandleName(
+    Conn *connPtr)
+{
+    Tcl_Obj *nameObj = Tcl_NewObj();
+
+    Tcl_GetCommandFullName(connPtr->interp, connPtr->token, nameObj);
+    return nameObj;
+}
+
+/*
+ * DecodeMessage --
+ *	A message's bytes as a Tcl value: a string through -encoding for
+ *	line framing, else (or with -encoding binary) a byte array.
+ */
+
+static Tcl_Obj *
+DecodeMessage(
+    Conn *connPtr,
+    const unsigned char *bytes,
+    size_t length)
+{
+    if (connPtr->opts.framing == COURIER_FRAMING_LINE
+	    && connPtr->opts.encoding != NULL) {
+	Tcl_DString ds;
+	Tcl_Obj *objPtr;
+
+	Tcl_ExternalToUtfDString(connPtr->opts.encoding, (const char *) bytes,
+		(int) length, &ds);
+	objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds),
+		Tcl_DStringLength(&ds));
+	Tcl_DStringFree(&ds);
+	return objPtr;
+    }
+    return Tcl_NewByteArrayObj(bytes, (int) length);
+}
+
+static void
+ConnDeliver(
+    void *ownerData,
+    CourierMsg *msgPtr)
+{
+    Conn *connPtr = ownerData;
+    Tcl_Obj *args[2];
+
+    switch (msgPtr->kind) {
+    case CONN_MSG_CONNECTED: {
+	char peer[64], local[64];
+	int peerPort, localPort;
+	char text[200];
+
+	memcpy(text, msgPtr->data, msgPtr->size < 199 ? msgPtr->size : 199);
+	text[msgPtr->size < 199 ? msgPtr->size : 199] = '\0';
+	if (sscanf(text, "%63s %d %63s %d", peer, &peerPort, local,
+		&localPort) == 4) {
+	    connPtr->peerPtr = Tcl_NewListObj(0, NULL);
+	    Tcl_ListObjAppendElement(NULL, connPtr->peerPtr,
+		    Tcl_NewStringObj(peer, -1));
+	    Tcl_ListObjAppendElement(NULL, connPtr->peerPtr,
+		    Tcl_NewIntObj(peerPort));
+	    Tcl_IncrRefCount(connPtr->peerPtr);
+	    connPtr->localPtr = Tcl_NewListObj(0, NULL);
+	    Tcl_ListObjAppendElement(NULL, connPtr->localPtr,
+		    Tcl_NewStringObj(local, -1));
+	    Tcl_ListObjAppendElement(NULL, connPtr->localPtr,
+		    Tcl_NewIntObj(localPort));
+	    Tcl_IncrRefCount(connPtr->localPtr);
+	}
+	connPtr->tclState = TCL_OPEN;
+	args[0] = HandleName(connPtr);
+	CallBack(connPtr, connPtr->opts.onconnect, 1, args);
+	break;
+    }
+    case CONN_MSG_DATA:
+	connPtr->msgsIn++;
+	connPtr->bytesIn += msgPtr->size;
+	args[0] = HandleName(connPtr);
+	args[1] = DecodeMessage(connPtr, msgPtr->data, msgPtr->size);
+	CallBack(connPtr, connPtr->opts.ondata, 2, args);
+	break;
+    case CONN_MSG_BATCH: {
+	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
+	Tcl_Obj *listPtr = Tcl_NewListObj(0, NULL);
+
+	while (p + 4 <= end) {
+	    uint32_t n;
+
+	    memcpy(&n, p, 4);
+	    Tcl_ListObjAppendElement(NULL, listPtr,
+		    DecodeMessage(connPtr, p + 4, n));
+	    connPtr->msgsIn++;
+	    connPtr->bytesIn += n;
+	    p += 4 + n;
+	}
+	args[0] = HandleName(connPtr);
+	args[1] = listPtr;
+	CallBack(connPtr, connPtr->opts.ondata, 2, args);
+	break;
+    }
+    case CONN_MSG_DRAIN:
+	args[0] = HandleName(connPtr);
+	CallBack(connPtr, connPtr->opts.ondrain, 1, args);
+	break;
+    case CONN_MSG_EOF:
+    case CONN_MSG_CLOSED: {
+	Tcl_Obj *reason = Tcl_NewListObj(0, NULL);
+
+	if (msgPtr->kind == CONN_MSG_EOF) {
+	    Tcl_ListObjAppendElement(NULL, reason,
+		    Tcl_NewStringObj("eof", -1));
+	    /* Flush what callbacks sent, then FIN and close. */
+	    SubmitSimple(connPtr, CloseRun);
+	} else {
+	    const char *kind = (const char *) msgPtr->data;
+	    const char *errName = kind + strlen(kind) + 1;
+	    const char *message = errName + strlen(errName) + 1;
+	    int messageLen = (int) (msgPtr->size
+		    - (size_t) (message - kind));
+
+	    Tcl_ListObjAppendElement(NULL, reason,
+		    Tcl_NewStringObj(kind, -1));
+	    if (strcmp(kind, "closed") != 0) {
+		Tcl_ListObjAppendElement(NULL, reason,
+			Tcl_NewStringObj(message, messageLen));
+		Tcl_ListObjAppendElement(NULL, reason,
+			Tcl_NewStringObj(errName, -1));
+	    }
+	    if (strcmp(kind, "error") == 0 || strcmp(kind, "timeout") == 0
+		    || strcmp(kind, "refused") == 0) {
+		args[0] = HandleName(connPtr);
+		args[1] = Tcl_NewStringObj(message, messageLen);
+		connPtr->tclState = TCL_CLOSED;
+		CallBack(connPtr, connPtr->opts.onerror, 2, args);
+		if (connPtr->handleClosed) {
+		    Tcl_DecrRefCount(reason);
+		    break;
+		}
+	    }
+	}
+	connPtr->tclState = TCL_CLOSED;
+	Tcl_IncrRefCount(reason);
+	if (connPtr->reasonPtr == NULL) {
+	    connPtr->reasonPtr = reason;
+	    Tcl_IncrRefCount(reason);
+	}
+	args[0] = HandleName(connPtr);
+	args[1] = reason;
+	CallBack(connPtr, connPtr->opts.onclose, 2, args);
+	Tcl_DecrRefCount(reason);
+	break;
+    }
+    }
+}
+
+/*
+ * ConnNotify --
+ *	Flow control news from the inbox (Tcl thread): a RESUME restarts
+ *	reading in the I/O thread.
+ */
+
+static void
+ConnNotify(
+    void *producerData,
+    int event)
+{
+    Conn *connPtr = producerData;
+
+    if (event == COURIER_NOTIFY_RESUME) {
+	ConnCmd *ccPtr = ConnCmdNew(connPtr, PauseRun);
+
+	ccPtr->flag = 2;
+	CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+    }
+}
+
+static void
+ConnPortReleased(
+    void *producerData)
+{
+    ConnUnref(producerData);
+}
+
+static const CourierPortType connPortType = {
+    "conn", ConnDeliver, ConnNotify, ConnPortReleased, NULL
+};
+
+/*
+ * CourierConnIsOpen --
+ *	Is name a connection handle of interp that is not closed? (For a
+ *	listener counting its clients.)
+ */
+
+int
+CourierConnIsOpen(
+    Tcl_Interp *interp,
+    const char *name)
+{
+    Tcl_CmdInfo info;
+
+    if (!Tcl_GetCommandInfo(interp, name, &info)
+	    || info.objProc != ConnHandleObjCmd) {
+	return 0;
+    }
+    return ((Conn *) info.objClientData)->tclState != TCL_CLOSED;
+}
+
+void
+CourierConnRef(
+    Conn *connPtr)
+{
+    ConnRef(connPtr);
+}
+
+void
+CourierConnUnref(
+    Conn *connPtr)
+{
+    ConnUnref(connPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Closing the Tcl half.
+ *
+ *----------------------------------------------------------------------
+ */
+
+/*
+ * TclHalfClose --
+ *	The handle goes: no more callbacks, the command is deleted, the I/O
+ *	half is told to close (gracefully, or at once when abort).
+ */
+
+static void
+TclHalfClose(
+    Conn *connPtr,
+    int abort)
+{
+    ConnCmd *ccPtr;
+    Tcl_Command token = connPtr->token;
+
+    if (connPtr->handleClosed) {
+	return;
+    }
+    connPtr->handleClosed = 1;
+    connPtr->tclState = TCL_CLOSED;
+    ccPtr = ConnCmdNew(connPtr, CloseRun);
+    ccPtr->flag = abort;
+    CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+
+    CourierPortClose(connPtr->tclPort);
+    if (!connPtr->portGiven) {
+	/* Never started: the producer side is still ours to release. */
+	CourierPortRelease(connPtr->tclPort);
+    }
+    connPtr->tclPort = NULL;
+    CourierResourceForget(&connPtr->resource);
+    connPtr->token = NULL;
+    if (token != NULL) {
+	Tcl_DeleteCommandFromToken(connPtr->interp, token);
+    }
+    CourierConnOptionsFree(&connPtr->opts);
+    if (connPtr->reasonPtr != NULL) {
+	Tcl_DecrRefCount(connPtr->reasonPtr);
+    }
+    if (connPtr->peerPtr != NULL) {
+	Tcl_DecrRefCount(connPtr->peerPtr);
+    }
+    if (connPtr->localPtr != NULL) {
+	Tcl_DecrRefCount(connPtr->localPtr);
+    }
+    ConnUnref(connPtr);			/* The Tcl half's reference. */
+}
+
+static void
+ConnHandleDeleted(
+    ClientData clientData)
+{
+    Conn *connPtr = clientData;
+
+    if (!connPtr->handleClosed) {
+	/* Deleted by rename or namespace deletion: close gracefully. */
+	connPtr->token = NULL;
+	TclHalfClose(connPtr, 0);
+    }
+}
+
+/*
+ * ConnCloseResource --
+ *	The interpreter is deleted or its thread exits: close gracefully
+ *	(the I/O thread still flushes what was sent).
+ */
+
+static void
+ConnCloseResource(
+    CourierResource *resPtr)
+{
+    TclHalfClose(RESOURCE_TO_CONN(resPtr), 0);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ConnHandleObjCmd --
+ *
+ *	$c send data | close ?-now? | shutdown write | pause | resume |
+ *	   configure ?-option ?value ...?? | cget -option | info
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+ConnSend(
+    Conn *connPtr,
+    Tcl_Interp *interp,
+    Tcl_Obj *dataObj)
+{
+    const unsigned char *bytes;
+    int length;
+    size_t total;
+    Tcl_DString ds;
+    int useDs = 0;
+    unsigned char header[8];
+    size_t headerLen = 0;
+    const char *eol = "";
+    WriteCmd *wPtr;
+
+    if (connPtr->tclState == TCL_CLOSED) {
+	return CourierError(interp, "CLOSED", NULL,
+		"cannot send on \"%s\": the connection is closed",
+		Tcl_GetCommandName(interp, connPtr->token));
+    }
+    if (connPtr->opts.framing == COURIER_FRAMING_LINE
+	    && connPtr->opts.encoding != NULL) {
+	Tcl_UtfToExternalDString(connPtr->opts.encoding,
+		Tcl_GetString(dataObj), dataObj->length, &ds);
+	bytes = (const unsigned char *) Tcl_DStringValue(&ds);
+	length = Tcl_DStringLength(&ds);
+	useDs = 1;
+    } else {
+	bytes = Tcl_GetByteArrayFromObj(dataObj, &length);
+    }
+    if (connPtr->opts.framing == COURIER_FRAMING_LINE) {
+	eol = connPtr->opts.eol == COURIER_EOL_CRLF ? "\r\n"
+		: connPtr->opts.eol == COURIER_EOL_CR ? "\r" : "\n";
+    } else if (connPtr->opts.framing == COURIER_FRAMING_LENGTH) {
+	if ((uint64_t) length > (uint64_t) connPtr->opts.maxMessage
+		|| (connPtr->opts.lengthBytes < 8 && (uint64_t) length
+		>= ((uint64_t) 1 << (8 * connPtr->opts.lengthBytes)))) {
+	    if (useDs) {
+		Tcl_DStringFree(&ds);
+	    }
+	    return CourierError(interp, "VALUE", "data",
+		    "message of %d bytes is too large for -maxmessage or "
+		    "-lengthbytes", length);
+	}
+	headerLen = CourierFrameHeader(connPtr->opts.lengthBytes,
+		(uint64_t) length, header);
+    }
+    total = headerLen + (size_t) length + strlen(eol);
+    wPtr = malloc(sizeof(WriteCmd) + total);
+    if (wPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(WriteCmd) + total);
+    }
+    memcpy(wPtr->data, header, headerLen);
+    memcpy(wPtr->data + headerLen, bytes, (size_t) length);
+    memcpy(wPtr->data + headerLen + length, eol, strlen(eol));
+    if (useDs) {
+	Tcl_DStringFree(&ds);
+    }
+    wPtr->length = total;
+    wPtr->header.runProc = WriteRun;
+    wPtr->header.discardProc = WriteDiscard;
+    wPtr->connPtr = connPtr;
+    ConnRef(connPtr);
+    atomic_fetch_add(&connPtr->pendingOut, total);
+    connPtr->msgsOut++;
+    connPtr->bytesOut += total;
+    CourierIoSubmit(connPtr->ioPtr, &wPtr->header);
+    return TCL_OK;
+}
+
+static Tcl_Obj *
+ConnInfo(
+    Conn *connPtr)
+{
+    Tcl_Obj *d = Tcl_NewDictObj();
+    size_t pendingOut = atomic_load(&connPtr->pendingOut);
+
+#define PUT(k, v) Tcl_DictObjPut(NULL, d, Tcl_NewStringObj(k, -1), (v))
+    PUT("state", Tcl_NewStringObj(tclStateNames[connPtr->tclState], -1));
+    PUT("peer", connPtr->peerPtr ? connPtr->peerPtr : Tcl_NewObj());
+    PUT("local", connPtr->localPtr ? connPtr->localPtr : Tcl_NewObj());
+    PUT("messagesIn", Tcl_NewWideIntObj((Tcl_WideInt) connPtr->msgsIn));
+    PUT("bytesIn", Tcl_NewWideIntObj((Tcl_WideInt) connPtr->bytesIn));
+    PUT("messagesOut", Tcl_NewWideIntObj((Tcl_WideInt) connPtr->msgsOut));
+    PUT("bytesOut", Tcl_NewWideIntObj((Tcl_WideInt) connPtr->bytesOut));
+    PUT("bytesRead", Tcl_NewWideIntObj((Tcl_WideInt)
+	    atomic_load(&connPtr->bytesRead)));
+    PUT("bytesWritten", Tcl_NewWideIntObj((Tcl_WideInt)
+	    atomic_load(&connPtr->bytesWritten)));
+    PUT("pendingIn", Tcl_NewWideIntObj((Tcl_WideInt) (connPtr->tclPort
+	    ? CourierPortPending(connPtr->tclPort) : 0)));
+    PUT("pendingOut", Tcl_NewWideIntObj((Tcl_WideInt) pendingOut));
+    PUT("sendBufferFull", Tcl_NewBooleanObj(pendingOut
+	    > (size_t) connPtr->opts.sendBuffer));
+    PUT("paused", Tcl_NewBooleanObj(connPtr->paused));
+    PUT("reason", connPtr->reasonPtr ? connPtr->reasonPtr : Tcl_NewObj());
+#undef PUT
+    return d;
+}
+
+static int
+ConnConfigure(
+    Conn *connPtr,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    ConnOptions copy;
+    ConnCmd *ccPtr;
+    int i;
+
+    if (objc == 0) {
+	Tcl_Obj *d = Tcl_NewDictObj();
+
+	for (i = 0; connOptionNames[i] != NULL; i++) {
+	    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj(connOptionNames[i], -1),
+		    CourierConnOptionsGet(&connPtr->opts,
+			    connOptionNames[i]));
+	}
+	Tcl_SetObjResult(interp, d);
+	return TCL_OK;
+    }
+    if (objc == 1) {
+	Tcl_Obj *v = CourierConnOptionsGet(&connPtr->opts,
+		Tcl_GetString(objv[0]));
+	int index;
+
+	if (v == NULL) {
+	    Tcl_GetIndexFromObj(interp, objv[0], connOptionNames, "option", 0,
+		    &index);
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
+		    Tcl_GetString(objv[0]), NULL);
+	    return TCL_ERROR;
+	}
+	Tcl_SetObjResult(interp, v);
+	return TCL_OK;
+    }
+    CourierConnOptionsCopy(&copy, &connPtr->opts);
+    if (CourierConnOptionsParse(interp, &copy, objc, objv, NULL) != TCL_OK) {
+	CourierConnOptionsFree(&copy);
+	return TCL_ERROR;
+    }
+    if (copy.maxPending != connPtr->opts.maxPending) {
+	CourierPortSetHighWater(connPtr->tclPort, (size_t) copy.maxPending);
+    }
+    CourierConnOptionsFree(&connPtr->opts);
+    connPtr->opts = copy;
+    ccPtr = ConnCmdNew(connPtr, ConfigRun);
+    OptionsToIo(&connPtr->opts, &ccPtr->config);
+    CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+    return TCL_OK;
+}
+
+static int
+ConnHandleObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const subcommands[] = {
+	"cget", "close", "configure", "info", "pause", "resume", "send",
+	"shutdown", NULL
+    };
+    enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PAUSE, SC_RESUME,
+	   SC_SEND, SC_SHUTDOWN };
+    Conn *connPtr = clientData;
+    int index;
+
+    if (Tcl_GetCurrentThread() != connPtr->owner) {
+	return CourierError(interp, "THREAD", "OWNER",
+		"connection \"%s\" belongs to another thread",
+		Tcl_GetString(objv[0]));
+    }
+    if (objc < 2) {
+	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+	    &index) != TCL_OK) {
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    switch (index) {
+    case SC_SEND:
+	if (objc != 3) {
+	    Tcl_WrongNumArgs(interp, 2, objv, "data");
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	return ConnSend(connPtr, interp, objv[2]);
+    case SC_CLOSE:
+	if (objc == 3 && strcmp(Tcl_GetString(objv[2]), "-now") == 0) {
+	    TclHalfClose(connPtr, 1);
+	} else if (objc == 2) {
+	    TclHalfClose(connPtr, 0);
+	} else {
+	    Tcl_WrongNumArgs(interp, 2, objv, "?-now?");
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	return TCL_OK;
+    case SC_SHUTDOWN:
+	if (objc != 3 || strcmp(Tcl_GetString(objv[2]), "write") != 0) {
+	    Tcl_WrongNumArgs(interp, 2, objv, "write");
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	SubmitSimple(connPtr, ShutdownRun);
+	return TCL_OK;
+    case SC_PAUSE:
+    case SC_RESUME: {
+	ConnCmd *ccPtr;
+
+	if (objc != 2) {
+	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	connPtr->paused = (index == SC_PAUSE);
+	ccPtr = ConnCmdNew(connPtr, PauseRun);
+	ccPtr->flag = (index == SC_PAUSE) ? 1 : 0;
+	CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+	return TCL_OK;
+    }
+    case SC_CONFIGURE:
+	return ConnConfigure(connPtr, interp, objc - 2, objv + 2);
+    case SC_CGET:
+	if (objc != 3) {
+	    Tcl_WrongNumArgs(interp, 2, objv, "-option");
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	return ConnConfigure(connPtr, interp, 1, objv + 2);
+    case SC_INFO:
+	if (objc != 2) {
+	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	Tcl_SetObjResult(interp, ConnInfo(connPtr));
+	return TCL_OK;
+    }
+    return TCL_OK;
+}

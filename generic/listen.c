@@ -1,0 +1,762 @@
+/*
+ * listen.c --
+ *
+ *	Listeners: courier::listen and the server handle ($s port, info,
+ *	configure, cget, close).
+ *
+ *	The listening socket is bound in the Tcl thread (a few system calls,
+ *	no name lookup: -host is a numeric address or localhost), so that
+ *	errors such as "address in use" and the port picked for port 0 are
+ *	known when courier::listen returns. The I/O thread then owns it:
+ *	it accepts, and posts each accepted socket to the listener's port.
+ *	The Tcl half gives it a connection handle, runs -onaccept, then lets
+ *	the connection start reading.
+ */
+
+#include "conn.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <assert.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+enum { SERVER_MSG_ACCEPT = 1, SERVER_MSG_ERROR = 2 };
+
+/* The payload of an ACCEPT message. */
+typedef struct AcceptInfo {
+    Conn *connPtr;		/* Holds one reference for the message. */
+    int port;
+    char host[64];
+} AcceptInfo;
+
+typedef struct Server {
+    CourierIoObject ioObj;	/* Must be first: the data of its handle. */
+    atomic_int refCount;	/* Tcl half, I/O half, port, commands. */
+    CourierIoThread *ioPtr;
+
+    /* Tcl half. */
+    CourierResource resource;
+    Tcl_Interp *interp;
+    Tcl_Command token;
+    CourierPort *tclPort;
+    ConnOptions opts;		/* Given to every accepted connection. */
+    Tcl_Obj *onaccept;
+    Tcl_Obj *clients;		/* Names of the accepted handles. */
+    int maxClients;
+    int closed;
+    int port;
+    char host[64];
+    int backlog;
+
+    /* I/O half. */
+    uv_tcp_t tcp;
+    CourierPort *ioPort;
+    int fd;			/* Until the I/O half takes it. */
+} Server;
+
+#define RESOURCE_TO_SERVER(resPtr) \
+    ((Server *) ((char *) (resPtr) - offsetof(Server, resource)))
+
+static const char serverKind[] = "server";
+
+static void	ServerCloseResource(CourierResource *resPtr);
+static void	ServerCloseTcl(Server *serverPtr);
+static void	ServerCommandDeleted(ClientData clientData);
+static int	ServerObjCmd(ClientData clientData, Tcl_Interp *interp,
+		    int objc, Tcl_Obj *const objv[]);
+
+static void
+ServerUnref(
+    Server *serverPtr)
+{
+    if (atomic_fetch_sub(&serverPtr->refCount, 1) == 1) {
+	free(serverPtr);
+    }
+}
+
+/*
+ *======================================================================
+ * I/O half.
+ *======================================================================
+ */
+
+typedef struct ServerCmd {
+    CourierIoCmd header;
+    Server *serverPtr;
+} ServerCmd;
+
+static void
+ServerCmdDiscard(
+    CourierIoCmd *cmdPtr)
+{
+    ServerCmd *scPtr = (ServerCmd *) cmdPtr;
+
+    ServerUnref(scPtr->serverPtr);
+    free(scPtr);
+}
+
+static void
+ServerSubmit(
+    Server *serverPtr,
+    void (*runProc)(CourierIoThread *, CourierIoCmd *),
+    void (*discardProc)(CourierIoCmd *))
+{
+    ServerCmd *scPtr = calloc(1, sizeof(ServerCmd));
+
+    if (scPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(ServerCmd));
+    }
+    scPtr->header.runProc = runProc;
+    scPtr->header.discardProc = discardProc;
+    scPtr->serverPtr = serverPtr;
+    atomic_fetch_add(&serverPtr->refCount, 1);
+    CourierIoSubmit(serverPtr->ioPtr, &scPtr->header);
+}
+
+static void
+IoServerClosed(
+    uv_handle_t *handle)
+{
+    Server *serverPtr = handle->data;
+
+    if (serverPtr->ioPort != NULL) {
+	CourierPortRelease(serverPtr->ioPort);
+	serverPtr->ioPort = NULL;
+    }
+    ServerUnref(serverPtr);		/* The I/O half's. */
+}
+
+/* A stopping I/O thread closes the listener. */
+static void
+IoServerAbort(
+    CourierIoObject *objPtr)
+{
+    Server *serverPtr = (Server *) objPtr;
+
+    if (!uv_is_closing((uv_handle_t *) &serverPtr->tcp)) {
+	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
+    }
+}
+
+static void
+IoOnConnection(
+    uv_stream_t *stream,
+    int status)
+{
+    Server *serverPtr = stream->data;
+    AcceptInfo info;
+    CourierMsg *msgPtr;
+
+    if (status < 0) {
+	/* Out of descriptors, say: tell the Tcl half, keep listening. */
+	const char *text = uv_strerror(status);
+
+	msgPtr = CourierMsgAlloc(strlen(text));
+	msgPtr->kind = SERVER_MSG_ERROR;
+	memcpy(msgPtr->data, text, strlen(text));
+	CourierPortPost(serverPtr->ioPort, msgPtr);
+	return;
+    }
+    memset(&info, 0, sizeof(info));
+    info.connPtr = CourierConnAcceptIo(serverPtr->ioPtr, stream, info.host,
+	    sizeof(info.host), &info.port);
+    if (info.connPtr == NULL) {
+	return;
+    }
+    CourierConnRef(info.connPtr);	/* The message's. */
+    msgPtr = CourierMsgAlloc(sizeof(info));
+    msgPtr->kind = SERVER_MSG_ACCEPT;
+    memcpy(msgPtr->data, &info, sizeof(info));
+    if (CourierPortPost(serverPtr->ioPort, msgPtr) == COURIER_POST_CLOSED) {
+	/* The listener is gone: the message was freed. */
+	CourierConnAbortIo(info.connPtr);
+	CourierConnUnref(info.connPtr);
+    }
+}
+
+static void
+ListenRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ServerCmd *scPtr = (ServerCmd *) cmdPtr;
+    Server *serverPtr = scPtr->serverPtr;
+
+    uv_tcp_init(CourierIoLoop(ioPtr), &serverPtr->tcp);
+    serverPtr->tcp.data = serverPtr;
+    if (uv_tcp_open(&serverPtr->tcp, serverPtr->fd) < 0) {
+	close(serverPtr->fd);
+	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
+    } else if (uv_listen((uv_stream_t *) &serverPtr->tcp, serverPtr->backlog,
+	    IoOnConnection) < 0) {
+	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
+    }
+    ServerCmdDiscard(cmdPtr);
+}
+
+/*
+ * ListenDiscard --
+ *	The I/O thread stopped before the listener started: the I/O half
+ *	ends here.
+ */
+
+static void
+ListenDiscard(
+    CourierIoCmd *cmdPtr)
+{
+    Server *serverPtr = ((ServerCmd *) cmdPtr)->serverPtr;
+
+    close(serverPtr->fd);
+    CourierPortRelease(serverPtr->ioPort);
+    serverPtr->ioPort = NULL;
+    ServerUnref(serverPtr);		/* The I/O half's. */
+    ServerCmdDiscard(cmdPtr);
+}
+
+/*
+ * UnlistenRun --
+ *	Stops listening; runs after ListenRun (same queue), so the handle
+ *	is initialised.
+ */
+
+static void
+UnlistenRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ServerCmd *scPtr = (ServerCmd *) cmdPtr;
+    uv_handle_t *handle = (uv_handle_t *) &scPtr->serverPtr->tcp;
+
+    if (!uv_is_closing(handle)) {
+	uv_close(handle, IoServerClosed);
+    }
+    ServerCmdDiscard(cmdPtr);
+}
+
+/*
+ *======================================================================
+ * Tcl half.
+ *======================================================================
+ */
+
+/* Drops a client list's closed handles; returns how many are open. */
+static int
+CountClients(
+    Server *serverPtr)
+{
+    Tcl_Obj **names, *open = Tcl_NewListObj(0, NULL);
+    int n, i;
+
+    Tcl_ListObjGetElements(NULL, serverPtr->clients, &n, &names);
+    for (i = 0; i < n; i++) {
+	if (CourierConnIsOpen(serverPtr->interp, Tcl_GetString(names[i]))) {
+	    Tcl_ListObjAppendElement(NULL, open, names[i]);
+	}
+    }
+    Tcl_DecrRefCount(serverPtr->clients);
+    serverPtr->clients = open;
+    Tcl_IncrRefCount(open);
+    Tcl_ListObjLength(NULL, open, &n);
+    return n;
+}
+
+static void
+ServerDeliver(
+    void *ownerData,
+    CourierMsg *msgPtr)
+{
+    Server *serverPtr = ownerData;
+    Tcl_Interp *interp = serverPtr->interp;
+    AcceptInfo info;
+    Tcl_Obj *connName;
+
+    if (msgPtr->kind == SERVER_MSG_ERROR) {
+	Tcl_Obj *msg = Tcl_ObjPrintf("listener %s cannot accept: %.*s",
+		serverPtr->resource.name, (int) msgPtr->size,
+		(const char *) msgPtr->data);
+
+	Tcl_SetObjResult(interp, msg);
+	Tcl_SetErrorCode(interp, "COURIER", "ACCEPT", NULL);
+	Tcl_BackgroundException(interp, TCL_ERROR);
+	return;
+    }
+    memcpy(&info, msgPtr->data, sizeof(info));
+    if (serverPtr->maxClients > 0
+	    && CountClients(serverPtr) >= serverPtr->maxClients) {
+	CourierConnAbortIo(info.connPtr);
+	CourierConnUnref(info.connPtr);
+	return;
+    }
+    connName = CourierConnAdopt(CourierGetInterp(interp), info.connPtr,
+	    &serverPtr->opts);
+    CourierConnUnref(info.connPtr);	/* The message's reference. */
+    Tcl_IncrRefCount(connName);
+    Tcl_ListObjAppendElement(NULL, serverPtr->clients, connName);
+    if (serverPtr->onaccept != NULL) {
+	Tcl_Obj *cmd = Tcl_DuplicateObj(serverPtr->onaccept);
+	int code;
+
+	Tcl_IncrRefCount(cmd);
+	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewStringObj(
+		Tcl_GetCommandName(interp, serverPtr->token), -1));
+	Tcl_ListObjAppendElement(NULL, cmd, connName);
+	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewStringObj(info.host, -1));
+	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewIntObj(info.port));
+	code = Tcl_EvalObjEx(interp, cmd, TCL_EVAL_GLOBAL);
+	if (code != TCL_OK) {
+	    Tcl_BackgroundException(interp, code);
+	}
+	Tcl_DecrRefCount(cmd);
+    }
+    /* The handle may have been closed by -onaccept. */
+    {
+	Tcl_CmdInfo cmdInfo;
+
+	if (Tcl_GetCommandInfo(interp, Tcl_GetString(connName), &cmdInfo)) {
+	    CourierConnStart(cmdInfo.objClientData);
+	}
+    }
+    Tcl_DecrRefCount(connName);
+}
+
+/* Accepted sockets that no one will adopt: close them. */
+static void
+ServerDiscard(
+    CourierMsg *msgPtr)
+{
+    AcceptInfo info;
+
+    if (msgPtr->kind == SERVER_MSG_ACCEPT) {
+	memcpy(&info, msgPtr->data, sizeof(info));
+	CourierConnAbortIo(info.connPtr);
+	CourierConnUnref(info.connPtr);
+    }
+}
+
+static void
+ServerNotify(
+    void *producerData,
+    int event)
+{
+    /* Accepts are rare and small: no flow control for listeners. */
+    (void) producerData;
+    (void) event;
+}
+
+static void
+ServerPortReleased(
+    void *producerData)
+{
+    ServerUnref(producerData);
+}
+
+static const CourierPortType serverPortType = {
+    "server", ServerDeliver, ServerNotify, ServerPortReleased, ServerDiscard
+};
+
+/*
+ * BindListener --
+ *	socket, bind, listen in the calling thread. Returns the descriptor,
+ *	or -1 with an error in interp.
+ */
+
+static int
+BindListener(
+    Tcl_Interp *interp,
+    const char *host,
+    int port,
+    int backlog,
+    int *boundPortPtr)
+{
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int fd, on = 1, family;
+
+    memset(&addr, 0, sizeof(addr));
+    if (strcmp(host, "localhost") == 0) {
+	host = "127.0.0.1";
+    }
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *) &addr) == 0) {
+	family = AF_INET;
+	len = sizeof(struct sockaddr_in);
+    } else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *) &addr) == 0) {
+	family = AF_INET6;
+	len = sizeof(struct sockaddr_in6);
+    } else {
+	CourierError(interp, "VALUE", "-host",
+		"bad value \"%.100s\" for -host: expected a numeric IPv4 or "
+		"IPv6 address, or localhost", host);
+	return -1;
+    }
+    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+	CourierError(interp, "POSIX", Tcl_ErrnoId(),
+		"cannot create a socket: %s", Tcl_ErrnoMsg(errno));
+	return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *) &addr, len) < 0
+	    || listen(fd, backlog) < 0) {
+	int err = errno;
+
+	close(fd);
+	CourierError(interp, "POSIX", Tcl_ErrnoId(),
+		"cannot listen on %s port %d: %s", host, port,
+		Tcl_ErrnoMsg(err));
+	return -1;
+    }
+    len = sizeof(addr);
+    getsockname(fd, (struct sockaddr *) &addr, &len);
+    *boundPortPtr = ntohs(family == AF_INET
+	    ? ((struct sockaddr_in *) &addr)->sin_port
+	    : ((struct sockaddr_in6 *) &addr)->sin6_port);
+    return fd;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierListenObjCmd --
+ *
+ *	courier::listen port ?-host addr? ?-backlog n? ?-maxclients n?
+ *		?-onaccept cmd? ?connection options?
+ *
+ * Results:
+ *	A listener handle (::courier::serverN).
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierListenObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const listenOnly[] = {
+	"-backlog", "-host", "-maxclients", "-onaccept", NULL
+    };
+    enum { LO_BACKLOG, LO_HOST, LO_MAXCLIENTS, LO_ONACCEPT };
+    CourierInterp *cinterpPtr;
+    ConnOptions opts;
+    Tcl_WideInt port, backlog = 128, maxClients = 0;
+    const char *host = "127.0.0.1";
+    Tcl_Obj *onaccept = NULL;
+    Server *serverPtr;
+    CourierIoThread *ioPtr;
+    int i, next, index, fd, boundPort;
+    char cmdName[64];
+
+    (void) clientData;
+    if (objc < 2) {
+	Tcl_WrongNumArgs(interp, 1, objv, "port ?-option value ...?");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    if (CourierGetPositiveWide(interp, objv[1], "port", 0, 65535,
+	    &port) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    cinterpPtr = CourierGetInterp(interp);
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+    CourierConnOptionsInit(&opts);
+    i = 2;
+    while (i < objc) {
+	if (CourierConnOptionsParse(interp, &opts, objc - i, objv + i,
+		&next) != TCL_OK) {
+	    goto error;
+	}
+	i += next;
+	if (i >= objc) {
+	    break;
+	}
+	if (Tcl_GetIndexFromObj(NULL, objv[i], listenOnly, "option", 0,
+		&index) != TCL_OK) {
+	    CourierError(interp, "OPTION", Tcl_GetString(objv[i]),
+		    "bad option \"%.100s\": must be a connection option or "
+		    "-backlog, -host, -maxclients, -onaccept",
+		    Tcl_GetString(objv[i]));
+	    goto error;
+	}
+	if (i + 1 >= objc) {
+	    CourierError(interp, "USAGE", NULL, "value for \"%s\" missing",
+		    Tcl_GetString(objv[i]));
+	    goto error;
+	}
+	switch (index) {
+	case LO_BACKLOG:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-backlog", 1,
+		    65535, &backlog) != TCL_OK) {
+		goto error;
+	    }
+	    break;
+	case LO_HOST:
+	    host = Tcl_GetString(objv[i + 1]);
+	    break;
+	case LO_MAXCLIENTS:
+	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxclients", 0,
+		    1000000, &maxClients) != TCL_OK) {
+		goto error;
+	    }
+	    break;
+	case LO_ONACCEPT: {
+	    int len;
+
+	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
+		CourierError(interp, "VALUE", "-onaccept",
+			"bad value for -onaccept: expected a command prefix "
+			"(a list)");
+		goto error;
+	    }
+	    onaccept = len > 0 ? objv[i + 1] : NULL;
+	    break;
+	}
+	}
+	i += 2;
+    }
+
+    fd = BindListener(interp, host, (int) port, (int) backlog, &boundPort);
+    if (fd < 0) {
+	goto error;
+    }
+    ioPtr = CourierIoPick();
+    if (ioPtr == NULL) {
+	close(fd);
+	CourierError(interp, "THREAD", "CREATE",
+		"cannot start an I/O thread");
+	goto error;
+    }
+    serverPtr = calloc(1, sizeof(Server));
+    if (serverPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(Server));
+    }
+    atomic_init(&serverPtr->refCount, 3);	/* Tcl, I/O, port. */
+    serverPtr->ioObj.abortProc = IoServerAbort;
+    serverPtr->ioPtr = ioPtr;
+    serverPtr->interp = interp;
+    serverPtr->opts = opts;
+    serverPtr->onaccept = onaccept ? Tcl_DuplicateObj(onaccept) : NULL;
+    if (serverPtr->onaccept != NULL) {
+	Tcl_IncrRefCount(serverPtr->onaccept);
+    }
+    serverPtr->clients = Tcl_NewListObj(0, NULL);
+    Tcl_IncrRefCount(serverPtr->clients);
+    serverPtr->maxClients = (int) maxClients;
+    serverPtr->port = boundPort;
+    snprintf(serverPtr->host, sizeof(serverPtr->host), "%s", host);
+    serverPtr->backlog = (int) backlog;
+    serverPtr->fd = fd;
+    serverPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr,
+	    &serverPortType, interp, serverPtr, serverPtr, 1 << 20);
+    serverPtr->ioPort = serverPtr->tclPort;
+    CourierResourceAdd(cinterpPtr, &serverPtr->resource, serverKind,
+	    ServerCloseResource);
+    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
+	    serverPtr->resource.name);
+    serverPtr->token = Tcl_CreateObjCommand(interp, cmdName, ServerObjCmd,
+	    serverPtr, ServerCommandDeleted);
+    ServerSubmit(serverPtr, ListenRun, ListenDiscard);
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(cmdName, -1));
+    return TCL_OK;
+
+  error:
+    CourierConnOptionsFree(&opts);
+    return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Closing the listener: the handle goes, the I/O half stops listening.
+ * Connections it accepted stay open: they are handles of their own.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ServerCloseTcl(
+    Server *serverPtr)
+{
+    Tcl_Command token = serverPtr->token;
+
+    if (serverPtr->closed) {
+	return;
+    }
+    serverPtr->closed = 1;
+    ServerSubmit(serverPtr, UnlistenRun, ServerCmdDiscard);
+    CourierPortClose(serverPtr->tclPort);
+    serverPtr->tclPort = NULL;
+    CourierResourceForget(&serverPtr->resource);
+    serverPtr->token = NULL;
+    if (token != NULL) {
+	Tcl_DeleteCommandFromToken(serverPtr->interp, token);
+    }
+    CourierConnOptionsFree(&serverPtr->opts);
+    if (serverPtr->onaccept != NULL) {
+	Tcl_DecrRefCount(serverPtr->onaccept);
+	serverPtr->onaccept = NULL;
+    }
+    Tcl_DecrRefCount(serverPtr->clients);
+    serverPtr->clients = NULL;
+    ServerUnref(serverPtr);		/* The Tcl half's. */
+}
+
+static void
+ServerCloseResource(
+    CourierResource *resPtr)
+{
+    ServerCloseTcl(RESOURCE_TO_SERVER(resPtr));
+}
+
+static void
+ServerCommandDeleted(
+    ClientData clientData)
+{
+    Server *serverPtr = clientData;
+
+    if (!serverPtr->closed) {
+	serverPtr->token = NULL;
+	ServerCloseTcl(serverPtr);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ServerObjCmd --
+ *
+ *	$s port | info | close | configure ?-option ?value ...?? |
+ *	   cget -option
+ *	configure and cget take the connection options given to accepted
+ *	connections, and -onaccept and -maxclients.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+ServerObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const subcommands[] = {
+	"cget", "close", "configure", "info", "port", NULL
+    };
+    enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PORT };
+    Server *serverPtr = clientData;
+    int index;
+
+    if (objc < 2) {
+	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+	    &index) != TCL_OK) {
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    if (index != SC_CONFIGURE && index != SC_CGET && objc != 2) {
+	Tcl_WrongNumArgs(interp, 2, objv, NULL);
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    switch (index) {
+    case SC_PORT:
+	Tcl_SetObjResult(interp, Tcl_NewIntObj(serverPtr->port));
+	return TCL_OK;
+    case SC_CLOSE:
+	ServerCloseTcl(serverPtr);
+	return TCL_OK;
+    case SC_INFO: {
+	Tcl_Obj *d = Tcl_NewDictObj();
+
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("host", -1),
+		Tcl_NewStringObj(serverPtr->host, -1));
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("port", -1),
+		Tcl_NewIntObj(serverPtr->port));
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("clients", -1),
+		Tcl_NewIntObj(CountClients(serverPtr)));
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("handles", -1),
+		serverPtr->clients);
+	Tcl_SetObjResult(interp, d);
+	return TCL_OK;
+    }
+    case SC_CGET:
+	if (objc != 3) {
+	    Tcl_WrongNumArgs(interp, 2, objv, "-option");
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	/* FALLTHRU */
+    case SC_CONFIGURE: {
+	ConnOptions copy;
+	int i;
+
+	if (objc == 3) {
+	    const char *name = Tcl_GetString(objv[2]);
+	    Tcl_Obj *v;
+
+	    if (strcmp(name, "-onaccept") == 0) {
+		Tcl_SetObjResult(interp, serverPtr->onaccept
+			? serverPtr->onaccept : Tcl_NewObj());
+		return TCL_OK;
+	    }
+	    if (strcmp(name, "-maxclients") == 0) {
+		Tcl_SetObjResult(interp, Tcl_NewIntObj(serverPtr->maxClients));
+		return TCL_OK;
+	    }
+	    v = CourierConnOptionsGet(&serverPtr->opts, name);
+	    if (v == NULL) {
+		return CourierError(interp, "OPTION", name,
+			"bad option \"%.100s\": must be a connection option "
+			"or -maxclients, -onaccept", name);
+	    }
+	    Tcl_SetObjResult(interp, v);
+	    return TCL_OK;
+	}
+	if (objc == 2 || objc % 2 != 0) {
+	    return CourierError(interp, "USAGE", NULL,
+		    "wrong # args: should be \"%s configure -option value "
+		    "?-option value ...?\"", Tcl_GetString(objv[0]));
+	}
+	CourierConnOptionsCopy(&copy, &serverPtr->opts);
+	for (i = 2; i < objc; i += 2) {
+	    const char *name = Tcl_GetString(objv[i]);
+
+	    if (strcmp(name, "-onaccept") == 0) {
+		if (serverPtr->onaccept != NULL) {
+		    Tcl_DecrRefCount(serverPtr->onaccept);
+		}
+		serverPtr->onaccept = Tcl_DuplicateObj(objv[i + 1]);
+		Tcl_IncrRefCount(serverPtr->onaccept);
+	    } else if (strcmp(name, "-maxclients") == 0) {
+		Tcl_WideInt w;
+
+		if (CourierGetPositiveWide(interp, objv[i + 1], "-maxclients",
+			0, 1000000, &w) != TCL_OK) {
+		    CourierConnOptionsFree(&copy);
+		    return TCL_ERROR;
+		}
+		serverPtr->maxClients = (int) w;
+	    } else if (CourierConnOptionsParse(interp, &copy, 2, objv + i,
+		    NULL) != TCL_OK) {
+		CourierConnOptionsFree(&copy);
+		return TCL_ERROR;
+	    }
+	}
+	CourierConnOptionsFree(&serverPtr->opts);
+	serverPtr->opts = copy;
+	return TCL_OK;
+    }
+    }
+    return TCL_OK;
+}
