@@ -669,6 +669,7 @@ IoOnAlloc(
     Conn *connPtr = handle->data;
     size_t size;
 
+    (void) suggested;
     buf->base = (char *) CourierIoReadBuffer(connPtr->ioPtr, &size);
     buf->len = size;
 }
@@ -842,6 +843,7 @@ WriteRun(
     Conn *connPtr = wPtr->connPtr;
     uv_buf_t buf;
 
+    (void) ioPtr;
     if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
 	    || connPtr->ioState == IO_CONNECTING) {
 	/* Not connected yet: keep it until IoFlushEarly. */
@@ -897,6 +899,7 @@ IoOnShutdown(
 {
     Conn *connPtr = req->data;
 
+    (void) status;
     connPtr->shutdownInFlight = 0;
     if (connPtr->closeWhenFlushed) {
 	IoCloseHandles(connPtr, 0);
@@ -949,6 +952,7 @@ CloseRun(
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
     Conn *connPtr = ccPtr->connPtr;
 
+    (void) ioPtr;
     if (connPtr->ioState == IO_NEW && connPtr->tcpInit) {
 	/* Never started (an accepted socket closed by -onaccept). */
 	connPtr->ioState = IO_OPEN;
@@ -976,6 +980,7 @@ ShutdownRun(
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
     Conn *connPtr = ccPtr->connPtr;
 
+    (void) ioPtr;
     if (connPtr->ioState == IO_OPEN && connPtr->shutdownWhenFlushed == 0) {
 	connPtr->shutdownWhenFlushed = 1;
 	IoMaybeFinish(connPtr);
@@ -992,6 +997,7 @@ PauseRun(
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
     Conn *connPtr = ccPtr->connPtr;
 
+    (void) ioPtr;
     if (connPtr->ioState == IO_OPEN) {
 	if (ccPtr->flag == 1) {
 	    connPtr->userPaused = 1;
@@ -1027,6 +1033,7 @@ ConfigRun(
     Conn *connPtr = ccPtr->connPtr;
     ConnIoConfig *newPtr = &ccPtr->config;
 
+    (void) ioPtr;
     if (connPtr->framerInit && (newPtr->framing != connPtr->io.framing
 	    || newPtr->eol != connPtr->io.eol
 	    || newPtr->lengthBytes != connPtr->io.lengthBytes
@@ -1107,6 +1114,7 @@ StartRun(
     char buf[200], peer[64], local[64];
     int len, peerPort, localPort;
 
+    (void) ioPtr;
     if (connPtr->ioState == IO_CLOSED) {
 	CourierPortRelease(ccPtr->portPtr);
     } else {
@@ -1155,6 +1163,7 @@ AbortRun(
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
     Conn *connPtr = ccPtr->connPtr;
 
+    (void) ioPtr;
     if (connPtr->ioState == IO_NEW) {
 	connPtr->ioState = IO_OPEN;
     }
@@ -1591,6 +1600,7 @@ CourierConnectObjCmd(
     int i, next, index;
     Tcl_Obj *nameObj;
 
+    (void) clientData;
     if (objc < 3) {
 	Tcl_WrongNumArgs(interp, 1, objv, "host port ?-option value ...?");
 	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
@@ -1621,22 +1631,10 @@ CourierConnectObjCmd(
 	}
 	if (Tcl_GetIndexFromObj(NULL, objv[i], connectOnly, "option", 0,
 		&index) != TCL_OK) {
-	    Tcl_Obj *all = Tcl_NewObj();
-	    int k;
-
-	    for (k = 0; connOptionNames[k] != NULL; k++) {
-		Tcl_ListObjAppendElement(NULL, all,
-			Tcl_NewStringObj(connOptionNames[k], -1));
-	    }
-	    for (k = 0; connectOnly[k] != NULL; k++) {
-		Tcl_ListObjAppendElement(NULL, all,
-			Tcl_NewStringObj(connectOnly[k], -1));
-	    }
-	    Tcl_DecrRefCount(all);
 	    CourierError(interp, "OPTION", Tcl_GetString(objv[i]),
-		    "bad option \"%.100s\": must be a connection option "
-		    "(%s ...) or -family, -myaddr, -myport, -timeout",
-		    Tcl_GetString(objv[i]), connOptionNames[0]);
+		    "bad option \"%.100s\": must be a connection option or "
+		    "-family, -myaddr, -myport, -timeout",
+		    Tcl_GetString(objv[i]));
 	    goto error;
 	}
 	if (i + 1 >= objc) {

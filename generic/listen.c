@@ -231,6 +231,7 @@ UnlistenRun(
     ServerCmd *scPtr = (ServerCmd *) cmdPtr;
     uv_handle_t *handle = (uv_handle_t *) &scPtr->serverPtr->tcp;
 
+    (void) ioPtr;
     if (!uv_is_closing(handle)) {
 	uv_close(handle, IoServerClosed);
     }
