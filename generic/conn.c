@@ -48,8 +48,10 @@ struct Conn {
     int tclState;
     int handleClosed;		/* $c close ran: the command is gone. */
     int portGiven;		/* The I/O half has the producer side. */
+    int asciiCompatible;	/* -encoding maps ASCII to itself. */
     int paused;
     Tcl_Obj *reasonPtr;		/* Why it closed, once closed. */
+    Tcl_Obj *nameObj;		/* The handle's command name. */
     Tcl_Obj *peerPtr, *localPtr;
     uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
 
@@ -88,6 +90,7 @@ struct Conn {
 static const CourierPortType connPortType;
 
 static void	ConnUnref(Conn *connPtr);
+static int	AsciiCompatible(Tcl_Encoding encoding);
 static void	IoAbort(CourierIoObject *objPtr);
 static void	IoCloseHandles(Conn *connPtr, int reset);
 static void	IoCloseNow(Conn *connPtr, int reset);
@@ -1519,6 +1522,7 @@ TclHalfCreate(
     connPtr->interp = interp;
     connPtr->owner = Tcl_GetCurrentThread();
     connPtr->opts = *optsPtr;
+    connPtr->asciiCompatible = AsciiCompatible(optsPtr->encoding);
     connPtr->tclState = state;
     connPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &connPortType,
 	    interp, connPtr, connPtr, (size_t) optsPtr->maxPending);
@@ -1529,6 +1533,8 @@ TclHalfCreate(
     connPtr->token = Tcl_CreateObjCommand(interp, cmdName, ConnHandleObjCmd,
 	    connPtr, ConnHandleDeleted);
     nameObj = Tcl_NewStringObj(cmdName, -1);
+    connPtr->nameObj = nameObj;
+    Tcl_IncrRefCount(nameObj);
     return nameObj;
 }
 
@@ -1754,14 +1760,42 @@ CallBack(
     Tcl_DecrRefCount(prefixPtr);
 }
 
+/*
+ * HandleName --
+ *	The handle's name as callbacks receive it: made once, shared.
+ */
+
 static Tcl_Obj *
 HandleName(
     Conn *connPtr)
 {
-    Tcl_Obj *nameObj = Tcl_NewObj();
+    return connPtr->nameObj;
+}
 
-    Tcl_GetCommandFullName(connPtr->interp, connPtr->token, nameObj);
-    return nameObj;
+/*
+ * AsciiCompatible --
+ *	Does the encoding turn ASCII 1..127 into the same bytes?
+ */
+
+static int
+AsciiCompatible(
+    Tcl_Encoding encoding)
+{
+    char ascii[128];
+    Tcl_DString ds;
+    int i, same;
+
+    if (encoding == NULL) {
+	return 0;
+    }
+    for (i = 1; i < 128; i++) {
+	ascii[i - 1] = (char) i;
+    }
+    Tcl_UtfToExternalDString(encoding, ascii, 127, &ds);
+    same = Tcl_DStringLength(&ds) == 127
+	    && memcmp(Tcl_DStringValue(&ds), ascii, 127) == 0;
+    Tcl_DStringFree(&ds);
+    return same;
 }
 
 /*
@@ -1780,7 +1814,22 @@ DecodeMessage(
 	    && connPtr->opts.encoding != NULL) {
 	Tcl_DString ds;
 	Tcl_Obj *objPtr;
+	size_t i;
 
+	/*
+	 * Plain ASCII (no NUL) is the same in every encoding Courier is
+	 * likely to meet and in Tcl's own representation: skip the
+	 * conversion, which costs more than the rest of the delivery.
+	 */
+
+	for (i = 0; i < length; i++) {
+	    if (bytes[i] == 0 || bytes[i] >= 0x80) {
+		break;
+	    }
+	}
+	if (i == length && connPtr->asciiCompatible) {
+	    return Tcl_NewStringObj((const char *) bytes, (int) length);
+	}
 	Tcl_ExternalToUtfDString(connPtr->opts.encoding, (const char *) bytes,
 		(int) length, &ds);
 	objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds),
@@ -2026,6 +2075,7 @@ TclHalfClose(
     if (connPtr->localPtr != NULL) {
 	Tcl_DecrRefCount(connPtr->localPtr);
     }
+    Tcl_DecrRefCount(connPtr->nameObj);
     ConnUnref(connPtr);			/* The Tcl half's reference. */
 }
 
@@ -2214,6 +2264,7 @@ ConnConfigure(
     }
     CourierConnOptionsFree(&connPtr->opts);
     connPtr->opts = copy;
+    connPtr->asciiCompatible = AsciiCompatible(copy.encoding);
     ccPtr = ConnCmdNew(connPtr, ConfigRun);
     OptionsToIo(&connPtr->opts, &ccPtr->config);
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);

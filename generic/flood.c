@@ -206,7 +206,7 @@ CourierFloodObjCmd(
 	    ckalloc(sizeof(FloodWorker) * floodPtr->nThreads);
     for (i = 0; i < floodPtr->nThreads; i++) {
 	FloodWorker *workerPtr = &floodPtr->workers[i];
-	char name[24];
+	char name[32];
 
 	workerPtr->floodPtr = floodPtr;
 	workerPtr->index = i;
