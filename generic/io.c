@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
+#include <pthread.h>
 
 #define IO_READ_BUFFER (64 * 1024)
 #define IO_MAX_THREADS 16
@@ -115,12 +116,87 @@ CourierIoPick(void)
     return ioPtr;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * Naming libuv's worker pool. Name lookups run in libuv's pool threads,
+ * which libuv 1.44 cannot name. Once per process, one job per pool
+ * thread sets the name; a barrier makes each job wait until all are
+ * running, so that no thread takes two and every thread gets one.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static uv_once_t poolNameOnce = UV_ONCE_INIT;
+static uv_barrier_t poolBarrier;
+static unsigned poolSize;
+
+static void
+PoolNameWork(
+    uv_work_t *req)
+{
+    (void) req;
+#ifdef HAVE_PTHREAD_SETNAME_NP
+    pthread_setname_np(pthread_self(), "courier-uvpool");
+#endif
+    uv_barrier_wait(&poolBarrier);
+}
+
+static void
+PoolNameDone(
+    uv_work_t *req,
+    int status)
+{
+    (void) status;
+    free(req);
+}
+
+static void
+PoolNameSize(void)
+{
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+
+    poolSize = env ? (unsigned) atoi(env) : 4;
+    if (poolSize < 1) {
+	poolSize = 1;
+    } else if (poolSize > 1024) {
+	poolSize = 1024;
+    }
+    uv_barrier_init(&poolBarrier, poolSize);
+}
+
+static void
+NameWorkerPool(
+    uv_loop_t *loop)
+{
+    unsigned i;
+
+    for (i = 0; i < poolSize; i++) {
+	uv_work_t *req = malloc(sizeof(uv_work_t));
+
+	if (req == NULL) {
+	    CourierPanicOutOfMemory(sizeof(uv_work_t));
+	}
+	uv_queue_work(loop, req, PoolNameWork, PoolNameDone);
+    }
+}
+
 static void
 IoThreadMain(
     void *arg)
 {
     CourierIoThread *ioPtr = arg;
+    int first = 0;
 
+    uv_once(&poolNameOnce, PoolNameSize);
+    if (ioPtr->index == 0) {
+	static atomic_int named;
+
+	first = (atomic_exchange(&named, 1) == 0);
+    }
+    if (first) {
+	NameWorkerPool(&ioPtr->loop);
+    }
     uv_sem_post(&ioPtr->started);
     uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
 }
