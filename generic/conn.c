@@ -74,9 +74,14 @@ struct Conn {
     int shutdownInFlight;
     int closeWhenFlushed;	/* A graceful close waits for writes. */
     int shutdownWhenFlushed;	/* $c shutdown write waits too. */
-    int writesInFlight;
+    int writesInFlight;		/* uv_write requests not yet completed. */
     struct WriteCmd *earlyHead;	/* Sent before the connection opened. */
     struct WriteCmd *earlyTail;
+    struct WriteCmd *outHead;	/* Queued for the next uv_write. */
+    struct WriteCmd *outTail;
+    size_t outCount;
+    CourierIoCmd flushCmd;	/* Scheduled after the batch (one ref). */
+    int flushScheduled;
     int overHigh;		/* pendingOut went above -sendbuffer. */
     int failed;			/* A CLOSED message has been posted. */
     char *host;
@@ -789,11 +794,18 @@ IoStartReading(
 typedef struct WriteCmd {
     CourierIoCmd header;
     Conn *connPtr;
-    uv_write_t req;
-    struct WriteCmd *nextEarly;
+    struct WriteCmd *nextOut;	/* In the early or out list. */
     size_t length;
     unsigned char data[];
 } WriteCmd;
+
+/* One uv_write: every WriteCmd queued when the batch ended. */
+typedef struct WriteBatch {
+    uv_write_t req;
+    Conn *connPtr;
+    WriteCmd *cmds;
+    size_t total;
+} WriteBatch;
 
 static void	IoMaybeFinish(Conn *connPtr);
 
@@ -809,19 +821,37 @@ WriteDiscard(
 }
 
 static void
+DiscardList(
+    WriteCmd *wPtr)
+{
+    while (wPtr != NULL) {
+	WriteCmd *nextPtr = wPtr->nextOut;
+
+	WriteDiscard(&wPtr->header);
+	wPtr = nextPtr;
+    }
+}
+
+static void
 IoOnWritten(
     uv_write_t *req,
     int status)
 {
-    WriteCmd *wPtr = req->data;
-    Conn *connPtr = wPtr->connPtr;
+    WriteBatch *batchPtr = req->data;
+    Conn *connPtr = batchPtr->connPtr;
+    WriteCmd *wPtr, *nextPtr;
     size_t left;
 
     connPtr->writesInFlight--;
-    left = atomic_fetch_sub(&connPtr->pendingOut, wPtr->length)
-	    - wPtr->length;
+    left = atomic_fetch_sub(&connPtr->pendingOut, batchPtr->total)
+	    - batchPtr->total;
+    for (wPtr = batchPtr->cmds; wPtr != NULL; wPtr = nextPtr) {
+	nextPtr = wPtr->nextOut;
+	ConnUnref(connPtr);
+	free(wPtr);
+    }
     if (status == 0) {
-	atomic_fetch_add(&connPtr->bytesWritten, wPtr->length);
+	atomic_fetch_add(&connPtr->bytesWritten, batchPtr->total);
     } else if (connPtr->ioState == IO_OPEN) {
 	IoFail(connPtr, status == UV_ECONNRESET || status == UV_EPIPE
 		? "reset" : "error", status, NULL, 0);
@@ -833,9 +863,108 @@ IoOnWritten(
 	}
     }
     IoMaybeFinish(connPtr);
-    ConnUnref(connPtr);
-    free(wPtr);
+    ConnUnref(connPtr);			/* The batch's. */
+    free(batchPtr);
 }
+
+/*
+ * IoFlush --
+ *	Writes everything queued in one uv_write (a writev).
+ */
+
+static void
+IoFlush(
+    Conn *connPtr)
+{
+    uv_buf_t stackBufs[64], *bufs = stackBufs;
+    WriteBatch *batchPtr;
+    WriteCmd *wPtr;
+    size_t i = 0;
+
+    if (connPtr->outHead == NULL) {
+	return;
+    }
+    if (connPtr->ioState != IO_OPEN || connPtr->shutdownWhenFlushed < 0) {
+	DiscardList(connPtr->outHead);
+	connPtr->outHead = connPtr->outTail = NULL;
+	connPtr->outCount = 0;
+	return;
+    }
+    batchPtr = malloc(sizeof(WriteBatch));
+    if (batchPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(WriteBatch));
+    }
+    if (connPtr->outCount > sizeof(stackBufs) / sizeof(stackBufs[0])) {
+	bufs = malloc(sizeof(uv_buf_t) * connPtr->outCount);
+	if (bufs == NULL) {
+	    CourierPanicOutOfMemory(sizeof(uv_buf_t) * connPtr->outCount);
+	}
+    }
+    batchPtr->connPtr = connPtr;
+    batchPtr->cmds = connPtr->outHead;
+    batchPtr->total = 0;
+    for (wPtr = connPtr->outHead; wPtr != NULL; wPtr = wPtr->nextOut) {
+	bufs[i++] = uv_buf_init((char *) wPtr->data, (unsigned) wPtr->length);
+	batchPtr->total += wPtr->length;
+    }
+    connPtr->outHead = connPtr->outTail = NULL;
+    connPtr->outCount = 0;
+    batchPtr->req.data = batchPtr;
+    ConnRef(connPtr);
+    connPtr->writesInFlight++;
+    if (uv_write(&batchPtr->req, (uv_stream_t *) &connPtr->tcp, bufs,
+	    (unsigned) i, IoOnWritten) < 0) {
+	connPtr->writesInFlight--;
+	atomic_fetch_sub(&connPtr->pendingOut, batchPtr->total);
+	for (wPtr = batchPtr->cmds; wPtr != NULL; ) {
+	    WriteCmd *nextPtr = wPtr->nextOut;
+
+	    ConnUnref(connPtr);
+	    free(wPtr);
+	    wPtr = nextPtr;
+	}
+	ConnUnref(connPtr);
+	free(batchPtr);
+    }
+    if (bufs != stackBufs) {
+	free(bufs);
+    }
+}
+
+static void
+FlushRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    Conn *connPtr = (Conn *) ((char *) cmdPtr - offsetof(Conn, flushCmd));
+
+    (void) ioPtr;
+    connPtr->flushScheduled = 0;
+    IoFlush(connPtr);
+    IoMaybeFinish(connPtr);
+    ConnUnref(connPtr);			/* The schedule's. */
+}
+
+static void
+AppendWrite(
+    WriteCmd **headPtr,
+    WriteCmd **tailPtr,
+    WriteCmd *wPtr)
+{
+    wPtr->nextOut = NULL;
+    if (*tailPtr != NULL) {
+	(*tailPtr)->nextOut = wPtr;
+    } else {
+	*headPtr = wPtr;
+    }
+    *tailPtr = wPtr;
+}
+
+/*
+ * WriteRun --
+ *	A send: kept until connected, then queued for the write that goes
+ *	out when the current batch of commands is done.
+ */
 
 static void
 WriteRun(
@@ -844,19 +973,10 @@ WriteRun(
 {
     WriteCmd *wPtr = (WriteCmd *) cmdPtr;
     Conn *connPtr = wPtr->connPtr;
-    uv_buf_t buf;
 
-    (void) ioPtr;
     if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
 	    || connPtr->ioState == IO_CONNECTING) {
-	/* Not connected yet: keep it until IoFlushEarly. */
-	wPtr->nextEarly = NULL;
-	if (connPtr->earlyTail != NULL) {
-	    connPtr->earlyTail->nextEarly = wPtr;
-	} else {
-	    connPtr->earlyHead = wPtr;
-	}
-	connPtr->earlyTail = wPtr;
+	AppendWrite(&connPtr->earlyHead, &connPtr->earlyTail, wPtr);
 	return;
     }
     if (connPtr->ioState != IO_OPEN || connPtr->shutdownWhenFlushed < 0) {
@@ -866,13 +986,14 @@ WriteRun(
     if (atomic_load(&connPtr->pendingOut) > connPtr->io.sendBuffer) {
 	connPtr->overHigh = 1;
     }
-    buf = uv_buf_init((char *) wPtr->data, (unsigned) wPtr->length);
-    wPtr->req.data = wPtr;
-    connPtr->writesInFlight++;
-    if (uv_write(&wPtr->req, (uv_stream_t *) &connPtr->tcp, &buf, 1,
-	    IoOnWritten) < 0) {
-	connPtr->writesInFlight--;
-	WriteDiscard(cmdPtr);
+    AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
+    connPtr->outCount++;
+    if (!connPtr->flushScheduled) {
+	connPtr->flushScheduled = 1;
+	connPtr->flushCmd.runProc = FlushRun;
+	connPtr->flushCmd.discardProc = NULL;
+	ConnRef(connPtr);
+	CourierIoAfterBatch(ioPtr, &connPtr->flushCmd);
     }
 }
 
@@ -889,10 +1010,19 @@ IoFlushEarly(
     WriteCmd *wPtr = connPtr->earlyHead, *nextPtr;
 
     connPtr->earlyHead = connPtr->earlyTail = NULL;
-    for (; wPtr != NULL; wPtr = nextPtr) {
-	nextPtr = wPtr->nextEarly;
-	WriteRun(connPtr->ioPtr, &wPtr->header);
+    if (connPtr->ioState != IO_OPEN) {
+	DiscardList(wPtr);
+	return;
     }
+    for (; wPtr != NULL; wPtr = nextPtr) {
+	nextPtr = wPtr->nextOut;
+	if (atomic_load(&connPtr->pendingOut) > connPtr->io.sendBuffer) {
+	    connPtr->overHigh = 1;
+	}
+	AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
+	connPtr->outCount++;
+    }
+    IoFlush(connPtr);
 }
 
 static void
@@ -921,7 +1051,7 @@ IoMaybeFinish(
     Conn *connPtr)
 {
     if (connPtr->ioState != IO_OPEN || connPtr->writesInFlight > 0
-	    || connPtr->shutdownInFlight) {
+	    || connPtr->outHead != NULL || connPtr->shutdownInFlight) {
 	return;
     }
     if ((connPtr->shutdownWhenFlushed > 0 || connPtr->closeWhenFlushed)

@@ -36,6 +36,8 @@ struct CourierIoThread {
     CourierIoCmd *queueTail;
     int stopped;		/* Guarded by queueLock: no more commands. */
     int stopping;		/* I/O thread only. */
+    CourierIoCmd *afterHead;	/* I/O thread only: run after the batch. */
+    CourierIoCmd *afterTail;
     uv_sem_t started;
     unsigned char readBuffer[IO_READ_BUFFER];
 };
@@ -260,6 +262,13 @@ IoWakeup(
 	nextPtr = cmdPtr->next;
 	cmdPtr->runProc(ioPtr, cmdPtr);
     }
+    while ((cmdPtr = ioPtr->afterHead) != NULL) {
+	ioPtr->afterHead = cmdPtr->next;
+	if (ioPtr->afterHead == NULL) {
+	    ioPtr->afterTail = NULL;
+	}
+	cmdPtr->runProc(ioPtr, cmdPtr);
+    }
     if (ioPtr->stopping) {
 	uv_walk(&ioPtr->loop, IoCloseWalk, ioPtr);
     }
@@ -288,6 +297,27 @@ IoCloseWalk(
 
 	objPtr->abortProc(objPtr);
     }
+}
+
+/*
+ * CourierIoAfterBatch --
+ *	I/O thread only, from a command: run cmdPtr once every command of
+ *	the current batch has run (so that, say, all the writes a burst
+ *	queued for one socket go out in one system call).
+ */
+
+void
+CourierIoAfterBatch(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    cmdPtr->next = NULL;
+    if (ioPtr->afterTail != NULL) {
+	ioPtr->afterTail->next = cmdPtr;
+    } else {
+	ioPtr->afterHead = cmdPtr;
+    }
+    ioPtr->afterTail = cmdPtr;
 }
 
 uv_loop_t *

@@ -47,6 +47,8 @@ typedef struct CourierIoObject {
 MODULE_SCOPE CourierIoThread *CourierIoPick(void);
 MODULE_SCOPE void	CourierIoSubmit(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierIoAfterBatch(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE uv_loop_t *CourierIoLoop(CourierIoThread *ioPtr);
 MODULE_SCOPE unsigned char *CourierIoReadBuffer(CourierIoThread *ioPtr,
 			    size_t *sizePtr);
