@@ -2265,7 +2265,7 @@ ConnSend(
     if (connPtr->tclState == TCL_CLOSED) {
 	return CourierError(interp, "CLOSED", NULL,
 		"cannot send on \"%s\": the connection is closed",
-		Tcl_GetCommandName(interp, connPtr->token));
+		Tcl_GetString(connPtr->nameObj));
     }
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
 	    && connPtr->opts.encoding != NULL) {

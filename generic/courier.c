@@ -100,6 +100,56 @@ Courier_Init(
 /*
  *----------------------------------------------------------------------
  *
+ * Courier_Unload --
+ *
+ *	"unload": detach Courier from an interpreter (its objects are
+ *	closed, its commands deleted). When no interpreter of the thread
+ *	uses Courier any more, the thread's inbox and exit handler go too;
+ *	when no interpreter of the process does (the library is about to be
+ *	unmapped), the I/O threads are stopped and joined and the process
+ *	exit handler is removed, so that no thread runs Courier's code
+ *	afterwards.
+ *
+ * Results:
+ *	TCL_OK.
+ *
+ *----------------------------------------------------------------------
+ */
+
+DLLEXPORT int
+Courier_Unload(
+    Tcl_Interp *interp,
+    int flags)
+{
+    ThreadState *tsPtr =
+	    Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+    Tcl_Namespace *nsPtr;
+
+    Tcl_DeleteAssocData(interp, ASSOC_KEY);
+    nsPtr = Tcl_FindNamespace(interp, "::courier", NULL, 0);
+    if (nsPtr != NULL) {
+	Tcl_DeleteNamespace(nsPtr);
+    }
+    if (tsPtr->interps == NULL && tsPtr->exitHandlerSet) {
+	Tcl_DeleteThreadExitHandler(ThreadExitHandler, NULL);
+	tsPtr->exitHandlerSet = 0;
+	CourierInboxClose();
+    }
+    if (flags == TCL_UNLOAD_DETACH_FROM_PROCESS) {
+	CourierIoStopAll();
+	Tcl_MutexLock(&interpCountLock);
+	if (exitHandlerSet) {
+	    Tcl_DeleteExitHandler(ProcessExitHandler, NULL);
+	    exitHandlerSet = 0;
+	}
+	Tcl_MutexUnlock(&interpCountLock);
+    }
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * CourierGetInterp --
  *
  *	Returns the interpreter's Courier state, creating it (and the
