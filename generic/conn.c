@@ -795,6 +795,8 @@ typedef struct WriteCmd {
     CourierIoCmd header;
     Conn *connPtr;
     struct WriteCmd *nextOut;	/* In the early or out list. */
+    int overHigh;		/* Output was above -sendbuffer when sent:
+				 * a -ondrain is owed. */
     size_t length;
     unsigned char data[];
 } WriteCmd;
@@ -983,7 +985,7 @@ WriteRun(
 	WriteDiscard(cmdPtr);
 	return;
     }
-    if (atomic_load(&connPtr->pendingOut) > connPtr->io.sendBuffer) {
+    if (wPtr->overHigh) {
 	connPtr->overHigh = 1;
     }
     AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
@@ -1016,7 +1018,7 @@ IoFlushEarly(
     }
     for (; wPtr != NULL; wPtr = nextPtr) {
 	nextPtr = wPtr->nextOut;
-	if (atomic_load(&connPtr->pendingOut) > connPtr->io.sendBuffer) {
+	if (wPtr->overHigh) {
 	    connPtr->overHigh = 1;
 	}
 	AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
@@ -1131,22 +1133,19 @@ PauseRun(
     Conn *connPtr = ccPtr->connPtr;
 
     (void) ioPtr;
-    if (connPtr->ioState == IO_OPEN) {
-	if (ccPtr->flag == 1) {
-	    connPtr->userPaused = 1;
-	    if (connPtr->reading) {
-		uv_read_stop((uv_stream_t *) &connPtr->tcp);
-		connPtr->reading = 0;
-	    }
-	} else {
-	    if (ccPtr->flag == 0) {
-		connPtr->userPaused = 0;
-	    }
-	    if (ccPtr->flag == 2) {
-		connPtr->flowPaused = 0;
-	    }
-	    IoStartReading(connPtr);
+    if (ccPtr->flag == 1) {
+	connPtr->userPaused = 1;
+	if (connPtr->reading) {
+	    uv_read_stop((uv_stream_t *) &connPtr->tcp);
+	    connPtr->reading = 0;
 	}
+    } else {
+	if (ccPtr->flag == 0) {
+	    connPtr->userPaused = 0;
+	} else {
+	    connPtr->flowPaused = 0;
+	}
+	IoStartReading(connPtr);	/* Only if open and not held back. */
     }
     ConnCmdDone(ccPtr);
 }
@@ -2310,7 +2309,14 @@ ConnSend(
     wPtr->header.discardProc = WriteDiscard;
     wPtr->connPtr = connPtr;
     ConnRef(connPtr);
-    atomic_fetch_add(&connPtr->pendingOut, total);
+
+    /*
+     * Decide here, where sendBufferFull is seen, whether a -ondrain is
+     * owed: the I/O thread may find the output already drained.
+     */
+
+    wPtr->overHigh = atomic_fetch_add(&connPtr->pendingOut, total) + total
+	    > (size_t) connPtr->opts.sendBuffer;
     connPtr->msgsOut++;
     connPtr->bytesOut += total;
     CourierIoSubmit(connPtr->ioPtr, &wPtr->header);

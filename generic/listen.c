@@ -302,8 +302,12 @@ ServerDeliver(
 	int code;
 
 	Tcl_IncrRefCount(cmd);
-	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewStringObj(
-		Tcl_GetCommandName(interp, serverPtr->token), -1));
+	{
+	Tcl_Obj *serverName = Tcl_NewObj();
+
+	Tcl_GetCommandFullName(interp, serverPtr->token, serverName);
+	Tcl_ListObjAppendElement(NULL, cmd, serverName);
+	}
 	Tcl_ListObjAppendElement(NULL, cmd, connName);
 	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewStringObj(info.host, -1));
 	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewIntObj(info.port));
@@ -734,11 +738,22 @@ ServerObjCmd(
 	    const char *name = Tcl_GetString(objv[i]);
 
 	    if (strcmp(name, "-onaccept") == 0) {
+		int len;
+
+		if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
+		    CourierConnOptionsFree(&copy);
+		    return CourierError(interp, "VALUE", "-onaccept",
+			    "bad value for -onaccept: expected a command "
+			    "prefix (a list), or {} for none");
+		}
 		if (serverPtr->onaccept != NULL) {
 		    Tcl_DecrRefCount(serverPtr->onaccept);
+		    serverPtr->onaccept = NULL;
 		}
-		serverPtr->onaccept = Tcl_DuplicateObj(objv[i + 1]);
-		Tcl_IncrRefCount(serverPtr->onaccept);
+		if (len > 0) {
+		    serverPtr->onaccept = Tcl_DuplicateObj(objv[i + 1]);
+		    Tcl_IncrRefCount(serverPtr->onaccept);
+		}
 	    } else if (strcmp(name, "-maxclients") == 0) {
 		Tcl_WideInt w;
 

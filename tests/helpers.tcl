@@ -73,6 +73,19 @@ proc ::courierTest::waitUntil {condition {ms 10000}} {
     return 1
 }
 
+# courierTest::osThreadNames --
+#	The OS names of this process's threads, read from /proc, sorted.
+proc ::courierTest::osThreadNames {} {
+    set names {}
+    foreach task [glob -nocomplain /proc/[pid]/task/*/comm] {
+	if {![catch {open $task} f]} {
+	    lappend names [string trim [read $f]]
+	    close $f
+	}
+    }
+    return [lsort $names]
+}
+
 # courierTest::tclsh --
 #	The command prefix that starts a child tclsh: the same tclsh, under
 #	COURIER_WRAP when the suite runs under valgrind or a sanitizer.
