@@ -62,6 +62,8 @@ struct Conn {
     int tcpInit;
     uv_getaddrinfo_t resolveReq;
     struct addrinfo *addrs, *nextAddr;
+    struct addrinfo numericInfo;	/* A numeric host, no lookup. */
+    struct sockaddr_storage numericAddr;
     uv_connect_t connectReq;
     uv_timer_t timer;
     int timerInit;
@@ -106,6 +108,7 @@ static void	IoPost(Conn *connPtr, int kind, const void *bytes,
 		    size_t length);
 static void	IoStartReading(Conn *connPtr);
 static void	IoFlushEarly(Conn *connPtr);
+static void	IoMaybeFinish(Conn *connPtr);
 static void	IoTryConnect(Conn *connPtr);
 static void	TclHalfClose(Conn *connPtr, int abort);
 static void	SubmitSimple(Conn *connPtr,
@@ -279,8 +282,12 @@ IoPost(
     const void *bytes,
     size_t length)
 {
-    CourierMsg *msgPtr = CourierMsgAlloc(length);
+    CourierMsg *msgPtr;
 
+    if (connPtr->ioPort == NULL) {
+	return;				/* Never given a port (not started). */
+    }
+    msgPtr = CourierMsgAlloc(length);
     msgPtr->kind = kind;
     if (length > 0) {
 	memcpy(msgPtr->data, bytes, length);
@@ -535,8 +542,11 @@ IoOnConnected(
     len = snprintf(buf, sizeof(buf), "%s %d %s %d", peer, peerPort, local,
 	    localPort);
     IoPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
-    IoStartReading(connPtr);
+    if (!connPtr->closeWhenFlushed) {
+	IoStartReading(connPtr);
+    }
     IoFlushEarly(connPtr);
+    IoMaybeFinish(connPtr);
 }
 
 /*
@@ -584,6 +594,38 @@ IoTryConnect(
 }
 
 /*
+ * NumericAddress --
+ *	If the host is a numeric IPv4 or IPv6 address (of an allowed
+ *	family), fills connPtr->numericInfo with it and returns 1.
+ */
+
+static int
+NumericAddress(
+    Conn *connPtr)
+{
+    struct addrinfo *ai = &connPtr->numericInfo;
+    int port = atoi(connPtr->service);
+
+    memset(ai, 0, sizeof(*ai));
+    memset(&connPtr->numericAddr, 0, sizeof(connPtr->numericAddr));
+    if (connPtr->family != AF_INET6 && uv_ip4_addr(connPtr->host, port,
+	    (struct sockaddr_in *) &connPtr->numericAddr) == 0) {
+	ai->ai_family = AF_INET;
+	ai->ai_addrlen = sizeof(struct sockaddr_in);
+    } else if (connPtr->family != AF_INET && strchr(connPtr->host, ':')
+	    && uv_ip6_addr(connPtr->host, port,
+		    (struct sockaddr_in6 *) &connPtr->numericAddr) == 0) {
+	ai->ai_family = AF_INET6;
+	ai->ai_addrlen = sizeof(struct sockaddr_in6);
+    } else {
+	return 0;
+    }
+    ai->ai_socktype = SOCK_STREAM;
+    ai->ai_addr = (struct sockaddr *) &connPtr->numericAddr;
+    return 1;
+}
+
+/*
  * ConnectRun --
  *	The connect command: start the timeout and the name lookup.
  */
@@ -614,6 +656,18 @@ ConnectRun(
 	connPtr->timerInit = 1;
 	connPtr->handlesOpen++;
 	uv_timer_start(&connPtr->timer, IoOnTimeout, connPtr->timeoutMs, 0);
+    }
+    /*
+     * A numeric address needs no lookup: connect at once, without
+     * queueing behind slow lookups in libuv's worker pool.
+     */
+
+    if (NumericAddress(connPtr)) {
+	connPtr->ioState = IO_CONNECTING;
+	connPtr->nextAddr = &connPtr->numericInfo;
+	IoTryConnect(connPtr);
+	ConnCmdDone(ccPtr);
+	return;
     }
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = connPtr->family;
@@ -675,11 +729,23 @@ IoOnAlloc(
     uv_buf_t *buf)
 {
     Conn *connPtr = handle->data;
-    size_t size;
+    size_t size, backlog, room;
 
     (void) suggested;
     buf->base = (char *) CourierIoReadBuffer(connPtr->ioPtr, &size);
-    buf->len = size;
+
+    /*
+     * Read no more than the room left under -maxpending (but at least
+     * 4 KiB), so that one read cannot take the backlog far past it.
+     */
+
+    backlog = CourierPortBacklog(connPtr->ioPort);
+    room = backlog < connPtr->io.maxPending
+	    ? connPtr->io.maxPending - backlog : 0;
+    if (room < 4096) {
+	room = 4096;
+    }
+    buf->len = room < size ? room : size;
 }
 
 /*
@@ -808,8 +874,6 @@ typedef struct WriteBatch {
     WriteCmd *cmds;
     size_t total;
 } WriteBatch;
-
-static void	IoMaybeFinish(Conn *connPtr);
 
 static void
 WriteDiscard(
@@ -1089,11 +1153,20 @@ CloseRun(
 
     (void) ioPtr;
     if (connPtr->ioState == IO_NEW && connPtr->tcpInit) {
-	/* Never started (an accepted socket closed by -onaccept). */
+	/*
+	 * An accepted socket closed by -onaccept: never started, but what
+	 * -onaccept sent still goes out.
+	 */
+
 	connPtr->ioState = IO_OPEN;
+	IoFlushEarly(connPtr);
     }
     if (ccPtr->flag) {
 	IoCloseHandles(connPtr, 1);
+    } else if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
+	    || connPtr->ioState == IO_CONNECTING) {
+	/* Still connecting: once open, write what was sent, then close. */
+	connPtr->closeWhenFlushed = 1;
     } else if (connPtr->ioState == IO_OPEN) {
 	connPtr->closeWhenFlushed = 1;
 	if (connPtr->reading) {
@@ -1116,7 +1189,8 @@ ShutdownRun(
     Conn *connPtr = ccPtr->connPtr;
 
     (void) ioPtr;
-    if (connPtr->ioState == IO_OPEN && connPtr->shutdownWhenFlushed == 0) {
+    if (connPtr->shutdownWhenFlushed == 0) {
+	/* Before the connection opens, this waits for it. */
 	connPtr->shutdownWhenFlushed = 1;
 	IoMaybeFinish(connPtr);
     }
@@ -1277,6 +1351,7 @@ StartRun(
 	IoPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
 	IoStartReading(connPtr);
 	IoFlushEarly(connPtr);
+	IoMaybeFinish(connPtr);
     }
     ConnCmdDone(ccPtr);
 }
@@ -1622,6 +1697,7 @@ OptionsToIo(
     io->lengthBytes = o->lengthBytes;
     io->maxMessage = (uint64_t) o->maxMessage;
     io->sendBuffer = (size_t) o->sendBuffer;
+    io->maxPending = (size_t) o->maxPending;
     io->nodelay = o->nodelay;
     io->keepalive = o->keepalive;
     io->batch = o->batch;
@@ -2318,7 +2394,7 @@ ConnSend(
     wPtr->overHigh = atomic_fetch_add(&connPtr->pendingOut, total) + total
 	    > (size_t) connPtr->opts.sendBuffer;
     connPtr->msgsOut++;
-    connPtr->bytesOut += total;
+    connPtr->bytesOut += (uint64_t) length;	/* As bytesIn: no framing. */
     CourierIoSubmit(connPtr->ioPtr, &wPtr->header);
     return TCL_OK;
 }

@@ -53,6 +53,7 @@ typedef struct ConnIoConfig {
     int lengthBytes;
     uint64_t maxMessage;
     size_t sendBuffer;
+    size_t maxPending;
     int nodelay;
     int keepalive;
     int batch;

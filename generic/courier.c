@@ -136,7 +136,8 @@ Courier_Unload(
 	CourierInboxClose();
     }
     if (flags == TCL_UNLOAD_DETACH_FROM_PROCESS) {
-	CourierIoStopAll();
+	CourierIoStopAll(0);
+	CourierIoFreeRetired();
 	Tcl_MutexLock(&interpCountLock);
 	if (exitHandlerSet) {
 	    Tcl_DeleteExitHandler(ProcessExitHandler, NULL);
@@ -322,7 +323,7 @@ InterpDeleteProc(
     last = (--interpCount == 0);
     Tcl_MutexUnlock(&interpCountLock);
     if (last) {
-	CourierIoStopAll();
+	CourierIoStopAll(1);
     }
 }
 
@@ -384,7 +385,7 @@ ProcessExitHandler(
 {
     (void) clientData;
     ShutDownThread();
-    CourierIoStopAll();
+    CourierIoStopAll(1);
 }
 
 /*

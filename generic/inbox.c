@@ -489,6 +489,25 @@ CourierPortPending(
     return pending - portPtr->consumedBytes;
 }
 
+/*
+ * CourierPortBacklog --
+ *	For the producer (any thread): roughly how many bytes it has posted
+ *	that are not delivered yet (delivery is counted in steps of a few
+ *	messages).
+ */
+
+size_t
+CourierPortBacklog(
+    CourierPort *portPtr)
+{
+    size_t pending;
+
+    uv_mutex_lock(&portPtr->inboxPtr->lock);
+    pending = portPtr->pendingBytes;
+    uv_mutex_unlock(&portPtr->inboxPtr->lock);
+    return pending;
+}
+
 void
 CourierPortSetHighWater(
     CourierPort *portPtr,

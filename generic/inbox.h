@@ -98,5 +98,6 @@ MODULE_SCOPE int	CourierPortPost(CourierPort *portPtr, CourierMsg *msgPtr);
 MODULE_SCOPE int	CourierPortPostChain(CourierPort *portPtr,
 			    CourierMsg *headPtr);
 MODULE_SCOPE void	CourierPortRelease(CourierPort *portPtr);
+MODULE_SCOPE size_t	CourierPortBacklog(CourierPort *portPtr);
 
 #endif /* COURIER_INBOX_H */

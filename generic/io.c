@@ -39,6 +39,10 @@ struct CourierIoThread {
     CourierIoCmd *afterHead;	/* I/O thread only: run after the batch. */
     CourierIoCmd *afterTail;
     uv_sem_t started;
+    int finished;		/* uv_run returned; guarded by queueLock. */
+    uv_cond_t finishedCond;
+    CourierIoThread *nextRetired;
+    int joined;
     unsigned char readBuffer[IO_READ_BUFFER];
 };
 
@@ -47,6 +51,15 @@ static uv_mutex_t ioLock;
 static CourierIoThread *ioThreads[IO_MAX_THREADS];	/* Guarded by ioLock. */
 static int ioCount;			/* Running threads, ioLock. */
 static int ioWanted = 1;		/* courier::configure -iothreads. */
+
+/*
+ * Stopped threads. Their structs are kept, because objects closed late
+ * (a message discarded at thread exit, say) may still submit commands to
+ * them, which are then discarded; freed by CourierIoFreeRetired when the
+ * library is unloaded. Guarded by ioLock.
+ */
+
+static CourierIoThread *ioRetired;
 static atomic_uint ioNext;		/* Round robin. */
 
 static void	IoInit(void);
@@ -96,6 +109,7 @@ CourierIoPick(void)
 	uv_async_init(&ioPtr->loop, &ioPtr->wakeup, IoWakeup);
 	ioPtr->wakeup.data = ioPtr;
 	uv_mutex_init(&ioPtr->queueLock);
+	uv_cond_init(&ioPtr->finishedCond);
 	uv_sem_init(&ioPtr->started, 0);
 	snprintf(name, sizeof(name), "courier-io-%d", i);
 	ioPtr->threadPtr = CourierThreadStart(name, IoThreadMain, ioPtr);
@@ -104,6 +118,7 @@ CourierIoPick(void)
 	    uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
 	    uv_loop_close(&ioPtr->loop);
 	    uv_mutex_destroy(&ioPtr->queueLock);
+	    uv_cond_destroy(&ioPtr->finishedCond);
 	    uv_sem_destroy(&ioPtr->started);
 	    free(ioPtr);
 	    break;
@@ -201,6 +216,10 @@ IoThreadMain(
     }
     uv_sem_post(&ioPtr->started);
     uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
+    uv_mutex_lock(&ioPtr->queueLock);
+    ioPtr->finished = 1;
+    uv_cond_broadcast(&ioPtr->finishedCond);
+    uv_mutex_unlock(&ioPtr->queueLock);
 }
 
 /*
@@ -371,8 +390,25 @@ IoStopDiscard(
     free(cmdPtr);
 }
 
+static void
+IoJoin(
+    CourierIoThread *ioPtr)
+{
+    int rc;
+
+    CourierThreadJoin(ioPtr->threadPtr);
+    rc = uv_loop_close(&ioPtr->loop);
+    assert(rc == 0);
+    (void) rc;
+    ioPtr->joined = 1;
+}
+
 void
-CourierIoStopAll(void)
+CourierIoStopAll(
+    int mayAbandon)		/* Do not wait more than a moment for a
+				 * thread whose loop a running name lookup
+				 * holds open: it ends on its own, and is
+				 * joined by CourierIoFreeRetired. */
 {
     int i, n;
     CourierIoThread *stopping[IO_MAX_THREADS];
@@ -409,15 +445,53 @@ CourierIoStopAll(void)
     }
     for (i = 0; i < n; i++) {
 	CourierIoThread *ioPtr = stopping[i];
-	int rc;
+	int finished;
 
-	CourierThreadJoin(ioPtr->threadPtr);
-	rc = uv_loop_close(&ioPtr->loop);
-	assert(rc == 0);
-	(void) rc;
+	uv_mutex_lock(&ioPtr->queueLock);
+	if (mayAbandon && !ioPtr->finished) {
+	    /* A lookup blocked in the resolver holds the loop open. */
+	    uv_cond_timedwait(&ioPtr->finishedCond, &ioPtr->queueLock,
+		    200 * 1000 * 1000);
+	}
+	finished = ioPtr->finished || !mayAbandon;
+	uv_mutex_unlock(&ioPtr->queueLock);
+	if (finished) {
+	    IoJoin(ioPtr);
+	}
+	uv_mutex_lock(&ioLock);
+	ioPtr->nextRetired = ioRetired;
+	ioRetired = ioPtr;
+	uv_mutex_unlock(&ioLock);
+    }
+}
+
+/*
+ * CourierIoFreeRetired --
+ *	Joins the stopped I/O threads not joined yet and frees their structs
+ *	(unload: no object can refer to them any more).
+ */
+
+void
+CourierIoFreeRetired(void)
+{
+    CourierIoThread *ioPtr;
+
+    uv_once(&ioOnce, IoInit);
+    uv_mutex_lock(&ioLock);
+    ioPtr = ioRetired;
+    ioRetired = NULL;
+    uv_mutex_unlock(&ioLock);
+    while (ioPtr != NULL) {
+	CourierIoThread *nextPtr = ioPtr->nextRetired;
+
+	if (!ioPtr->joined) {
+	    IoJoin(ioPtr);
+	}
 	uv_mutex_destroy(&ioPtr->queueLock);
+	uv_cond_destroy(&ioPtr->finishedCond);
 	uv_sem_destroy(&ioPtr->started);
 	free(ioPtr);
+	ioPtr = nextPtr;
     }
 }
 

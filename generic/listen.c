@@ -517,7 +517,7 @@ CourierListenObjCmd(
 	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
 		CourierError(interp, "VALUE", "-onaccept",
 			"bad value for -onaccept: expected a command prefix "
-			"(a list)");
+			"(a list), or {} for none");
 		goto error;
 	    }
 	    onaccept = len > 0 ? objv[i + 1] : NULL;
@@ -704,7 +704,8 @@ ServerObjCmd(
 	/* FALLTHRU */
     case SC_CONFIGURE: {
 	ConnOptions copy;
-	int i;
+	Tcl_Obj *newOnaccept;
+	int i, newMax;
 
 	if (objc == 3) {
 	    const char *name = Tcl_GetString(objv[2]);
@@ -733,42 +734,56 @@ ServerObjCmd(
 		    "wrong # args: should be \"%s configure -option value "
 		    "?-option value ...?\"", Tcl_GetString(objv[0]));
 	}
+	/* Check everything before changing anything. */
 	CourierConnOptionsCopy(&copy, &serverPtr->opts);
+	newOnaccept = serverPtr->onaccept;
+	newMax = serverPtr->maxClients;
 	for (i = 2; i < objc; i += 2) {
 	    const char *name = Tcl_GetString(objv[i]);
+	    int unknown, len;
+	    Tcl_WideInt w;
 
+	    if (CourierConnOptionsParse(interp, &copy, 2, objv + i,
+		    &unknown) != TCL_OK) {
+		CourierConnOptionsFree(&copy);
+		return TCL_ERROR;
+	    }
+	    if (unknown == 2) {
+		continue;			/* A connection option. */
+	    }
 	    if (strcmp(name, "-onaccept") == 0) {
-		int len;
-
 		if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
 		    CourierConnOptionsFree(&copy);
 		    return CourierError(interp, "VALUE", "-onaccept",
 			    "bad value for -onaccept: expected a command "
 			    "prefix (a list), or {} for none");
 		}
-		if (serverPtr->onaccept != NULL) {
-		    Tcl_DecrRefCount(serverPtr->onaccept);
-		    serverPtr->onaccept = NULL;
-		}
-		if (len > 0) {
-		    serverPtr->onaccept = Tcl_DuplicateObj(objv[i + 1]);
-		    Tcl_IncrRefCount(serverPtr->onaccept);
-		}
+		newOnaccept = len > 0 ? objv[i + 1] : NULL;
 	    } else if (strcmp(name, "-maxclients") == 0) {
-		Tcl_WideInt w;
-
 		if (CourierGetPositiveWide(interp, objv[i + 1], "-maxclients",
 			0, 1000000, &w) != TCL_OK) {
 		    CourierConnOptionsFree(&copy);
 		    return TCL_ERROR;
 		}
-		serverPtr->maxClients = (int) w;
-	    } else if (CourierConnOptionsParse(interp, &copy, 2, objv + i,
-		    NULL) != TCL_OK) {
+		newMax = (int) w;
+	    } else {
 		CourierConnOptionsFree(&copy);
-		return TCL_ERROR;
+		return CourierError(interp, "OPTION", name,
+			"bad option \"%.100s\": must be a connection option "
+			"or -maxclients, -onaccept", name);
 	    }
 	}
+	if (newOnaccept != serverPtr->onaccept) {
+	    if (newOnaccept != NULL) {
+		newOnaccept = Tcl_DuplicateObj(newOnaccept);
+		Tcl_IncrRefCount(newOnaccept);
+	    }
+	    if (serverPtr->onaccept != NULL) {
+		Tcl_DecrRefCount(serverPtr->onaccept);
+	    }
+	    serverPtr->onaccept = newOnaccept;
+	}
+	serverPtr->maxClients = newMax;
 	CourierConnOptionsFree(&serverPtr->opts);
 	serverPtr->opts = copy;
 	return TCL_OK;
