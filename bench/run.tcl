@@ -6,10 +6,13 @@
 #	heap, threads and peak RSS never leak into the next one's figures.
 #
 #	Usage: tclsh bench/run.tcl ?-quick? ?-repeat R? ?-timeout seconds?
+#		?-only name,...?
 #	    -quick	smaller counts (a smoke run of a few seconds)
 #	    -repeat R	run every scenario R times (default 7) and keep
 #			the median run
 #	    -timeout s	kill a child that has not finished after s seconds
+#	    -only names	run only these benchmarks (comma-separated file
+#			names without .tcl, e.g. -only tcp)
 #
 #	`make bench` runs this with TCLLIBPATH set to the build directory.
 
@@ -18,6 +21,7 @@ namespace eval ::bench {
     variable quick 0
     variable repeat 7
     variable timeout 120
+    variable only {}
     variable seq 0
 }
 
@@ -28,15 +32,20 @@ proc ::bench::ParseArgs {argv} {
     variable quick
     variable repeat
     variable timeout
+    variable only
     while {[llength $argv]} {
 	set argv [lassign $argv opt]
 	switch -- $opt {
 	    -quick { set quick 1 }
 	    -repeat { set argv [lassign $argv repeat] }
 	    -timeout { set argv [lassign $argv timeout] }
+	    -only {
+		set argv [lassign $argv names]
+		set only [split $names ,]
+	    }
 	    default {
 		return -code error "unknown option \"$opt\": expected\
-			-quick, -repeat R or -timeout seconds"
+			-quick, -repeat R, -timeout seconds or -only names"
 	    }
 	}
     }
@@ -200,6 +209,7 @@ proc ::bench::main {argv} {
     variable dir
     variable quick
     variable repeat
+    variable only
     if {[catch {ParseArgs $argv} msg]} {
 	puts stderr $msg
 	exit 2
@@ -213,9 +223,17 @@ proc ::bench::main {argv} {
     puts "mode: [expr {$quick ? "quick" : "full"}], repeat $repeat\
 	    (median run kept)"
     set failed 0
-    foreach script [lsort [glob -directory $dir *.tcl]] {
+    set scripts [lsort [glob -directory $dir *.tcl]]
+    foreach name $only {
+	if {[file join $dir $name.tcl] ni $scripts || $name eq "run"} {
+	    puts stderr "-only: no benchmark \"$name\" in bench/"
+	    exit 2
+	}
+    }
+    foreach script $scripts {
 	set name [file rootname [file tail $script]]
-	if {$name eq "run"} {
+	if {$name eq "run"
+		|| ([llength $only] && $name ni $only)} {
 	    continue
 	}
 	source $script
