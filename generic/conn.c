@@ -12,6 +12,7 @@
  */
 
 #include "conn.h"
+#include "resolve.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,6 @@ struct Conn {
     CourierPort *ioPort;	/* Producer side of the port. */
     uv_tcp_t tcp;
     int tcpInit;
-    uv_getaddrinfo_t resolveReq;
     struct addrinfo *addrs, *nextAddr;
     struct addrinfo numericInfo;	/* A numeric host, no lookup. */
     struct sockaddr_storage numericAddr;
@@ -72,6 +72,7 @@ struct Conn {
     ConnIoConfig io;
     CourierFramer framer;
     int framerInit;
+    CourierMsg *rawMsg;		/* Raw framing: the message being read into. */
     int reading, flowPaused, userPaused, eof;
     int shutdownInFlight;
     int closeWhenFlushed;	/* A graceful close waits for writes. */
@@ -349,12 +350,16 @@ IoFinish(
     connPtr->ioState = IO_CLOSED;
     IoFlushEarly(connPtr);		/* Drops them: the state is closed. */
     if (connPtr->addrs != NULL) {
-	uv_freeaddrinfo(connPtr->addrs);
+	CourierResolveFree(connPtr->addrs);
 	connPtr->addrs = NULL;
     }
     if (connPtr->framerInit) {
 	CourierFramerFree(&connPtr->framer);
 	connPtr->framerInit = 0;
+    }
+    if (connPtr->rawMsg != NULL) {
+	CourierMsgFree(connPtr->rawMsg);
+	connPtr->rawMsg = NULL;
     }
     if (connPtr->ioPort != NULL) {
 	CourierPort *portPtr = connPtr->ioPort;
@@ -380,8 +385,8 @@ IoOnHandleClosed(
 /*
  * IoCloseHandles --
  *	Starts closing the connection in the I/O thread, once; the last
- *	handle's close callback finishes it. A pending name lookup is
- *	cancelled first (its callback then closes the rest).
+ *	handle's close callback finishes it. A name lookup in progress is
+ *	not waited for: its answer is dropped when it comes.
  */
 
 static void
@@ -389,16 +394,10 @@ IoCloseHandles(
     Conn *connPtr,
     int reset)
 {
-    int wasResolving = (connPtr->ioState == IO_RESOLVING);
-
     if (connPtr->ioState == IO_CLOSING || connPtr->ioState == IO_CLOSED) {
 	return;
     }
     connPtr->ioState = IO_CLOSING;
-    if (wasResolving) {
-	uv_cancel((uv_req_t *) &connPtr->resolveReq);
-	return;
-    }
     IoCloseNow(connPtr, reset);
 }
 
@@ -447,20 +446,29 @@ IoInitHandles(
     connPtr->handlesOpen++;
 }
 
+/*
+ * IoOnResolved --
+ *	The lookup's answer (see resolve.h): connect to the first address,
+ *	unless the connection was closed meanwhile. Drops the request's
+ *	reference last.
+ */
+
 static void
 IoOnResolved(
-    uv_getaddrinfo_t *req,
+    void *clientData,
     int status,
     struct addrinfo *res)
 {
-    Conn *connPtr = req->data;
+    Conn *connPtr = clientData;
 
-    if (connPtr->ioState == IO_CLOSING) {
-	/* Closed or timed out while resolving: finish the close. */
-	if (res != NULL) {
-	    uv_freeaddrinfo(res);
-	}
-	IoCloseNow(connPtr, 0);
+    if (status == UV_ECANCELED && res == NULL) {
+	/* The I/O thread has stopped: the connection is gone there. */
+	ConnUnref(connPtr);
+	return;
+    }
+    if (connPtr->ioState != IO_RESOLVING) {
+	CourierResolveFree(res);	/* Closed or timed out meanwhile. */
+	ConnUnref(connPtr);
 	return;
     }
     if (status < 0) {
@@ -470,11 +478,12 @@ IoOnResolved(
 		connPtr->host, uv_strerror(status));
 	connPtr->ioState = IO_CONNECTING;
 	IoFail(connPtr, "error", status, msg, 0);
-	return;
+    } else {
+	connPtr->addrs = connPtr->nextAddr = res;
+	connPtr->ioState = IO_CONNECTING;
+	IoTryConnect(connPtr);
     }
-    connPtr->addrs = connPtr->nextAddr = res;
-    connPtr->ioState = IO_CONNECTING;
-    IoTryConnect(connPtr);
+    ConnUnref(connPtr);
 }
 
 /*
@@ -637,7 +646,6 @@ ConnectRun(
 {
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
     Conn *connPtr = ccPtr->connPtr;
-    struct addrinfo hints;
     int rc;
 
     connPtr->io = ccPtr->config;
@@ -669,16 +677,14 @@ ConnectRun(
 	ConnCmdDone(ccPtr);
 	return;
     }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = connPtr->family;
-    hints.ai_socktype = SOCK_STREAM;
-    connPtr->resolveReq.data = connPtr;
     connPtr->ioState = IO_RESOLVING;
-    rc = uv_getaddrinfo(CourierIoLoop(ioPtr), &connPtr->resolveReq,
-	    IoOnResolved, connPtr->host, connPtr->service, &hints);
+    ConnRef(connPtr);			/* The lookup's. */
+    rc = CourierResolve(ioPtr, connPtr->host, connPtr->service,
+	    connPtr->family, IoOnResolved, connPtr);
     if (rc < 0) {
+	ConnUnref(connPtr);
 	connPtr->ioState = IO_CONNECTING;
-	IoFail(connPtr, "error", rc, NULL, 0);
+	IoFail(connPtr, "error", rc, "cannot start a resolver thread", 0);
     }
     ConnCmdDone(ccPtr);
 }
@@ -746,6 +752,18 @@ IoOnAlloc(
 	room = 4096;
     }
     buf->len = room < size ? room : size;
+
+    /*
+     * Raw framing: every read is one message, so read straight into a
+     * message and spare a copy (IoOnRead trims it to what came).
+     */
+
+    if (connPtr->io.framing == COURIER_FRAMING_RAW && !connPtr->io.batch) {
+	if (connPtr->rawMsg == NULL) {
+	    connPtr->rawMsg = CourierMsgAlloc(COURIER_MSG_READ_SIZE);
+	}
+	buf->base = (char *) connPtr->rawMsg->data;
+    }
 }
 
 /*
@@ -818,6 +836,29 @@ IoOnRead(
 	return;
     }
     atomic_fetch_add(&connPtr->bytesRead, (uint64_t) nread);
+    if (connPtr->rawMsg != NULL && buf->base
+	    == (char *) connPtr->rawMsg->data) {
+	CourierMsg *msgPtr;
+
+	if (nread >= COURIER_MSG_READ_SIZE / 4) {
+	    /* Send the read buffer itself: at most 4 times the bytes. */
+	    msgPtr = connPtr->rawMsg;
+	    connPtr->rawMsg = NULL;
+	    msgPtr->size = (size_t) nread;
+	} else {
+	    /* A short read: copy it, keep the buffer for the next. */
+	    msgPtr = CourierMsgAlloc((size_t) nread);
+	    memcpy(msgPtr->data, buf->base, (size_t) nread);
+	}
+	msgPtr->kind = CONN_MSG_DATA;
+	if (CourierPortPost(connPtr->ioPort, msgPtr) != COURIER_POST_OK
+		&& connPtr->reading) {
+	    uv_read_stop(stream);
+	    connPtr->reading = 0;
+	    connPtr->flowPaused = 1;
+	}
+	return;
+    }
     rc = CourierFramerFeed(&connPtr->framer, (unsigned char *) buf->base,
 	    (size_t) nread, CollectFrame, &batch);
     if (batch.count > 0) {

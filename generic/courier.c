@@ -15,6 +15,7 @@
 
 #include "courierInt.h"
 #include "conn.h"
+#include "resolve.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,16 @@ Courier_Init(
     if (CourierGetInterp(interp) == NULL) {
 	return TCL_ERROR;
     }
+
+    /*
+     * Tcl's Unix notifier starts its own thread lazily, and that thread
+     * watches its wake-up pipe with select(): if Courier's sockets have
+     * taken every descriptor below FD_SETSIZE by then, the pipe lands
+     * above it and the thread aborts. Start it now, while descriptors are
+     * low.
+     */
+
+    Tcl_ServiceModeHook(TCL_SERVICE_ALL);
     if (Tcl_CreateNamespace(interp, "::courier", NULL, NULL) == NULL
 	    || Tcl_CreateNamespace(interp, "::courier::test", NULL,
 		    NULL) == NULL) {
@@ -136,8 +147,10 @@ Courier_Unload(
 	CourierInboxClose();
     }
     if (flags == TCL_UNLOAD_DETACH_FROM_PROCESS) {
-	CourierIoStopAll(0);
+	CourierResolverStop();
+	CourierIoStopAll();
 	CourierIoFreeRetired();
+	CourierMsgPoolFree();
 	Tcl_MutexLock(&interpCountLock);
 	if (exitHandlerSet) {
 	    Tcl_DeleteExitHandler(ProcessExitHandler, NULL);
@@ -323,7 +336,7 @@ InterpDeleteProc(
     last = (--interpCount == 0);
     Tcl_MutexUnlock(&interpCountLock);
     if (last) {
-	CourierIoStopAll(1);
+	CourierIoStopAll();
     }
 }
 
@@ -385,7 +398,7 @@ ProcessExitHandler(
 {
     (void) clientData;
     ShutDownThread();
-    CourierIoStopAll(1);
+    CourierIoStopAll();
 }
 
 /*

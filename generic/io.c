@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
-#include <pthread.h>
 
 #define IO_READ_BUFFER (64 * 1024)
 #define IO_MAX_THREADS 16
@@ -39,10 +38,7 @@ struct CourierIoThread {
     CourierIoCmd *afterHead;	/* I/O thread only: run after the batch. */
     CourierIoCmd *afterTail;
     uv_sem_t started;
-    int finished;		/* uv_run returned; guarded by queueLock. */
-    uv_cond_t finishedCond;
     CourierIoThread *nextRetired;
-    int joined;
     unsigned char readBuffer[IO_READ_BUFFER];
 };
 
@@ -109,7 +105,6 @@ CourierIoPick(void)
 	uv_async_init(&ioPtr->loop, &ioPtr->wakeup, IoWakeup);
 	ioPtr->wakeup.data = ioPtr;
 	uv_mutex_init(&ioPtr->queueLock);
-	uv_cond_init(&ioPtr->finishedCond);
 	uv_sem_init(&ioPtr->started, 0);
 	snprintf(name, sizeof(name), "courier-io-%d", i);
 	ioPtr->threadPtr = CourierThreadStart(name, IoThreadMain, ioPtr);
@@ -118,7 +113,6 @@ CourierIoPick(void)
 	    uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
 	    uv_loop_close(&ioPtr->loop);
 	    uv_mutex_destroy(&ioPtr->queueLock);
-	    uv_cond_destroy(&ioPtr->finishedCond);
 	    uv_sem_destroy(&ioPtr->started);
 	    free(ioPtr);
 	    break;
@@ -133,93 +127,14 @@ CourierIoPick(void)
     return ioPtr;
 }
 
-/*
- *----------------------------------------------------------------------
- *
- * Naming libuv's worker pool. Name lookups run in libuv's pool threads,
- * which libuv 1.44 cannot name. Once per process, one job per pool
- * thread sets the name; a barrier makes each job wait until all are
- * running, so that no thread takes two and every thread gets one.
- *
- *----------------------------------------------------------------------
- */
-
-static uv_once_t poolNameOnce = UV_ONCE_INIT;
-static uv_barrier_t poolBarrier;
-static unsigned poolSize;
-
-static void
-PoolNameWork(
-    uv_work_t *req)
-{
-    (void) req;
-#ifdef HAVE_PTHREAD_SETNAME_NP
-    pthread_setname_np(pthread_self(), "courier-uvpool");
-#endif
-    uv_barrier_wait(&poolBarrier);
-}
-
-static void
-PoolNameDone(
-    uv_work_t *req,
-    int status)
-{
-    (void) status;
-    free(req);
-}
-
-static void
-PoolNameSize(void)
-{
-    const char *env = getenv("UV_THREADPOOL_SIZE");
-
-    poolSize = env ? (unsigned) atoi(env) : 4;
-    if (poolSize < 1) {
-	poolSize = 1;
-    } else if (poolSize > 1024) {
-	poolSize = 1024;
-    }
-    uv_barrier_init(&poolBarrier, poolSize);
-}
-
-static void
-NameWorkerPool(
-    uv_loop_t *loop)
-{
-    unsigned i;
-
-    for (i = 0; i < poolSize; i++) {
-	uv_work_t *req = malloc(sizeof(uv_work_t));
-
-	if (req == NULL) {
-	    CourierPanicOutOfMemory(sizeof(uv_work_t));
-	}
-	uv_queue_work(loop, req, PoolNameWork, PoolNameDone);
-    }
-}
-
 static void
 IoThreadMain(
     void *arg)
 {
     CourierIoThread *ioPtr = arg;
-    int first = 0;
 
-    uv_once(&poolNameOnce, PoolNameSize);
-    if (ioPtr->index == 0) {
-	static atomic_int named;
-
-	first = (atomic_exchange(&named, 1) == 0);
-    }
-    if (first) {
-	NameWorkerPool(&ioPtr->loop);
-    }
     uv_sem_post(&ioPtr->started);
     uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
-    uv_mutex_lock(&ioPtr->queueLock);
-    ioPtr->finished = 1;
-    uv_cond_broadcast(&ioPtr->finishedCond);
-    uv_mutex_unlock(&ioPtr->queueLock);
 }
 
 /*
@@ -367,9 +282,8 @@ CourierIoReadBuffer(
  * CourierIoStopAll --
  *
  *	Stops and joins every I/O thread: the commands queued so far run,
- *	then every handle left is closed and the loop ends. Later commands
- *	are discarded. The objects that used the threads must have been
- *	closed first (their close commands are among those that run).
+ *	then every object still open is aborted and the loop ends. The
+ *	structs are kept (retired): commands submitted later are discarded.
  *
  *----------------------------------------------------------------------
  */
@@ -390,25 +304,8 @@ IoStopDiscard(
     free(cmdPtr);
 }
 
-static void
-IoJoin(
-    CourierIoThread *ioPtr)
-{
-    int rc;
-
-    CourierThreadJoin(ioPtr->threadPtr);
-    rc = uv_loop_close(&ioPtr->loop);
-    assert(rc == 0);
-    (void) rc;
-    ioPtr->joined = 1;
-}
-
 void
-CourierIoStopAll(
-    int mayAbandon)		/* Do not wait more than a moment for a
-				 * thread whose loop a running name lookup
-				 * holds open: it ends on its own, and is
-				 * joined by CourierIoFreeRetired. */
+CourierIoStopAll(void)
 {
     int i, n;
     CourierIoThread *stopping[IO_MAX_THREADS];
@@ -445,19 +342,13 @@ CourierIoStopAll(
     }
     for (i = 0; i < n; i++) {
 	CourierIoThread *ioPtr = stopping[i];
-	int finished;
+	int rc;
 
-	uv_mutex_lock(&ioPtr->queueLock);
-	if (mayAbandon && !ioPtr->finished) {
-	    /* A lookup blocked in the resolver holds the loop open. */
-	    uv_cond_timedwait(&ioPtr->finishedCond, &ioPtr->queueLock,
-		    200 * 1000 * 1000);
-	}
-	finished = ioPtr->finished || !mayAbandon;
-	uv_mutex_unlock(&ioPtr->queueLock);
-	if (finished) {
-	    IoJoin(ioPtr);
-	}
+	/* Nothing in the loop blocks (lookups run in resolve.c). */
+	CourierThreadJoin(ioPtr->threadPtr);
+	rc = uv_loop_close(&ioPtr->loop);
+	assert(rc == 0);
+	(void) rc;
 	uv_mutex_lock(&ioLock);
 	ioPtr->nextRetired = ioRetired;
 	ioRetired = ioPtr;
@@ -467,8 +358,8 @@ CourierIoStopAll(
 
 /*
  * CourierIoFreeRetired --
- *	Joins the stopped I/O threads not joined yet and frees their structs
- *	(unload: no object can refer to them any more).
+ *	Frees the structs of stopped I/O threads (unload: no object can
+ *	refer to them any more).
  */
 
 void
@@ -484,11 +375,7 @@ CourierIoFreeRetired(void)
     while (ioPtr != NULL) {
 	CourierIoThread *nextPtr = ioPtr->nextRetired;
 
-	if (!ioPtr->joined) {
-	    IoJoin(ioPtr);
-	}
 	uv_mutex_destroy(&ioPtr->queueLock);
-	uv_cond_destroy(&ioPtr->finishedCond);
 	uv_sem_destroy(&ioPtr->started);
 	free(ioPtr);
 	ioPtr = nextPtr;

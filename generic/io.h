@@ -52,7 +52,7 @@ MODULE_SCOPE void	CourierIoAfterBatch(CourierIoThread *ioPtr,
 MODULE_SCOPE uv_loop_t *CourierIoLoop(CourierIoThread *ioPtr);
 MODULE_SCOPE unsigned char *CourierIoReadBuffer(CourierIoThread *ioPtr,
 			    size_t *sizePtr);
-MODULE_SCOPE void	CourierIoStopAll(int atExit);
+MODULE_SCOPE void	CourierIoStopAll(void);
 MODULE_SCOPE void	CourierIoFreeRetired(void);
 MODULE_SCOPE int	CourierIoSetThreadCount(int count);
 MODULE_SCOPE int	CourierIoGetThreadCount(void);

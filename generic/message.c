@@ -14,6 +14,8 @@
 
 struct CourierMsgBlock {
     atomic_size_t live;		/* Messages of this block not yet freed. */
+    CourierMsgBlock *nextFree;	/* In the pool. */
+    int pooled;			/* One read-sized message: recycle it. */
     _Alignas(16) unsigned char bytes[];
 };
 
@@ -21,6 +23,25 @@ struct CourierMsgBlock {
 #define MSG_ALIGN 16
 #define MSG_SPAN(size) \
     ((sizeof(CourierMsg) + (size) + MSG_ALIGN - 1) & ~(size_t) (MSG_ALIGN - 1))
+
+/*
+ * Blocks of one COURIER_MSG_READ_SIZE message (what a socket read fills)
+ * are kept in a small pool when freed: a stream of reads would otherwise
+ * make malloc return the memory to the system and fault it back in.
+ */
+
+#define POOL_MAX 32
+
+static uv_mutex_t poolLock;
+static uv_once_t poolOnce = UV_ONCE_INIT;
+static CourierMsgBlock *poolHead;	/* Guarded by poolLock. */
+static int poolCount;
+
+static void
+PoolInit(void)
+{
+    uv_mutex_init(&poolLock);
+}
 
 /*
  *----------------------------------------------------------------------
@@ -52,10 +73,25 @@ CourierMsgAllocChain(
     for (i = 0; i < count; i++) {
 	total += MSG_SPAN(sizes ? sizes[i] : sameSize);
     }
-    blockPtr = malloc(sizeof(CourierMsgBlock) + total);
-    if (blockPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierMsgBlock) + total);
+    blockPtr = NULL;
+    if (count == 1 && total == MSG_SPAN(COURIER_MSG_READ_SIZE)) {
+	uv_once(&poolOnce, PoolInit);
+	uv_mutex_lock(&poolLock);
+	if (poolHead != NULL) {
+	    blockPtr = poolHead;
+	    poolHead = blockPtr->nextFree;
+	    poolCount--;
+	}
+	uv_mutex_unlock(&poolLock);
     }
+    if (blockPtr == NULL) {
+	blockPtr = malloc(sizeof(CourierMsgBlock) + total);
+	if (blockPtr == NULL) {
+	    CourierPanicOutOfMemory(sizeof(CourierMsgBlock) + total);
+	}
+    }
+    blockPtr->pooled = (count == 1
+	    && total == MSG_SPAN(COURIER_MSG_READ_SIZE));
     atomic_init(&blockPtr->live, count);
     for (i = 0; i < count; i++) {
 	size_t size = sizes ? sizes[i] : sameSize;
@@ -105,9 +141,20 @@ CourierMsgFree(
 	    memory_order_acq_rel);
 
     assert(before > 0);
-    if (before == 1) {
-	free(blockPtr);
+    if (before != 1) {
+	return;
     }
+    if (blockPtr->pooled) {
+	uv_mutex_lock(&poolLock);
+	if (poolCount < POOL_MAX) {
+	    blockPtr->nextFree = poolHead;
+	    poolHead = blockPtr;
+	    poolCount++;
+	    blockPtr = NULL;
+	}
+	uv_mutex_unlock(&poolLock);
+    }
+    free(blockPtr);
 }
 
 void
@@ -119,5 +166,29 @@ CourierMsgFreeChain(
 
 	CourierMsgFree(headPtr);
 	headPtr = nextPtr;
+    }
+}
+
+/*
+ * CourierMsgPoolFree --
+ *	Frees the pooled blocks (unload).
+ */
+
+void
+CourierMsgPoolFree(void)
+{
+    CourierMsgBlock *blockPtr;
+
+    uv_once(&poolOnce, PoolInit);
+    uv_mutex_lock(&poolLock);
+    blockPtr = poolHead;
+    poolHead = NULL;
+    poolCount = 0;
+    uv_mutex_unlock(&poolLock);
+    while (blockPtr != NULL) {
+	CourierMsgBlock *nextPtr = blockPtr->nextFree;
+
+	free(blockPtr);
+	blockPtr = nextPtr;
     }
 }

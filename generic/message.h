@@ -33,10 +33,14 @@ typedef struct CourierMsg {
     unsigned char data[];	/* The payload. */
 } CourierMsg;
 
+/* The payload size of one socket read: such messages are pooled. */
+#define COURIER_MSG_READ_SIZE (64 * 1024)
+
 MODULE_SCOPE CourierMsg *CourierMsgAlloc(size_t size);
 MODULE_SCOPE CourierMsg *CourierMsgAllocChain(size_t count,
 			    const size_t *sizes, size_t sameSize);
 MODULE_SCOPE void	CourierMsgFree(CourierMsg *msgPtr);
 MODULE_SCOPE void	CourierMsgFreeChain(CourierMsg *headPtr);
+MODULE_SCOPE void	CourierMsgPoolFree(void);
 
 #endif /* COURIER_MESSAGE_H */
