@@ -1295,7 +1295,9 @@ ConfigRun(
 	    unsigned char *bytes = malloc(old.partialLen + 8);
 
 	    memcpy(bytes, old.header, (size_t) old.headerLen);
-	    memcpy(bytes + old.headerLen, old.partial, old.partialLen);
+	    if (old.partialLen > 0) {
+		memcpy(bytes + old.headerLen, old.partial, old.partialLen);
+	    }
 	    connPtr->io = *newPtr;
 	    CourierFramerFeed(&connPtr->framer, bytes,
 		    old.partialLen + (size_t) old.headerLen, CollectFrame,

@@ -122,6 +122,9 @@ Append(
     const unsigned char *bytes,
     size_t length)
 {
+    if (length == 0) {
+	return;
+    }
     if (f->partialLen + length > f->partialCap) {
 	size_t cap = f->partialCap ? f->partialCap : 256;
 
