@@ -224,6 +224,18 @@ proc ::tcpTest::waitFor {varName {ms 10000}} {
     courierTest::wait $varName $ms
 }
 
+# tcpTest::loadScript --
+#	A script that makes another interpreter (a child, or one in another
+#	thread) know how to load courier the way this one did, so that its
+#	package require needs no search of auto_path. (A search opens and
+#	closes directories; libuv closes sockets with a raw system call that
+#	ThreadSanitizer does not see, so a directory that reuses a socket's
+#	descriptor number looks to it like a race.)
+proc ::tcpTest::loadScript {} {
+    set v [package present courier]
+    list package ifneeded courier $v [package ifneeded courier $v]
+}
+
 # ---------------------------------------------------------------------
 # Ports and listening sockets.
 # ---------------------------------------------------------------------
