@@ -821,6 +821,8 @@ InboxDrainSlice(
     Tcl_Interp *preserved = NULL;
     CourierMsg *msgPtr;
     unsigned n = 0;
+    CourierMsgBlock *freeBlock = NULL;	/* Messages delivered, freed in */
+    size_t freeCount = 0;		/* runs that share a block. */
 
     uv_mutex_lock(&inboxPtr->lock);
     if (inboxPtr->incomingHead != NULL) {
@@ -874,7 +876,14 @@ InboxDrainSlice(
 	    inboxPtr->delivered++;
 	}
 	InboxAccount(inboxPtr, msgPtr);
-	CourierMsgFree(msgPtr);
+	if (msgPtr->block != freeBlock) {
+	    if (freeBlock != NULL) {
+		CourierMsgBlockRelease(freeBlock, freeCount);
+	    }
+	    freeBlock = msgPtr->block;
+	    freeCount = 0;
+	}
+	freeCount++;
 	if (inboxPtr->ownerClosed) {
 	    /* The thread is exiting under us: the close freed the rest. */
 	    break;
@@ -886,6 +895,9 @@ InboxDrainSlice(
 		break;
 	    }
 	}
+    }
+    if (freeBlock != NULL) {
+	CourierMsgBlockRelease(freeBlock, freeCount);
     }
     InboxFlushAccounting(inboxPtr);
     if (preserved != NULL) {

@@ -136,12 +136,25 @@ void
 CourierMsgFree(
     CourierMsg *msgPtr)
 {
-    CourierMsgBlock *blockPtr = msgPtr->block;
-    size_t before = atomic_fetch_sub_explicit(&blockPtr->live, 1,
+    CourierMsgBlockRelease(msgPtr->block, 1);
+}
+
+/*
+ * CourierMsgBlockRelease --
+ *	Frees count messages of one block at once (the inbox frees runs of
+ *	messages that share a block with one atomic operation).
+ */
+
+void
+CourierMsgBlockRelease(
+    CourierMsgBlock *blockPtr,
+    size_t count)
+{
+    size_t before = atomic_fetch_sub_explicit(&blockPtr->live, count,
 	    memory_order_acq_rel);
 
-    assert(before > 0);
-    if (before != 1) {
+    assert(before >= count);
+    if (before != count) {
 	return;
     }
     if (blockPtr->pooled) {

@@ -41,6 +41,8 @@ MODULE_SCOPE CourierMsg *CourierMsgAllocChain(size_t count,
 			    const size_t *sizes, size_t sameSize);
 MODULE_SCOPE void	CourierMsgFree(CourierMsg *msgPtr);
 MODULE_SCOPE void	CourierMsgFreeChain(CourierMsg *headPtr);
+MODULE_SCOPE void	CourierMsgBlockRelease(CourierMsgBlock *blockPtr,
+			    size_t count);
 MODULE_SCOPE void	CourierMsgPoolFree(void);
 
 #endif /* COURIER_MESSAGE_H */
