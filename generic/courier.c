@@ -40,6 +40,7 @@ TCL_DECLARE_MUTEX(interpCountLock)
 static int interpCount;
 static int exitHandlerSet;
 
+static void	InstallInteractiveLoop(Tcl_Interp *interp);
 static void	ProcessExitHandler(ClientData clientData);
 static void	ShutDownThread(void);
 
@@ -101,11 +102,61 @@ Courier_Init(
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::listen", CourierListenObjCmd,
 	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
+	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::flood",
 	    CourierFloodObjCmd, NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
 	    CourierStopFloodObjCmd, NULL, NULL);
+    InstallInteractiveLoop(interp);
     return Tcl_PkgProvide(interp, "courier", COURIER_VERSION);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InstallInteractiveLoop, InteractiveLoop --
+ *
+ *	Plain interactive tclsh runs events only inside update and vwait:
+ *	a user at the % prompt would never see a callback run. When Courier
+ *	is loaded into the main interpreter of an interactive tclsh that has
+ *	no main loop of its own (Tk brings one, and replaces this one if it
+ *	is loaded later), install an event loop as the main loop: tclsh then
+ *	reads the prompt through a channel handler, and callbacks run and
+ *	print while the user sits at the prompt. Scripts run from a file
+ *	(tcl_interactive 0) and wish are left as they are; exit and
+ *	end-of-file behave as before (tclsh exits on either).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+InteractiveLoop(void)
+{
+    for (;;) {
+	Tcl_DoOneEvent(TCL_ALL_EVENTS);
+    }
+}
+
+static void
+InstallInteractiveLoop(
+    Tcl_Interp *interp)
+{
+    const char *interactive;
+
+    if (Tcl_GetMaster(interp) != NULL) {
+	return;				/* A child interpreter. */
+    }
+    interactive = Tcl_GetVar2(interp, "tcl_interactive", NULL,
+	    TCL_GLOBAL_ONLY);
+    if (interactive == NULL || strcmp(interactive, "1") != 0) {
+	return;
+    }
+    if (Tcl_PkgPresent(interp, "Tk", NULL, 0) != NULL) {
+	return;				/* Tk has its own main loop. */
+    }
+    Tcl_ResetResult(interp);
+    Tcl_SetMainLoop(InteractiveLoop);
 }
 
 /*

@@ -7,10 +7,11 @@
  *	unlike libuv's worker pool (which libuv joins at process exit), a
  *	lookup still blocked at exit does not hold the exit up.
  *
- *	A request carries its answer back to the I/O thread that asked, as
- *	an I/O command; if that thread has stopped, the request is discarded
- *	and the caller's procedure sees UV_ECANCELED in whatever thread
- *	discards it.
+ *	A request from an I/O thread carries its answer back to that thread
+ *	as an I/O command; if the thread has stopped, the request is
+ *	discarded and the caller's procedure sees UV_ECANCELED in whatever
+ *	thread discards it. A request without an I/O thread (courier::resolve,
+ *	lookup.c) gets its answer in the resolver thread itself.
  *
  *	Locks: resolverLock guards the queue and the thread set, and is
  *	never held while resolving or calling out.
@@ -113,7 +114,8 @@ DeliverDiscard(
  *
  *	Starts a lookup of host/service for the calling I/O thread; doneProc
  *	runs in that thread with the status (0 or a UV_EAI_* code) and the
- *	addresses, which it must free with CourierResolveFree.
+ *	addresses, which it must free with CourierResolveFree. With ioPtr
+ *	NULL, doneProc runs in the resolver thread.
  *
  * Results:
  *	0, or a UV error if no resolver thread could be started.
@@ -221,7 +223,11 @@ ResolverMain(
 	    reqPtr->result = NULL;
 	    reqPtr->status = TranslateError(rc);
 	}
-	CourierIoSubmit(reqPtr->ioPtr, &reqPtr->header);
+	if (reqPtr->ioPtr != NULL) {
+	    CourierIoSubmit(reqPtr->ioPtr, &reqPtr->header);
+	} else {
+	    DeliverRun(NULL, &reqPtr->header);
+	}
     }
 }
 

@@ -1,0 +1,251 @@
+/*
+ * lookup.c --
+ *
+ *	courier::resolve host ?-family any|inet|inet6? -command cmd
+ *
+ *	Looks a name up in a resolver thread (resolve.c) and calls
+ *	{*}cmd ok {address ...} or {*}cmd error message in the calling
+ *	thread, through its inbox. The Tcl thread never waits for the
+ *	resolver.
+ *
+ *	A lookup is a resource of its interpreter: deleting the interpreter
+ *	closes its port, and the answer, when it comes, is dropped.
+ */
+
+#include "conn.h"
+#include "resolve.h"
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LOOKUP_OK = 1, LOOKUP_ERROR = 2 };
+
+typedef struct Lookup {
+    CourierResource resource;	/* Must be first. */
+    Tcl_Interp *interp;
+    Tcl_Obj *cmdPtr;
+    CourierPort *portPtr;	/* Owner side; the resolver thread posts to
+				 * it once, then releases its side. */
+} Lookup;
+
+static void	LookupClose(CourierResource *resPtr);
+static void	LookupDeliver(void *ownerData, CourierMsg *msgPtr);
+static void	LookupDone(void *clientData, int status,
+		    struct addrinfo *result);
+static void	LookupNotify(void *producerData, int event);
+
+static const CourierPortType lookupPortType = {
+    "lookup", LookupDeliver, LookupNotify, NULL, NULL
+};
+
+static const char lookupKind[] = "lookup";
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierResolveObjCmd --
+ *
+ *	The command. Returns an empty result at once.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierResolveObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const options[] = {"-command", "-family", NULL};
+    static const char *const families[] = {"any", "inet", "inet6", NULL};
+    enum { OPT_COMMAND, OPT_FAMILY };
+    CourierInterp *cinterpPtr;
+    Tcl_Obj *cmdPtr = NULL;
+    int family = AF_UNSPEC, i, index, len;
+    Lookup *lookupPtr;
+    CourierPort *portPtr;
+
+    (void) clientData;
+    if (objc < 2 || objc % 2 != 0) {
+	Tcl_WrongNumArgs(interp, 1, objv,
+		"host ?-family any|inet|inet6? -command cmd");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    for (i = 2; i < objc; i += 2) {
+	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
+		&index) != TCL_OK) {
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
+		    Tcl_GetString(objv[i]), NULL);
+	    return TCL_ERROR;
+	}
+	if (index == OPT_FAMILY) {
+	    int f;
+
+	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], families, "family",
+		    0, &f) != TCL_OK) {
+		Tcl_SetErrorCode(interp, "COURIER", "VALUE", "-family", NULL);
+		return TCL_ERROR;
+	    }
+	    family = f == 0 ? AF_UNSPEC : f == 1 ? AF_INET : AF_INET6;
+	} else {
+	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK
+		    || len == 0) {
+		return CourierError(interp, "VALUE", "-command",
+			"bad value for -command: expected a non-empty "
+			"command prefix (a list)");
+	    }
+	    cmdPtr = objv[i + 1];
+	}
+    }
+    if (cmdPtr == NULL) {
+	return CourierError(interp, "USAGE", "-command",
+		"missing -command: courier::resolve delivers its answer to "
+		"a command prefix");
+    }
+    if (Tcl_GetCharLength(objv[1]) == 0) {
+	return CourierError(interp, "VALUE", "host",
+		"bad host \"\": expected a host name or address");
+    }
+    cinterpPtr = CourierGetInterp(interp);
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+
+    lookupPtr = (Lookup *) ckalloc(sizeof(Lookup));
+    memset(lookupPtr, 0, sizeof(Lookup));
+    lookupPtr->interp = interp;
+    lookupPtr->cmdPtr = Tcl_DuplicateObj(cmdPtr);
+    Tcl_IncrRefCount(lookupPtr->cmdPtr);
+    portPtr = CourierPortOpen(cinterpPtr->inboxPtr, &lookupPortType, interp,
+	    lookupPtr, NULL, 1 << 20);
+    lookupPtr->portPtr = portPtr;
+    CourierResourceAdd(cinterpPtr, &lookupPtr->resource, lookupKind,
+	    LookupClose);
+    if (CourierResolve(NULL, Tcl_GetString(objv[1]), "0", family,
+	    LookupDone, portPtr) != 0) {
+	CourierPortRelease(portPtr);
+	LookupClose(&lookupPtr->resource);
+	return CourierError(interp, "THREAD", "CREATE",
+		"cannot start a resolver thread");
+    }
+    return TCL_OK;
+}
+
+/*
+ * LookupDone --
+ *	In the resolver thread: turn the answer into one message (the
+ *	addresses, numeric and without duplicates, separated by spaces; or
+ *	the error text), post it, and let go of the port.
+ */
+
+static void
+LookupDone(
+    void *clientData,
+    int status,
+    struct addrinfo *result)
+{
+    CourierPort *portPtr = clientData;
+    char text[4096], seen[32][64];
+    size_t used = 0;
+    int nSeen = 0, kind = LOOKUP_OK;
+    struct addrinfo *ai;
+    CourierMsg *msgPtr;
+
+    text[0] = '\0';
+    if (status < 0) {
+	kind = LOOKUP_ERROR;
+	used = (size_t) snprintf(text, sizeof(text), "%s",
+		uv_strerror(status));
+    }
+    for (ai = result; ai != NULL && nSeen < 32; ai = ai->ai_next) {
+	int port, n, k;
+
+	CourierSockaddrName(ai->ai_addr, seen[nSeen], sizeof(seen[0]), &port);
+	if (seen[nSeen][0] == '\0') {
+	    continue;
+	}
+	for (k = 0; k < nSeen; k++) {
+	    if (strcmp(seen[k], seen[nSeen]) == 0) {
+		break;			/* Listed already (another protocol). */
+	    }
+	}
+	if (k < nSeen) {
+	    continue;
+	}
+	n = snprintf(text + used, sizeof(text) - used, "%s%s",
+		used ? " " : "", seen[nSeen]);
+	if (n < 0 || (size_t) n >= sizeof(text) - used) {
+	    break;
+	}
+	used += (size_t) n;
+	nSeen++;
+    }
+    CourierResolveFree(result);
+    msgPtr = CourierMsgAlloc(used);
+    msgPtr->kind = kind;
+    memcpy(msgPtr->data, text, used);
+    CourierPortPost(portPtr, msgPtr);
+    CourierPortRelease(portPtr);
+}
+
+static void
+LookupNotify(
+    void *producerData,
+    int event)
+{
+    /* One message, posted once: nothing to pause or stop. */
+    (void) producerData;
+    (void) event;
+}
+
+/*
+ * LookupDeliver --
+ *	In the interpreter's thread: close the lookup, then call the command
+ *	with the answer.
+ */
+
+static void
+LookupDeliver(
+    void *ownerData,
+    CourierMsg *msgPtr)
+{
+    Lookup *lookupPtr = ownerData;
+    Tcl_Interp *interp = lookupPtr->interp;
+    Tcl_Obj *cmdPtr = Tcl_DuplicateObj(lookupPtr->cmdPtr);
+    int code;
+
+    LookupClose(&lookupPtr->resource);
+    Tcl_IncrRefCount(cmdPtr);
+    Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewStringObj(
+	    msgPtr->kind == LOOKUP_OK ? "ok" : "error", -1));
+
+    /* Space-separated numeric addresses read as a proper list. */
+    Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewStringObj(
+	    (const char *) msgPtr->data, (int) msgPtr->size));
+    code = Tcl_EvalObjEx(interp, cmdPtr, TCL_EVAL_GLOBAL);
+    if (code != TCL_OK) {
+	Tcl_BackgroundException(interp, code);
+    }
+    Tcl_DecrRefCount(cmdPtr);
+}
+
+/*
+ * LookupClose --
+ *	Forget the lookup (delivered, or its interpreter is going): close
+ *	the owner side of the port and free what the thread owns.
+ */
+
+static void
+LookupClose(
+    CourierResource *resPtr)
+{
+    Lookup *lookupPtr = (Lookup *) resPtr;
+
+    CourierPortClose(lookupPtr->portPtr);
+    CourierResourceForget(resPtr);
+    Tcl_DecrRefCount(lookupPtr->cmdPtr);
+    ckfree(lookupPtr);
+}
