@@ -198,7 +198,7 @@ Courier_Unload(
 	CourierInboxClose();
     }
     if (flags == TCL_UNLOAD_DETACH_FROM_PROCESS) {
-	CourierResolverStop();
+	CourierResolverStop(0);
 	CourierIoStopAll();
 	CourierIoFreeRetired();
 	CourierMsgPoolFree();
@@ -449,6 +449,7 @@ ProcessExitHandler(
 {
     (void) clientData;
     ShutDownThread();
+    CourierResolverStop(1);
     CourierIoStopAll();
 }
 

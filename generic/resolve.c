@@ -48,6 +48,8 @@ static CourierResolveReq *queueHead, *queueTail;	/* resolverLock */
 static CourierThread *resolverThreads[RESOLVER_THREADS];	/* resolverLock */
 static int resolverCount;				/* resolverLock */
 static int resolverStop;				/* resolverLock */
+static int resolverBusy;		/* Threads inside getaddrinfo. */
+static uv_cond_t resolverIdle;		/* Signalled when busy drops to 0. */
 
 static void	ResolverInit(void);
 static void	ResolverMain(void *arg);
@@ -58,6 +60,7 @@ ResolverInit(void)
 {
     uv_mutex_init(&resolverLock);
     uv_cond_init(&resolverWork);
+    uv_cond_init(&resolverIdle);
 }
 
 /*
@@ -212,6 +215,7 @@ ResolverMain(
 	if (queueHead == NULL) {
 	    queueTail = NULL;
 	}
+	resolverBusy++;
 	uv_mutex_unlock(&resolverLock);
 
 	memset(&hints, 0, sizeof(hints));
@@ -228,17 +232,25 @@ ResolverMain(
 	} else {
 	    DeliverRun(NULL, &reqPtr->header);
 	}
+	uv_mutex_lock(&resolverLock);
+	if (--resolverBusy == 0) {
+	    uv_cond_broadcast(&resolverIdle);
+	}
+	uv_mutex_unlock(&resolverLock);
     }
 }
 
 /*
  * CourierResolverStop --
- *	Unload: wait for the lookups in progress, then stop and join the
- *	resolver threads.
+ *	Stops and joins the resolver threads once the lookups in progress
+ *	are done. At exit (atExit) it waits for them 200 ms at most: a
+ *	lookup stuck in the system resolver must not hold exit up, and then
+ *	the threads are left to end with the process.
  */
 
 void
-CourierResolverStop(void)
+CourierResolverStop(
+    int atExit)
 {
     CourierThread *threads[RESOLVER_THREADS];
     int i, n;
@@ -246,10 +258,17 @@ CourierResolverStop(void)
     uv_once(&resolverOnce, ResolverInit);
     uv_mutex_lock(&resolverLock);
     resolverStop = 1;
+    uv_cond_broadcast(&resolverWork);
+    if (atExit && resolverBusy > 0) {
+	uv_cond_timedwait(&resolverIdle, &resolverLock, 200 * 1000 * 1000);
+	if (resolverBusy > 0) {
+	    uv_mutex_unlock(&resolverLock);
+	    return;
+	}
+    }
     n = resolverCount;
     memcpy(threads, resolverThreads, sizeof(CourierThread *) * n);
     resolverCount = 0;
-    uv_cond_broadcast(&resolverWork);
     uv_mutex_unlock(&resolverLock);
     for (i = 0; i < n; i++) {
 	CourierThreadJoin(threads[i]);

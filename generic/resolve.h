@@ -26,6 +26,6 @@ MODULE_SCOPE int	CourierResolve(CourierIoThread *ioPtr,
 			    const char *host, const char *service, int family,
 			    CourierResolveProc *doneProc, void *clientData);
 MODULE_SCOPE void	CourierResolveFree(struct addrinfo *result);
-MODULE_SCOPE void	CourierResolverStop(void);
+MODULE_SCOPE void	CourierResolverStop(int atExit);
 
 #endif /* COURIER_RESOLVE_H */
