@@ -109,6 +109,7 @@ static void	IoPost(Conn *connPtr, int kind, const void *bytes,
 		    size_t length);
 static void	IoStartReading(Conn *connPtr);
 static void	IoFlushEarly(Conn *connPtr);
+static void	IoHeedPost(Conn *connPtr, int result);
 static void	IoMaybeFinish(Conn *connPtr);
 static void	IoTryConnect(Conn *connPtr);
 static void	TclHalfClose(Conn *connPtr, int abort);
@@ -293,13 +294,22 @@ IoPost(
     if (length > 0) {
 	memcpy(msgPtr->data, bytes, length);
     }
-    if (CourierPortPost(connPtr->ioPort, msgPtr) != COURIER_POST_OK
-	    && connPtr->reading) {
-	/*
-	 * FULL: wait for RESUME. CLOSED: the handle is gone and a close
-	 * command is on its way. Either way, stop reading now.
-	 */
+    IoHeedPost(connPtr, CourierPortPost(connPtr->ioPort, msgPtr));
+}
 
+/*
+ * IoHeedPost --
+ *	Acts on what a post answered. FULL: stop reading until RESUME.
+ *	CLOSED: the handle is gone and a close command is on its way. Either
+ *	way, stop reading now.
+ */
+
+static void
+IoHeedPost(
+    Conn *connPtr,
+    int result)
+{
+    if (result != COURIER_POST_OK && connPtr->reading) {
 	uv_read_stop((uv_stream_t *) &connPtr->tcp);
 	connPtr->reading = 0;
 	connPtr->flowPaused = 1;
@@ -779,7 +789,6 @@ PostFrames(
 {
     CourierMsg *headPtr, *msgPtr;
     size_t i;
-    int result;
 
     if (connPtr->io.batch) {
 	unsigned char *p;
@@ -802,12 +811,7 @@ PostFrames(
 	    memcpy(msgPtr->data, batchPtr->ptrs[i], batchPtr->sizes[i]);
 	}
     }
-    result = CourierPortPostChain(connPtr->ioPort, headPtr);
-    if (result != COURIER_POST_OK && connPtr->reading) {
-	uv_read_stop((uv_stream_t *) &connPtr->tcp);
-	connPtr->reading = 0;
-	connPtr->flowPaused = 1;
-    }
+    IoHeedPost(connPtr, CourierPortPostChain(connPtr->ioPort, headPtr));
 }
 
 static void
@@ -851,12 +855,7 @@ IoOnRead(
 	    memcpy(msgPtr->data, buf->base, (size_t) nread);
 	}
 	msgPtr->kind = CONN_MSG_DATA;
-	if (CourierPortPost(connPtr->ioPort, msgPtr) != COURIER_POST_OK
-		&& connPtr->reading) {
-	    uv_read_stop(stream);
-	    connPtr->reading = 0;
-	    connPtr->flowPaused = 1;
-	}
+	IoHeedPost(connPtr, CourierPortPost(connPtr->ioPort, msgPtr));
 	return;
     }
     rc = CourierFramerFeed(&connPtr->framer, (unsigned char *) buf->base,
@@ -1691,6 +1690,62 @@ CourierConnOptionsParse(
     return TCL_OK;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierConnOptionsNext --
+ *
+ *	For commands that take connection options mixed with options of
+ *	their own (connect, listen): parses connection options from
+ *	objv[*iPtr] on and stops at the first option named in extra.
+ *
+ * Results:
+ *	The index in extra of that option, with *iPtr on it and its value
+ *	checked present at objv[*iPtr + 1]; -1 once every argument is
+ *	parsed; -2 with an error in interp (an unknown option, whose message
+ *	lists extraText, or a missing value).
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierConnOptionsNext(
+    Tcl_Interp *interp,
+    ConnOptions *o,
+    int objc,
+    Tcl_Obj *const objv[],
+    int *iPtr,
+    const char *const extra[],
+    const char *extraText)
+{
+    int next, index;
+
+    if (*iPtr >= objc) {
+	return -1;
+    }
+    if (CourierConnOptionsParse(interp, o, objc - *iPtr, objv + *iPtr,
+	    &next) != TCL_OK) {
+	return -2;
+    }
+    *iPtr += next;
+    if (*iPtr >= objc) {
+	return -1;
+    }
+    if (Tcl_GetIndexFromObj(NULL, objv[*iPtr], extra, "option", 0,
+	    &index) != TCL_OK) {
+	CourierError(interp, "OPTION", Tcl_GetString(objv[*iPtr]),
+		"bad option \"%.100s\": must be a connection option or %s",
+		Tcl_GetString(objv[*iPtr]), extraText);
+	return -2;
+    }
+    if (*iPtr + 1 >= objc) {
+	CourierError(interp, "USAGE", NULL, "value for \"%s\" missing",
+		Tcl_GetString(objv[*iPtr]));
+	return -2;
+    }
+    return index;
+}
+
 Tcl_Obj *
 CourierConnOptionsGet(
     ConnOptions *o,
@@ -1851,7 +1906,7 @@ CourierConnectObjCmd(
     Tcl_WideInt port, timeout = 0, myport = 0;
     const char *myaddr = NULL;
     int family = AF_UNSPEC;
-    int i, next, index;
+    int i, index;
     Tcl_Obj *nameObj;
 
     (void) clientData;
@@ -1874,26 +1929,9 @@ CourierConnectObjCmd(
     }
     CourierConnOptionsInit(&opts);
     i = 3;
-    while (i < objc) {
-	if (CourierConnOptionsParse(interp, &opts, objc - i, objv + i,
-		&next) != TCL_OK) {
-	    goto error;
-	}
-	i += next;
-	if (i >= objc) {
-	    break;
-	}
-	if (Tcl_GetIndexFromObj(NULL, objv[i], connectOnly, "option", 0,
-		&index) != TCL_OK) {
-	    CourierError(interp, "OPTION", Tcl_GetString(objv[i]),
-		    "bad option \"%.100s\": must be a connection option or "
-		    "-family, -myaddr, -myport, -timeout",
-		    Tcl_GetString(objv[i]));
-	    goto error;
-	}
-	if (i + 1 >= objc) {
-	    CourierError(interp, "USAGE", NULL, "value for \"%s\" missing",
-		    Tcl_GetString(objv[i]));
+    while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
+	    connectOnly, "-family, -myaddr, -myport, -timeout")) != -1) {
+	if (index == -2) {
 	    goto error;
 	}
 	switch (index) {

@@ -68,6 +68,10 @@ MODULE_SCOPE void	CourierConnOptionsFree(ConnOptions *optsPtr);
 MODULE_SCOPE int	CourierConnOptionsParse(Tcl_Interp *interp,
 			    ConnOptions *optsPtr, int objc,
 			    Tcl_Obj *const objv[], int *unknownPtr);
+MODULE_SCOPE int	CourierConnOptionsNext(Tcl_Interp *interp,
+			    ConnOptions *optsPtr, int objc,
+			    Tcl_Obj *const objv[], int *iPtr,
+			    const char *const extra[], const char *extraText);
 MODULE_SCOPE Tcl_Obj *	CourierConnOptionsGet(ConnOptions *optsPtr,
 			    const char *name);
 

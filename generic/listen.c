@@ -454,7 +454,7 @@ CourierListenObjCmd(
     Tcl_Obj *onaccept = NULL;
     Server *serverPtr;
     CourierIoThread *ioPtr;
-    int i, next, index, fd, boundPort;
+    int i, index, fd, boundPort;
     char cmdName[64];
 
     (void) clientData;
@@ -473,26 +473,9 @@ CourierListenObjCmd(
     }
     CourierConnOptionsInit(&opts);
     i = 2;
-    while (i < objc) {
-	if (CourierConnOptionsParse(interp, &opts, objc - i, objv + i,
-		&next) != TCL_OK) {
-	    goto error;
-	}
-	i += next;
-	if (i >= objc) {
-	    break;
-	}
-	if (Tcl_GetIndexFromObj(NULL, objv[i], listenOnly, "option", 0,
-		&index) != TCL_OK) {
-	    CourierError(interp, "OPTION", Tcl_GetString(objv[i]),
-		    "bad option \"%.100s\": must be a connection option or "
-		    "-backlog, -host, -maxclients, -onaccept",
-		    Tcl_GetString(objv[i]));
-	    goto error;
-	}
-	if (i + 1 >= objc) {
-	    CourierError(interp, "USAGE", NULL, "value for \"%s\" missing",
-		    Tcl_GetString(objv[i]));
+    while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
+	    listenOnly, "-backlog, -host, -maxclients, -onaccept")) != -1) {
+	if (index == -2) {
 	    goto error;
 	}
 	switch (index) {
