@@ -516,15 +516,49 @@ IoOnRetryClosed(
     }
 }
 
+/*
+ * IoOpened --
+ *	The socket is connected (or accepted and started): set the socket
+ *	options and tell the Tcl half the addresses. An address the system
+ *	cannot tell (the peer already reset) is reported as {} 0.
+ */
+
+static void
+IoOpened(
+    Conn *connPtr)
+{
+    struct sockaddr_storage addr;
+    char buf[200], peer[64] = "", local[64] = "";
+    int len, peerPort = 0, localPort = 0;
+
+    connPtr->ioState = IO_OPEN;
+    uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
+    if (connPtr->io.keepalive) {
+	uv_tcp_keepalive(&connPtr->tcp, 1, 60);
+    }
+    len = sizeof(addr);
+    if (uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr,
+	    &len) == 0) {
+	CourierSockaddrName((struct sockaddr *) &addr, peer, sizeof(peer),
+		&peerPort);
+    }
+    len = sizeof(addr);
+    if (uv_tcp_getsockname(&connPtr->tcp, (struct sockaddr *) &addr,
+	    &len) == 0) {
+	CourierSockaddrName((struct sockaddr *) &addr, local, sizeof(local),
+		&localPort);
+    }
+    len = snprintf(buf, sizeof(buf), "{%s} %d {%s} %d", peer, peerPort,
+	    local, localPort);
+    IoPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
+}
+
 static void
 IoOnConnected(
     uv_connect_t *req,
     int status)
 {
     Conn *connPtr = req->data;
-    struct sockaddr_storage addr;
-    char buf[200], peer[64], local[64];
-    int len, peerPort, localPort;
 
     if (connPtr->ioState != IO_CONNECTING) {
 	return;				/* Closing already. */
@@ -545,22 +579,7 @@ IoOnConnected(
     if (connPtr->timerInit) {
 	uv_timer_stop(&connPtr->timer);
     }
-    connPtr->ioState = IO_OPEN;
-    uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
-    if (connPtr->io.keepalive) {
-	uv_tcp_keepalive(&connPtr->tcp, 1, 60);
-    }
-    len = sizeof(addr);
-    uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr, &len);
-    CourierSockaddrName((struct sockaddr *) &addr, peer, sizeof(peer),
-	    &peerPort);
-    len = sizeof(addr);
-    uv_tcp_getsockname(&connPtr->tcp, (struct sockaddr *) &addr, &len);
-    CourierSockaddrName((struct sockaddr *) &addr, local, sizeof(local),
-	    &localPort);
-    len = snprintf(buf, sizeof(buf), "%s %d %s %d", peer, peerPort, local,
-	    localPort);
-    IoPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
+    IoOpened(connPtr);
     if (!connPtr->closeWhenFlushed) {
 	IoStartReading(connPtr);
     }
@@ -1344,9 +1363,13 @@ CourierConnAcceptIo(
 	IoCloseHandles(connPtr, 0);
 	return NULL;
     }
-    uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr, &len);
-    CourierSockaddrName((struct sockaddr *) &addr, peerHost, hostSize,
-	    peerPortPtr);
+    peerHost[0] = '\0';
+    *peerPortPtr = 0;
+    if (uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr,
+	    &len) == 0) {
+	CourierSockaddrName((struct sockaddr *) &addr, peerHost, hostSize,
+		peerPortPtr);
+    }
     /* Stays IO_NEW until StartRun: nothing is read before the Tcl half. */
     return connPtr;
 }
@@ -1358,9 +1381,6 @@ StartRun(
 {
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
     Conn *connPtr = ccPtr->connPtr;
-    struct sockaddr_storage addr;
-    char buf[200], peer[64], local[64];
-    int len, peerPort, localPort;
 
     (void) ioPtr;
     if (connPtr->ioState == IO_CLOSED) {
@@ -1375,22 +1395,7 @@ StartRun(
 		connPtr->io.eol, connPtr->io.lengthBytes,
 		connPtr->io.maxMessage);
 	connPtr->framerInit = 1;
-	connPtr->ioState = IO_OPEN;
-	uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
-	if (connPtr->io.keepalive) {
-	    uv_tcp_keepalive(&connPtr->tcp, 1, 60);
-	}
-	len = sizeof(addr);
-	uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr, &len);
-	CourierSockaddrName((struct sockaddr *) &addr, peer, sizeof(peer),
-		&peerPort);
-	len = sizeof(addr);
-	uv_tcp_getsockname(&connPtr->tcp, (struct sockaddr *) &addr, &len);
-	CourierSockaddrName((struct sockaddr *) &addr, local, sizeof(local),
-		&localPort);
-	len = snprintf(buf, sizeof(buf), "%s %d %s %d", peer, peerPort,
-		local, localPort);
-	IoPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
+	IoOpened(connPtr);
 	IoStartReading(connPtr);
 	IoFlushEarly(connPtr);
 	IoMaybeFinish(connPtr);
@@ -2136,27 +2141,21 @@ ConnDeliver(
 
     switch (msgPtr->kind) {
     case CONN_MSG_CONNECTED: {
-	char peer[64], local[64];
-	int peerPort, localPort;
-	char text[200];
+	/* "{peerHost} peerPort {localHost} localPort" (IoOpened). */
+	Tcl_Obj *text = Tcl_NewStringObj((const char *) msgPtr->data,
+		(int) msgPtr->size);
+	Tcl_Obj **parts;
+	int n;
 
-	memcpy(text, msgPtr->data, msgPtr->size < 199 ? msgPtr->size : 199);
-	text[msgPtr->size < 199 ? msgPtr->size : 199] = '\0';
-	if (sscanf(text, "%63s %d %63s %d", peer, &peerPort, local,
-		&localPort) == 4) {
-	    connPtr->peerPtr = Tcl_NewListObj(0, NULL);
-	    Tcl_ListObjAppendElement(NULL, connPtr->peerPtr,
-		    Tcl_NewStringObj(peer, -1));
-	    Tcl_ListObjAppendElement(NULL, connPtr->peerPtr,
-		    Tcl_NewIntObj(peerPort));
+	Tcl_IncrRefCount(text);
+	if (Tcl_ListObjGetElements(NULL, text, &n, &parts) == TCL_OK
+		&& n == 4 && connPtr->peerPtr == NULL) {
+	    connPtr->peerPtr = Tcl_NewListObj(2, parts);
 	    Tcl_IncrRefCount(connPtr->peerPtr);
-	    connPtr->localPtr = Tcl_NewListObj(0, NULL);
-	    Tcl_ListObjAppendElement(NULL, connPtr->localPtr,
-		    Tcl_NewStringObj(local, -1));
-	    Tcl_ListObjAppendElement(NULL, connPtr->localPtr,
-		    Tcl_NewIntObj(localPort));
+	    connPtr->localPtr = Tcl_NewListObj(2, parts + 2);
 	    Tcl_IncrRefCount(connPtr->localPtr);
 	}
+	Tcl_DecrRefCount(text);
 	connPtr->tclState = TCL_OPEN;
 	args[0] = HandleName(connPtr);
 	CallBack(connPtr, connPtr->opts.onconnect, 1, args);
@@ -2425,8 +2424,11 @@ ConnSend(
     }
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
 	    && connPtr->opts.encoding != NULL) {
-	Tcl_UtfToExternalDString(connPtr->opts.encoding,
-		Tcl_GetString(dataObj), dataObj->length, &ds);
+	int utfLength;
+	const char *utf = Tcl_GetStringFromObj(dataObj, &utfLength);
+
+	Tcl_UtfToExternalDString(connPtr->opts.encoding, utf, utfLength,
+		&ds);
 	bytes = (const unsigned char *) Tcl_DStringValue(&ds);
 	length = Tcl_DStringLength(&ds);
 	useDs = 1;
@@ -2584,6 +2586,11 @@ ConnHandleObjCmd(
 	return CourierError(interp, "THREAD", "OWNER",
 		"connection \"%s\" belongs to another thread",
 		Tcl_GetString(objv[0]));
+    }
+    if (connPtr->handleClosed) {
+	/* Called from a delete trace while $c close runs. */
+	return CourierError(interp, "CLOSED", NULL,
+		"connection \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
     if (objc < 2) {
 	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");

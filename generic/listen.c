@@ -642,6 +642,11 @@ ServerObjCmd(
     Server *serverPtr = clientData;
     int index;
 
+    if (serverPtr->closed) {
+	/* Called from a delete trace while $s close runs. */
+	return CourierError(interp, "CLOSED", NULL,
+		"listener \"%s\" is being closed", Tcl_GetString(objv[0]));
+    }
     if (objc < 2) {
 	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
 	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
