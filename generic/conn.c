@@ -1940,19 +1940,12 @@ CourierConnectObjCmd(
 	    goto error;
 	}
 	switch (index) {
-	case CX_FAMILY: {
-	    static const char *const families[] = {"any", "inet", "inet6",
-		    NULL};
-	    int f;
-
-	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], families, "family",
-		    0, &f) != TCL_OK) {
-		Tcl_SetErrorCode(interp, "COURIER", "VALUE", "-family", NULL);
+	case CX_FAMILY:
+	    if (CourierGetFamilyFromObj(interp, objv[i + 1],
+		    &family) != TCL_OK) {
 		goto error;
 	    }
-	    family = f == 0 ? AF_UNSPEC : f == 1 ? AF_INET : AF_INET6;
 	    break;
-	}
 	case CX_MYADDR:
 	    myaddr = Tcl_GetString(objv[i + 1]);
 	    break;
@@ -2273,6 +2266,31 @@ ConnPortReleased(
 static const CourierPortType connPortType = {
     "conn", ConnDeliver, ConnNotify, ConnPortReleased, NULL
 };
+
+/*
+ * CourierGetFamilyFromObj --
+ *	Reads a -family value: any, inet or inet6, as AF_UNSPEC, AF_INET or
+ *	AF_INET6. Error code {COURIER VALUE -family}.
+ */
+
+int
+CourierGetFamilyFromObj(
+    Tcl_Interp *interp,
+    Tcl_Obj *objPtr,
+    int *familyPtr)
+{
+    static const char *const families[] = {"any", "inet", "inet6", NULL};
+    static const int values[] = {AF_UNSPEC, AF_INET, AF_INET6};
+    int f;
+
+    if (Tcl_GetIndexFromObj(interp, objPtr, families, "family", 0,
+	    &f) != TCL_OK) {
+	Tcl_SetErrorCode(interp, "COURIER", "VALUE", "-family", NULL);
+	return TCL_ERROR;
+    }
+    *familyPtr = values[f];
+    return TCL_OK;
+}
 
 /*
  * CourierConnIsOpen --

@@ -85,6 +85,8 @@ MODULE_SCOPE void	CourierConnStart(Conn *connPtr);
 MODULE_SCOPE void	CourierConnAbortIo(Conn *connPtr);
 MODULE_SCOPE void	CourierConnRef(Conn *connPtr);
 MODULE_SCOPE void	CourierConnUnref(Conn *connPtr);
+MODULE_SCOPE int	CourierGetFamilyFromObj(Tcl_Interp *interp,
+			    Tcl_Obj *objPtr, int *familyPtr);
 MODULE_SCOPE int	CourierConnIsOpen(Tcl_Interp *interp,
 			    const char *name);
 

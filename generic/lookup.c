@@ -59,7 +59,6 @@ CourierResolveObjCmd(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {"-command", "-family", NULL};
-    static const char *const families[] = {"any", "inet", "inet6", NULL};
     enum { OPT_COMMAND, OPT_FAMILY };
     CourierInterp *cinterpPtr;
     Tcl_Obj *cmdPtr = NULL;
@@ -82,14 +81,10 @@ CourierResolveObjCmd(
 	    return TCL_ERROR;
 	}
 	if (index == OPT_FAMILY) {
-	    int f;
-
-	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], families, "family",
-		    0, &f) != TCL_OK) {
-		Tcl_SetErrorCode(interp, "COURIER", "VALUE", "-family", NULL);
+	    if (CourierGetFamilyFromObj(interp, objv[i + 1],
+		    &family) != TCL_OK) {
 		return TCL_ERROR;
 	    }
-	    family = f == 0 ? AF_UNSPEC : f == 1 ? AF_INET : AF_INET6;
 	} else {
 	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK
 		    || len == 0) {
