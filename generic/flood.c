@@ -341,34 +341,38 @@ FloodWorkerMain(
  *	the whole delivery costs the consumer.
  */
 
+/* Writes v (>= 0) in decimal at buf[len]; returns the new length. */
+static size_t
+AppendDecimal(
+    char *buf,
+    size_t len,
+    Tcl_WideInt v)
+{
+    char digits[24];
+    size_t n = 0;
+
+    do {
+	digits[n++] = (char) ('0' + v % 10);
+	v /= 10;
+    } while (v > 0);
+    while (n > 0) {
+	buf[len++] = digits[--n];
+    }
+    return len;
+}
+
 static void
 FloodFill(
     CourierMsg *msgPtr,
     int thread,
     Tcl_WideInt seq)
 {
-    char header[48], digits[24];
-    size_t len = 0, n;
-    Tcl_WideInt v;
+    char header[48];
+    size_t len;
 
-    v = thread;
-    n = 0;
-    do {
-	digits[n++] = (char) ('0' + v % 10);
-	v /= 10;
-    } while (v > 0);
-    while (n > 0) {
-	header[len++] = digits[--n];
-    }
+    len = AppendDecimal(header, 0, thread);
     header[len++] = ':';
-    v = seq;
-    do {
-	digits[n++] = (char) ('0' + v % 10);
-	v /= 10;
-    } while (v > 0);
-    while (n > 0) {
-	header[len++] = digits[--n];
-    }
+    len = AppendDecimal(header, len, seq);
     msgPtr->kind = FLOOD_DATA;
     if (len >= msgPtr->size) {
 	memcpy(msgPtr->data, header, msgPtr->size);

@@ -48,11 +48,13 @@ static CourierResolveReq *queueHead, *queueTail;	/* resolverLock */
 static CourierThread *resolverThreads[RESOLVER_THREADS];	/* resolverLock */
 static int resolverCount;				/* resolverLock */
 static int resolverStop;				/* resolverLock */
+static int resolverStarting;		/* Being created now, resolverLock. */
 static int resolverBusy;		/* Threads inside getaddrinfo. */
 static uv_cond_t resolverIdle;		/* Signalled when busy drops to 0. */
 
 static void	ResolverInit(void);
 static void	ResolverMain(void *arg);
+static void	ResolverStartThreads(void);
 static int	TranslateError(int eaiError);
 
 static void
@@ -149,19 +151,8 @@ CourierResolve(
     reqPtr->header.discardProc = DeliverDiscard;
 
     uv_once(&resolverOnce, ResolverInit);
+    ResolverStartThreads();
     uv_mutex_lock(&resolverLock);
-    resolverStop = 0;
-    while (resolverCount < RESOLVER_THREADS) {
-	char name[24];
-	CourierThread *threadPtr;
-
-	snprintf(name, sizeof(name), "courier-dns-%d", resolverCount);
-	threadPtr = CourierThreadStart(name, ResolverMain, NULL);
-	if (threadPtr == NULL) {
-	    break;
-	}
-	resolverThreads[resolverCount++] = threadPtr;
-    }
     if (resolverCount == 0) {
 	uv_mutex_unlock(&resolverLock);
 	ReqFree(reqPtr);
@@ -176,6 +167,45 @@ CourierResolve(
     uv_cond_signal(&resolverWork);
     uv_mutex_unlock(&resolverLock);
     return 0;
+}
+
+/*
+ * ResolverStartThreads --
+ *	Starts the resolver threads not running yet. Threads are created
+ *	with no lock held; the lock only guards the bookkeeping (the
+ *	starting flag keeps two callers from starting the same slot).
+ */
+
+static void
+ResolverStartThreads(void)
+{
+    for (;;) {
+	CourierThread *threadPtr;
+	char name[24];
+	int slot;
+
+	uv_mutex_lock(&resolverLock);
+	if (resolverCount + resolverStarting >= RESOLVER_THREADS) {
+	    uv_mutex_unlock(&resolverLock);
+	    return;
+	}
+	resolverStop = 0;
+	slot = resolverCount + resolverStarting++;
+	uv_mutex_unlock(&resolverLock);
+
+	snprintf(name, sizeof(name), "courier-dns-%d", slot);
+	threadPtr = CourierThreadStart(name, ResolverMain, NULL);
+
+	uv_mutex_lock(&resolverLock);
+	resolverStarting--;
+	if (threadPtr != NULL) {
+	    resolverThreads[resolverCount++] = threadPtr;
+	}
+	uv_mutex_unlock(&resolverLock);
+	if (threadPtr == NULL) {
+	    return;
+	}
+    }
 }
 
 void

@@ -169,14 +169,30 @@ CourierThreadNames(void)
 {
     Tcl_Obj *listPtr = Tcl_NewListObj(0, NULL);
     CourierThread *threadPtr;
+    char (*names)[THREAD_NAME_MAX] = NULL;
+    size_t n = 0, cap = 0;
 
+    /* Copy the names under the lock; make Tcl objects after it. */
     uv_once(&registryOnce, RegistryInit);
     uv_mutex_lock(&registryLock);
     for (threadPtr = registry; threadPtr != NULL;
 	    threadPtr = threadPtr->nextPtr) {
-	Tcl_ListObjReplace(NULL, listPtr, 0, 0, 1,
-		(Tcl_Obj *[]) {Tcl_NewStringObj(threadPtr->name, -1)});
+	if (n == cap) {
+	    cap = cap ? 2 * cap : 16;
+	    names = realloc(names, cap * THREAD_NAME_MAX);
+	    if (names == NULL) {
+		CourierPanicOutOfMemory(cap * THREAD_NAME_MAX);
+	    }
+	}
+	memcpy(names[n++], threadPtr->name, THREAD_NAME_MAX);
     }
     uv_mutex_unlock(&registryLock);
+
+    /* The registry is newest first; list oldest first. */
+    while (n > 0) {
+	Tcl_ListObjAppendElement(NULL, listPtr,
+		Tcl_NewStringObj(names[--n], -1));
+    }
+    free(names);
     return listPtr;
 }
