@@ -13,10 +13,12 @@
 
 #include "conn.h"
 #include "resolve.h"
+#include "spawn.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
+#include <signal.h>
 
 /* States of the I/O half. */
 enum {
@@ -59,8 +61,12 @@ struct Conn {
     /* ---- I/O half: the I/O thread only ---- */
     int ioState;
     CourierPort *ioPort;	/* Producer side of the port. */
-    uv_tcp_t tcp;
-    int tcpInit;
+    union {
+	uv_tcp_t tcp;		/* A socket, */
+	uv_pipe_t pipe;		/* or a child's stdin and stdout. */
+    } stream;
+    int streamInit;
+    CourierProcess *procPtr;	/* A child process (spawn.c), or NULL. */
     struct addrinfo *addrs, *nextAddr;
     struct addrinfo numericInfo;	/* A numeric host, no lookup. */
     struct sockaddr_storage numericAddr;
@@ -97,9 +103,13 @@ struct Conn {
 
 static const CourierPortType connPortType;
 
+/* The stream of a connection, socket or pipe alike. */
+#define STREAM(connPtr) ((uv_stream_t *) &(connPtr)->stream)
+
 static void	ConnUnref(Conn *connPtr);
 static int	AsciiCompatible(Tcl_Encoding encoding);
 static void	IoAbort(CourierIoObject *objPtr);
+static void	IoOnHandleClosed(uv_handle_t *handle);
 static void	IoCloseHandles(Conn *connPtr, int reset);
 static void	IoCloseNow(Conn *connPtr, int reset);
 static void	IoFail(Conn *connPtr, const char *kind, int uvErr,
@@ -141,12 +151,22 @@ ConnAlloc(
     return connPtr;
 }
 
-/* A stopping I/O thread aborts the connection. */
+/*
+ * IoAbort --
+ *	A stopping I/O thread aborts the connection (called once for each of
+ *	its open handles). A child process still running gets SIGTERM.
+ */
+
 static void
 IoAbort(
     CourierIoObject *objPtr)
 {
-    IoCloseHandles((Conn *) objPtr, 1);
+    Conn *connPtr = (Conn *) objPtr;
+
+    if (connPtr->procPtr != NULL) {
+	CourierProcessAbortIo(connPtr->procPtr, IoOnHandleClosed);
+    }
+    IoCloseHandles(connPtr, 1);
 }
 
 static void
@@ -168,6 +188,9 @@ ConnUnref(
 {
     if (atomic_fetch_sub(&connPtr->refCount, 1) == 1) {
 	assert(connPtr->handlesOpen == 0);
+	if (connPtr->procPtr != NULL) {
+	    CourierProcessFree(connPtr->procPtr);
+	}
 	free(connPtr->host);
 	free(connPtr->myaddr);
 	free(connPtr);
@@ -310,7 +333,7 @@ IoHeedPost(
     int result)
 {
     if (result != COURIER_POST_OK && connPtr->reading) {
-	uv_read_stop((uv_stream_t *) &connPtr->tcp);
+	uv_read_stop(STREAM(connPtr));
 	connPtr->reading = 0;
 	connPtr->flowPaused = 1;
     }
@@ -348,8 +371,9 @@ IoFail(
 
 /*
  * IoFinish --
- *	Every handle is closed: free what the I/O half owns, release the
- *	port (nothing more will be posted) and the I/O half's reference.
+ *	Every handle is closed: free what the I/O half owns, tell a child's
+ *	exit status, release the port (nothing more will be posted) and the
+ *	I/O half's reference.
  */
 
 static void
@@ -370,6 +394,14 @@ IoFinish(
     if (connPtr->rawMsg != NULL) {
 	CourierMsgFree(connPtr->rawMsg);
 	connPtr->rawMsg = NULL;
+    }
+    if (connPtr->procPtr != NULL && connPtr->procPtr->exited) {
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%lld %d",
+		(long long) connPtr->procPtr->exitStatus,
+		connPtr->procPtr->termSignal);
+
+	IoPost(connPtr, CONN_MSG_EXIT, buf, (size_t) n);
     }
     if (connPtr->ioPort != NULL) {
 	CourierPort *portPtr = connPtr->ioPort;
@@ -421,11 +453,12 @@ IoCloseNow(
 	uv_close((uv_handle_t *) &connPtr->timer, IoOnHandleClosed);
 	connPtr->timerInit = 0;
     }
-    if (connPtr->tcpInit) {
-	connPtr->tcpInit = 0;
-	if (!reset || uv_tcp_close_reset(&connPtr->tcp,
-		IoOnHandleClosed) < 0) {
-	    uv_close((uv_handle_t *) &connPtr->tcp, IoOnHandleClosed);
+    if (connPtr->streamInit) {
+	connPtr->streamInit = 0;
+	if (!reset || connPtr->procPtr != NULL
+		|| uv_tcp_close_reset(&connPtr->stream.tcp,
+			IoOnHandleClosed) < 0) {
+	    uv_close((uv_handle_t *) STREAM(connPtr), IoOnHandleClosed);
 	}
     }
     if (connPtr->handlesOpen == 0) {
@@ -450,9 +483,9 @@ IoInitHandles(
 {
     uv_loop_t *loop = CourierIoLoop(connPtr->ioPtr);
 
-    uv_tcp_init(loop, &connPtr->tcp);
-    connPtr->tcp.data = connPtr;
-    connPtr->tcpInit = 1;
+    uv_tcp_init(loop, &connPtr->stream.tcp);
+    connPtr->stream.tcp.data = connPtr;
+    connPtr->streamInit = 1;
     connPtr->handlesOpen++;
 }
 
@@ -532,19 +565,19 @@ IoOpened(
     int len, peerPort = 0, localPort = 0;
 
     connPtr->ioState = IO_OPEN;
-    uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
+    uv_tcp_nodelay(&connPtr->stream.tcp, connPtr->io.nodelay);
     if (connPtr->io.keepalive) {
-	uv_tcp_keepalive(&connPtr->tcp, 1, 60);
+	uv_tcp_keepalive(&connPtr->stream.tcp, 1, 60);
     }
     len = sizeof(addr);
-    if (uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr,
-	    &len) == 0) {
+    if (uv_tcp_getpeername(&connPtr->stream.tcp,
+	    (struct sockaddr *) &addr, &len) == 0) {
 	CourierSockaddrName((struct sockaddr *) &addr, peer, sizeof(peer),
 		&peerPort);
     }
     len = sizeof(addr);
-    if (uv_tcp_getsockname(&connPtr->tcp, (struct sockaddr *) &addr,
-	    &len) == 0) {
+    if (uv_tcp_getsockname(&connPtr->stream.tcp,
+	    (struct sockaddr *) &addr, &len) == 0) {
 	CourierSockaddrName((struct sockaddr *) &addr, local, sizeof(local),
 		&localPort);
     }
@@ -568,8 +601,8 @@ IoOnConnected(
 		&& status != UV_ECANCELED) {
 	    /* Try the next address on a fresh socket. */
 	    connPtr->nextAddr = connPtr->nextAddr->ai_next;
-	    connPtr->tcpInit = 0;
-	    uv_close((uv_handle_t *) &connPtr->tcp, IoOnRetryClosed);
+	    connPtr->streamInit = 0;
+	    uv_close((uv_handle_t *) STREAM(connPtr), IoOnRetryClosed);
 	    return;
 	}
 	IoFail(connPtr, status == UV_ECONNREFUSED ? "refused" : "error",
@@ -612,7 +645,8 @@ IoTryConnect(
 		    connPtr->myport, (struct sockaddr_in *) &local);
 	}
 	if (rc == 0) {
-	    rc = uv_tcp_bind(&connPtr->tcp, (struct sockaddr *) &local, 0);
+	    rc = uv_tcp_bind(&connPtr->stream.tcp,
+		    (struct sockaddr *) &local, 0);
 	}
 	if (rc < 0) {
 	    char msg[200];
@@ -624,8 +658,8 @@ IoTryConnect(
 	}
     }
     connPtr->connectReq.data = connPtr;
-    rc = uv_tcp_connect(&connPtr->connectReq, &connPtr->tcp, ai->ai_addr,
-	    IoOnConnected);
+    rc = uv_tcp_connect(&connPtr->connectReq, &connPtr->stream.tcp,
+	    ai->ai_addr, IoOnConnected);
     if (rc < 0) {
 	IoFail(connPtr, "error", rc, NULL, 0);
     }
@@ -901,7 +935,7 @@ IoStartReading(
     if (connPtr->ioState == IO_OPEN && !connPtr->reading
 	    && !connPtr->flowPaused && !connPtr->userPaused && !connPtr->eof
 	    && connPtr->ioPort != NULL) {
-	if (uv_read_start((uv_stream_t *) &connPtr->tcp, IoOnAlloc,
+	if (uv_read_start(STREAM(connPtr), IoOnAlloc,
 		IoOnRead) == 0) {
 	    connPtr->reading = 1;
 	}
@@ -1037,7 +1071,7 @@ IoFlush(
     batchPtr->req.data = batchPtr;
     ConnRef(connPtr);
     connPtr->writesInFlight++;
-    if (uv_write(&batchPtr->req, (uv_stream_t *) &connPtr->tcp, bufs,
+    if (uv_write(&batchPtr->req, STREAM(connPtr), bufs,
 	    (unsigned) i, IoOnWritten) < 0) {
 	connPtr->writesInFlight--;
 	atomic_fetch_sub(&connPtr->pendingOut, batchPtr->total);
@@ -1184,7 +1218,7 @@ IoMaybeFinish(
 	connPtr->shutdownWhenFlushed = -1;	/* FIN sent: no more writes. */
 	connPtr->shutdownReq.data = connPtr;
 	ConnRef(connPtr);
-	if (uv_shutdown(&connPtr->shutdownReq, (uv_stream_t *) &connPtr->tcp,
+	if (uv_shutdown(&connPtr->shutdownReq, STREAM(connPtr),
 		IoOnShutdown) == 0) {
 	    connPtr->shutdownInFlight = 1;
 	    return;
@@ -1211,7 +1245,7 @@ CloseRun(
     Conn *connPtr = ccPtr->connPtr;
 
     (void) ioPtr;
-    if (connPtr->ioState == IO_NEW && connPtr->tcpInit) {
+    if (connPtr->ioState == IO_NEW && connPtr->streamInit) {
 	/*
 	 * An accepted socket closed by -onaccept: never started, but what
 	 * -onaccept sent still goes out.
@@ -1229,7 +1263,7 @@ CloseRun(
     } else if (connPtr->ioState == IO_OPEN) {
 	connPtr->closeWhenFlushed = 1;
 	if (connPtr->reading) {
-	    uv_read_stop((uv_stream_t *) &connPtr->tcp);
+	    uv_read_stop(STREAM(connPtr));
 	    connPtr->reading = 0;
 	}
 	IoMaybeFinish(connPtr);
@@ -1269,7 +1303,7 @@ PauseRun(
     if (ccPtr->flag == 1) {
 	connPtr->userPaused = 1;
 	if (connPtr->reading) {
-	    uv_read_stop((uv_stream_t *) &connPtr->tcp);
+	    uv_read_stop(STREAM(connPtr));
 	    connPtr->reading = 0;
 	}
     } else {
@@ -1330,9 +1364,9 @@ ConfigRun(
 	CourierFramerFree(&old);
     }
     connPtr->io = *newPtr;
-    if (connPtr->ioState == IO_OPEN) {
-	uv_tcp_nodelay(&connPtr->tcp, connPtr->io.nodelay);
-	uv_tcp_keepalive(&connPtr->tcp, connPtr->io.keepalive, 60);
+    if (connPtr->ioState == IO_OPEN && connPtr->procPtr == NULL) {
+	uv_tcp_nodelay(&connPtr->stream.tcp, connPtr->io.nodelay);
+	uv_tcp_keepalive(&connPtr->stream.tcp, connPtr->io.keepalive, 60);
     }
     ConnCmdDone(ccPtr);
 }
@@ -1358,15 +1392,15 @@ CourierConnAcceptIo(
     int len = sizeof(addr);
 
     IoInitHandles(connPtr);
-    if (uv_accept(serverHandle, (uv_stream_t *) &connPtr->tcp) < 0) {
+    if (uv_accept(serverHandle, STREAM(connPtr)) < 0) {
 	connPtr->ioState = IO_OPEN;
 	IoCloseHandles(connPtr, 0);
 	return NULL;
     }
     peerHost[0] = '\0';
     *peerPortPtr = 0;
-    if (uv_tcp_getpeername(&connPtr->tcp, (struct sockaddr *) &addr,
-	    &len) == 0) {
+    if (uv_tcp_getpeername(&connPtr->stream.tcp,
+	    (struct sockaddr *) &addr, &len) == 0) {
 	CourierSockaddrName((struct sockaddr *) &addr, peerHost, hostSize,
 		peerPortPtr);
     }
@@ -1430,6 +1464,93 @@ CourierConnAbortIo(
     Conn *connPtr)
 {
     SubmitSimple(connPtr, AbortRun);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Child processes (spawn.h): the stream is a socket pair joined to the
+ * child's stdin and stdout.
+ *
+ *----------------------------------------------------------------------
+ */
+
+/*
+ * SpawnRun --
+ *	Starts the child, then answers the Tcl thread waiting in
+ *	CourierConnSpawn (pid or error) through the semaphore.
+ */
+
+static void
+SpawnRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+    CourierProcess *procPtr = connPtr->procPtr;
+    uv_loop_t *loop = CourierIoLoop(ioPtr);
+    int rc;
+
+    assert(procPtr != NULL && connPtr->ioState == IO_NEW);
+    connPtr->io = ccPtr->config;
+    connPtr->ioPort = ccPtr->portPtr;
+    ccPtr->portPtr = NULL;
+    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
+	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
+    connPtr->framerInit = 1;
+    uv_pipe_init(loop, &connPtr->stream.pipe, 0);
+    connPtr->stream.pipe.data = connPtr;
+    connPtr->streamInit = 1;
+    connPtr->handlesOpen++;
+    rc = CourierProcessSpawnIo(procPtr, loop, &connPtr->stream.pipe,
+	    connPtr, IoOnHandleClosed, &connPtr->handlesOpen);
+    connPtr->ioState = IO_OPEN;
+    if (rc == 0) {
+	IoStartReading(connPtr);
+    } else {
+	connPtr->failed = 1;		/* The error is the command's. */
+	IoCloseHandles(connPtr, 0);
+    }
+    procPtr->spawnError = rc;
+    uv_sem_post(&procPtr->answered);	/* The Tcl thread goes on. */
+    ConnCmdDone(ccPtr);
+}
+
+/* The I/O thread has stopped: the spawn fails. */
+static void
+SpawnDiscard(
+    CourierIoCmd *cmdPtr)
+{
+    CourierProcess *procPtr = ((ConnCmd *) cmdPtr)->connPtr->procPtr;
+
+    procPtr->spawnError = UV_ECANCELED;
+    uv_sem_post(&procPtr->answered);
+    ConnCmdDiscard(cmdPtr);
+}
+
+/* $p kill, and SIGTERM for a child whose handle goes (flag: signal). */
+static void
+KillRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+
+    (void) ioPtr;
+    CourierProcessKillIo(ccPtr->connPtr->procPtr, ccPtr->flag);
+    ConnCmdDone(ccPtr);
+}
+
+static void
+SubmitKill(
+    Conn *connPtr,
+    int signum)
+{
+    ConnCmd *ccPtr = ConnCmdNew(connPtr, KillRun);
+
+    ccPtr->flag = signum;
+    CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
 }
 
 /*
@@ -1996,6 +2117,68 @@ CourierConnectObjCmd(
 /*
  *----------------------------------------------------------------------
  *
+ * CourierConnSpawn --
+ *
+ *	The connection of courier::spawn (spawn.c has checked the arguments
+ *	and built the spec): the I/O thread starts the child while this
+ *	thread waits for the answer, a fork and exec's time.
+ *
+ * Results:
+ *	The handle, or NULL with an error {COURIER SPAWN errno-name} in
+ *	interp. Takes the options and the process either way.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_Obj *
+CourierConnSpawn(
+    Tcl_Interp *interp,
+    CourierInterp *cinterpPtr,
+    ConnOptions *optsPtr,
+    CourierProcess *procPtr)
+{
+    CourierIoThread *ioPtr = CourierIoPick();
+    Conn *connPtr;
+    ConnCmd *ccPtr;
+    Tcl_Obj *nameObj;
+
+    if (ioPtr == NULL) {
+	CourierError(interp, "THREAD", "CREATE",
+		"cannot start an I/O thread");
+	CourierConnOptionsFree(optsPtr);
+	if (procPtr->onexit != NULL) {
+	    Tcl_DecrRefCount(procPtr->onexit);
+	    procPtr->onexit = NULL;
+	}
+	CourierProcessFree(procPtr);
+	return NULL;
+    }
+    connPtr = ConnAlloc(ioPtr);
+    connPtr->procPtr = procPtr;
+    nameObj = TclHalfCreate(cinterpPtr, connPtr, optsPtr, TCL_OPEN);
+    ccPtr = ConnCmdNew(connPtr, SpawnRun);
+    ccPtr->header.discardProc = SpawnDiscard;
+    OptionsToIo(&connPtr->opts, &ccPtr->config);
+    ccPtr->portPtr = connPtr->tclPort;
+    connPtr->portGiven = 1;
+    CourierIoSubmit(ioPtr, &ccPtr->header);
+    uv_sem_wait(&procPtr->answered);
+    if (procPtr->spawnError != 0) {
+	int err = procPtr->spawnError;
+
+	CourierError(interp, "SPAWN", uv_err_name(err),
+		"cannot run \"%.200s\": %s", procPtr->argv[0],
+		uv_strerror(err));
+	procPtr->exitSeen = 1;		/* Nothing to kill. */
+	TclHalfClose(connPtr, 1);
+	return NULL;
+    }
+    return nameObj;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * Delivery: the port's procedures.
  *
  *----------------------------------------------------------------------
@@ -2184,6 +2367,35 @@ ConnDeliver(
 	args[0] = HandleName(connPtr);
 	CallBack(connPtr, connPtr->opts.ondrain, 1, args);
 	break;
+    case CONN_MSG_EXIT: {
+	/* A child has exited and its output is all delivered: -onexit,
+	 * then the handle goes. */
+	CourierProcess *procPtr = connPtr->procPtr;
+	char buf[64];
+	long long status = 0;
+	int signum = 0;
+	Tcl_Obj *exitArgs[3];
+
+	assert(procPtr != NULL);
+	memcpy(buf, msgPtr->data, msgPtr->size < sizeof(buf) - 1
+		? msgPtr->size : sizeof(buf) - 1);
+	buf[msgPtr->size < sizeof(buf) - 1 ? msgPtr->size
+		: sizeof(buf) - 1] = '\0';
+	sscanf(buf, "%lld %d", &status, &signum);
+	procPtr->exitSeen = 1;
+	procPtr->tclSignal = signum;
+	procPtr->tclExitCode = signum ? -1 : (Tcl_WideInt) status;
+	connPtr->tclState = TCL_CLOSED;
+	exitArgs[0] = HandleName(connPtr);
+	exitArgs[1] = Tcl_NewWideIntObj(procPtr->tclExitCode);
+	exitArgs[2] = Tcl_NewStringObj(signum ? Tcl_SignalId(signum) : "",
+		-1);
+	CallBack(connPtr, procPtr->onexit, 3, exitArgs);
+	if (!connPtr->handleClosed) {
+	    TclHalfClose(connPtr, 0);
+	}
+	break;
+    }
     case CONN_MSG_EOF:
     case CONN_MSG_CLOSED: {
 	Tcl_Obj *reason = Tcl_NewListObj(0, NULL);
@@ -2369,6 +2581,16 @@ TclHalfClose(
 	Tcl_DeleteCommandFromToken(connPtr->interp, token);
     }
     CourierConnOptionsFree(&connPtr->opts);
+    if (connPtr->procPtr != NULL) {
+	/* A child does not outlive its handle. */
+	if (!connPtr->procPtr->exitSeen) {
+	    SubmitKill(connPtr, SIGTERM);
+	}
+	if (connPtr->procPtr->onexit != NULL) {
+	    Tcl_DecrRefCount(connPtr->procPtr->onexit);
+	    connPtr->procPtr->onexit = NULL;
+	}
+    }
     if (connPtr->reasonPtr != NULL) {
 	Tcl_DecrRefCount(connPtr->reasonPtr);
     }
@@ -2438,6 +2660,11 @@ ConnSend(
     if (connPtr->tclState == TCL_CLOSED) {
 	return CourierError(interp, "CLOSED", NULL,
 		"cannot send on \"%s\": the connection is closed",
+		Tcl_GetString(connPtr->nameObj));
+    }
+    if (connPtr->procPtr != NULL && connPtr->procPtr->stdinClosed) {
+	return CourierError(interp, "CLOSED", NULL,
+		"cannot send on \"%s\": its stdin is closed",
 		Tcl_GetString(connPtr->nameObj));
     }
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
@@ -2526,6 +2753,17 @@ ConnInfo(
 	    > (size_t) connPtr->opts.sendBuffer));
     PUT("paused", Tcl_NewBooleanObj(connPtr->paused));
     PUT("reason", connPtr->reasonPtr ? connPtr->reasonPtr : Tcl_NewObj());
+    if (connPtr->procPtr != NULL) {
+	CourierProcess *procPtr = connPtr->procPtr;
+
+	PUT("pid", Tcl_NewIntObj(procPtr->pid));
+	PUT("stdinClosed", Tcl_NewBooleanObj(procPtr->stdinClosed));
+	PUT("exited", Tcl_NewBooleanObj(procPtr->exitSeen));
+	PUT("exitCode", procPtr->exitSeen
+		? Tcl_NewWideIntObj(procPtr->tclExitCode) : Tcl_NewObj());
+	PUT("signal", Tcl_NewStringObj(procPtr->tclSignal
+		? Tcl_SignalId(procPtr->tclSignal) : "", -1));
+    }
 #undef PUT
     return d;
 }
@@ -2539,7 +2777,9 @@ ConnConfigure(
 {
     ConnOptions copy;
     ConnCmd *ccPtr;
-    int i;
+    CourierProcess *procPtr = connPtr->procPtr;
+    Tcl_Obj *stackObjv[16], **rest = stackObjv, *onexit = NULL;
+    int i, nrest, setOnexit = 0, result = TCL_ERROR;
 
     if (objc == 0) {
 	Tcl_Obj *d = Tcl_NewDictObj();
@@ -2549,7 +2789,17 @@ ConnConfigure(
 		    CourierConnOptionsGet(&connPtr->opts,
 			    connOptionNames[i]));
 	}
+	if (procPtr != NULL) {
+	    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("-onexit", -1),
+		    procPtr->onexit ? procPtr->onexit : Tcl_NewObj());
+	}
 	Tcl_SetObjResult(interp, d);
+	return TCL_OK;
+    }
+    if (objc == 1 && procPtr != NULL
+	    && strcmp(Tcl_GetString(objv[0]), "-onexit") == 0) {
+	Tcl_SetObjResult(interp, procPtr->onexit ? procPtr->onexit
+		: Tcl_NewObj());
 	return TCL_OK;
     }
     if (objc == 1) {
@@ -2567,10 +2817,45 @@ ConnConfigure(
 	Tcl_SetObjResult(interp, v);
 	return TCL_OK;
     }
+
+    /* A process's -onexit is its own, not a connection option. */
+    if (objc > (int) (sizeof(stackObjv) / sizeof(stackObjv[0]))) {
+	rest = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (size_t) objc);
+    }
+    for (i = 0, nrest = 0; i < objc; i += 2) {
+	if (procPtr != NULL && i + 1 < objc
+		&& strcmp(Tcl_GetString(objv[i]), "-onexit") == 0) {
+	    int len;
+
+	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
+		CourierError(interp, "VALUE", "-onexit",
+			"bad value for -onexit: expected a command prefix (a "
+			"list), or {} for none");
+		goto done;
+	    }
+	    onexit = len > 0 ? objv[i + 1] : NULL;
+	    setOnexit = 1;
+	    continue;
+	}
+	rest[nrest++] = objv[i];
+	if (i + 1 < objc) {
+	    rest[nrest++] = objv[i + 1];
+	}
+    }
     CourierConnOptionsCopy(&copy, &connPtr->opts);
-    if (CourierConnOptionsParse(interp, &copy, objc, objv, NULL) != TCL_OK) {
+    if (CourierConnOptionsParse(interp, &copy, nrest, rest, NULL) != TCL_OK) {
 	CourierConnOptionsFree(&copy);
-	return TCL_ERROR;
+	goto done;
+    }
+    if (setOnexit) {
+	if (onexit != NULL) {
+	    onexit = Tcl_DuplicateObj(onexit);
+	    Tcl_IncrRefCount(onexit);
+	}
+	if (procPtr->onexit != NULL) {
+	    Tcl_DecrRefCount(procPtr->onexit);
+	}
+	procPtr->onexit = onexit;
     }
     if (copy.maxPending != connPtr->opts.maxPending) {
 	CourierPortSetHighWater(connPtr->tclPort, (size_t) copy.maxPending);
@@ -2581,7 +2866,13 @@ ConnConfigure(
     ccPtr = ConnCmdNew(connPtr, ConfigRun);
     OptionsToIo(&connPtr->opts, &ccPtr->config);
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
-    return TCL_OK;
+    result = TCL_OK;
+
+  done:
+    if (rest != stackObjv) {
+	ckfree(rest);
+    }
+    return result;
 }
 
 static int
@@ -2595,9 +2886,14 @@ ConnHandleObjCmd(
 	"cget", "close", "configure", "info", "pause", "resume", "send",
 	"shutdown", NULL
     };
+    static const char *const processSubcommands[] = {
+	"cget", "close", "configure", "info", "pause", "resume", "send",
+	"shutdown", "kill", "pid", NULL
+    };
     enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PAUSE, SC_RESUME,
-	   SC_SEND, SC_SHUTDOWN };
+	   SC_SEND, SC_SHUTDOWN, SC_KILL, SC_PID };
     Conn *connPtr = clientData;
+    CourierProcess *procPtr = connPtr->procPtr;
     int index;
 
     if (Tcl_GetCurrentThread() != connPtr->owner) {
@@ -2615,7 +2911,8 @@ ConnHandleObjCmd(
 	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (Tcl_GetIndexFromObj(interp, objv[1], procPtr != NULL
+	    ? processSubcommands : subcommands, "subcommand", 0,
 	    &index) != TCL_OK) {
 	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
@@ -2631,6 +2928,10 @@ ConnHandleObjCmd(
     case SC_CLOSE:
 	if (objc == 3 && strcmp(Tcl_GetString(objv[2]), "-now") == 0) {
 	    TclHalfClose(connPtr, 1);
+	} else if (objc == 2 && procPtr != NULL) {
+	    /* A child's stdin: EOF once what was sent is written. */
+	    procPtr->stdinClosed = 1;
+	    SubmitSimple(connPtr, ShutdownRun);
 	} else if (objc == 2) {
 	    TclHalfClose(connPtr, 0);
 	} else {
@@ -2679,6 +2980,34 @@ ConnHandleObjCmd(
 	}
 	Tcl_SetObjResult(interp, ConnInfo(connPtr));
 	return TCL_OK;
+    case SC_PID:
+	if (objc != 2) {
+	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	Tcl_SetObjResult(interp, Tcl_NewIntObj(procPtr->pid));
+	return TCL_OK;
+    case SC_KILL: {
+	int signum = SIGTERM;
+
+	if (objc > 3) {
+	    Tcl_WrongNumArgs(interp, 2, objv, "?signal?");
+	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	    return TCL_ERROR;
+	}
+	if (objc == 3 && CourierGetSignalFromObj(interp, objv[2],
+		&signum) != TCL_OK) {
+	    return TCL_ERROR;
+	}
+	if (procPtr->exitSeen) {
+	    return CourierError(interp, "CLOSED", NULL,
+		    "cannot kill \"%s\": the process has exited",
+		    Tcl_GetString(objv[0]));
+	}
+	SubmitKill(connPtr, signum);
+	return TCL_OK;
+    }
     }
     return TCL_OK;
 }

@@ -28,7 +28,10 @@ enum {
     CONN_MSG_BATCH,		/* Several: [u32 length][bytes]... */
     CONN_MSG_EOF,		/* The peer closed its side. */
     CONN_MSG_CLOSED,		/* "kind\0errno\0message": the socket is gone. */
-    CONN_MSG_DRAIN		/* Outbound bytes fell to the low-water mark. */
+    CONN_MSG_DRAIN,		/* Outbound bytes fell to the low-water mark. */
+    CONN_MSG_EXIT		/* A child process: "exitStatus termSignal",
+				 * once it has exited and its stream is
+				 * closed (spawn.h). */
 };
 
 /* Everything a connection can be configured with. */

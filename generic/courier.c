@@ -16,6 +16,7 @@
 #include "courierInt.h"
 #include "conn.h"
 #include "resolve.h"
+#include "spawn.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,8 @@ Courier_Init(
     Tcl_CreateObjCommand(interp, "::courier::listen", CourierListenObjCmd,
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
+	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::flood",
 	    CourierFloodObjCmd, NULL, NULL);
