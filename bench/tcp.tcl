@@ -310,10 +310,20 @@ proc ::bench::tcp::EchoLine {chan} {
     }
 }
 
+# bench::tcp::SetSpin --
+#	courier::configure -iospin from COURIER_BENCH_IOSPIN, when set (to
+#	compare the latency with and without the I/O thread's spin).
+proc ::bench::tcp::SetSpin {} {
+    if {[info exists ::env(COURIER_BENCH_IOSPIN)]} {
+	courier::configure -iospin $::env(COURIER_BENCH_IOSPIN)
+    }
+}
+
 # bench::tcp::PeerEchoCourier limit --
 #	The same with courier: line framing, each line sent back.
 proc ::bench::tcp::PeerEchoCourier {limit} {
     package require courier
+    SetSpin
     Watchdog $limit
     set srv [courier::listen 0 -framing line \
 	    -ondata ::bench::tcp::EchoMessage \
@@ -378,11 +388,22 @@ proc ::CourierFirst {cb c msg} {
     $cb $c $msg
 }
 
-# Courier, lines, per message: a proc call per line.
-proc ::CourierLine {c line} {
-    if {[incr ::n] == $::N} {
-	set ::t1 [clock microseconds]
-	set ::done 1
+# Courier, lines, per message: a proc call per line that counts it, in a
+# namespace variable as a callback keeps its state (the Tcl loop counts in
+# a local). The end is the peer's close: -onclose comes after the last
+# line, as the Tcl loop's end is its count.
+namespace eval ::bench::lines {
+    variable n 0
+}
+proc ::bench::lines::count {c line} {
+    variable n
+    incr n
+}
+proc ::CourierLinesClosed {c reason} {
+    set ::t1 [clock microseconds]
+    set ::n $::bench::lines::n
+    if {$::done eq "0"} {
+	set ::done [expr {$::n >= $::N ? 1 : [list closed $reason]}]
     }
 }
 
@@ -452,12 +473,13 @@ proc ::bench::tcp::Receive {scenario count limit} {
 	msg - batch - raw {
 	    package require courier
 	    set opts [dict get {
-		msg   {-framing line -ondata {::CourierFirst ::CourierLine}}
+		msg   {-framing line -ondata {::CourierFirst ::bench::lines::count}
+		       -onclose ::CourierLinesClosed}
 		batch {-framing line -batch 1
 		       -ondata {::CourierFirst ::CourierBatch}}
 		raw   {-framing raw -ondata {::CourierFirst ::CourierRaw}}
 	    } $how]
-	    set srv [courier::listen 0 {*}$opts -onclose ::CourierClosed]
+	    set srv [courier::listen 0 -onclose ::CourierClosed {*}$opts]
 	    set port [$srv port]
 	}
     }
@@ -551,6 +573,7 @@ proc ::bench::tcp::Latency {scenario count limit} {
 	set ::send [list puts $s]
     } else {
 	package require courier
+	SetSpin
 	set s [courier::connect 127.0.0.1 $port -framing line \
 		-ondata ::CourierPong -onclose ::CourierClosed \
 		-onconnect {apply {{c} { set ::connected 1 }}}]

@@ -332,6 +332,7 @@ IoHeedPost(
     Conn *connPtr,
     int result)
 {
+    CourierIoPosted(connPtr->ioPtr);
     if (result != COURIER_POST_OK && connPtr->reading) {
 	uv_read_stop(STREAM(connPtr));
 	connPtr->reading = 0;

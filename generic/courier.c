@@ -613,6 +613,9 @@ ThreadsObjCmd(
  *
  *	-budget microseconds	How long one drain slice may deliver before
  *				the event loop gets its turn (default 4000).
+ *	-iospin microseconds	How long an I/O thread that has just
+ *				delivered messages spins for a reply before
+ *				it sleeps (default 50; 0 never spins).
  *	-iothreads n		How many I/O threads new connections are
  *				spread over (default 1; takes effect for
  *				threads not yet started).
@@ -627,8 +630,10 @@ ConfigureObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const options[] = {"-budget", "-iothreads", NULL};
-    enum { OPT_BUDGET, OPT_IOTHREADS };
+    static const char *const options[] = {
+	"-budget", "-iospin", "-iothreads", NULL
+    };
+    enum { OPT_BUDGET, OPT_IOSPIN, OPT_IOTHREADS };
     int i, index;
 
     (void) clientData;
@@ -637,6 +642,8 @@ ConfigureObjCmd(
 
 	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-budget", -1),
 		Tcl_NewLongObj(CourierInboxGetBudget()));
+	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-iospin", -1),
+		Tcl_NewLongObj((long) CourierIoGetSpin()));
 	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-iothreads", -1),
 		Tcl_NewIntObj(CourierIoGetThreadCount()));
 	Tcl_SetObjResult(interp, dictPtr);
@@ -651,6 +658,7 @@ ConfigureObjCmd(
 	}
 	Tcl_SetObjResult(interp, index == OPT_BUDGET
 		? Tcl_NewLongObj(CourierInboxGetBudget())
+		: index == OPT_IOSPIN ? Tcl_NewLongObj((long) CourierIoGetSpin())
 		: Tcl_NewIntObj(CourierIoGetThreadCount()));
 	return TCL_OK;
     }
@@ -669,9 +677,10 @@ ConfigureObjCmd(
 		    Tcl_GetString(objv[i]), NULL);
 	    return TCL_ERROR;
 	}
-	if (index == OPT_BUDGET ? CourierGetPositiveWide(interp, objv[i + 1],
-		"-budget", 100, 1000000, &value) : CourierGetPositiveWide(
-		interp, objv[i + 1], "-iothreads", 1, 16, &value)) {
+	if (CourierGetPositiveWide(interp, objv[i + 1], options[index],
+		index == OPT_BUDGET ? 100 : index == OPT_IOSPIN ? 0 : 1,
+		index == OPT_BUDGET ? 1000000 : index == OPT_IOSPIN ? 1000
+		: 16, &value) != TCL_OK) {
 	    return TCL_ERROR;
 	}
     }
@@ -682,6 +691,8 @@ ConfigureObjCmd(
 	Tcl_GetWideIntFromObj(NULL, objv[i + 1], &value);
 	if (index == OPT_BUDGET) {
 	    CourierInboxSetBudget((long) value);
+	} else if (index == OPT_IOSPIN) {
+	    CourierIoSetSpin((unsigned) value);
 	} else {
 	    CourierIoSetThreadCount((int) value);
 	}

@@ -29,6 +29,13 @@ struct CourierIoThread {
     int index;
     uv_loop_t loop;
     uv_async_t wakeup;
+    uv_prepare_t beforePoll;	/* Where the loop may spin (IoBeforePoll). */
+    atomic_int queued;		/* The queue is not empty (a hint). */
+    atomic_int spinning;	/* In IoBeforePoll's spin: no async needed. */
+    int posted;			/* I/O thread: delivered to a Tcl thread in
+				 * this turn of the loop. */
+    int spinCredit;		/* I/O thread: spins left before giving up. */
+    uint64_t postedAt;		/* I/O thread: uv_hrtime of the last post. */
     CourierThread *threadPtr;
     uv_mutex_t queueLock;
     CourierIoCmd *queueHead;	/* Guarded by queueLock. */
@@ -47,6 +54,10 @@ static uv_mutex_t ioLock;
 static CourierIoThread *ioThreads[IO_MAX_THREADS];	/* Guarded by ioLock. */
 static int ioCount;			/* Running threads, ioLock. */
 static int ioWanted = 1;		/* courier::configure -iothreads. */
+static atomic_uint ioSpinUs = 50;	/* courier::configure -iospin. */
+
+/* A spin that catches a reply earns this many more tries. */
+#define IO_SPIN_CREDIT 16
 
 /*
  * Stopped threads. Their structs are kept, because objects closed late
@@ -61,6 +72,8 @@ static atomic_uint ioNext;		/* Round robin. */
 static void	IoInit(void);
 static void	IoThreadMain(void *arg);
 static void	IoWakeup(uv_async_t *handle);
+static void	IoRunQueue(CourierIoThread *ioPtr);
+static void	IoBeforePoll(uv_prepare_t *handle);
 static void	IoCloseWalk(uv_handle_t *handle, void *arg);
 
 static void
@@ -104,12 +117,17 @@ CourierIoPick(void)
 	uv_loop_init(&ioPtr->loop);
 	uv_async_init(&ioPtr->loop, &ioPtr->wakeup, IoWakeup);
 	ioPtr->wakeup.data = ioPtr;
+	uv_prepare_init(&ioPtr->loop, &ioPtr->beforePoll);
+	ioPtr->beforePoll.data = ioPtr;
+	uv_prepare_start(&ioPtr->beforePoll, IoBeforePoll);
+	uv_unref((uv_handle_t *) &ioPtr->beforePoll);
 	uv_mutex_init(&ioPtr->queueLock);
 	uv_sem_init(&ioPtr->started, 0);
 	snprintf(name, sizeof(name), "courier-io-%d", i);
 	ioPtr->threadPtr = CourierThreadStart(name, IoThreadMain, ioPtr);
 	if (ioPtr->threadPtr == NULL) {
 	    uv_close((uv_handle_t *) &ioPtr->wakeup, NULL);
+	    uv_close((uv_handle_t *) &ioPtr->beforePoll, NULL);
 	    uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
 	    uv_loop_close(&ioPtr->loop);
 	    uv_mutex_destroy(&ioPtr->queueLock);
@@ -169,8 +187,17 @@ CourierIoSubmit(
 	ioPtr->queueHead = cmdPtr;
     }
     ioPtr->queueTail = cmdPtr;
+    atomic_store(&ioPtr->queued, 1);
     uv_mutex_unlock(&ioPtr->queueLock);
-    if (wake) {
+
+    /*
+     * A loop spinning in IoBeforePoll sees the command without a wake-up.
+     * The fence pairs with the one there: either it sees the command, or
+     * this sees that it stopped spinning.
+     */
+
+    atomic_thread_fence(memory_order_seq_cst);
+    if (wake && !atomic_load(&ioPtr->spinning)) {
 	uv_async_send(&ioPtr->wakeup);
     }
 }
@@ -185,11 +212,36 @@ IoWakeup(
     uv_async_t *handle)
 {
     CourierIoThread *ioPtr = handle->data;
+
+    /*
+     * A command that came soon after a post would have been caught by a
+     * spin: request and response traffic, so spinning pays again.
+     */
+
+    if (ioPtr->spinCredit == 0 && ioPtr->postedAt != 0
+	    && uv_hrtime() - ioPtr->postedAt
+		    < (uint64_t) atomic_load(&ioSpinUs) * 1000) {
+	ioPtr->spinCredit = IO_SPIN_CREDIT;
+    }
+    IoRunQueue(ioPtr);
+}
+
+/*
+ * IoRunQueue --
+ *	Takes the whole queue at once and runs it, then what the commands
+ *	deferred to the end of the batch.
+ */
+
+static void
+IoRunQueue(
+    CourierIoThread *ioPtr)
+{
     CourierIoCmd *cmdPtr, *nextPtr;
 
     uv_mutex_lock(&ioPtr->queueLock);
     cmdPtr = ioPtr->queueHead;
     ioPtr->queueHead = ioPtr->queueTail = NULL;
+    atomic_store(&ioPtr->queued, 0);
     uv_mutex_unlock(&ioPtr->queueLock);
 
     for (; cmdPtr != NULL; cmdPtr = nextPtr) {
@@ -224,13 +276,100 @@ IoCloseWalk(
     if (uv_is_closing(handle)) {
 	return;
     }
-    if (handle == (uv_handle_t *) &ioPtr->wakeup) {
+    if (handle == (uv_handle_t *) &ioPtr->wakeup
+	    || handle == (uv_handle_t *) &ioPtr->beforePoll) {
 	uv_close(handle, NULL);
     } else {
 	CourierIoObject *objPtr = handle->data;
 
 	objPtr->abortProc(objPtr);
     }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * IoBeforePoll --
+ *
+ *	Runs before the loop blocks for I/O. If this turn delivered
+ *	messages to a Tcl thread, a reply often follows within microseconds
+ *	(a callback that answers a request): spin for a while (-iospin)
+ *	watching the queue, and run it at once if a command comes, which
+ *	spares the reply a thread wake-up each way. Spins that catch
+ *	nothing use up a credit; with none left the loop stops spinning
+ *	until a command comes soon after a post again (IoWakeup).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+IoBeforePoll(
+    uv_prepare_t *handle)
+{
+    CourierIoThread *ioPtr = handle->data;
+    uint64_t spinNs = (uint64_t) atomic_load(&ioSpinUs) * 1000;
+    uint64_t start;
+    int caught = 0;
+
+    if (!ioPtr->posted) {
+	return;
+    }
+    ioPtr->posted = 0;
+    if (spinNs == 0 || ioPtr->spinCredit == 0 || ioPtr->stopping) {
+	return;
+    }
+    atomic_store(&ioPtr->spinning, 1);
+    start = uv_hrtime();
+    do {
+	if (atomic_load_explicit(&ioPtr->queued, memory_order_relaxed)) {
+	    caught = 1;
+	    break;
+	}
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+    } while (uv_hrtime() - start < spinNs);
+    atomic_store(&ioPtr->spinning, 0);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (caught || atomic_load(&ioPtr->queued)) {
+	ioPtr->spinCredit = IO_SPIN_CREDIT;
+	IoRunQueue(ioPtr);
+    } else {
+	ioPtr->spinCredit--;
+    }
+}
+
+/*
+ * CourierIoPosted --
+ *	I/O thread: the caller has just delivered messages to a Tcl thread
+ *	(so IoBeforePoll may wait for a reply).
+ */
+
+void
+CourierIoPosted(
+    CourierIoThread *ioPtr)
+{
+    ioPtr->posted = 1;
+    ioPtr->postedAt = uv_hrtime();
+}
+
+/*
+ * CourierIoSetSpin, CourierIoGetSpin --
+ *	courier::configure -iospin: the longest spin, in microseconds
+ *	(0: never spin).
+ */
+
+void
+CourierIoSetSpin(
+    unsigned us)
+{
+    atomic_store(&ioSpinUs, us);
+}
+
+unsigned
+CourierIoGetSpin(void)
+{
+    return atomic_load(&ioSpinUs);
 }
 
 /*
