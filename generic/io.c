@@ -9,9 +9,9 @@
  *	and sends is kept small).
  *
  *	Locks: ioLock guards the set of threads; each thread's queueLock
- *	guards its queue. Neither is held while running a command or calling
- *	libuv (uv_async_send is the one call made under no lock after a
- *	successful enqueue).
+ *	guards its queue. Neither is held while running a command, calling
+ *	libuv or creating a thread (one caller at a time starts a thread,
+ *	with ioLock released; the others wait on ioStarted).
  */
 
 #include "courierInt.h"
@@ -51,6 +51,9 @@ struct CourierIoThread {
 
 static uv_once_t ioOnce = UV_ONCE_INIT;
 static uv_mutex_t ioLock;
+static uv_cond_t ioStarted;		/* Signalled when ioStarting clears. */
+static int ioStarting;			/* A thread is being started, outside
+					 * the lock: others wait. ioLock. */
 static CourierIoThread *ioThreads[IO_MAX_THREADS];	/* Guarded by ioLock. */
 static int ioCount;			/* Running threads, ioLock. */
 static int ioWanted = 1;		/* courier::configure -iothreads. */
@@ -71,6 +74,7 @@ static atomic_uint ioNext;		/* Round robin. */
 
 static void	IoInit(void);
 static void	IoThreadMain(void *arg);
+static CourierIoThread *IoThreadCreate(int index);
 static void	IoWakeup(uv_async_t *handle);
 static void	IoRunQueue(CourierIoThread *ioPtr);
 static void	IoBeforePoll(uv_prepare_t *handle);
@@ -79,7 +83,7 @@ static void	IoCloseWalk(uv_handle_t *handle, void *arg);
 static void
 IoInit(void)
 {
-    if (uv_mutex_init(&ioLock) != 0) {
+    if (uv_mutex_init(&ioLock) != 0 || uv_cond_init(&ioStarted) != 0) {
 	Tcl_Panic("courier: cannot create the I/O lock");
     }
 }
@@ -102,46 +106,78 @@ CourierIoThread *
 CourierIoPick(void)
 {
     CourierIoThread *ioPtr;
-    int i;
+    int index;
 
     uv_once(&ioOnce, IoInit);
     uv_mutex_lock(&ioLock);
-    for (i = ioCount; i < ioWanted; i++) {
-	char name[24];
-
-	ioPtr = calloc(1, sizeof(CourierIoThread));
-	if (ioPtr == NULL) {
-	    CourierPanicOutOfMemory(sizeof(CourierIoThread));
+    for (;;) {
+	while (ioStarting) {
+	    uv_cond_wait(&ioStarted, &ioLock);
 	}
-	ioPtr->index = i;
-	uv_loop_init(&ioPtr->loop);
-	uv_async_init(&ioPtr->loop, &ioPtr->wakeup, IoWakeup);
-	ioPtr->wakeup.data = ioPtr;
-	uv_prepare_init(&ioPtr->loop, &ioPtr->beforePoll);
-	ioPtr->beforePoll.data = ioPtr;
-	uv_prepare_start(&ioPtr->beforePoll, IoBeforePoll);
-	uv_unref((uv_handle_t *) &ioPtr->beforePoll);
-	uv_mutex_init(&ioPtr->queueLock);
-	uv_sem_init(&ioPtr->started, 0);
-	snprintf(name, sizeof(name), "courier-io-%d", i);
-	ioPtr->threadPtr = CourierThreadStart(name, IoThreadMain, ioPtr);
-	if (ioPtr->threadPtr == NULL) {
-	    uv_close((uv_handle_t *) &ioPtr->wakeup, NULL);
-	    uv_close((uv_handle_t *) &ioPtr->beforePoll, NULL);
-	    uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
-	    uv_loop_close(&ioPtr->loop);
-	    uv_mutex_destroy(&ioPtr->queueLock);
-	    uv_sem_destroy(&ioPtr->started);
-	    free(ioPtr);
+	if (ioCount >= ioWanted) {
 	    break;
 	}
-	uv_sem_wait(&ioPtr->started);
-	ioThreads[i] = ioPtr;
-	ioCount = i + 1;
+
+	/* Start one more, with the lock released (it creates a thread). */
+	index = ioCount;
+	ioStarting = 1;
+	uv_mutex_unlock(&ioLock);
+	ioPtr = IoThreadCreate(index);
+	uv_mutex_lock(&ioLock);
+	ioStarting = 0;
+	uv_cond_broadcast(&ioStarted);
+	if (ioPtr == NULL) {
+	    break;
+	}
+	assert(ioCount == index);
+	ioThreads[index] = ioPtr;
+	ioCount = index + 1;
     }
     ioPtr = (ioCount == 0) ? NULL
 	    : ioThreads[atomic_fetch_add(&ioNext, 1) % (unsigned) ioCount];
     uv_mutex_unlock(&ioLock);
+    return ioPtr;
+}
+
+/*
+ * IoThreadCreate --
+ *	A new I/O thread "courier-io-<index>", running; NULL if the thread
+ *	cannot be created. Called with no lock held.
+ */
+
+static CourierIoThread *
+IoThreadCreate(
+    int index)
+{
+    CourierIoThread *ioPtr = calloc(1, sizeof(CourierIoThread));
+    char name[24];
+
+    if (ioPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(CourierIoThread));
+    }
+    ioPtr->index = index;
+    uv_loop_init(&ioPtr->loop);
+    uv_async_init(&ioPtr->loop, &ioPtr->wakeup, IoWakeup);
+    ioPtr->wakeup.data = ioPtr;
+    uv_prepare_init(&ioPtr->loop, &ioPtr->beforePoll);
+    ioPtr->beforePoll.data = ioPtr;
+    uv_prepare_start(&ioPtr->beforePoll, IoBeforePoll);
+    uv_unref((uv_handle_t *) &ioPtr->beforePoll);
+    uv_mutex_init(&ioPtr->queueLock);
+    uv_sem_init(&ioPtr->started, 0);
+    snprintf(name, sizeof(name), "courier-io-%d", index);
+    ioPtr->threadPtr = CourierThreadStart(name, IoThreadMain, ioPtr);
+    if (ioPtr->threadPtr == NULL) {
+	uv_close((uv_handle_t *) &ioPtr->wakeup, NULL);
+	uv_close((uv_handle_t *) &ioPtr->beforePoll, NULL);
+	uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&ioPtr->loop);
+	uv_mutex_destroy(&ioPtr->queueLock);
+	uv_sem_destroy(&ioPtr->started);
+	free(ioPtr);
+	return NULL;
+    }
+    uv_sem_wait(&ioPtr->started);
     return ioPtr;
 }
 
@@ -451,6 +487,9 @@ CourierIoStopAll(void)
 
     uv_once(&ioOnce, IoInit);
     uv_mutex_lock(&ioLock);
+    while (ioStarting) {
+	uv_cond_wait(&ioStarted, &ioLock);
+    }
     n = ioCount;
     memcpy(stopping, ioThreads, sizeof(CourierIoThread *) * n);
     ioCount = 0;
