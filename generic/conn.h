@@ -1,8 +1,10 @@
 /*
  * conn.h --
  *
- *	TCP connections, shared by conn.c (the connection itself) and
- *	listen.c (listeners, which create connections for accepted sockets).
+ *	Connections as the rest of Courier sees them: listen.c (listeners,
+ *	which create connections for accepted sockets), spawn.c (a child
+ *	process's stream is a connection) and courier.c. The inside is in
+ *	connInt.h, for conn.c (the Tcl half) and connio.c (the I/O half).
  *
  *	A Conn has two halves with one owner each: the Tcl half (handle
  *	command, callbacks, options) belongs to the interpreter's thread; the

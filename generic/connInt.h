@@ -1,0 +1,166 @@
+/*
+ * connInt.h --
+ *
+ *	The inside of a connection, for the two files that make it: conn.c
+ *	(the struct's life, courier::connect, the handle command and the
+ *	delivery of its messages: the Tcl half) and connio.c (the libuv
+ *	side: connect, read, frame, write, close: the I/O half). Other
+ *	files use conn.h and spawn.h only.
+ *
+ *	A Conn has two halves with one owner each. The I/O half's fields
+ *	are touched only by the connection's I/O thread, the Tcl half's only
+ *	by the owner interpreter's thread; the two talk through commands
+ *	(Tcl -> I/O, below) and the inbox port (I/O -> Tcl); the only fields
+ *	both read are the atomic counters.
+ */
+
+#ifndef COURIER_CONNINT_H
+#define COURIER_CONNINT_H
+
+#include "conn.h"
+#include "spawn.h"
+#include <stdatomic.h>
+
+/* States of the I/O half. */
+enum {
+    IO_NEW, IO_RESOLVING, IO_CONNECTING, IO_OPEN, IO_CLOSING, IO_CLOSED
+};
+
+/* States of the Tcl half, as $c info reports them. */
+enum {
+    TCL_CONNECTING, TCL_OPEN, TCL_CLOSED
+};
+
+struct Conn {
+    CourierIoObject ioObj;	/* Must be first: the data of its handles. */
+    atomic_int refCount;
+    CourierIoThread *ioPtr;
+
+    /* Counters written by one side, read by the other. */
+    atomic_size_t pendingOut;	/* Sent by Tcl, not yet written. */
+    atomic_uint_fast64_t bytesWritten;
+    atomic_uint_fast64_t bytesRead;
+
+    /* ---- Tcl half: the owner interpreter's thread only ---- */
+    CourierResource resource;
+    Tcl_Interp *interp;
+    Tcl_ThreadId owner;
+    Tcl_Command token;
+    CourierPort *tclPort;	/* Owner side of the port. */
+    ConnOptions opts;
+    int tclState;
+    int handleClosed;		/* $c close ran: the command is gone. */
+    int portGiven;		/* The I/O half has the producer side. */
+    int asciiCompatible;	/* -encoding maps ASCII to itself. */
+    int paused;
+    Tcl_Obj *reasonPtr;		/* Why it closed, once closed. */
+    Tcl_Obj *nameObj;		/* The handle's command name. */
+    Tcl_Obj *peerPtr, *localPtr;
+    uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
+
+    /* ---- I/O half: the I/O thread only ---- */
+    int ioState;
+    CourierPort *ioPort;	/* Producer side of the port. */
+    union {
+	uv_tcp_t tcp;		/* A socket, */
+	uv_pipe_t pipe;		/* or a child's stdin and stdout. */
+    } stream;
+    int streamInit;
+    CourierProcess *procPtr;	/* A child process (spawn.c), or NULL. */
+    struct addrinfo *addrs, *nextAddr;
+    struct addrinfo numericInfo;	/* A numeric host, no lookup. */
+    struct sockaddr_storage numericAddr;
+    uv_connect_t connectReq;
+    uv_timer_t timer;
+    int timerInit;
+    uv_shutdown_t shutdownReq;
+    int handlesOpen;		/* uv handles not yet closed. */
+    ConnIoConfig io;
+    CourierFramer framer;
+    int framerInit;
+    CourierMsg *rawMsg;		/* Raw framing: the message being read into. */
+    int reading, flowPaused, userPaused, eof;
+    int shutdownInFlight;
+    int closeWhenFlushed;	/* A graceful close waits for writes. */
+    int shutdownWhenFlushed;	/* $c shutdown write waits too. */
+    int writesInFlight;		/* uv_write requests not yet completed. */
+    struct WriteCmd *earlyHead;	/* Sent before the connection opened. */
+    struct WriteCmd *earlyTail;
+    struct WriteCmd *outHead;	/* Queued for the next uv_write. */
+    struct WriteCmd *outTail;
+    size_t outCount;
+    CourierIoCmd flushCmd;	/* Scheduled after the batch (one ref). */
+    int flushScheduled;
+    int overHigh;		/* pendingOut went above -sendbuffer. */
+    int failed;			/* A CLOSED message has been posted. */
+    char *host;
+    char service[16];
+    int family;
+    char *myaddr;
+    int myport;
+    unsigned timeoutMs;
+};
+
+/* The stream of a connection, socket or pipe alike. */
+#define STREAM(connPtr) ((uv_stream_t *) &(connPtr)->stream)
+
+/*
+ * A command for the I/O thread about one connection: holds a reference.
+ */
+
+typedef struct ConnCmd {
+    CourierIoCmd header;
+    Conn *connPtr;
+    int flag;
+    ConnIoConfig config;
+    CourierPort *portPtr;	/* For connect and start: the producer side. */
+} ConnCmd;
+
+/*
+ * A send: the bytes and their command, which the I/O half keeps until
+ * they are written.
+ */
+
+typedef struct WriteCmd {
+    CourierIoCmd header;
+    Conn *connPtr;
+    struct WriteCmd *nextOut;	/* In the early or out list. */
+    int overHigh;		/* Output was above -sendbuffer when sent:
+				 * a -ondrain is owed. */
+    size_t length;
+    unsigned char data[];
+} WriteCmd;
+
+/* conn.c: the struct and the commands, any thread. */
+MODULE_SCOPE Conn *	CourierConnAlloc(CourierIoThread *ioPtr);
+MODULE_SCOPE ConnCmd *	CourierConnCmdNew(Conn *connPtr,
+			    void (*runProc)(CourierIoThread *, CourierIoCmd *));
+MODULE_SCOPE void	CourierConnCmdDone(ConnCmd *ccPtr);
+MODULE_SCOPE void	CourierConnCmdDiscard(CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnSubmit(Conn *connPtr,
+			    void (*runProc)(CourierIoThread *, CourierIoCmd *));
+
+/* connio.c: what the I/O thread runs for the Tcl half. */
+MODULE_SCOPE void	CourierConnIoAbort(CourierIoObject *objPtr);
+MODULE_SCOPE void	CourierConnIoConnect(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoStart(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoSpawn(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoSpawnDiscard(CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoWrite(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoWriteDiscard(CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoClose(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoShutdown(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoPause(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoConfigure(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoKill(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+
+#endif /* COURIER_CONNINT_H */
