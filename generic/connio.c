@@ -362,8 +362,11 @@ IoOnConnected(
 	    uv_close((uv_handle_t *) STREAM(connPtr), IoOnRetryClosed);
 	    return;
 	}
-	IoFail(connPtr, status == UV_ECONNREFUSED ? "refused" : "error",
-		status, NULL, 0);
+	/* A server that resets at once (over -maxclients, say) may do
+	 * so before the connect completes: a reset all the same. */
+	IoFail(connPtr, status == UV_ECONNREFUSED ? "refused"
+		: status == UV_ECONNRESET ? "reset" : "error", status, NULL,
+		0);
 	return;
     }
     if (connPtr->timerInit) {
