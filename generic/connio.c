@@ -1007,6 +1007,16 @@ CourierConnIoClose(
     }
     if (ccPtr->flag) {
 	IoCloseHandles(connPtr, 1);
+    } else if ((connPtr->ioState == IO_NEW
+	    || connPtr->ioState == IO_RESOLVING
+	    || connPtr->ioState == IO_CONNECTING)
+	    && connPtr->earlyHead == NULL) {
+	/*
+	 * Still connecting with nothing to send: nothing to wait for (a
+	 * peer that never answers would keep the socket for minutes).
+	 */
+
+	IoCloseHandles(connPtr, 0);
     } else if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
 	    || connPtr->ioState == IO_CONNECTING) {
 	/* Still connecting: once open, write what was sent, then close. */
