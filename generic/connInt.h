@@ -89,6 +89,8 @@ struct Conn {
     struct WriteCmd *outHead;	/* Queued for the next uv_write. */
     struct WriteCmd *outTail;
     size_t outCount;
+    unsigned costPerByte;	/* What a byte read costs the inbox (>= 1;
+				 * 0: not known yet). IoLearnCost. */
     CourierIoCmd flushCmd;	/* Scheduled after the batch (one ref). */
     int flushScheduled;
     int overHigh;		/* pendingOut went above -sendbuffer. */

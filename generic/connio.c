@@ -571,6 +571,9 @@ IoOnAlloc(
     backlog = CourierPortBacklog(connPtr->ioPort);
     room = backlog < connPtr->io.maxPending
 	    ? connPtr->io.maxPending - backlog : 0;
+    if (connPtr->costPerByte > 1) {
+	room /= connPtr->costPerByte;	/* Small messages cost more. */
+    }
     if (room < 4096) {
 	room = 4096;
     }
@@ -627,6 +630,31 @@ PostFrames(
     IoHeedPost(connPtr, CourierPortPostChain(connPtr->ioPort, headPtr));
 }
 
+/*
+ * IoLearnCost --
+ *	What the messages of a read cost the inbox (bytes and each
+ *	message's bookkeeping, as it counts them) per byte read: IoOnAlloc
+ *	divides the room under -maxpending by it, so that a stream of tiny
+ *	messages stays near the limit rather than many times over it.
+ */
+
+static void
+IoLearnCost(
+    Conn *connPtr,
+    size_t nread,
+    const FrameBatch *batchPtr)
+{
+    size_t cost;
+
+    if (nread < 4096) {
+	return;				/* Too few bytes to tell. */
+    }
+    cost = batchPtr->total + (connPtr->io.batch
+	    ? 4 * batchPtr->count + sizeof(CourierMsg)
+	    : batchPtr->count * sizeof(CourierMsg));
+    connPtr->costPerByte = (unsigned) ((cost + nread - 1) / nread);
+}
+
 static void
 IoOnRead(
     uv_stream_t *stream,
@@ -676,6 +704,7 @@ IoOnRead(
     if (batch.count > 0) {
 	PostFrames(connPtr, &batch);
     }
+    IoLearnCost(connPtr, (size_t) nread, &batch);
     free(batch.ptrs);
     free(batch.sizes);
     if (rc == COURIER_FRAME_TOO_BIG) {
