@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
+#include <sched.h>
 
 #define IO_READ_BUFFER (64 * 1024)
 #define IO_MAX_THREADS 16
@@ -361,9 +362,12 @@ IoBeforePoll(
 	    caught = 1;
 	    break;
 	}
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
+	/*
+	 * Yield rather than burn: on a busy machine the thread that will
+	 * send the reply may be waiting for this very CPU.
+	 */
+
+	sched_yield();
     } while (uv_hrtime() - start < spinNs);
     atomic_store(&ioPtr->spinning, 0);
     atomic_thread_fence(memory_order_seq_cst);
