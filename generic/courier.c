@@ -16,6 +16,7 @@
 #include "courierInt.h"
 #include "conn.h"
 #include "resolve.h"
+#include "actor.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,7 @@ Courier_Init(
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
 	    NULL, NULL);
+    CourierActorInit(interp);
     Tcl_CreateObjCommand(interp, "::courier::test::flood",
 	    CourierFloodObjCmd, NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
@@ -198,6 +200,7 @@ Courier_Unload(
 	CourierInboxClose();
     }
     if (flags == TCL_UNLOAD_DETACH_FROM_PROCESS) {
+	CourierActorUnload();
 	CourierResolverStop(0);
 	CourierIoStopAll();
 	CourierIoFreeRetired();
