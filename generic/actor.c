@@ -1651,8 +1651,8 @@ ActorHandleDeleted(
      * the actor's thread and goes with its interpreter.
      */
 
-    if (actorPtr->token != NULL && !actorPtr->closing
-	    && Tcl_GetCurrentThread() == actorPtr->ownerThread) {
+    if (Tcl_GetCurrentThread() == actorPtr->ownerThread
+	    && actorPtr->token != NULL && !actorPtr->closing) {
 	actorPtr->token = NULL;
 	ActorCloseResource(&actorPtr->resource);
     }
