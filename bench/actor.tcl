@@ -160,8 +160,7 @@ proc ::bench::actor::child {scenario N} {
     }
     if {!$found || ![string is integer -strict $N] || $N < 100} {
 	return -code error "usage: actor.tcl scenario N (N >= 100),\
-		scenario one of: [dict keys [lmap {k l m c w} $scenarios {
-		    list $k $l}]]"
+		scenario one of: [lmap {k l m c w} $scenarios {set k}]"
     }
     Prepare $mechanism
     set ::bench::actor::N $N
@@ -233,7 +232,10 @@ proc ::bench::actor::run {} {
     # Rows: the courier scenario's ratio is against the next (Thread) one.
     set rows {}
     set csv {}
-    set keys [dict keys [lmap {k l m c w} $scenarios {list $k $l}]]
+    set keys {}
+    foreach {key label mechanism kind window} $scenarios {
+	lappend keys $key
+    }
     foreach {key label mechanism kind window} $scenarios {
 	if {![dict exists $results $key]} {
 	    continue

@@ -295,12 +295,15 @@ static const CourierPortType replyPortType = {
 /* Ports here are never throttled: the mailbox bound counts messages. */
 #define PORT_NO_LIMIT ((size_t) 1 << 60)
 
+static const Tcl_ObjType *byteArrayType;
+
 static void
 RegistryInit(void)
 {
     if (uv_mutex_init(&registryLock) != 0) {
 	Tcl_Panic("courier: cannot create the actor registry lock");
     }
+    byteArrayType = Tcl_GetObjType("bytearray");
 }
 
 static void
@@ -440,8 +443,6 @@ RegistryRemove(
  *
  *----------------------------------------------------------------------
  */
-
-static const Tcl_ObjType *byteArrayType;
 
 static const unsigned char *
 WordOf(
@@ -1818,9 +1819,6 @@ ActorCreate(
     Actor *actorPtr, *otherPtr;
     char defaultName[32];
 
-    if (byteArrayType == NULL) {
-	byteArrayType = Tcl_GetObjType("bytearray");
-    }
     if (objc > 2 && Tcl_GetString(objv[2])[0] != '-') {
 	const char *p;
 
