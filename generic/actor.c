@@ -973,7 +973,8 @@ ActorSend(
  * IsGuiThread --
  *
  *	Does this interpreter's thread own a Tk main window? Blocking there
- *	would freeze the GUI.
+ *	would freeze the GUI. Looks at the interpreter and its parents (a
+ *	child interpreter of a Tk application runs in the GUI thread too).
  *
  *----------------------------------------------------------------------
  */
@@ -982,15 +983,19 @@ static int
 IsGuiThread(
     Tcl_Interp *interp)
 {
-    Tcl_CmdInfo info;
-    Tcl_Obj *savedPtr = Tcl_GetObjResult(interp);
-    int gui;
+    Tcl_Interp *ip;
+    int gui = 0;
 
-    Tcl_IncrRefCount(savedPtr);
-    gui = Tcl_PkgPresent(interp, "Tk", NULL, 0) != NULL
-	    && Tcl_GetCommandInfo(interp, ".", &info);
-    Tcl_SetObjResult(interp, savedPtr);
-    Tcl_DecrRefCount(savedPtr);
+    for (ip = interp; ip != NULL && !gui; ip = Tcl_GetMaster(ip)) {
+	Tcl_CmdInfo info;
+	Tcl_Obj *savedPtr = Tcl_GetObjResult(ip);
+
+	Tcl_IncrRefCount(savedPtr);
+	gui = Tcl_PkgPresent(ip, "Tk", NULL, 0) != NULL
+		&& Tcl_GetCommandInfo(ip, ".", &info);
+	Tcl_SetObjResult(ip, savedPtr);
+	Tcl_DecrRefCount(savedPtr);
+    }
     return gui;
 }
 
