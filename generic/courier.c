@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "resolve.h"
 #include "spawn.h"
+#include "actor.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,7 @@ Courier_Init(
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
 	    NULL, NULL);
+    CourierActorInit(interp);
     Tcl_CreateObjCommand(interp, "::courier::test::flood",
 	    CourierFloodObjCmd, NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
@@ -201,6 +203,7 @@ Courier_Unload(
 	CourierInboxClose();
     }
     if (flags == TCL_UNLOAD_DETACH_FROM_PROCESS) {
+	CourierActorUnload();
 	CourierResolverStop(0);
 	CourierIoStopAll();
 	CourierIoFreeRetired();
