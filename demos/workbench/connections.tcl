@@ -558,6 +558,32 @@ proc ::workbench::rowsSince {id seq {max 1000000000}} {
     return [list [expr {$end - $seq - $have}] $rows]
 }
 
+# workbench::rowsBefore id seq max --
+#	The rows of an item just before sequence number seq (at most max,
+#	the newest of them), as {seq timeUs dir message ...}, oldest first.
+#	For filling a view backwards.
+
+proc ::workbench::rowsBefore {id seq max} {
+    variable item
+    set rows {}
+    set have 0
+    set ring $item($id,ring)
+    for {set i [expr {[llength $ring] - 1}]} {$i >= 0 && $have < $max} \
+	    {incr i -1} {
+	lassign [lindex $ring $i] seq0 time dir messages
+	if {$seq0 >= $seq} continue
+	set to [expr {min([llength $messages], $seq - $seq0)}]
+	set from [expr {max(0, $to - ($max - $have))}]
+	set chunk {}
+	for {set k $from} {$k < $to} {incr k} {
+	    lappend chunk [expr {$seq0 + $k}] $time $dir [lindex $messages $k]
+	}
+	set rows [concat $chunk $rows]
+	incr have [expr {$to - $from}]
+    }
+    return $rows
+}
+
 # --- Sending -----------------------------------------------------------
 
 # workbench::send id data --

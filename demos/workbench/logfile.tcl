@@ -7,10 +7,11 @@
 #	A log line is
 #	    2026-11-22 02:03:04.123456 < i3 payload
 #	with the direction < (received), > (sent) or * (event), the item id,
-#	and the payload with backslash and control characters escaped (\\,
-#	\r, \n, \x01, ...; for binary connections bytes 0x80-0xFF too), so
-#	that one message is one line. A batch costs two string maps and one
-#	write, whatever its length.
+#	and the payload. Lines received with line framing (auto or lf) are
+#	written as they are: they cannot hold a newline. Other payloads have
+#	backslash and control characters escaped (\\, \r, \n, \x01, ...;
+#	for binary ones bytes 0x80-0xFF too), so that one message is one
+#	line. A batch of received lines costs one join and one write.
 
 namespace eval ::workbench {
     variable log		;# Array: the log's state.
@@ -89,7 +90,8 @@ proc ::workbench::logRows {id now dir messages} {
     set text $prefix[LogPayload $id $dir $messages $prefix]\n
     puts -nonewline $log(chan) $text
     incr log(rows) [llength $messages]
-    if {[incr log(bytes) [string length $text]] > $log(maxBytes)} {
+    # bytelength: the UTF-8 length the string already knows, at no cost.
+    if {[incr log(bytes) [string bytelength $text]] > $log(maxBytes)} {
 	Rotate
     }
 }
@@ -101,12 +103,20 @@ proc ::workbench::LogPayload {id dir messages prefix} {
     variable logMaps
     set kind [PayloadKind $id $dir]
     if {$kind eq "line"} {
-	# Lines hold no "\n": escape the joined batch in one pass.
-	return [string map [list \n \n$prefix] \
-		[string map $logMaps(line) [join $messages \n]]]
+	# Lines hold no "\n": written as received, joined in one pass. Any
+	# other operation on the batch (a regexp, a string map) would first
+	# convert 64 KiB to Unicode, which costs ten times the join.
+	return [join $messages \n$prefix]
     }
-    return [join [lmap m $messages {string map $logMaps($kind) $m}] \
-	    \n$prefix]
+    set plain [expr {$kind eq "binary" ? {[^\x20-\x5B\x5D-\x7E]}
+	    : {[\x00-\x1F\\\x7F]}}]
+    return [join [lmap m $messages {
+	if {[regexp $plain $m]} {
+	    string map $logMaps($kind) $m
+	} else {
+	    set m
+	}
+    }] \n$prefix]
 }
 
 # workbench::PayloadKind id dir --

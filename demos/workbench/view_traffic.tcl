@@ -9,8 +9,10 @@
 #	  a ring, and one timer per frame (frameMs) takes the new ones and
 #	  inserts them with a single "insert" call;
 #	- a frame inserts at most perFlush rows (the newest): rows that came
-#	  faster than a screen can show are counted in a "skipped" line
-#	  instead of being drawn and scrolled away unseen;
+#	  faster than a screen can show are counted in a "not drawn" line
+#	  instead of being drawn and scrolled away unseen; while rows come
+#	  that fast, the view redraws every busyFrameMs instead of every
+#	  frame (no one reads 60 screens a second);
 #	- the widget holds at most settings(window) rows: older ones are
 #	  deleted with one "delete" call. The info line says how many rows
 #	  are outside the view; the log file (when on) has every one.
@@ -18,7 +20,8 @@
 namespace eval ::workbench {
     variable tv			;# Array: traffic view state.
     array set tv {mode text dir all filter {} regex 0 follow 1 find {}
-	shownSeq 0 widgetRows 0 flushTimer {} perFlush 400 frameMs 16
+	shownSeq 0 widgetRows 0 flushTimer {} perFlush 150 frameMs 16
+	busyFrameMs 100 busy 0 firstSeq -1 backfillTimer {}
 	maxChars 600 infoText {} headText {} flushes 0 filterError {}}
 }
 
@@ -113,7 +116,8 @@ proc ::workbench::BuildTrafficBar {w} {
 proc ::workbench::scheduleTrafficFlush {} {
     variable tv
     if {$tv(flushTimer) eq ""} {
-	set tv(flushTimer) [after $tv(frameMs) ::workbench::FlushTraffic]
+	set tv(flushTimer) [after [expr {$tv(busy) ? $tv(busyFrameMs)
+		: $tv(frameMs)}] ::workbench::FlushTraffic]
     }
 }
 
@@ -135,6 +139,7 @@ proc ::workbench::FlushTraffic {{max {}}} {
     }
     lassign [rowsSince $id $tv(shownSeq) $max] skipped rows
     set tv(shownSeq) [get $id seq]
+    set tv(busy) [expr {[llength $rows] >= 4 * $max / 2}]
     set insert {}
     set added 0
     if {$skipped > 0} {
@@ -142,17 +147,12 @@ proc ::workbench::FlushTraffic {{max {}}} {
 		faster than a screen can show (the log has them)\n" gap
 	incr added
     }
-    set tags {< in > out * event}
-    set marks {< "<  " > ">  " * "*  "}
-    foreach {seq time dir message} $rows {
-	set line [RowText $dir $message]
-	if {![Passes $dir $line]} {
-	    continue
-	}
-	lappend insert "[timeText $time] " time \
-		"[dict get $marks $dir]$line\n" [dict get $tags $dir]
-	incr added
+    if {$tv(firstSeq) < 0 && [llength $rows]} {
+	set tv(firstSeq) [lindex $rows 0]
     }
+    lassign [InsertArgs $rows] args n
+    lappend insert {*}$args
+    incr added $n
     if {!$added} {
 	return
     }
@@ -170,6 +170,60 @@ proc ::workbench::FlushTraffic {{max {}}} {
 	$t yview moveto 1.0
     }
     incr tv(flushes)
+}
+
+# workbench::InsertArgs rows --
+#	The text insert arguments (text tags text tags ...) of the rows
+#	that pass the filter, and their count.
+
+proc ::workbench::InsertArgs {rows} {
+    set tags {< in > out * event}
+    set marks {< "<  " > ">  " * "*  "}
+    set insert {}
+    set n 0
+    foreach {seq time dir message} $rows {
+	set line [RowText $dir $message]
+	if {![Passes $dir $line]} {
+	    continue
+	}
+	lappend insert "[timeText $time] " time \
+		"[dict get $marks $dir]$line\n" [dict get $tags $dir]
+	incr n
+    }
+    return [list $insert $n]
+}
+
+# workbench::Backfill id --
+#	After a re-render, fills the view backwards with older rows from
+#	the ring, a slice per event-loop turn, up to the window.
+
+proc ::workbench::Backfill {id} {
+    variable tv
+    variable ui
+    variable settings
+    set tv(backfillTimer) {}
+    if {$id ne $ui(current) || $tv(firstSeq) <= 0
+	    || $tv(widgetRows) >= $settings(window)} {
+	return
+    }
+    set max [expr {min($tv(perFlush), $settings(window) - $tv(widgetRows))}]
+    set rows [rowsBefore $id $tv(firstSeq) $max]
+    if {![llength $rows]} {
+	return
+    }
+    set tv(firstSeq) [lindex $rows 0]
+    lassign [InsertArgs $rows] insert n
+    if {$n} {
+	set t .nb.traffic.text
+	$t configure -state normal
+	$t insert 1.0 {*}$insert
+	$t configure -state disabled
+	incr tv(widgetRows) $n
+	if {$tv(follow)} {
+	    $t yview moveto 1.0
+	}
+    }
+    set tv(backfillTimer) [after 30 [list ::workbench::Backfill $id]]
 }
 
 # workbench::RowText dir message --
@@ -243,8 +297,13 @@ proc ::workbench::rerenderTraffic {} {
 	refreshTrafficInfo
 	return
     }
-    set tv(shownSeq) [expr {max(0, [get $id seq] - $settings(window))}]
-    FlushTraffic $settings(window)
+    # The newest rows first, the older ones by Backfill, a slice at a
+    # time: a full window at once would hold the event loop too long.
+    set tv(shownSeq) [expr {max(0, [get $id seq] - $tv(perFlush))}]
+    set tv(firstSeq) -1
+    FlushTraffic
+    catch {after cancel $tv(backfillTimer)}
+    set tv(backfillTimer) [after 30 [list ::workbench::Backfill $id]]
     $t yview moveto 1.0
     refreshTrafficInfo
 }
@@ -257,6 +316,8 @@ proc ::workbench::clearTraffic {} {
     $t delete 1.0 end
     $t configure -state disabled
     set tv(widgetRows) 0
+    set tv(firstSeq) 0
+    catch {after cancel $tv(backfillTimer)}
 }
 
 # workbench::refreshTrafficInfo --
