@@ -187,6 +187,7 @@ proc ::workbench::LoadSample {} {
 
 proc ::workbench::LoadFigures {} {
     variable load
+    variable loadSamplesMax
     set now [clock microseconds]
     set secs [expr {max(1e-6, ($now - $load(lastUs)) / 1e6)}]
     set load(achieved) [expr {($load(received) - $load(lastReceived)) / $secs}]

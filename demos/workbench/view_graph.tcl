@@ -35,18 +35,17 @@ proc ::workbench::drawGraphs {} {
     }
     set mine [expr {$id eq "" ? {} : [rateHistory $id]}]
     set total [rateHistory total]
-    set name [expr {$id eq "" ? "" : "$id "}]
     foreach {graph columns unit} {msgs {0 2} messages/s bytes {1 3} bytes/s} {
 	set series {}
 	foreach col $columns dir {in out} {
 	    if {$id ne ""} {
-		lappend series "$name$dir" $dir {} \
-			[lmap s $mine {lindex $s $col}]
+		lappend series $dir $dir {} [lmap s $mine {lindex $s $col}]
 	    }
 	    lappend series "all $dir" $dir {4 3} \
 		    [lmap s $total {lindex $s $col}]
 	}
-	drawGraph .nb.traffic.graph.$graph $unit $series
+	set title [expr {$id eq "" ? $unit : "$id $unit"}]
+	drawGraph .nb.traffic.graph.$graph $title $series
     }
 }
 
@@ -63,7 +62,7 @@ proc ::workbench::drawGraph {c unit series} {
 	return
     }
     set left 40
-    set top 18
+    set top 24
     set bottom [expr {$h - 6}]
     set right [expr {$w - 6}]
     set max 0
@@ -101,8 +100,10 @@ proc ::workbench::drawGraph {c unit series} {
 		-text "$label [ShortNumber $last]"]
 	set lx [expr {[lindex [$c bbox $t] 2] + 10}]
     }
-    $c create text $right $bottom -anchor se -font TkSmallCaptionFont \
-	    -fill gray60 -text "last 60 s"
+    if {$lx < $right - 60} {
+	$c create text $right 2 -anchor ne -font TkSmallCaptionFont \
+		-fill gray60 -text "last 60 s"
+    }
 }
 
 proc ::workbench::NiceMax {max} {
@@ -124,7 +125,8 @@ proc ::workbench::ShortNumber {n {unit {}}} {
     foreach {limit div suffix} {1e3 1 "" 1e6 1e3 k 1e9 1e6 M 1e18 1e9 G} {
 	if {abs($n) < $limit} {
 	    set v [expr {$n / double($div)}]
-	    set text [expr {$v == round($v) ? int($v) : [format %.1f $v]}]
+	    set text [expr {$v == round($v) || abs($v) >= 100 ? int(round($v))
+		    : [format %.1f $v]}]
 	    return [string trim "$text$suffix $unit"]
 	}
     }

@@ -19,20 +19,20 @@ proc ::workbench::buildLoadTab {w} {
 	host "Host" 18 "The echo server to load"
 	port "Port" 7 ""
 	conns "Connections" 6 "How many connections, 1 to 1000"
-	rate "Messages/s per connection" 9 "0: as fast as the echo comes\
-		back (64 in flight per connection)"
+	rate "Messages/s each" 9 "Per connection; 0: as fast as the echo\
+		comes back (64 in flight per connection)"
 	size "Line bytes" 6 "Bytes per line, 32 to 65536"
     } {
 	ttk::label $f.l$name -text $label
 	ttk::entry $f.$name -textvariable ::workbench::lg($name) \
 		-width $width
-	pack $f.l$name $f.$name -side left -padx {0 4}
-	pack configure $f.l$name -padx {8 4}
 	if {$tip ne ""} {
 	    tooltip $f.$name $tip
 	}
     }
-    pack configure $f.lhost -padx {0 4}
+    grid $f.lhost $f.host $f.lport $f.port -sticky w -padx {0 6} -pady 2
+    grid $f.lconns $f.conns $f.lrate $f.rate $f.lsize $f.size -sticky w \
+	    -padx {0 6} -pady 2
     ttk::frame $w.buttons
     ttk::button $w.buttons.start -text "Start" -command ::workbench::uiStartLoad
     ttk::button $w.buttons.stop -text "Stop" -command ::workbench::stopLoad
@@ -134,7 +134,7 @@ proc ::workbench::DrawLoadGraph {} {
     }
     if {[winfo width $c] > 50} {
 	$c create line {*}$coords -fill #b3261e -dash {4 3}
-	$c create text [expr {$w - 6}] 2 -anchor ne -font TkSmallCaptionFont \
+	$c create text [expr {$w - 6}] 14 -anchor ne -font TkSmallCaptionFont \
 		-fill #b3261e -text "p99 round trip (top = $max ms)\
 		[format %.2f [lindex $h end 1]] ms"
     }

@@ -139,10 +139,10 @@ proc ::workbench::BuildSidebar {w} {
     $w.tree heading state -text "State" -anchor w
     $w.tree heading in -text "In" -anchor e
     $w.tree heading out -text "Out" -anchor e
-    $w.tree column #0 -width 170 -stretch 1
-    $w.tree column state -width 72 -stretch 0
-    $w.tree column in -width 54 -stretch 0 -anchor e
-    $w.tree column out -width 54 -stretch 0 -anchor e
+    $w.tree column #0 -width 196 -stretch 1
+    $w.tree column state -width 78 -stretch 0
+    $w.tree column in -width 52 -stretch 0 -anchor e
+    $w.tree column out -width 52 -stretch 0 -anchor e
     $w.tree tag configure listener -font TkHeadingFont
     foreach {state colour} {open green4 connecting DarkOrange3
 	    listening blue3 paused DarkOrange3 closed gray45 error red3} {
@@ -238,14 +238,16 @@ proc ::workbench::RefreshSidebar {} {
 }
 
 # workbench::compact n --
-#	A counter in at most 6 characters: 999999, 1.2M, 34G.
+#	A counter in at most 5 characters: 9999, 68.0k, 309k, 1.2M, 34G.
 
 proc ::workbench::compact {n} {
-    foreach {limit div suffix} {1e6 1 "" 1e9 1e6 M 1e12 1e9 G} {
+    if {$n < 10000} {
+	return $n
+    }
+    foreach {limit div suffix} {1e6 1e3 k 1e9 1e6 M 1e12 1e9 G} {
 	if {$n < $limit} {
-	    return [expr {$div == 1 ? $n
-		    : [format %.[expr {$n / $div < 100 ? 1 : 0}]f%s \
-		    [expr {$n / double($div)}] $suffix]}]
+	    set v [expr {$n / $div}]
+	    return [format %.[expr {$v < 100 ? 1 : 0}]f%s $v $suffix]
 	}
     }
     return [format %.0fT [expr {$n / 1e12}]]

@@ -80,12 +80,12 @@ proc ::workbench::BuildTrafficBar {w} {
     ttk::combobox $w.dir -state readonly -width 6 \
 	    -values {all in out events} -textvariable ::workbench::tv(dir)
     ttk::label $w.lfilter -text "Filter"
-    ttk::entry $w.filter -width 14 -textvariable ::workbench::tv(filter)
+    ttk::entry $w.filter -width 12 -textvariable ::workbench::tv(filter)
     bind $w.filter <KeyRelease> ::workbench::ScheduleRerender
     ttk::checkbutton $w.regex -text "Regex" \
 	    -variable ::workbench::tv(regex)
     ttk::label $w.lfind -text "Find"
-    ttk::entry $w.find -width 12 -textvariable ::workbench::tv(find)
+    ttk::entry $w.find -width 10 -textvariable ::workbench::tv(find)
     bind $w.find <Return> ::workbench::FindNext
     ttk::checkbutton $w.follow -text "Follow" \
 	    -variable ::workbench::tv(follow)
