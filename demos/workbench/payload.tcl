@@ -42,7 +42,7 @@ proc ::workbench::unescape {text {captures {}}} {
 	    n { lappend pieces text \n }
 	    r { lappend pieces text \r }
 	    t { lappend pieces text \t }
-	    \\ { lappend pieces text \\ }
+	    {\\} { lappend pieces text \\ }
 	    x?? { lappend pieces bytes [binary decode hex [string range $esc 1 2]] }
 	    x* {
 		Fail VALUE text "bad escape \"\\$esc\" at [expr {$from + 1}]:\
@@ -158,12 +158,15 @@ proc ::workbench::showText {message} {
     return [string map $showMap $message]
 }
 
-# workbench::showHex message --
-#	Hex bytes, space separated. Text (characters above 255) is shown as
-#	its UTF-8 bytes.
+# workbench::showHex message ?encoding? --
+#	Hex bytes, space separated. With an encoding (a text connection),
+#	the message is text and shown as the bytes it is sent as; without,
+#	it is bytes (characters above 255, if any, are shown as UTF-8).
 
-proc ::workbench::showHex {message} {
-    if {[regexp {[^\x00-\xFF]} $message]} {
+proc ::workbench::showHex {message {encoding {}}} {
+    if {$encoding ne ""} {
+	set message [encoding convertto $encoding $message]
+    } elseif {[regexp {[^\x00-\xFF]} $message]} {
 	set message [encoding convertto utf-8 $message]
     }
     return [regsub -all {..(?=.)} [binary encode hex $message] {& }]

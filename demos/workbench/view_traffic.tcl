@@ -21,7 +21,7 @@ namespace eval ::workbench {
     variable tv			;# Array: traffic view state.
     array set tv {mode text dir all filter {} regex 0 follow 1 find {}
 	shownSeq 0 widgetRows 0 flushTimer {} perFlush 150 frameMs 16
-	busyFrameMs 100 busy 0 firstSeq -1 backfillTimer {}
+	busyFrameMs 100 busy 0 firstSeq -1 backfillTimer {} encoding {}
 	maxChars 600 infoText {} headText {} flushes 0 filterError {}}
 }
 
@@ -243,8 +243,11 @@ proc ::workbench::RowText {dir message} {
 	set more "  \u2026 (+[commas [expr {$len - $cut}]])"
     }
     switch -- $tv(mode) {
-	hex { return [showHex $message]$more }
-	both { return "[showText $message]  \u2502 [showHex $message]$more" }
+	hex { return [showHex $message $tv(encoding)]$more }
+	both {
+	    return "[showText $message]  \u2502\
+		    [showHex $message $tv(encoding)]$more"
+	}
 	default { return [showText $message]$more }
     }
 }
@@ -299,6 +302,10 @@ proc ::workbench::rerenderTraffic {} {
     }
     # The newest rows first, the older ones by Backfill, a slice at a
     # time: a full window at once would hold the event loop too long.
+    # Hex shows a text connection's messages as the bytes on the wire.
+    set o [get $id options]
+    set tv(encoding) [expr {[dict get $o framing] eq "line"
+	    && [dict get $o encoding] ne "binary" ? [dict get $o encoding] : ""}]
     set tv(shownSeq) [expr {max(0, [get $id seq] - $tv(perFlush))}]
     set tv(firstSeq) -1
     FlushTraffic

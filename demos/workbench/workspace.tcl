@@ -251,8 +251,12 @@ proc ::workbench::CheckEndpoints {key list} {
 	if {![string is boolean -strict $echo]} {
 	    Fail VALUE echo "expected a boolean, got \"$echo\""
 	}
-	dict create host [dict get $d host] port [dict get $d port] \
-		options $o echo [string is true $echo]
+	set checked [dict create host [dict get $d host] \
+		port [dict get $d port] options $o]
+	if {$key eq "listeners"} {
+	    dict set checked echo [string is true $echo]
+	}
+	set checked
     }]
 }
 
