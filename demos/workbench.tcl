@@ -70,7 +70,11 @@ proc ::workbench::ParseArgs {argv} {
 	set argv [lassign $argv opt]
 	switch -- $opt {
 	    --echo { dict set o echo 1 }
-	    --no-workspace { dict set o no-workspace 1 }
+	    --no-workspace {
+		# The last of --workspace and --no-workspace counts.
+		dict set o no-workspace 1
+		dict set o workspace {}
+	    }
 	    -h - --help { Usage }
 	    --listen - --connect - --host - --framing - --load - --load-conns -
 	    --load-rate - --load-size - --log - --log-size - --window -
@@ -82,6 +86,9 @@ proc ::workbench::ParseArgs {argv} {
 		set key [string range $opt 2 end]
 		if {$key in {listen connect}} {
 		    dict lappend o $key $value
+		} elseif {$key eq "workspace"} {
+		    dict set o workspace $value
+		    dict set o no-workspace 0
 		} else {
 		    dict set o $key $value
 		}
