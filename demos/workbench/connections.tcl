@@ -9,9 +9,10 @@
 #	the ring, one write to the log, one notification. The views never
 #	see single messages; they pull rows from the ring once per frame.
 #
-#	Ring entries are {seq0 timeUs dir messages}: the rows seq0,
+#	Ring entries are {seq0 timeUs dir messages bytes}: the rows seq0,
 #	seq0+1, ... of that item, received (dir "<") or sent (">") at
-#	timeUs, or an event ("*") whose single message is a sentence.
+#	timeUs, or an event ("*") whose single message is a sentence, and
+#	their size.
 
 namespace eval ::workbench {
     variable item		;# Array "$id,field": every item's fields.
@@ -21,7 +22,8 @@ namespace eval ::workbench {
     variable byHandle		;# Array: courier handle -> item id.
     array set byHandle {}
     variable observers {}	;# Command prefixes told of changes.
-    variable ringRows 20000	;# Rows of traffic kept per item.
+    variable ringRows 20000	;# Rows of traffic kept per item...
+    variable ringBudget 268435456 ;# ...and bytes, over all items.
     variable keepClosedClients 20 ;# Closed accepted clients kept per listener.
 
     # Defaults of the options an item remembers (and a workspace saves).
@@ -130,7 +132,7 @@ proc ::workbench::NewItem {kind fields} {
     foreach {key value} [list kind $kind parent {} handle {} host {} \
 	    port 0 options {} state closed reason {} label {} \
 	    msgsIn 0 bytesIn 0 msgsOut 0 bytesOut 0 seq 0 ring {} \
-	    kept 0 echo 0 children {} created [clock seconds] \
+	    kept 0 keptBytes 0 echo 0 children {} created [clock seconds] \
 	    {*}$fields] {
 	set item($id,$key) $value
     }
@@ -502,27 +504,69 @@ proc ::workbench::OnClose {id handle reason} {
 proc ::workbench::Append {id now dir messages} {
     variable item
     variable ringRows
+    variable ids
     set n [llength $messages]
-    lappend item($id,ring) [list $item($id,seq) $now $dir $messages]
+    set bytes [Bytes $id $messages]
+    lappend item($id,ring) [list $item($id,seq) $now $dir $messages $bytes]
     incr item($id,seq) $n
     incr item($id,kept) $n
-    # Trim from the front, a whole entry at a time; lrange on a list
-    # that is not shared is done in place.
+    incr item($id,keptBytes) $bytes
+    # Trim from the front, a whole entry at a time, to ringRows rows and
+    # to the item's share of ringBudget bytes (but keep the newest
+    # entry). lrange on a list that is not shared is done in place.
+    set maxBytes [RingBytes]
     set drop 0
     set kept $item($id,kept)
+    set keptBytes $item($id,keptBytes)
+    set last [expr {[llength $item($id,ring)] - 1}]
     foreach entry $item($id,ring) {
 	set len [llength [lindex $entry 3]]
-	if {$kept - $len < $ringRows} break
+	if {$drop == $last || ($kept - $len < $ringRows
+		&& $keptBytes <= $maxBytes)} {
+	    break
+	}
 	incr kept -$len
+	incr keptBytes -[lindex $entry 4]
 	incr drop
     }
     if {$drop} {
 	set item($id,ring) [lrange $item($id,ring)[set item($id,ring) {}] \
 		$drop end]
 	set item($id,kept) $kept
+	set item($id,keptBytes) $keptBytes
     }
     logRows $id $now $dir $messages
     Notify rows $id
+}
+
+# workbench::Bytes id messages --
+#	The size of a batch, for the ring's byte budget: exact for a few
+#	messages (string length of a byte array costs nothing), and for
+#	many an upper bound without touching them: a batch is one read of
+#	at most 64 KiB, plus the end of a line begun in earlier reads,
+#	which can only be its first message.
+
+proc ::workbench::Bytes {id messages} {
+    if {[llength $messages] > 64} {
+	return [expr {[string length [lindex $messages 0]] + 65536}]
+    }
+    set bytes 0
+    foreach m $messages {
+	incr bytes [string length $m]
+    }
+    return $bytes
+}
+
+# workbench::RingBytes --
+#	How many bytes one item's ring may hold: an equal share of
+#	ringBudget, from 256 KiB to 8 MiB, so that a thousand connections
+#	of 64 KiB chunks cannot take gigabytes.
+
+proc ::workbench::RingBytes {} {
+    variable ids
+    variable ringBudget
+    return [expr {max(262144, min(8388608,
+	    $ringBudget / max(1, [llength $ids])))}]
 }
 
 proc ::workbench::Event {id text} {
