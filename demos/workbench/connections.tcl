@@ -365,22 +365,25 @@ proc ::workbench::TakeCounters {id} {
     }
 }
 
-# workbench::counters id --
+# workbench::counters id ?fresh? --
 #	Current dict msgsIn bytesIn msgsOut bytesOut of an item; for a
-#	listener, the sums over its clients.
+#	listener, the sums over its clients. With fresh 0, the counters as
+#	last read from the handles (no call into Courier).
 
-proc ::workbench::counters {id} {
+proc ::workbench::counters {id {fresh 1}} {
     variable item
     if {$item($id,kind) eq "listener"} {
 	set sum {msgsIn 0 bytesIn 0 msgsOut 0 bytesOut 0}
 	foreach child $item($id,children) {
-	    dict for {k v} [counters $child] {
+	    dict for {k v} [counters $child $fresh] {
 		dict incr sum $k $v
 	    }
 	}
 	return $sum
     }
-    TakeCounters $id
+    if {$fresh} {
+	TakeCounters $id
+    }
     return [list msgsIn $item($id,msgsIn) bytesIn $item($id,bytesIn) \
 	    msgsOut $item($id,msgsOut) bytesOut $item($id,bytesOut)]
 }

@@ -144,7 +144,7 @@ proc ::workbench::LoadData {i h batch} {
     # Every stride-th round trip is kept, the stride set from the last
     # second's rate, so that a fast second costs no more than a slow one.
     foreach line $batch {
-	if {[incr load(skip) -1] <= 0
+	if {[incr load(skip) -1] <= 0 && [llength $load(samples)] < 2 * $loadSamplesMax
 		&& [scan $line "%d %d %lld" c s t] == 3} {
 	    lappend load(samples) [expr {($now - $t) / 1000.0}]
 	    set load(skip) $load(stride)

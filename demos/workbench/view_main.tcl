@@ -8,7 +8,9 @@
 namespace eval ::workbench {
     variable ui			;# Array: view state.
     array set ui {current {} sidebarTimer {} lagText {} logText {}
-	summaryText {} echo 0 refreshMs 250}
+	summaryText {} echo 0 refreshMs 250 sidebarSlice 40 sidebarNext 0}
+    variable dirty		;# Array: items whose sidebar row changed.
+    array set dirty {}
 }
 
 proc ::workbench::buildMainWindow {} {
@@ -173,6 +175,8 @@ proc ::workbench::OnModel {event id} {
 	    }
 	}
 	added - removed - state {
+	    variable dirty
+	    set dirty($id) 1
 	    if {$ui(sidebarTimer) eq ""} {
 		set ui(sidebarTimer) [after 50 ::workbench::RefreshSidebar]
 	    }
@@ -199,42 +203,88 @@ proc ::workbench::SelectFirst {} {
 
 # workbench::RefreshSidebar --
 #	Makes the tree match the model: one row per item, accepted clients
-#	beneath their listener, state and counters up to date.
+#	beneath their listener. Rows whose state changed are updated at
+#	once; counters are refreshed for at most sidebarSlice rows a call,
+#	in turn, so that hundreds of clients under load cost no more than a
+#	few dozen.
 
 proc ::workbench::RefreshSidebar {} {
     variable ui
+    variable dirty
     set ui(sidebarTimer) {}
     set tree .pw.side.tree
     set wanted [items]
+    foreach id $wanted {
+	set want($id) 1
+    }
     foreach node [concat [$tree children {}] \
 	    {*}[lmap n [$tree children {}] {$tree children $n}]] {
-	if {$node ni $wanted} {
-	    $tree delete $node
+	if {![info exists want($node)]} {
+	    # A listener's removal took its clients' rows with it.
+	    if {[$tree exists $node]} {
+		$tree delete $node
+	    }
+	    unset -nocomplain ui(row,$node)
 	}
     }
     foreach id $wanted {
-	set parent [get $id parent]
 	if {![$tree exists $id]} {
-	    $tree insert $parent end -id $id -open 1
+	    $tree insert [get $id parent] end -id $id -open 1
+	    set dirty($id) 1
 	}
-	set state [get $id state]
-	set c [counters $id]
-	set text [get $id label]
-	set tags [list $state]
-	if {[get $id kind] eq "listener"} {
-	    set open [llength [lmap k [get $id children] {
-		if {[get $k state] ni {open paused}} continue; set k}]]
-	    append text " ($open)"
-	    lappend tags listener
-	}
-	set values [list $state [compact [dict get $c msgsIn]] \
-		[compact [dict get $c msgsOut]]]
-	$tree item $id -text $text -values $values -tags $tags
     }
-    if {$ui(current) eq "" && [llength $wanted]} {
+    foreach id [array names dirty] {
+	if {[info exists want($id)]} {
+	    UpdateRow $tree $id
+	}
+    }
+    array unset dirty
+    set n [llength $wanted]
+    if {$n <= $ui(sidebarSlice)} {
+	foreach id $wanted {
+	    UpdateRow $tree $id
+	}
+    } else {
+	set first [expr {$ui(sidebarNext) % $n}]
+	for {set k 0} {$k < $ui(sidebarSlice)} {incr k} {
+	    UpdateRow $tree [lindex $wanted [expr {($first + $k) % $n}]]
+	}
+	set ui(sidebarNext) [expr {($first + $ui(sidebarSlice)) % $n}]
+    }
+    if {$ui(current) eq "" && $n} {
 	$tree selection set [lindex $wanted 0]
     }
     UpdateButtons
+}
+
+# workbench::UpdateRow tree id --
+#	One sidebar row: label, state, counters. A listener shows how many
+#	clients are open and their summed counters (as last read).
+
+proc ::workbench::UpdateRow {tree id} {
+    variable ui
+    set state [get $id state]
+    set text [get $id label]
+    set tags [list $state]
+    if {[get $id kind] eq "listener"} {
+	set open 0
+	foreach k [get $id children] {
+	    incr open [expr {[get $k state] in {open paused}}]
+	}
+	append text " ($open)"
+	lappend tags listener
+	set c [counters $id 0]
+    } else {
+	set c [counters $id]
+    }
+    set values [list $state [compact [dict get $c msgsIn]] \
+	    [compact [dict get $c msgsOut]]]
+    # Touch the widget only when the row changed.
+    set row [list $text $values $tags]
+    if {![info exists ui(row,$id)] || $ui(row,$id) ne $row} {
+	set ui(row,$id) $row
+	$tree item $id -text $text -values $values -tags $tags
+    }
 }
 
 # workbench::compact n --
@@ -359,7 +409,9 @@ proc ::workbench::RefreshStatus {} {
     set ui(lagText) [format "%3.0f ms now, %3.0f ms worst" $now $worst]
     .status.dot configure -foreground [expr {$now < 25 ? "green3"
 	    : $now < 100 ? "orange" : "red3"}]
-    if {[logging]} {
+    if {[info exists ui(problem)] && $ui(problem) ne ""} {
+	# A message from problem stays for its few seconds.
+    } elseif {[logging]} {
 	set ui(logText) "Log: [file tail $log(path)],\
 		[commas $log(rows)] rows"
     } else {
