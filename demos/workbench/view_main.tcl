@@ -39,6 +39,12 @@ proc ::workbench::buildMainWindow {} {
     pack .status -side bottom -fill x
     pack .pw -side top -fill both -expand 1 -padx 4 -pady {0 2}
     wm protocol . WM_DELETE_WINDOW ::workbench::quit
+    # Load every font the views use now: the first use of a font costs
+    # a fontconfig lookup, which would otherwise show as lag later.
+    foreach f [list TkFixedFont TkHeadingFont TkSmallCaptionFont \
+	    TkTooltipFont [list {*}[font actual TkFixedFont] -slant italic]] {
+	font measure $f 0
+    }
     observe ::workbench::OnModel
     Bindings
     RefreshLoop
@@ -141,11 +147,10 @@ proc ::workbench::BuildSidebar {w} {
     $w.tree heading state -text "State" -anchor w
     $w.tree heading in -text "In" -anchor e
     $w.tree heading out -text "Out" -anchor e
-    $w.tree column #0 -width 196 -stretch 1
-    $w.tree column state -width 78 -stretch 0
-    $w.tree column in -width 52 -stretch 0 -anchor e
-    $w.tree column out -width 52 -stretch 0 -anchor e
-    $w.tree tag configure listener -font TkHeadingFont
+    $w.tree column #0 -width 172 -minwidth 100 -stretch 1
+    $w.tree column state -width 80 -stretch 0
+    $w.tree column in -width 48 -stretch 0 -anchor e
+    $w.tree column out -width 48 -stretch 0 -anchor e
     foreach {state colour} {open green4 connecting DarkOrange3
 	    listening blue3 paused DarkOrange3 closed gray45 error red3} {
 	$w.tree tag configure $state -foreground $colour
@@ -406,7 +411,7 @@ proc ::workbench::RefreshStatus {} {
     variable ui
     variable log
     lassign [lagSample] now worst
-    set ui(lagText) [format "%3.0f ms now, %3.0f ms worst" $now $worst]
+    set ui(lagText) "[LagText $now] now, [LagText $worst] worst"
     .status.dot configure -foreground [expr {$now < 25 ? "green3"
 	    : $now < 100 ? "orange" : "red3"}]
     if {[info exists ui(problem)] && $ui(problem) ne ""} {
@@ -421,6 +426,10 @@ proc ::workbench::RefreshStatus {} {
     set open [llength [lmap id [items] {
 	if {[get $id state] ni {open listening paused}} continue; set id}]]
     set ui(summaryText) "$open open of $n"
+}
+
+proc ::workbench::LagText {ms} {
+    return [format [expr {$ms < 10 ? "%4.1f ms" : "%4.0f ms"}] $ms]
 }
 
 # workbench::RefreshLoop --

@@ -10,7 +10,7 @@ namespace eval ::workbench {
 
 proc ::workbench::buildRulesTab {w} {
     ttk::frame $w -padding 10
-    ttk::label $w.intro -wraplength 700 -justify left -text "A received\
+    ttk::label $w.intro -wraplength 560 -justify left -text "A received\
 	    message that matches a rule gets the rule's reply (the first\
 	    matching rule wins). Replies take escapes (\\n, \\xNN) and\
 	    captures: \\0 the whole message or match, \\1 ... \\9 the\
@@ -32,9 +32,9 @@ proc ::workbench::buildRulesTab {w} {
     ttk::combobox $e.match -width 7 -state readonly \
 	    -values {exact prefix regex} -textvariable ::workbench::re(match)
     ttk::label $e.lpattern -text "Pattern"
-    ttk::entry $e.pattern -width 22 -textvariable ::workbench::re(pattern)
+    ttk::entry $e.pattern -width 18 -textvariable ::workbench::re(pattern)
     ttk::label $e.lreply -text "Reply"
-    ttk::entry $e.reply -width 28 -textvariable ::workbench::re(reply)
+    ttk::entry $e.reply -width 20 -textvariable ::workbench::re(reply)
     pack $e.lscope $e.scope $e.lmatch $e.match $e.lpattern $e.pattern \
 	    $e.lreply -side left -padx {0 4}
     pack $e.reply -side left -fill x -expand 1

@@ -12,20 +12,17 @@ namespace eval ::workbench {
 
 proc ::workbench::buildSendPanel {w} {
     ttk::labelframe $w -text "Send" -padding {6 2 6 4}
+    # The first row is the box and Send, whatever the width; the
+    # choices go on the second.
     ttk::frame $w.row
-    foreach mode {text hex file} label {Text Hex File} {
-	ttk::radiobutton $w.row.$mode -text $label -value $mode \
-		-variable ::workbench::sp(mode)
-	pack $w.row.$mode -side left -padx {0 4}
-    }
     ttk::combobox $w.row.data -textvariable ::workbench::sp(text) \
 	    -font TkFixedFont -postcommand ::workbench::FillHistory
-    ttk::button $w.row.browse -text "File..." -width 6 \
-	    -command ::workbench::BrowseFile
     ttk::button $w.row.send -text "Send" -command ::workbench::uiSend
-    pack $w.row.send -side right
-    pack $w.row.browse -side right -padx 4
-    pack $w.row.data -side left -fill x -expand 1 -padx {4 0}
+    ttk::label $w.row.status -textvariable ::workbench::sp(status) \
+	    -style Status.TLabel
+    pack $w.row.send -side right -padx {4 0}
+    pack $w.row.status -side right -padx {6 2}
+    pack $w.row.data -side left -fill x -expand 1
     bind $w.row.data <Return> ::workbench::uiSend
     # Return in the box sends; so does Ctrl+Return anywhere else.
     bind . <Control-Return> [list apply {{box} {
@@ -33,25 +30,30 @@ proc ::workbench::buildSendPanel {w} {
     }} $w.row.data]
 
     ttk::frame $w.opts
+    foreach mode {text hex file} label {Text Hex File} {
+	ttk::radiobutton $w.opts.$mode -text $label -value $mode \
+		-variable ::workbench::sp(mode)
+	pack $w.opts.$mode -side left -padx {0 4}
+    }
+    ttk::button $w.opts.browse -text "File..." -width 6 \
+	    -command ::workbench::BrowseFile
+    pack $w.opts.browse -side left -padx {0 10}
     ttk::checkbutton $w.opts.repeat -text "Repeat every" \
 	    -variable ::workbench::sp(repeat) -command ::workbench::OnRepeat
-    ttk::spinbox $w.opts.every -from 1 -to 3600000 -increment 100 -width 7 \
+    ttk::spinbox $w.opts.every -from 1 -to 3600000 -increment 100 -width 6 \
 	    -textvariable ::workbench::sp(every)
     ttk::label $w.opts.ms -text "ms"
     ttk::label $w.opts.lsnip -text "Snippet"
-    ttk::combobox $w.opts.snippet -width 14 -state readonly \
+    ttk::combobox $w.opts.snippet -width 8 -state readonly \
 	    -textvariable ::workbench::sp(snippet)
     bind $w.opts.snippet <<ComboboxSelected>> ::workbench::UseSnippet
-    ttk::button $w.opts.save -text "Save as..." \
+    ttk::button $w.opts.save -text "Save..." -width 7 \
 	    -command ::workbench::SaveSnippet
     ttk::button $w.opts.delete -text "Delete" -width 6 \
 	    -command ::workbench::DeleteSnippet
-    ttk::label $w.opts.status -textvariable ::workbench::sp(status) \
-	    -style Status.TLabel
     pack $w.opts.repeat $w.opts.every $w.opts.ms -side left
-    pack $w.opts.lsnip -side left -padx {14 4}
+    pack $w.opts.lsnip -side left -padx {10 4}
     pack $w.opts.snippet $w.opts.save $w.opts.delete -side left -padx {0 4}
-    pack $w.opts.status -side right
     pack $w.row -fill x -pady {2 4}
     pack $w.opts -fill x
     tooltip $w.row.data "Text: escapes \\n \\r \\t \\\\ \\xNN; macros\

@@ -72,6 +72,11 @@ proc ::workbench::buildTrafficTab {w} {
 
 proc ::workbench::BuildTrafficBar {w} {
     ttk::frame $w
+    # Two groups, side by side when there is room, else on two rows
+    # (LayoutBar); the containers are made first so that they lie under
+    # the widgets packed into them.
+    ttk::frame $w.l
+    ttk::frame $w.r
     ttk::label $w.lmode -text "Show"
     ttk::combobox $w.mode -state readonly -width 5 \
 	    -values {text hex both} -textvariable ::workbench::tv(mode)
@@ -80,12 +85,12 @@ proc ::workbench::BuildTrafficBar {w} {
     ttk::combobox $w.dir -state readonly -width 6 \
 	    -values {all in out events} -textvariable ::workbench::tv(dir)
     ttk::label $w.lfilter -text "Filter"
-    ttk::entry $w.filter -width 12 -textvariable ::workbench::tv(filter)
+    ttk::entry $w.filter -width 10 -textvariable ::workbench::tv(filter)
     bind $w.filter <KeyRelease> ::workbench::ScheduleRerender
     ttk::checkbutton $w.regex -text "Regex" \
 	    -variable ::workbench::tv(regex)
     ttk::label $w.lfind -text "Find"
-    ttk::entry $w.find -width 10 -textvariable ::workbench::tv(find)
+    ttk::entry $w.find -width 8 -textvariable ::workbench::tv(find)
     bind $w.find <Return> ::workbench::FindNext
     ttk::checkbutton $w.follow -text "Follow" \
 	    -variable ::workbench::tv(follow)
@@ -94,10 +99,15 @@ proc ::workbench::BuildTrafficBar {w} {
 	    -command ::workbench::clearTraffic
     # The right-hand buttons first: when the window is narrow, the
     # entries shrink, not the buttons.
-    pack $w.clear $w.copy $w.follow -side right -padx {4 0}
+    pack $w.clear $w.copy $w.follow -in $w.r -side right -padx {4 0}
+    pack $w.lfind $w.find -in $w.r -side left -padx {0 4}
     pack $w.lmode $w.mode $w.ldir $w.dir $w.lfilter $w.filter $w.regex \
-	    $w.lfind $w.find -side left -padx {0 4}
-    pack configure $w.ldir $w.lfilter $w.lfind -padx {8 4}
+	    -in $w.l -side left -padx {0 4}
+    pack configure $w.ldir $w.lfilter -padx {8 4}
+    grid $w.l -row 0 -column 0 -sticky w
+    grid $w.r -row 0 -column 1 -sticky e
+    grid columnconfigure $w 1 -weight 1
+    bind $w <Configure> [list ::workbench::LayoutBar $w %w]
     tooltip $w.mode "Show payloads as text (control characters escaped),\
 	    hex bytes, or both"
     tooltip $w.dir "Which rows to show: all, received (in), sent (out), or\
@@ -108,6 +118,19 @@ proc ::workbench::BuildTrafficBar {w} {
     tooltip $w.follow "Keep the newest row in sight (Ctrl+T)"
     tooltip $w.copy "Copy the selected rows, or all rows in the view"
     tooltip $w.clear "Empty the view (the model and the log keep the rows)"
+}
+
+# workbench::LayoutBar w width --
+#	One row when both groups fit, else the buttons on a second row.
+
+proc ::workbench::LayoutBar {w width} {
+    set one [expr {$width >= [winfo reqwidth $w.l] + [winfo reqwidth $w.r]}]
+    set now [expr {[dict get [grid info $w.r] -row] == 0}]
+    if {$one && !$now} {
+	grid $w.r -row 0 -column 1 -sticky e
+    } elseif {!$one && $now} {
+	grid $w.r -row 1 -column 0 -columnspan 2 -sticky w -pady {2 0}
+    }
 }
 
 # workbench::scheduleTrafficFlush --
