@@ -168,11 +168,14 @@ proc ::workbench::readWorkspace {path} {
     fconfigure $f -encoding utf-8
     set text [read $f]
     ::close $f
-    # Comment lines are allowed; they are not part of the dict.
-    set data [join [lmap line [split $text \n] {
-	if {[string match "#*" [string trimleft $line]]} continue
-	set line
-    }] \n]
+    # Comment lines at the top are not part of the dict (only there: a
+    # line inside a value may start with "#").
+    set lines [split $text \n]
+    while {[llength $lines]
+	    && [string match "#*" [string trimleft [lindex $lines 0]]]} {
+	set lines [lrange $lines 1 end]
+    }
+    set data [join $lines \n]
     if {[catch {dict size $data}]} {
 	Fail VALUE workspace "$path is not a Tcl dict"
     }
