@@ -132,7 +132,7 @@ proc ::workbench::NewItem {kind fields} {
     foreach {key value} [list kind $kind parent {} handle {} host {} \
 	    port 0 options {} state closed reason {} label {} \
 	    msgsIn 0 bytesIn 0 msgsOut 0 bytesOut 0 seq 0 ring {} \
-	    kept 0 keptBytes 0 echo 0 children {} created [clock seconds] \
+	    kept 0 keptBytes 0 rowsOut 0 echo 0 children {} created [clock seconds] \
 	    {*}$fields] {
 	set item($id,$key) $value
     }
@@ -215,6 +215,8 @@ proc ::workbench::Open {id} {
     set byHandle($handle) $id
     set item($id,handle) $handle
     set item($id,reason) {}
+    # A new socket: its counters start again.
+    set item($id,rowsOut) 0
     SetState $id connecting
     Event $id "connecting to $item($id,host) port $item($id,port)"
 }
@@ -360,9 +362,11 @@ proc ::workbench::TakeCounters {id} {
     if {![catch {$item($id,handle) info} info]} {
 	set item($id,msgsIn) [dict get $info messagesIn]
 	set item($id,bytesIn) [dict get $info bytesIn]
-	set item($id,msgsOut) [dict get $info messagesOut]
 	set item($id,bytesOut) [dict get $info bytesOut]
     }
+    # Messages out as rows: an echo sends a whole batch in one "send",
+    # which Courier counts as one message.
+    set item($id,msgsOut) $item($id,rowsOut)
 }
 
 # workbench::counters id ?fresh? --
@@ -514,6 +518,9 @@ proc ::workbench::Append {id now dir messages} {
     incr item($id,seq) $n
     incr item($id,kept) $n
     incr item($id,keptBytes) $bytes
+    if {$dir eq ">"} {
+	incr item($id,rowsOut) $n
+    }
     # Trim from the front, a whole entry at a time, to ringRows rows and
     # to the item's share of ringBudget bytes (but keep the newest
     # entry). lrange on a list that is not shared is done in place.

@@ -147,10 +147,10 @@ proc ::workbench::BuildSidebar {w} {
     $w.tree heading state -text "State" -anchor w
     $w.tree heading in -text "In" -anchor e
     $w.tree heading out -text "Out" -anchor e
-    $w.tree column #0 -width 172 -minwidth 100 -stretch 1
+    $w.tree column #0 -width 164 -minwidth 100 -stretch 1
     $w.tree column state -width 80 -stretch 0
-    $w.tree column in -width 48 -stretch 0 -anchor e
-    $w.tree column out -width 48 -stretch 0 -anchor e
+    $w.tree column in -width 52 -stretch 0 -anchor e
+    $w.tree column out -width 52 -stretch 0 -anchor e
     foreach {state colour} {open green4 connecting DarkOrange3
 	    listening blue3 paused DarkOrange3 closed gray45 error red3} {
 	$w.tree tag configure $state -foreground $colour
