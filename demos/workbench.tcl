@@ -8,8 +8,8 @@
 #
 #	Usage: wish demos/workbench.tcl ?option ...?   (see Usage below)
 #
-#	The model (demos/workbench/{connections,payload,rules,statistics,
-#	logfile,workspace,loadgen}.tcl) is plain Tcl without Tk; the views
+#	The model (demos/workbench/{connections,traffic,payload,rules,
+#	statistics,logfile,workspace,loadgen}.tcl) is plain Tcl without Tk; the views
 #	(demos/workbench/view_*.tcl) are Tk. They meet through
 #	workbench::observe (the model's notifications) and the model's
 #	commands, which the views call.
@@ -20,7 +20,7 @@ package require courier
 namespace eval ::workbench {
     variable home [file join [file dirname [file normalize [info script]]] \
 	    workbench]
-    foreach file {payload connections rules statistics logfile workspace
+    foreach file {payload connections traffic rules statistics logfile workspace
 	    loadgen view_dialogs view_main view_traffic view_send view_graph
 	    view_loadgen view_rules} {
 	source [file join $home $file.tcl]

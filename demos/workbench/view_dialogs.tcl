@@ -273,7 +273,7 @@ proc ::workbench::uiExport {} {
     }
     set format [expr {[file extension $f] eq ".csv" ? "csv" : "text"}]
     if {[catch {export $ui(current) $f $format} n]} {
-		problem "Cannot export: $n"
+	problem "Cannot export: $n"
     } else {
 	problem "Exported [commas $n] rows to $f"
     }
