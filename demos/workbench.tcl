@@ -101,6 +101,10 @@ proc ::workbench::ParseArgs {argv} {
 	    Usage "--$key needs a whole number, not \"[dict get $o $key]\""
 	}
     }
+    if {[dict get $o framing] ni {raw line length}} {
+	Usage "--framing must be raw, line or length, not\
+		\"[dict get $o framing]\""
+    }
     if {[dict get $o quit-after] ne ""
 	    && ![string is entier -strict [dict get $o quit-after]]} {
 	Usage "--quit-after needs a whole number of ms"
@@ -174,6 +178,10 @@ proc ::workbench::Main {argv} {
 	set lg(size) [dict get $o load-size]
 	.nb select .nb.load
 	after 200 ::workbench::uiStartLoad
+    }
+    if {[dict get $o framing] ni {raw line length}} {
+	Usage "--framing must be raw, line or length, not\
+		\"[dict get $o framing]\""
     }
     if {[dict get $o quit-after] ne ""} {
 	after [dict get $o quit-after] ::workbench::quit
