@@ -13,9 +13,11 @@ set out [file normalize [lindex $argv 0]]
 set app [file join [file dirname [file dirname [file normalize [info script]]]] \
 	workbench.tcl]
 file mkdir $out
+# Scene scripts and the peer are written here, not into the tree.
+set tmp [expr {[info exists env(TMPDIR)] ? $env(TMPDIR) : "/tmp"}]
 
 # The flooding peer: 100-byte lines as fast as it can for argv[1] ms.
-set peer [file join [pwd] wb-shot-peer.tcl]
+set peer [file join $tmp wb-shot-peer-[pid].tcl]
 set f [open $peer w]
 puts $f {
     lassign $argv port ms
@@ -89,7 +91,7 @@ set scenes {
     }
 }
 foreach {name args script} $scenes {
-    set file [file join [pwd] wb-shot-$name.tcl]
+    set file [file join $tmp wb-shot-$name-[pid].tcl]
     set f [open $file w]
     puts $f [string map [list @APP@ $app @OUT@ $out @PEER@ $peer \
 	    @TCLSH@ [info nameofexecutable]] \
