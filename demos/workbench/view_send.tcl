@@ -1,0 +1,166 @@
+# view_send.tcl --
+#
+#	The send panel: text with escapes and macros, hex, or a file; the
+#	history (the combobox's list); saved snippets; repeat every N ms.
+#	It sends to the selected item (a listener: to all its clients).
+
+namespace eval ::workbench {
+    variable sp			;# Array: send panel state.
+    array set sp {mode text text {} every 1000 repeat 0 timer {} sent 0
+	snippet {} status {}}
+}
+
+proc ::workbench::buildSendPanel {w} {
+    ttk::labelframe $w -text "Send" -padding {6 2 6 4}
+    # The first row is the box and Send, whatever the width; the
+    # choices go on the second.
+    ttk::frame $w.row
+    ttk::combobox $w.row.data -textvariable ::workbench::sp(text) \
+	    -font TkFixedFont -postcommand ::workbench::FillHistory
+    ttk::button $w.row.send -text "Send" -command ::workbench::uiSend
+    ttk::label $w.row.status -textvariable ::workbench::sp(status) \
+	    -style Status.TLabel
+    pack $w.row.send -side right -padx {4 0}
+    pack $w.row.status -side right -padx {6 2}
+    pack $w.row.data -side left -fill x -expand 1
+    bind $w.row.data <Return> ::workbench::uiSend
+    # Return in the box sends; so does Ctrl+Return anywhere else.
+    bind . <Control-Return> [list apply {{box} {
+	if {[focus] ne $box} ::workbench::uiSend
+    }} $w.row.data]
+
+    ttk::frame $w.opts
+    foreach mode {text hex file} label {Text Hex File} {
+	ttk::radiobutton $w.opts.$mode -text $label -value $mode \
+		-variable ::workbench::sp(mode)
+	pack $w.opts.$mode -side left -padx {0 4}
+    }
+    ttk::button $w.opts.browse -text "File..." -width 6 \
+	    -command ::workbench::BrowseFile
+    pack $w.opts.browse -side left -padx {0 10}
+    ttk::checkbutton $w.opts.repeat -text "Repeat every" \
+	    -variable ::workbench::sp(repeat) -command ::workbench::OnRepeat
+    ttk::spinbox $w.opts.every -from 1 -to 3600000 -increment 100 -width 6 \
+	    -textvariable ::workbench::sp(every)
+    ttk::label $w.opts.ms -text "ms"
+    ttk::label $w.opts.lsnip -text "Snippet"
+    ttk::combobox $w.opts.snippet -width 8 -state readonly \
+	    -textvariable ::workbench::sp(snippet)
+    bind $w.opts.snippet <<ComboboxSelected>> ::workbench::UseSnippet
+    ttk::button $w.opts.save -text "Save..." -width 7 \
+	    -command ::workbench::SaveSnippet
+    ttk::button $w.opts.delete -text "Delete" -width 6 \
+	    -command ::workbench::DeleteSnippet
+    pack $w.opts.repeat $w.opts.every $w.opts.ms -side left
+    pack $w.opts.lsnip -side left -padx {10 4}
+    pack $w.opts.snippet $w.opts.save $w.opts.delete -side left -padx {0 4}
+    pack $w.row -fill x -pady {2 4}
+    pack $w.opts -fill x
+    tooltip $w.row.data "Text: escapes \\n \\r \\t \\\\ \\xNN; macros\
+	    {counter} {time} {epoch}. Hex: pairs of digits, spaces allowed.\
+	    File: a file name. Line framing adds the end of line itself.\
+	    The list holds what was sent (Return or Ctrl+Return sends)."
+    tooltip $w.opts.repeat "Send the same again every N ms until unticked"
+    tooltip $w.opts.snippet "Saved messages: pick one to put it in the box"
+}
+
+proc ::workbench::FillHistory {} {
+    variable history
+    .nb.traffic.send.row.data configure -values $history
+}
+
+proc ::workbench::BrowseFile {} {
+    variable sp
+    set f [tk_getOpenFile -parent . -title "File to send"]
+    if {$f ne ""} {
+	set sp(mode) file
+	set sp(text) $f
+    }
+}
+
+# workbench::uiSend --
+#	Sends the panel's data to the selected item. Errors (closed, bad
+#	escape, bad hex) go to the status line and stop a repeat.
+
+proc ::workbench::uiSend {} {
+    variable sp
+    variable ui
+    set id $ui(current)
+    if {$id eq "" || ![exists $id]} {
+	set sp(status) "Select a connection first"
+	return 0
+    }
+    if {[catch {
+	set data [encodePayload $sp(mode) $sp(text) $id]
+	set n [send $id $data]
+    } msg]} {
+	set sp(status) $msg
+	set sp(repeat) 0
+	OnRepeat
+	return 0
+    }
+    rememberSent $sp(text)
+    incr sp(sent) $n
+    set sp(status) "[commas $sp(sent)] sent"
+    return 1
+}
+
+proc ::workbench::OnRepeat {} {
+    variable sp
+    after cancel $sp(timer)
+    set sp(timer) {}
+    if {$sp(repeat)} {
+	if {![string is entier -strict $sp(every)] || $sp(every) < 1} {
+	    set sp(status) "Repeat needs a whole number of ms, not\
+		    \"$sp(every)\""
+	    set sp(repeat) 0
+	    return
+	}
+	RepeatTick
+    }
+}
+
+proc ::workbench::RepeatTick {} {
+    variable sp
+    if {$sp(repeat) && [uiSend]} {
+	set sp(timer) [after $sp(every) ::workbench::RepeatTick]
+    }
+}
+
+proc ::workbench::refreshSnippets {} {
+    variable snippets
+    .nb.traffic.send.opts.snippet configure \
+	    -values [lmap s $snippets {dict get $s name}]
+}
+
+proc ::workbench::UseSnippet {} {
+    variable sp
+    variable snippets
+    foreach s $snippets {
+	if {[dict get $s name] eq $sp(snippet)} {
+	    set sp(mode) [dict get $s mode]
+	    set sp(text) [dict get $s text]
+	}
+    }
+}
+
+proc ::workbench::SaveSnippet {} {
+    variable sp
+    set name [askString "Save snippet" "Name of the snippet:" $sp(snippet)]
+    if {$name eq ""} {
+	return
+    }
+    if {[catch {setSnippet $name $sp(mode) $sp(text)} msg]} {
+	set sp(status) $msg
+	return
+    }
+    set sp(snippet) $name
+}
+
+proc ::workbench::DeleteSnippet {} {
+    variable sp
+    if {$sp(snippet) ne ""} {
+	removeSnippet $sp(snippet)
+	set sp(snippet) {}
+    }
+}
