@@ -1316,6 +1316,7 @@ ConnSend(
     }
     wPtr->length = total;
     wPtr->header.runProc = CourierConnIoWrite;
+    wPtr->header.reply = 1;
     wPtr->header.discardProc = CourierConnIoWriteDiscard;
     wPtr->connPtr = connPtr;
     CourierConnRef(connPtr);

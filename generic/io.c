@@ -77,7 +77,7 @@ static void	IoInit(void);
 static void	IoThreadMain(void *arg);
 static CourierIoThread *IoThreadCreate(int index);
 static void	IoWakeup(uv_async_t *handle);
-static void	IoRunQueue(CourierIoThread *ioPtr);
+static int	IoRunQueue(CourierIoThread *ioPtr);
 static void	IoBeforePoll(uv_prepare_t *handle);
 static void	IoCloseWalk(uv_handle_t *handle, void *arg);
 
@@ -249,31 +249,32 @@ IoWakeup(
     uv_async_t *handle)
 {
     CourierIoThread *ioPtr = handle->data;
+    uint64_t sincePost = uv_hrtime() - ioPtr->postedAt;
 
     /*
-     * A command that came soon after a post would have been caught by a
+     * A reply that came soon after a post would have been caught by a
      * spin: request and response traffic, so spinning pays again.
      */
 
-    if (ioPtr->spinCredit == 0 && ioPtr->postedAt != 0
-	    && uv_hrtime() - ioPtr->postedAt
-		    < (uint64_t) atomic_load(&ioSpinUs) * 1000) {
+    if (IoRunQueue(ioPtr) && ioPtr->spinCredit == 0 && ioPtr->postedAt != 0
+	    && sincePost < (uint64_t) atomic_load(&ioSpinUs) * 1000) {
 	ioPtr->spinCredit = IO_SPIN_CREDIT;
     }
-    IoRunQueue(ioPtr);
 }
 
 /*
  * IoRunQueue --
  *	Takes the whole queue at once and runs it, then what the commands
- *	deferred to the end of the batch.
+ *	deferred to the end of the batch. Returns 1 if a reply was among
+ *	them (see CourierIoCmd).
  */
 
-static void
+static int
 IoRunQueue(
     CourierIoThread *ioPtr)
 {
     CourierIoCmd *cmdPtr, *nextPtr;
+    int sawReply = 0;
 
     uv_mutex_lock(&ioPtr->queueLock);
     cmdPtr = ioPtr->queueHead;
@@ -283,6 +284,7 @@ IoRunQueue(
 
     for (; cmdPtr != NULL; cmdPtr = nextPtr) {
 	nextPtr = cmdPtr->next;
+	sawReply |= cmdPtr->reply;
 	cmdPtr->runProc(ioPtr, cmdPtr);
     }
     while ((cmdPtr = ioPtr->afterHead) != NULL) {
@@ -295,6 +297,7 @@ IoRunQueue(
     if (ioPtr->stopping) {
 	uv_walk(&ioPtr->loop, IoCloseWalk, ioPtr);
     }
+    return sawReply;
 }
 
 /*
@@ -371,11 +374,10 @@ IoBeforePoll(
     } while (uv_hrtime() - start < spinNs);
     atomic_store(&ioPtr->spinning, 0);
     atomic_thread_fence(memory_order_seq_cst);
-    if (caught || atomic_load(&ioPtr->queued)) {
+    if ((caught || atomic_load(&ioPtr->queued)) && IoRunQueue(ioPtr)) {
 	ioPtr->spinCredit = IO_SPIN_CREDIT;
-	IoRunQueue(ioPtr);
     } else {
-	ioPtr->spinCredit--;
+	ioPtr->spinCredit--;		/* Nothing, or no reply. */
     }
 }
 
@@ -507,6 +509,7 @@ CourierIoStopAll(void)
 	    CourierPanicOutOfMemory(sizeof(CourierIoCmd));
 	}
 	cmdPtr->runProc = IoStopRun;
+	cmdPtr->reply = 0;
 	cmdPtr->discardProc = IoStopDiscard;
 	cmdPtr->next = NULL;
 

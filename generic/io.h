@@ -32,6 +32,11 @@ struct CourierIoCmd {
      * never run because its I/O thread has stopped. Must free it.
      */
     void (*discardProc)(CourierIoCmd *cmdPtr);
+    /*
+     * Data a Tcl callback sends, often in answer to what the I/O thread
+     * just delivered: what the I/O thread's spin waits for.
+     */
+    int reply;
 };
 
 /*
