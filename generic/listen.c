@@ -11,6 +11,12 @@
  *	it accepts, and posts each accepted socket to the listener's port.
  *	The Tcl half gives it a connection handle, runs -onaccept, then lets
  *	the connection start reading.
+ *
+ *	Out of descriptors, libuv accepts and closes the waiting connections
+ *	itself (its reserve-descriptor trick) and does not tell the listener.
+ *	So the I/O half also watches a duplicate of the listening descriptor
+ *	(the "probe"): when a connection waits and not one descriptor is
+ *	free, it posts an error, at most one a second, for -onaccepterror.
  */
 
 #include "conn.h"
@@ -19,12 +25,16 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <assert.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 enum { SERVER_MSG_ACCEPT = 1, SERVER_MSG_ERROR = 2 };
+
+/* Accept errors are posted to Tcl at most once per this many ms. */
+#define ACCEPT_ERROR_INTERVAL_MS 1000
 
 /* The payload of an ACCEPT message. */
 typedef struct AcceptInfo {
@@ -45,6 +55,7 @@ typedef struct Server {
     CourierPort *tclPort;
     ConnOptions opts;		/* Given to every accepted connection. */
     Tcl_Obj *onaccept;
+    Tcl_Obj *onAcceptError;	/* NULL: accept errors go to bgerror. */
     Tcl_Obj *clients;		/* Names of the accepted handles. */
     int maxClients;
     int closed;
@@ -56,6 +67,14 @@ typedef struct Server {
     uv_tcp_t tcp;
     CourierPort *ioPort;
     int fd;			/* Until the I/O half takes it. */
+    uv_poll_t probe;		/* Readable when a connection waits. */
+    int probeFd;		/* A dup of fd; -1 when there is no probe. */
+    int ioHandles;		/* libuv handles not yet closed. */
+    int reportedOnce;		/* An accept error was posted ... */
+    uint64_t lastReportMs;	/* ... at this loop time. */
+
+    /* Both halves. */
+    atomic_int acceptErrors;	/* Accept failures seen, posted or not. */
 } Server;
 
 #define RESOURCE_TO_SERVER(resPtr) \
@@ -123,6 +142,14 @@ IoServerClosed(
 {
     Server *serverPtr = handle->data;
 
+    if (handle == (uv_handle_t *) &serverPtr->probe) {
+	close(serverPtr->probeFd);
+	serverPtr->probeFd = -1;
+    }
+    assert(serverPtr->ioHandles > 0);
+    if (--serverPtr->ioHandles > 0) {
+	return;
+    }
     if (serverPtr->ioPort != NULL) {
 	CourierPortRelease(serverPtr->ioPort);
 	serverPtr->ioPort = NULL;
@@ -130,15 +157,90 @@ IoServerClosed(
     ServerUnref(serverPtr);		/* The I/O half's. */
 }
 
+/*
+ * IoServerClose --
+ *	Closes the I/O half's handles (the listening socket and the probe);
+ *	the last close callback ends the I/O half. Safe to call twice.
+ */
+
+static void
+IoServerClose(
+    Server *serverPtr)
+{
+    if (!uv_is_closing((uv_handle_t *) &serverPtr->tcp)) {
+	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
+    }
+    if (serverPtr->probeFd >= 0
+	    && !uv_is_closing((uv_handle_t *) &serverPtr->probe)) {
+	uv_close((uv_handle_t *) &serverPtr->probe, IoServerClosed);
+    }
+}
+
 /* A stopping I/O thread closes the listener. */
 static void
 IoServerAbort(
     CourierIoObject *objPtr)
 {
-    Server *serverPtr = (Server *) objPtr;
+    IoServerClose((Server *) objPtr);
+}
 
-    if (!uv_is_closing((uv_handle_t *) &serverPtr->tcp)) {
-	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
+/*
+ * IoAcceptFailed --
+ *	Counts an accept failure (err, a libuv error code) and posts it to
+ *	the Tcl half as "ERRNAME\0message", unless one was posted less than
+ *	ACCEPT_ERROR_INTERVAL_MS ago: a storm of failures is one event a
+ *	second, not one per connection.
+ */
+
+static void
+IoAcceptFailed(
+    Server *serverPtr,
+    int err)
+{
+    uint64_t now = uv_now(serverPtr->tcp.loop);
+    const char *name = uv_err_name(err), *text = uv_strerror(err);
+    size_t nameLen = strlen(name), textLen = strlen(text);
+    CourierMsg *msgPtr;
+
+    atomic_fetch_add(&serverPtr->acceptErrors, 1);
+    if (serverPtr->reportedOnce
+	    && now - serverPtr->lastReportMs < ACCEPT_ERROR_INTERVAL_MS) {
+	return;
+    }
+    serverPtr->reportedOnce = 1;
+    serverPtr->lastReportMs = now;
+    msgPtr = CourierMsgAlloc(nameLen + 1 + textLen);
+    msgPtr->kind = SERVER_MSG_ERROR;
+    memcpy(msgPtr->data, name, nameLen + 1);
+    memcpy((char *) msgPtr->data + nameLen + 1, text, textLen);
+    CourierPortPost(serverPtr->ioPort, msgPtr);
+}
+
+/*
+ * IoProbeReadable --
+ *	A connection waits to be accepted (libuv's own watcher on the same
+ *	socket accepts it). If no descriptor is free, libuv will drop it:
+ *	report that. The check is a dup that is closed at once.
+ */
+
+static void
+IoProbeReadable(
+    uv_poll_t *handle,
+    int status,
+    int events)
+{
+    Server *serverPtr = handle->data;
+    int spare;
+
+    (void) events;
+    if (status < 0) {
+	return;
+    }
+    spare = fcntl(serverPtr->probeFd, F_DUPFD_CLOEXEC, 0);
+    if (spare >= 0) {
+	close(spare);
+    } else if (errno == EMFILE || errno == ENFILE) {
+	IoAcceptFailed(serverPtr, uv_translate_sys_error(errno));
     }
 }
 
@@ -152,13 +254,8 @@ IoOnConnection(
     CourierMsg *msgPtr;
 
     if (status < 0) {
-	/* Out of descriptors, say: tell the Tcl half, keep listening. */
-	const char *text = uv_strerror(status);
-
-	msgPtr = CourierMsgAlloc(strlen(text));
-	msgPtr->kind = SERVER_MSG_ERROR;
-	memcpy(msgPtr->data, text, strlen(text));
-	CourierPortPost(serverPtr->ioPort, msgPtr);
+	/* Out of memory or buffers, say: tell the Tcl half, keep listening. */
+	IoAcceptFailed(serverPtr, status);
 	return;
     }
     memset(&info, 0, sizeof(info));
@@ -188,12 +285,24 @@ ListenRun(
 
     uv_tcp_init(CourierIoLoop(ioPtr), &serverPtr->tcp);
     serverPtr->tcp.data = serverPtr;
+    serverPtr->ioHandles = 1;
+    serverPtr->probeFd = -1;
     if (uv_tcp_open(&serverPtr->tcp, serverPtr->fd) < 0) {
 	close(serverPtr->fd);
-	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
+	IoServerClose(serverPtr);
     } else if (uv_listen((uv_stream_t *) &serverPtr->tcp, serverPtr->backlog,
 	    IoOnConnection) < 0) {
-	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
+	IoServerClose(serverPtr);
+    } else {
+	/* Without a probe (no descriptor for it) accepts work the same. */
+	serverPtr->probeFd = fcntl(serverPtr->fd, F_DUPFD_CLOEXEC, 0);
+	if (serverPtr->probeFd >= 0) {
+	    uv_poll_init_socket(CourierIoLoop(ioPtr), &serverPtr->probe,
+		    serverPtr->probeFd);
+	    serverPtr->probe.data = serverPtr;
+	    serverPtr->ioHandles++;
+	    uv_poll_start(&serverPtr->probe, UV_READABLE, IoProbeReadable);
+	}
     }
     ServerCmdDiscard(cmdPtr);
 }
@@ -229,12 +338,9 @@ UnlistenRun(
     CourierIoCmd *cmdPtr)
 {
     ServerCmd *scPtr = (ServerCmd *) cmdPtr;
-    uv_handle_t *handle = (uv_handle_t *) &scPtr->serverPtr->tcp;
 
     (void) ioPtr;
-    if (!uv_is_closing(handle)) {
-	uv_close(handle, IoServerClosed);
-    }
+    IoServerClose(scPtr->serverPtr);
     ServerCmdDiscard(cmdPtr);
 }
 
@@ -265,6 +371,54 @@ CountClients(
     return n;
 }
 
+/*
+ * ServerAcceptError --
+ *	An accept error from the I/O half ("ERRNAME\0message"): calls
+ *	-onaccepterror as {*}cmd $server $message ERRNAME, or without it
+ *	raises a background error, -errorcode {COURIER ACCEPT ERRNAME}.
+ */
+
+static void
+ServerAcceptError(
+    Server *serverPtr,
+    CourierMsg *msgPtr)
+{
+    Tcl_Interp *interp = serverPtr->interp;
+    const char *name = (const char *) msgPtr->data;
+    size_t nameLen = strlen(name);
+    Tcl_Obj *text = Tcl_NewStringObj(name + nameLen + 1,
+	    (int) (msgPtr->size - nameLen - 1));
+    Tcl_Obj *serverName = Tcl_NewObj(), *cmd;
+    int code;
+
+    assert(nameLen < msgPtr->size);
+    Tcl_IncrRefCount(text);
+    Tcl_IncrRefCount(serverName);
+    Tcl_GetCommandFullName(interp, serverPtr->token, serverName);
+    if (serverPtr->onAcceptError == NULL) {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf(
+		"listener %s cannot accept: %s", Tcl_GetString(serverName),
+		Tcl_GetString(text)));
+	Tcl_SetErrorCode(interp, "COURIER", "ACCEPT", name, NULL);
+	Tcl_BackgroundException(interp, TCL_ERROR);
+	Tcl_DecrRefCount(serverName);
+	Tcl_DecrRefCount(text);
+	return;
+    }
+    cmd = Tcl_DuplicateObj(serverPtr->onAcceptError);
+    Tcl_IncrRefCount(cmd);
+    Tcl_ListObjAppendElement(NULL, cmd, serverName);
+    Tcl_ListObjAppendElement(NULL, cmd, text);
+    Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewStringObj(name, -1));
+    code = Tcl_EvalObjEx(interp, cmd, TCL_EVAL_GLOBAL);
+    if (code != TCL_OK) {
+	Tcl_BackgroundException(interp, code);
+    }
+    Tcl_DecrRefCount(cmd);
+    Tcl_DecrRefCount(serverName);
+    Tcl_DecrRefCount(text);
+}
+
 static void
 ServerDeliver(
     void *ownerData,
@@ -276,13 +430,7 @@ ServerDeliver(
     Tcl_Obj *connName;
 
     if (msgPtr->kind == SERVER_MSG_ERROR) {
-	Tcl_Obj *msg = Tcl_ObjPrintf("listener %s cannot accept: %.*s",
-		serverPtr->resource.name, (int) msgPtr->size,
-		(const char *) msgPtr->data);
-
-	Tcl_SetObjResult(interp, msg);
-	Tcl_SetErrorCode(interp, "COURIER", "ACCEPT", NULL);
-	Tcl_BackgroundException(interp, TCL_ERROR);
+	ServerAcceptError(serverPtr, msgPtr);
 	return;
     }
     memcpy(&info, msgPtr->data, sizeof(info));
@@ -444,14 +592,16 @@ CourierListenObjCmd(
     Tcl_Obj *const objv[])
 {
     static const char *const listenOnly[] = {
-	"-backlog", "-host", "-maxclients", "-onaccept", NULL
+	"-backlog", "-host", "-maxclients", "-onaccept", "-onaccepterror",
+	NULL
     };
-    enum { LO_BACKLOG, LO_HOST, LO_MAXCLIENTS, LO_ONACCEPT };
+    enum { LO_BACKLOG, LO_HOST, LO_MAXCLIENTS, LO_ONACCEPT,
+	LO_ONACCEPTERROR };
     CourierInterp *cinterpPtr;
     ConnOptions opts;
     Tcl_WideInt port, backlog = 128, maxClients = 0;
     const char *host = "127.0.0.1";
-    Tcl_Obj *onaccept = NULL;
+    Tcl_Obj *onaccept = NULL, *onAcceptError = NULL;
     Server *serverPtr;
     CourierIoThread *ioPtr;
     int i, index, fd, boundPort;
@@ -506,6 +656,18 @@ CourierListenObjCmd(
 	    onaccept = len > 0 ? objv[i + 1] : NULL;
 	    break;
 	}
+	case LO_ONACCEPTERROR: {
+	    int len;
+
+	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
+		CourierError(interp, "VALUE", "-onaccepterror",
+			"bad value for -onaccepterror: expected a command "
+			"prefix (a list), or {} for none");
+		goto error;
+	    }
+	    onAcceptError = len > 0 ? objv[i + 1] : NULL;
+	    break;
+	}
 	}
 	i += 2;
     }
@@ -534,6 +696,13 @@ CourierListenObjCmd(
     if (serverPtr->onaccept != NULL) {
 	Tcl_IncrRefCount(serverPtr->onaccept);
     }
+    serverPtr->onAcceptError = onAcceptError
+	    ? Tcl_DuplicateObj(onAcceptError) : NULL;
+    if (serverPtr->onAcceptError != NULL) {
+	Tcl_IncrRefCount(serverPtr->onAcceptError);
+    }
+    atomic_init(&serverPtr->acceptErrors, 0);
+    serverPtr->probeFd = -1;
     serverPtr->clients = Tcl_NewListObj(0, NULL);
     Tcl_IncrRefCount(serverPtr->clients);
     serverPtr->maxClients = (int) maxClients;
@@ -590,6 +759,10 @@ ServerCloseTcl(
     if (serverPtr->onaccept != NULL) {
 	Tcl_DecrRefCount(serverPtr->onaccept);
 	serverPtr->onaccept = NULL;
+    }
+    if (serverPtr->onAcceptError != NULL) {
+	Tcl_DecrRefCount(serverPtr->onAcceptError);
+	serverPtr->onAcceptError = NULL;
     }
     Tcl_DecrRefCount(serverPtr->clients);
     serverPtr->clients = NULL;
@@ -680,6 +853,8 @@ ServerObjCmd(
 		Tcl_NewIntObj(CountClients(serverPtr)));
 	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("handles", -1),
 		serverPtr->clients);
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("acceptErrors", -1),
+		Tcl_NewIntObj(atomic_load(&serverPtr->acceptErrors)));
 	Tcl_SetObjResult(interp, d);
 	return TCL_OK;
     }
@@ -692,7 +867,7 @@ ServerObjCmd(
 	/* FALLTHRU */
     case SC_CONFIGURE: {
 	ConnOptions copy;
-	Tcl_Obj *newOnaccept;
+	Tcl_Obj *newOnaccept, *newOnError;
 	int i, newMax;
 
 	if (objc == 3) {
@@ -706,6 +881,11 @@ ServerObjCmd(
 	    }
 	    if (strcmp(name, "-maxclients") == 0) {
 		Tcl_SetObjResult(interp, Tcl_NewIntObj(serverPtr->maxClients));
+		return TCL_OK;
+	    }
+	    if (strcmp(name, "-onaccepterror") == 0) {
+		Tcl_SetObjResult(interp, serverPtr->onAcceptError
+			? serverPtr->onAcceptError : Tcl_NewObj());
 		return TCL_OK;
 	    }
 	    v = CourierConnOptionsGet(&serverPtr->opts, name);
@@ -725,6 +905,7 @@ ServerObjCmd(
 	/* Check everything before changing anything. */
 	CourierConnOptionsCopy(&copy, &serverPtr->opts);
 	newOnaccept = serverPtr->onaccept;
+	newOnError = serverPtr->onAcceptError;
 	newMax = serverPtr->maxClients;
 	for (i = 2; i < objc; i += 2) {
 	    const char *name = Tcl_GetString(objv[i]);
@@ -747,6 +928,14 @@ ServerObjCmd(
 			    "prefix (a list), or {} for none");
 		}
 		newOnaccept = len > 0 ? objv[i + 1] : NULL;
+	    } else if (strcmp(name, "-onaccepterror") == 0) {
+		if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
+		    CourierConnOptionsFree(&copy);
+		    return CourierError(interp, "VALUE", "-onaccepterror",
+			    "bad value for -onaccepterror: expected a command "
+			    "prefix (a list), or {} for none");
+		}
+		newOnError = len > 0 ? objv[i + 1] : NULL;
 	    } else if (strcmp(name, "-maxclients") == 0) {
 		if (CourierGetPositiveWide(interp, objv[i + 1], "-maxclients",
 			0, 1000000, &w) != TCL_OK) {
@@ -770,6 +959,16 @@ ServerObjCmd(
 		Tcl_DecrRefCount(serverPtr->onaccept);
 	    }
 	    serverPtr->onaccept = newOnaccept;
+	}
+	if (newOnError != serverPtr->onAcceptError) {
+	    if (newOnError != NULL) {
+		newOnError = Tcl_DuplicateObj(newOnError);
+		Tcl_IncrRefCount(newOnError);
+	    }
+	    if (serverPtr->onAcceptError != NULL) {
+		Tcl_DecrRefCount(serverPtr->onAcceptError);
+	    }
+	    serverPtr->onAcceptError = newOnError;
 	}
 	serverPtr->maxClients = newMax;
 	CourierConnOptionsFree(&serverPtr->opts);
