@@ -370,9 +370,10 @@ proc ::soak::hub::report {csv minutes connections npeers} {
 	    + [dict get $total rawBad]}]
     set corrupt [expr {$count(corrupt) + $count(outOfOrder)
 	    + [dict get $total corrupt] + [dict get $total outOfOrder]}]
-    # Flatness: after the first minute (warm-up), RSS and fds.
+    # Flatness: from the end of the first minute (warm-up) to the stop,
+    # RSS and fds.
     set steady [lmap s $samples {
-	if {[lindex $s 0] < 60} continue
+	if {[lindex $s 0] < 60 || [lindex $s 0] > $minutes * 60} continue
 	set s
     }]
     if {![llength $steady]} {
