@@ -373,7 +373,7 @@ proc ::soak::hub::report {csv minutes connections npeers} {
     # Flatness: from the end of the first minute (warm-up) to the stop,
     # RSS and fds.
     set steady [lmap s $samples {
-	if {[lindex $s 0] < 60 || [lindex $s 0] > $minutes * 60} continue
+	if {[lindex $s 0] < 60 || [lindex $s 0] >= $minutes * 60} continue
 	set s
     }]
     if {![llength $steady]} {
