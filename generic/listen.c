@@ -14,9 +14,10 @@
  *
  *	Out of descriptors, libuv accepts and closes the waiting connections
  *	itself (its reserve-descriptor trick) and does not tell the listener.
- *	So the I/O half also watches a duplicate of the listening descriptor
- *	(the "probe"): when a connection waits and not one descriptor is
- *	free, it posts an error, at most one a second, for -onaccepterror.
+ *	So the I/O half checks, after each accept and whenever a duplicate of
+ *	the listening descriptor (the "probe") says a connection waits, that
+ *	a descriptor is free; when none is while a connection waits, it posts
+ *	an error, at most one a second, for -onaccepterror.
  */
 
 #include "conn.h"
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <assert.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -69,6 +71,7 @@ typedef struct Server {
     int fd;			/* Until the I/O half takes it. */
     uv_poll_t probe;		/* Readable when a connection waits. */
     int probeFd;		/* A dup of fd; -1 when there is no probe. */
+    int listenFd;		/* fd, once the I/O half owns it. */
     int ioHandles;		/* libuv handles not yet closed. */
     int reportedOnce;		/* An accept error was posted ... */
     uint64_t lastReportMs;	/* ... at this loop time. */
@@ -217,10 +220,47 @@ IoAcceptFailed(
 }
 
 /*
+ * IoCheckDescriptors --
+ *	Reports EMFILE or ENFILE when not one descriptor is free while a
+ *	connection waits to be accepted: libuv then closes that connection
+ *	without a word. The check is a dup, closed at once. waiting: a
+ *	connection is known to wait; else the socket is polled for one.
+ */
+
+static void
+IoCheckDescriptors(
+    Server *serverPtr,
+    int waiting)
+{
+    struct pollfd pfd;
+    int spare, err;
+
+    spare = fcntl(serverPtr->listenFd, F_DUPFD_CLOEXEC, 0);
+    if (spare >= 0) {
+	close(spare);
+	return;
+    }
+    err = errno;
+    if (err != EMFILE && err != ENFILE) {
+	return;
+    }
+    if (!waiting) {
+	pfd.fd = serverPtr->listenFd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) != 1) {
+	    return;
+	}
+    }
+    IoAcceptFailed(serverPtr, uv_translate_sys_error(err));
+}
+
+/*
  * IoProbeReadable --
- *	A connection waits to be accepted (libuv's own watcher on the same
- *	socket accepts it). If no descriptor is free, libuv will drop it:
- *	report that. The check is a dup that is closed at once.
+ *	A connection waits (or waited, if libuv's own watcher on the same
+ *	socket has taken it since): check that a descriptor is free. This
+ *	catches a process that was out of descriptors before the
+ *	connection came; IoOnConnection catches one that an accept filled.
  */
 
 static void
@@ -229,18 +269,9 @@ IoProbeReadable(
     int status,
     int events)
 {
-    Server *serverPtr = handle->data;
-    int spare;
-
     (void) events;
-    if (status < 0) {
-	return;
-    }
-    spare = fcntl(serverPtr->probeFd, F_DUPFD_CLOEXEC, 0);
-    if (spare >= 0) {
-	close(spare);
-    } else if (errno == EMFILE || errno == ENFILE) {
-	IoAcceptFailed(serverPtr, uv_translate_sys_error(errno));
+    if (status == 0) {
+	IoCheckDescriptors(handle->data, 1);
     }
 }
 
@@ -264,6 +295,8 @@ IoOnConnection(
     if (info.connPtr == NULL) {
 	return;
     }
+    /* If that took the last descriptor, libuv drops the next in line. */
+    IoCheckDescriptors(serverPtr, 0);
     CourierConnRef(info.connPtr);	/* The message's. */
     msgPtr = CourierMsgAlloc(sizeof(info));
     msgPtr->kind = SERVER_MSG_ACCEPT;
@@ -287,6 +320,7 @@ ListenRun(
     serverPtr->tcp.data = serverPtr;
     serverPtr->ioHandles = 1;
     serverPtr->probeFd = -1;
+    serverPtr->listenFd = serverPtr->fd;
     if (uv_tcp_open(&serverPtr->tcp, serverPtr->fd) < 0) {
 	close(serverPtr->fd);
 	IoServerClose(serverPtr);
