@@ -145,10 +145,6 @@ IoServerClosed(
 {
     Server *serverPtr = handle->data;
 
-    if (handle == (uv_handle_t *) &serverPtr->probe) {
-	close(serverPtr->probeFd);
-	serverPtr->probeFd = -1;
-    }
     assert(serverPtr->ioHandles > 0);
     if (--serverPtr->ioHandles > 0) {
 	return;
@@ -173,9 +169,15 @@ IoServerClose(
     if (!uv_is_closing((uv_handle_t *) &serverPtr->tcp)) {
 	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
     }
-    if (serverPtr->probeFd >= 0
-	    && !uv_is_closing((uv_handle_t *) &serverPtr->probe)) {
+    if (serverPtr->probeFd >= 0) {
+	/*
+	 * uv_close stops polling at once: the duplicate can go now, so the
+	 * socket stops listening as soon as the listener is closed.
+	 */
+
 	uv_close((uv_handle_t *) &serverPtr->probe, IoServerClosed);
+	close(serverPtr->probeFd);
+	serverPtr->probeFd = -1;
     }
 }
 
