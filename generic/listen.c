@@ -59,6 +59,8 @@ typedef struct Server {
     Tcl_Obj *onaccept;
     Tcl_Obj *onAcceptError;	/* NULL: accept errors go to bgerror. */
     Tcl_Obj *clients;		/* Names of the accepted handles. */
+    int pruneAt;		/* Drop the closed ones from clients when
+				 * it grows this long. */
     int maxClients;
     int closed;
     int port;
@@ -480,6 +482,20 @@ ServerDeliver(
 	    &serverPtr->opts);
     CourierConnUnref(info.connPtr);	/* The message's reference. */
     Tcl_IncrRefCount(connName);
+    {
+	int len;
+
+	/*
+	 * A long-running server that never asks for $s info must not keep
+	 * the name of every connection it ever accepted: prune when the
+	 * list has doubled since the last time (amortized O(1)).
+	 */
+
+	Tcl_ListObjLength(NULL, serverPtr->clients, &len);
+	if (len >= serverPtr->pruneAt) {
+	    serverPtr->pruneAt = 2 * CountClients(serverPtr) + 64;
+	}
+    }
     Tcl_ListObjAppendElement(NULL, serverPtr->clients, connName);
     if (serverPtr->onaccept != NULL) {
 	Tcl_Obj *cmd = Tcl_DuplicateObj(serverPtr->onaccept);
@@ -741,6 +757,7 @@ CourierListenObjCmd(
     serverPtr->probeFd = -1;
     serverPtr->clients = Tcl_NewListObj(0, NULL);
     Tcl_IncrRefCount(serverPtr->clients);
+    serverPtr->pruneAt = 64;
     serverPtr->maxClients = (int) maxClients;
     serverPtr->port = boundPort;
     snprintf(serverPtr->host, sizeof(serverPtr->host), "%s", host);
