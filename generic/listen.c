@@ -676,7 +676,8 @@ CourierListenObjCmd(
     CourierConnOptionsInit(&opts);
     i = 2;
     while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
-	    listenOnly, "-backlog, -host, -maxclients, -onaccept")) != -1) {
+	    listenOnly, "-backlog, -host, -maxclients, -onaccept, "
+	    "-onaccepterror")) != -1) {
 	if (index == -2) {
 	    goto error;
 	}
@@ -945,7 +946,7 @@ ServerObjCmd(
 	    if (v == NULL) {
 		return CourierError(interp, "OPTION", name,
 			"bad option \"%.100s\": must be a connection option "
-			"or -maxclients, -onaccept", name);
+			"or -maxclients, -onaccept, -onaccepterror", name);
 	    }
 	    Tcl_SetObjResult(interp, v);
 	    return TCL_OK;
@@ -1000,7 +1001,7 @@ ServerObjCmd(
 		CourierConnOptionsFree(&copy);
 		return CourierError(interp, "OPTION", name,
 			"bad option \"%.100s\": must be a connection option "
-			"or -maxclients, -onaccept", name);
+			"or -maxclients, -onaccept, -onaccepterror", name);
 	    }
 	}
 	if (newOnaccept != serverPtr->onaccept) {
