@@ -223,7 +223,9 @@ proc ::bench::main {argv} {
     puts "mode: [expr {$quick ? "quick" : "full"}], repeat $repeat\
 	    (median run kept)"
     set failed 0
-    set scripts [lsort [glob -directory $dir *.tcl]]
+    # soak.tcl runs on its own (make soak), for minutes: not a benchmark.
+    set scripts [lsearch -all -inline -not [lsort [glob -directory $dir \
+	    *.tcl]] */soak.tcl]
     foreach name $only {
 	if {[file join $dir $name.tcl] ni $scripts || $name eq "run"} {
 	    puts stderr "-only: no benchmark \"$name\" in bench/"
