@@ -38,8 +38,6 @@ static const struct {
  *======================================================================
  */
 
-/* The process handle's close callback (conn.c's), for the exit path. */
-static uv_close_cb processCloseProc;
 
 #define HANDLE_TO_PROCESS(h) \
     ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, handle)))
@@ -63,7 +61,7 @@ SpawnOnExit(
     procPtr->exitStatus = exitStatus;
     procPtr->termSignal = termSignal;
     procPtr->handleOpen = 0;
-    uv_close((uv_handle_t *) handle, processCloseProc);
+    uv_close((uv_handle_t *) handle, procPtr->closeProc);
 }
 
 /*
@@ -103,8 +101,7 @@ CourierProcessSpawnIo(
     int rc;
 
     assert(!procPtr->handleOpen && !procPtr->exited);
-    assert(processCloseProc == NULL || processCloseProc == closeProc);
-    processCloseProc = closeProc;
+    procPtr->closeProc = closeProc;	/* For SpawnOnExit. */
 
     /* Ours non-blocking for libuv; the child's blocking, as programs
      * expect of their standard streams. Both close on exec. */

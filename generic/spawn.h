@@ -38,6 +38,7 @@ typedef struct CourierProcess {
 
     /* ---- I/O half: the I/O thread only ---- */
     uv_process_t handle;
+    uv_close_cb closeProc;	/* Closes the handle when the child exits. */
     int handleOpen;
     int exited;
     int64_t exitStatus;
