@@ -38,7 +38,6 @@ static const struct {
  *======================================================================
  */
 
-
 #define HANDLE_TO_PROCESS(h) \
     ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, handle)))
 
