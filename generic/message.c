@@ -5,17 +5,37 @@
  *	messages still alive in it; the count is atomic because the producer
  *	allocates a block in its thread and the owner thread frees its
  *	messages one by one.
+ *
+ *	Two kinds of blocks are recycled rather than given back to malloc:
+ *	- one read-sized message (a socket read): a stream of reads would
+ *	  otherwise make malloc return the memory to the system and fault it
+ *	  back in;
+ *	- one small message (an actor's mail, a reply): these are allocated
+ *	  in one thread and freed in another at up to a million a second,
+ *	  and malloc serializes such pairs on its arena lock. Each thread
+ *	  keeps freed small blocks in a cache and trades them with the shared
+ *	  pool a batch at a time, so the pool lock is taken once per
+ *	  SMALL_BATCH messages on each side.
  */
 
 #include "courierInt.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <assert.h>
 
+/* CourierMsgBlock.kind */
+enum {
+    BLOCK_PLAIN = 0,		/* malloc'ed, freed. */
+    BLOCK_READ,			/* One read-sized message: read pool. */
+    BLOCK_SMALL			/* One small message: small pool. */
+};
+
 struct CourierMsgBlock {
     atomic_size_t live;		/* Messages of this block not yet freed. */
-    CourierMsgBlock *nextFree;	/* In the pool. */
-    int pooled;			/* One read-sized message: recycle it. */
+    CourierMsgBlock *nextFree;	/* In a pool, cache or batch. */
+    CourierMsgBlock *nextBatch;	/* Small pool: the next batch. */
+    int kind;			/* BLOCK_* */
     _Alignas(16) unsigned char bytes[];
 };
 
@@ -24,23 +44,231 @@ struct CourierMsgBlock {
 #define MSG_SPAN(size) \
     ((sizeof(CourierMsg) + (size) + MSG_ALIGN - 1) & ~(size_t) (MSG_ALIGN - 1))
 
+/* The size of every small block, header included. */
+#define SMALL_BLOCK_BYTES 256
+
+/* Blocks a thread's cache trades with the pool at a time. */
+#define SMALL_BATCH 64
+
+/* Batches the small pool keeps at most (here 1 MiB); the rest is freed. */
+#define SMALL_POOL_MAX 64
+
+/* Read-sized blocks the read pool keeps at most. */
+#define READ_POOL_MAX 32
+
 /*
- * Blocks of one COURIER_MSG_READ_SIZE message (what a socket read fills)
- * are kept in a small pool when freed: a stream of reads would otherwise
- * make malloc return the memory to the system and fault it back in.
+ * One thread's small blocks: a list it allocates from and a list of
+ * blocks it has freed, each up to SMALL_BATCH long.
  */
 
-#define POOL_MAX 32
+typedef struct SmallCache {
+    CourierMsgBlock *allocList;
+    CourierMsgBlock *freeList;
+    int freeCount;
+} SmallCache;
 
 static uv_mutex_t poolLock;
 static uv_once_t poolOnce = UV_ONCE_INIT;
-static CourierMsgBlock *poolHead;	/* Guarded by poolLock. */
-static int poolCount;
+
+/* Guarded by poolLock. */
+static CourierMsgBlock *readPool;	/* Through nextFree. */
+static int readPoolCount;
+static CourierMsgBlock *smallPool;	/* Batches, through nextBatch. */
+static int smallPoolCount;
+static atomic_int cacheKeyValid;	/* cacheKey exists. Written under
+					 * the lock, read without it. */
+
+static pthread_key_t cacheKey;		/* The thread's SmallCache. */
+
+static void		CacheExit(void *value);
+static SmallCache *	CacheGet(void);
+static void		PoolInit(void);
+static void		SmallPoolPut(CourierMsgBlock *batchPtr);
+static CourierMsgBlock *SmallPoolTake(void);
 
 static void
 PoolInit(void)
 {
     uv_mutex_init(&poolLock);
+}
+
+/*
+ * FreeList --
+ *	Gives a list of blocks (through nextFree) back to malloc.
+ */
+
+static void
+FreeList(
+    CourierMsgBlock *blockPtr)
+{
+    while (blockPtr != NULL) {
+	CourierMsgBlock *nextPtr = blockPtr->nextFree;
+
+	free(blockPtr);
+	blockPtr = nextPtr;
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CacheGet --
+ *
+ *	Returns the calling thread's small-block cache, made on first use.
+ *	The cache goes back to the pool when the thread exits (CacheExit,
+ *	a thread-specific data destructor, so that it works in every thread
+ *	that frees a message, Courier's own or not).
+ *
+ * Results:
+ *	The cache, or NULL when it cannot be had (no memory, or Courier is
+ *	being unloaded): the caller then uses malloc and free.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static SmallCache *
+CacheGet(void)
+{
+    SmallCache *cachePtr;
+
+    uv_once(&poolOnce, PoolInit);
+    if (!atomic_load_explicit(&cacheKeyValid, memory_order_acquire)) {
+	int valid;
+
+	uv_mutex_lock(&poolLock);
+	valid = atomic_load(&cacheKeyValid);
+	if (!valid && pthread_key_create(&cacheKey, CacheExit) == 0) {
+	    valid = 1;
+	    atomic_store_explicit(&cacheKeyValid, 1, memory_order_release);
+	}
+	uv_mutex_unlock(&poolLock);
+	if (!valid) {
+	    return NULL;
+	}
+    }
+    cachePtr = pthread_getspecific(cacheKey);
+    if (cachePtr == NULL) {
+	cachePtr = calloc(1, sizeof(SmallCache));
+	if (cachePtr == NULL || pthread_setspecific(cacheKey, cachePtr) != 0) {
+	    free(cachePtr);
+	    return NULL;
+	}
+    }
+    return cachePtr;
+}
+
+/*
+ * CacheExit --
+ *	Thread exit: the thread's cached blocks go to the pool (or are
+ *	freed when it is full).
+ */
+
+static void
+CacheExit(
+    void *value)
+{
+    SmallCache *cachePtr = value;
+
+    if (cachePtr->allocList != NULL) {
+	SmallPoolPut(cachePtr->allocList);
+    }
+    if (cachePtr->freeList != NULL) {
+	SmallPoolPut(cachePtr->freeList);
+    }
+    free(cachePtr);
+}
+
+/*
+ * SmallPoolPut, SmallPoolTake --
+ *	Trade one batch (a list through nextFree) with the shared pool.
+ *	Put frees the batch when the pool is full; take returns NULL when
+ *	it is empty.
+ */
+
+static void
+SmallPoolPut(
+    CourierMsgBlock *batchPtr)
+{
+    uv_mutex_lock(&poolLock);
+    if (smallPoolCount < SMALL_POOL_MAX) {
+	batchPtr->nextBatch = smallPool;
+	smallPool = batchPtr;
+	smallPoolCount++;
+	batchPtr = NULL;
+    }
+    uv_mutex_unlock(&poolLock);
+    FreeList(batchPtr);
+}
+
+static CourierMsgBlock *
+SmallPoolTake(void)
+{
+    CourierMsgBlock *batchPtr;
+
+    uv_mutex_lock(&poolLock);
+    batchPtr = smallPool;
+    if (batchPtr != NULL) {
+	smallPool = batchPtr->nextBatch;
+	smallPoolCount--;
+    }
+    uv_mutex_unlock(&poolLock);
+    return batchPtr;
+}
+
+/*
+ * SmallAlloc --
+ *	A small block from the thread's cache: its own frees first, then a
+ *	batch from the pool; NULL when both are empty.
+ */
+
+static CourierMsgBlock *
+SmallAlloc(void)
+{
+    SmallCache *cachePtr = CacheGet();
+    CourierMsgBlock *blockPtr;
+
+    if (cachePtr == NULL) {
+	return NULL;
+    }
+    if (cachePtr->allocList == NULL) {
+	if (cachePtr->freeList != NULL) {
+	    cachePtr->allocList = cachePtr->freeList;
+	    cachePtr->freeList = NULL;
+	    cachePtr->freeCount = 0;
+	} else {
+	    cachePtr->allocList = SmallPoolTake();
+	}
+    }
+    blockPtr = cachePtr->allocList;
+    if (blockPtr != NULL) {
+	cachePtr->allocList = blockPtr->nextFree;
+    }
+    return blockPtr;
+}
+
+/*
+ * SmallFree --
+ *	A small block goes to the thread's cache; a full cache goes to the
+ *	pool as one batch.
+ */
+
+static void
+SmallFree(
+    CourierMsgBlock *blockPtr)
+{
+    SmallCache *cachePtr = CacheGet();
+
+    if (cachePtr == NULL) {
+	free(blockPtr);
+	return;
+    }
+    blockPtr->nextFree = cachePtr->freeList;
+    cachePtr->freeList = blockPtr;
+    if (++cachePtr->freeCount == SMALL_BATCH) {
+	cachePtr->freeList = NULL;
+	cachePtr->freeCount = 0;
+	SmallPoolPut(blockPtr);
+    }
 }
 
 /*
@@ -68,21 +296,29 @@ CourierMsgAllocChain(
     CourierMsgBlock *blockPtr;
     CourierMsg *headPtr = NULL, **linkPtr = &headPtr;
     size_t i, total = 0, offset = 0;
+    int kind;
 
     assert(count > 0);
     for (i = 0; i < count; i++) {
 	total += MSG_SPAN(sizes ? sizes[i] : sameSize);
     }
     blockPtr = NULL;
+    kind = BLOCK_PLAIN;
     if (count == 1 && total == MSG_SPAN(COURIER_MSG_READ_SIZE)) {
+	kind = BLOCK_READ;
 	uv_once(&poolOnce, PoolInit);
 	uv_mutex_lock(&poolLock);
-	if (poolHead != NULL) {
-	    blockPtr = poolHead;
-	    poolHead = blockPtr->nextFree;
-	    poolCount--;
+	if (readPool != NULL) {
+	    blockPtr = readPool;
+	    readPool = blockPtr->nextFree;
+	    readPoolCount--;
 	}
 	uv_mutex_unlock(&poolLock);
+    } else if (count == 1
+	    && sizeof(CourierMsgBlock) + total <= SMALL_BLOCK_BYTES) {
+	kind = BLOCK_SMALL;
+	blockPtr = SmallAlloc();
+	total = SMALL_BLOCK_BYTES - sizeof(CourierMsgBlock);
     }
     if (blockPtr == NULL) {
 	blockPtr = malloc(sizeof(CourierMsgBlock) + total);
@@ -90,8 +326,7 @@ CourierMsgAllocChain(
 	    CourierPanicOutOfMemory(sizeof(CourierMsgBlock) + total);
 	}
     }
-    blockPtr->pooled = (count == 1
-	    && total == MSG_SPAN(COURIER_MSG_READ_SIZE));
+    blockPtr->kind = kind;
     atomic_init(&blockPtr->live, count);
     for (i = 0; i < count; i++) {
 	size_t size = sizes ? sizes[i] : sameSize;
@@ -157,12 +392,16 @@ CourierMsgBlockRelease(
     if (before != count) {
 	return;
     }
-    if (blockPtr->pooled) {
+    if (blockPtr->kind == BLOCK_SMALL) {
+	SmallFree(blockPtr);
+	return;
+    }
+    if (blockPtr->kind == BLOCK_READ) {
 	uv_mutex_lock(&poolLock);
-	if (poolCount < POOL_MAX) {
-	    blockPtr->nextFree = poolHead;
-	    poolHead = blockPtr;
-	    poolCount++;
+	if (readPoolCount < READ_POOL_MAX) {
+	    blockPtr->nextFree = readPool;
+	    readPool = blockPtr;
+	    readPoolCount++;
 	    blockPtr = NULL;
 	}
 	uv_mutex_unlock(&poolLock);
@@ -184,24 +423,43 @@ CourierMsgFreeChain(
 
 /*
  * CourierMsgPoolFree --
- *	Frees the pooled blocks (unload).
+ *	Unload: frees the pools and the calling thread's cache. Threads
+ *	that still hold a cache keep it (a small leak) rather than call a
+ *	destructor in unloaded code: the key is deleted.
  */
 
 void
 CourierMsgPoolFree(void)
 {
-    CourierMsgBlock *blockPtr;
+    CourierMsgBlock *readList, *batchPtr;
+    SmallCache *cachePtr = NULL;
 
     uv_once(&poolOnce, PoolInit);
     uv_mutex_lock(&poolLock);
-    blockPtr = poolHead;
-    poolHead = NULL;
-    poolCount = 0;
+    if (atomic_load(&cacheKeyValid)) {
+	cachePtr = pthread_getspecific(cacheKey);
+	pthread_setspecific(cacheKey, NULL);
+	pthread_key_delete(cacheKey);
+	atomic_store(&cacheKeyValid, 0);
+    }
+    readList = readPool;
+    readPool = NULL;
+    readPoolCount = 0;
+    batchPtr = smallPool;
+    smallPool = NULL;
+    smallPoolCount = 0;
     uv_mutex_unlock(&poolLock);
-    while (blockPtr != NULL) {
-	CourierMsgBlock *nextPtr = blockPtr->nextFree;
 
-	free(blockPtr);
-	blockPtr = nextPtr;
+    FreeList(readList);
+    while (batchPtr != NULL) {
+	CourierMsgBlock *nextPtr = batchPtr->nextBatch;
+
+	FreeList(batchPtr);
+	batchPtr = nextPtr;
+    }
+    if (cachePtr != NULL) {
+	FreeList(cachePtr->allocList);
+	FreeList(cachePtr->freeList);
+	free(cachePtr);
     }
 }
