@@ -616,6 +616,10 @@ ThreadsObjCmd(
  *
  *	-budget microseconds	How long one drain slice may deliver before
  *				the event loop gets its turn (default 4000).
+ *	-inboxspin microseconds	How long a Tcl thread that has just
+ *				delivered messages watches its inbox for
+ *				the next before it sleeps (default 50; 0
+ *				never spins).
  *	-iospin microseconds	How long an I/O thread that has just
  *				delivered messages spins for a reply before
  *				it sleeps (default 50; 0 never spins).
@@ -634,9 +638,9 @@ ConfigureObjCmd(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-budget", "-iospin", "-iothreads", NULL
+	"-budget", "-inboxspin", "-iospin", "-iothreads", NULL
     };
-    enum { OPT_BUDGET, OPT_IOSPIN, OPT_IOTHREADS };
+    enum { OPT_BUDGET, OPT_INBOXSPIN, OPT_IOSPIN, OPT_IOTHREADS };
     int i, index;
 
     (void) clientData;
@@ -645,6 +649,8 @@ ConfigureObjCmd(
 
 	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-budget", -1),
 		Tcl_NewLongObj(CourierInboxGetBudget()));
+	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-inboxspin", -1),
+		Tcl_NewLongObj((long) CourierInboxGetSpin()));
 	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-iospin", -1),
 		Tcl_NewLongObj((long) CourierIoGetSpin()));
 	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-iothreads", -1),
@@ -661,6 +667,8 @@ ConfigureObjCmd(
 	}
 	Tcl_SetObjResult(interp, index == OPT_BUDGET
 		? Tcl_NewLongObj(CourierInboxGetBudget())
+		: index == OPT_INBOXSPIN
+		? Tcl_NewLongObj((long) CourierInboxGetSpin())
 		: index == OPT_IOSPIN ? Tcl_NewLongObj((long) CourierIoGetSpin())
 		: Tcl_NewIntObj(CourierIoGetThreadCount()));
 	return TCL_OK;
@@ -680,10 +688,12 @@ ConfigureObjCmd(
 		    Tcl_GetString(objv[i]), NULL);
 	    return TCL_ERROR;
 	}
+	int spin = (index == OPT_INBOXSPIN || index == OPT_IOSPIN);
+
 	if (CourierGetPositiveWide(interp, objv[i + 1], options[index],
-		index == OPT_BUDGET ? 100 : index == OPT_IOSPIN ? 0 : 1,
-		index == OPT_BUDGET ? 1000000 : index == OPT_IOSPIN ? 1000
-		: 16, &value) != TCL_OK) {
+		index == OPT_BUDGET ? 100 : spin ? 0 : 1,
+		index == OPT_BUDGET ? 1000000 : spin ? 1000 : 16,
+		&value) != TCL_OK) {
 	    return TCL_ERROR;
 	}
     }
@@ -694,6 +704,8 @@ ConfigureObjCmd(
 	Tcl_GetWideIntFromObj(NULL, objv[i + 1], &value);
 	if (index == OPT_BUDGET) {
 	    CourierInboxSetBudget((long) value);
+	} else if (index == OPT_INBOXSPIN) {
+	    CourierInboxSetSpin((unsigned) value);
 	} else if (index == OPT_IOSPIN) {
 	    CourierIoSetSpin((unsigned) value);
 	} else {

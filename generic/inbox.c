@@ -23,6 +23,16 @@
  *	(A parked inbox drains anyway after INBOX_PARK_MAX_NS, for event
  *	loops that never run idle handlers.)
  *
+ *	Conversations. A thread that has just delivered messages often gets
+ *	the next one within microseconds: the reply to an ask its callback
+ *	sent, the next ask to an actor that has just replied. Sleeping in
+ *	the notifier and being woken costs each side a thread wake-up, which
+ *	on a virtual machine is most of a round trip. So after a drain the
+ *	setup proc watches the inbox for up to -inboxspin microseconds
+ *	before the thread sleeps (InboxSpin), with an adaptive credit like
+ *	the I/O threads' spin: a thread that only ever waits long stops
+ *	spinning.
+ *
  *	That last step is what keeps Tk alive under a flood: Tcl_DoOneEvent
  *	runs idle handlers (where Tk repaints) only when no event is ready,
  *	so a drain that simply re-queued itself would starve them, and a drain
@@ -36,6 +46,7 @@
  */
 
 #include "courierInt.h"
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +116,14 @@ struct CourierInbox {
     int rearmPending;		/* Is InboxRearmIdleProc scheduled? */
     uint64_t parkedAt;		/* When eligible last went to 0. */
     int ownerClosed;		/* CourierInboxClose has run. */
+    int spinArmed;		/* A drain ran since the last spin. */
+    int spinCredit;		/* Spins left before giving up. */
+    uint64_t sleptAt;		/* When the thread slept instead of
+				 * spinning (no credit), or 0. */
+    uint64_t idleSeenAt;	/* When the idle handlers last ran (as far
+				 * as InboxRearmIdleProc knows). */
+    uint64_t spins;
+    uint64_t spinHits;
     uint64_t delivered;
     uint64_t discarded;
     uint64_t drains;
@@ -138,6 +157,21 @@ static atomic_long drainBudgetUs = 4000;
  */
 #define INBOX_PARK_MAX_NS (50 * 1000 * 1000)
 
+/* courier::configure -inboxspin, in microseconds, for every inbox. */
+static atomic_uint inboxSpinUs = 50;
+
+/* A spin that catches a message earns this many more tries. */
+#define INBOX_SPIN_CREDIT 16
+
+/*
+ * Spins that keep catching messages would keep every turn of the event
+ * loop busy, and idle handlers (Tk's repaints) run only in a turn that
+ * finds nothing to do. So a thread whose idle handlers have not run for
+ * this long parks its inbox instead of spinning, as a drain slice that
+ * runs out of budget does: the idle handlers go first.
+ */
+#define INBOX_SPIN_IDLE_NS (5 * 1000 * 1000)
+
 static void		InboxAccount(CourierInbox *inboxPtr,
 			    CourierMsg *msgPtr);
 static void		InboxCheckProc(ClientData clientData, int flags);
@@ -152,6 +186,8 @@ static int		InboxMayDrain(CourierInbox *inboxPtr,
 static void		InboxRearmIdleProc(ClientData clientData);
 static void		InboxRelease(CourierInbox *inboxPtr);
 static void		InboxSetupProc(ClientData clientData, int flags);
+static void		InboxPark(CourierInbox *inboxPtr);
+static int		InboxSpin(CourierInbox *inboxPtr, int flags);
 static void		PortFree(CourierPort *portPtr);
 static void		PortUnref(CourierPort *portPtr, size_t count);
 
@@ -653,8 +689,22 @@ InboxSetupProc(
     CourierInbox *inboxPtr = clientData;
     uint64_t waitNs;
 
-    if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued
-	    || !InboxHasWork(inboxPtr)) {
+    if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued) {
+	return;
+    }
+    if (!InboxHasWork(inboxPtr)) {
+	if (!(flags & TCL_DONT_WAIT) && InboxSpin(inboxPtr, flags)) {
+	    /*
+	     * A message came while spinning, and its producer alerted the
+	     * notifier, so the wait returns at once. Not a zero wait: Tcl's
+	     * threaded select notifier answers a poll by a round trip
+	     * through its notifier thread, two more wake-ups.
+	     */
+
+	    static const Tcl_Time alertedWait = {0, 1};
+
+	    Tcl_SetMaxBlockTime(&alertedWait);
+	}
 	return;
     }
     if (InboxMayDrain(inboxPtr, &waitNs)) {
@@ -680,7 +730,22 @@ InboxCheckProc(
     uint64_t waitNs;
 
     if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued
-	    || !InboxHasWork(inboxPtr) || !InboxMayDrain(inboxPtr, &waitNs)) {
+	    || !InboxHasWork(inboxPtr)) {
+	return;
+    }
+    if (inboxPtr->sleptAt != 0) {
+	/*
+	 * The thread slept for want of spin credit: had this message come
+	 * within a spin, spinning pays again.
+	 */
+
+	if (uv_hrtime() - inboxPtr->sleptAt
+		< (uint64_t) atomic_load(&inboxSpinUs) * 1000) {
+	    inboxPtr->spinCredit = INBOX_SPIN_CREDIT;
+	}
+	inboxPtr->sleptAt = 0;
+    }
+    if (!InboxMayDrain(inboxPtr, &waitNs)) {
 	return;
     }
     evPtr = (InboxDrainEvent *) ckalloc(sizeof(InboxDrainEvent));
@@ -688,6 +753,65 @@ InboxCheckProc(
     evPtr->inboxPtr = inboxPtr;
     inboxPtr->eventQueued = 1;
     Tcl_QueueEvent(&evPtr->header, TCL_QUEUE_TAIL);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InboxSpin --
+ *
+ *	Called by the setup proc when the thread is about to sleep with
+ *	nothing to deliver. Right after a drain, watches the inbox for up
+ *	to -inboxspin microseconds, yielding the CPU between looks. Once
+ *	per drain: an idle thread never spins.
+ *
+ * Results:
+ *	1 if a message arrived during the spin, else 0.
+ *
+ * Side effects:
+ *	A catch restores the spin credit, a miss uses one up; with none
+ *	left, the time the thread goes to sleep is noted so that the check
+ *	proc can restore the credit if a message follows soon. When the
+ *	event loop runs idle handlers and they have not run for
+ *	INBOX_SPIN_IDLE_NS, parks the inbox instead.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+InboxSpin(
+    CourierInbox *inboxPtr,
+    int flags)
+{
+    uint64_t spinNs = (uint64_t) atomic_load(&inboxSpinUs) * 1000;
+    uint64_t start;
+
+    if (!inboxPtr->spinArmed || spinNs == 0) {
+	return 0;
+    }
+    inboxPtr->spinArmed = 0;
+    start = uv_hrtime();
+    if ((flags & TCL_IDLE_EVENTS)
+	    && start - inboxPtr->idleSeenAt > INBOX_SPIN_IDLE_NS) {
+	InboxPark(inboxPtr);
+	return 0;
+    }
+    if (inboxPtr->spinCredit == 0) {
+	inboxPtr->sleptAt = start;
+	return 0;
+    }
+    inboxPtr->spins++;
+    do {
+	if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_acquire)
+		== INBOX_AWAKE) {
+	    inboxPtr->spinHits++;
+	    inboxPtr->spinCredit = INBOX_SPIN_CREDIT;
+	    return 1;
+	}
+	sched_yield();
+    } while (uv_hrtime() - start < spinNs);
+    inboxPtr->spinCredit--;
+    return 0;
 }
 
 /*
@@ -763,16 +887,30 @@ InboxDrainEventProc(
     uv_mutex_unlock(&inboxPtr->lock);
 
     InboxDrainSlice(inboxPtr);
+    inboxPtr->spinArmed = 1;
     if (!inboxPtr->ownerClosed && InboxHasWork(inboxPtr)) {
-	inboxPtr->eligible = 0;
-	inboxPtr->parkedAt = uv_hrtime();
-	if (!inboxPtr->rearmPending) {
-	    inboxPtr->rearmPending = 1;
-	    Tcl_DoWhenIdle(InboxRearmIdleProc, inboxPtr);
-	}
+	InboxPark(inboxPtr);
     }
     InboxRelease(inboxPtr);
     return 1;
+}
+
+/*
+ * InboxPark --
+ *	No drain until the idle handlers have run (InboxRearmIdleProc) or
+ *	INBOX_PARK_MAX_NS has passed.
+ */
+
+static void
+InboxPark(
+    CourierInbox *inboxPtr)
+{
+    inboxPtr->eligible = 0;
+    inboxPtr->parkedAt = uv_hrtime();
+    if (!inboxPtr->rearmPending) {
+	inboxPtr->rearmPending = 1;
+	Tcl_DoWhenIdle(InboxRearmIdleProc, inboxPtr);
+    }
 }
 
 static void
@@ -783,6 +921,7 @@ InboxRearmIdleProc(
 
     inboxPtr->rearmPending = 0;
     inboxPtr->eligible = 1;
+    inboxPtr->idleSeenAt = uv_hrtime();
 }
 
 /*
@@ -1043,6 +1182,8 @@ CourierInboxStats(
     PUT("longestDrainUs", inboxPtr->longestDrainNs / 1000);
     PUT("fullReplies", fullReplies);
     PUT("resumes", inboxPtr->resumes);
+    PUT("spins", inboxPtr->spins);
+    PUT("spinHits", inboxPtr->spinHits);
     PUT("budgetUs", atomic_load(&drainBudgetUs));
 #undef PUT
 
@@ -1050,6 +1191,7 @@ CourierInboxStats(
 	inboxPtr->delivered = inboxPtr->discarded = inboxPtr->drains = 0;
 	inboxPtr->resumes = inboxPtr->longestDrainNs = 0;
 	inboxPtr->largestBacklog = 0;
+	inboxPtr->spins = inboxPtr->spinHits = 0;
     }
     return dictPtr;
 }
@@ -1070,4 +1212,23 @@ long
 CourierInboxGetBudget(void)
 {
     return atomic_load(&drainBudgetUs);
+}
+
+/*
+ * CourierInboxSetSpin, CourierInboxGetSpin --
+ *	courier::configure -inboxspin: the longest spin of a Tcl thread
+ *	waiting for its next message, in microseconds (0: never spin).
+ */
+
+void
+CourierInboxSetSpin(
+    unsigned microseconds)
+{
+    atomic_store(&inboxSpinUs, microseconds);
+}
+
+unsigned
+CourierInboxGetSpin(void)
+{
+    return atomic_load(&inboxSpinUs);
 }

@@ -92,6 +92,8 @@ MODULE_SCOPE void	CourierPortSetHighWater(CourierPort *portPtr,
 MODULE_SCOPE Tcl_Obj *	CourierInboxStats(CourierInbox *inboxPtr, int reset);
 MODULE_SCOPE void	CourierInboxSetBudget(long microseconds);
 MODULE_SCOPE long	CourierInboxGetBudget(void);
+MODULE_SCOPE void	CourierInboxSetSpin(unsigned microseconds);
+MODULE_SCOPE unsigned	CourierInboxGetSpin(void);
 
 /* Producer side: any thread. */
 MODULE_SCOPE int	CourierPortPost(CourierPort *portPtr, CourierMsg *msgPtr);
