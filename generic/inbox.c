@@ -23,6 +23,13 @@
  *	(A parked inbox drains anyway after INBOX_PARK_MAX_NS, for event
  *	loops that never run idle handlers.)
  *
+ *	That last step is what keeps Tk alive under a flood: Tcl_DoOneEvent
+ *	runs idle handlers (where Tk repaints) only when no event is ready,
+ *	so a drain that simply re-queued itself would starve them, and a drain
+ *	event queued before the notifier is polled would starve timers and
+ *	window events. Between two drain slices, every event that was ready
+ *	and every idle handler get their turn.
+ *
  *	Conversations. A thread that has just delivered messages often gets
  *	the next one within microseconds: the reply to an ask its callback
  *	sent, the next ask to an actor that has just replied. Sleeping in
@@ -31,14 +38,9 @@
  *	setup proc watches the inbox for up to -inboxspin microseconds
  *	before the thread sleeps (InboxSpin), with an adaptive credit like
  *	the I/O threads' spin: a thread that only ever waits long stops
- *	spinning.
- *
- *	That last step is what keeps Tk alive under a flood: Tcl_DoOneEvent
- *	runs idle handlers (where Tk repaints) only when no event is ready,
- *	so a drain that simply re-queued itself would starve them, and a drain
- *	event queued before the notifier is polled would starve timers and
- *	window events. Between two drain slices, every event that was ready
- *	and every idle handler get their turn.
+ *	spinning. A spin that keeps catching messages would keep the idle
+ *	handlers from running, so every INBOX_SPIN_IDLE_NS the thread parks
+ *	the inbox instead, as after a slice that ran out of budget.
  *
  *	Locks: inboxPtr->lock guards the fields marked "lock" below. It is
  *	never held while calling anything outside this file except the
