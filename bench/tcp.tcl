@@ -311,11 +311,15 @@ proc ::bench::tcp::EchoLine {chan} {
 }
 
 # bench::tcp::SetSpin --
-#	courier::configure -iospin from COURIER_BENCH_IOSPIN, when set (to
-#	compare the latency with and without the I/O thread's spin).
+#	courier::configure -iospin and -inboxspin from COURIER_BENCH_IOSPIN
+#	and COURIER_BENCH_INBOXSPIN, when set (to compare the latency with
+#	and without the spins).
 proc ::bench::tcp::SetSpin {} {
     if {[info exists ::env(COURIER_BENCH_IOSPIN)]} {
 	courier::configure -iospin $::env(COURIER_BENCH_IOSPIN)
+    }
+    if {[info exists ::env(COURIER_BENCH_INBOXSPIN)]} {
+	courier::configure -inboxspin $::env(COURIER_BENCH_INBOXSPIN)
     }
 }
 

@@ -36,9 +36,9 @@
  *	the notifier and being woken costs each side a thread wake-up, which
  *	on a virtual machine is most of a round trip. So after a drain the
  *	setup proc watches the inbox for up to -inboxspin microseconds
- *	before the thread sleeps (InboxSpin), with an adaptive credit like
- *	the I/O threads' spin: a thread that only ever waits long stops
- *	spinning. A spin that keeps catching messages would keep the idle
+ *	before the thread sleeps (InboxSpin), as long as the next message
+ *	has usually come within half that time: a thread whose messages
+ *	come later does not spin at all. A spin that keeps catching messages would keep the idle
  *	handlers from running, so every INBOX_SPIN_IDLE_NS the thread parks
  *	the inbox instead, as after a slice that ran out of budget.
  *
@@ -100,6 +100,9 @@ struct CourierInbox {
     size_t incomingCount;
     atomic_int wakeState;	/* INBOX_IDLE or INBOX_AWAKE. Written under
 				 * the lock, read without it as a hint. */
+    _Atomic uint64_t awakeAt;	/* When a post last found the inbox IDLE.
+				 * Written under the lock before wakeState,
+				 * read by the owner after it. */
     int closed;			/* No more posts are accepted. */
     int postsInFlight;		/* Producers alerting the owner now. */
     size_t refCount;		/* The owner thread + one per port. */
@@ -119,9 +122,10 @@ struct CourierInbox {
     uint64_t parkedAt;		/* When eligible last went to 0. */
     int ownerClosed;		/* CourierInboxClose has run. */
     int spinArmed;		/* A drain ran since the last spin. */
-    int spinCredit;		/* Spins left before giving up. */
-    uint64_t sleptAt;		/* When the thread slept instead of
-				 * spinning (no credit), or 0. */
+    uint64_t drainEndAt;	/* When the last drain ended, until the
+				 * next message is seen; else 0. */
+    uint64_t gapNs;		/* Running average of the time from the
+				 * end of a drain to the next post. */
     uint64_t idleSeenAt;	/* When the idle handlers last ran (as far
 				 * as InboxRearmIdleProc knows). */
     uint64_t spins;
@@ -162,8 +166,14 @@ static atomic_long drainBudgetUs = 4000;
 /* courier::configure -inboxspin, in microseconds, for every inbox. */
 static atomic_uint inboxSpinUs = 50;
 
-/* A spin that catches a message earns this many more tries. */
-#define INBOX_SPIN_CREDIT 16
+/*
+ * The thread spins only while the next message usually comes within half
+ * the spin: gapNs, a running average (weight 1/INBOX_GAP_WEIGHT) of the
+ * time from the end of a drain to the post that found the inbox idle,
+ * stays under that. Each gap counts as at most twice the spin, so that a
+ * pause (a user thinking) is forgotten after a few quick messages.
+ */
+#define INBOX_GAP_WEIGHT 8
 
 /*
  * Spins that keep catching messages would keep every turn of the event
@@ -189,6 +199,7 @@ static void		InboxRearmIdleProc(ClientData clientData);
 static void		InboxRelease(CourierInbox *inboxPtr);
 static void		InboxSetupProc(ClientData clientData, int flags);
 static void		InboxPark(CourierInbox *inboxPtr);
+static void		InboxSawGap(CourierInbox *inboxPtr);
 static int		InboxSpin(CourierInbox *inboxPtr, int flags);
 static void		PortFree(CourierPort *portPtr);
 static void		PortUnref(CourierPort *portPtr, size_t count);
@@ -231,6 +242,7 @@ CourierInboxForThread(void)
 	uv_cond_init(&inboxPtr->quiet);
 	inboxPtr->owner = Tcl_GetCurrentThread();
 	atomic_init(&inboxPtr->wakeState, INBOX_IDLE);
+	atomic_init(&inboxPtr->awakeAt, 0);
 	inboxPtr->refCount = 1;
 	inboxPtr->eligible = 1;
 	Tcl_CreateEventSource(InboxSetupProc, InboxCheckProc, inboxPtr);
@@ -630,6 +642,8 @@ CourierPortPostChain(
     }
     if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_relaxed)
 	    == INBOX_IDLE) {
+	atomic_store_explicit(&inboxPtr->awakeAt, uv_hrtime(),
+		memory_order_relaxed);
 	atomic_store_explicit(&inboxPtr->wakeState, INBOX_AWAKE,
 		memory_order_release);
 	inboxPtr->wakeups++;
@@ -735,17 +749,8 @@ InboxCheckProc(
 	    || !InboxHasWork(inboxPtr)) {
 	return;
     }
-    if (inboxPtr->sleptAt != 0) {
-	/*
-	 * The thread slept for want of spin credit: had this message come
-	 * within a spin, spinning pays again.
-	 */
-
-	if (uv_hrtime() - inboxPtr->sleptAt
-		< (uint64_t) atomic_load(&inboxSpinUs) * 1000) {
-	    inboxPtr->spinCredit = INBOX_SPIN_CREDIT;
-	}
-	inboxPtr->sleptAt = 0;
+    if (inboxPtr->drainEndAt != 0) {
+	InboxSawGap(inboxPtr);
     }
     if (!InboxMayDrain(inboxPtr, &waitNs)) {
 	return;
@@ -763,18 +768,16 @@ InboxCheckProc(
  * InboxSpin --
  *
  *	Called by the setup proc when the thread is about to sleep with
- *	nothing to deliver. Right after a drain, watches the inbox for up
- *	to -inboxspin microseconds, yielding the CPU between looks. Once
- *	per drain: an idle thread never spins.
+ *	nothing to deliver. Right after a drain, if the next message has
+ *	usually come within half of -inboxspin, watches the inbox for up to
+ *	-inboxspin microseconds, yielding the CPU between looks. Once per
+ *	drain: an idle thread never spins.
  *
  * Results:
  *	1 if a message arrived during the spin, else 0.
  *
  * Side effects:
- *	A catch restores the spin credit, a miss uses one up; with none
- *	left, the time the thread goes to sleep is noted so that the check
- *	proc can restore the credit if a message follows soon. When the
- *	event loop runs idle handlers and they have not run for
+ *	When the event loop runs idle handlers and they have not run for
  *	INBOX_SPIN_IDLE_NS, parks the inbox instead.
  *
  *----------------------------------------------------------------------
@@ -792,14 +795,13 @@ InboxSpin(
 	return 0;
     }
     inboxPtr->spinArmed = 0;
+    if (inboxPtr->gapNs > spinNs / 2) {
+	return 0;
+    }
     start = uv_hrtime();
     if ((flags & TCL_IDLE_EVENTS)
 	    && start - inboxPtr->idleSeenAt > INBOX_SPIN_IDLE_NS) {
 	InboxPark(inboxPtr);
-	return 0;
-    }
-    if (inboxPtr->spinCredit == 0) {
-	inboxPtr->sleptAt = start;
 	return 0;
     }
     inboxPtr->spins++;
@@ -807,13 +809,40 @@ InboxSpin(
 	if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_acquire)
 		== INBOX_AWAKE) {
 	    inboxPtr->spinHits++;
-	    inboxPtr->spinCredit = INBOX_SPIN_CREDIT;
+	    InboxSawGap(inboxPtr);
 	    return 1;
 	}
 	sched_yield();
     } while (uv_hrtime() - start < spinNs);
-    inboxPtr->spinCredit--;
     return 0;
+}
+
+/*
+ * InboxSawGap --
+ *	A message is here: fold the time from the end of the last drain to
+ *	its post into the running average. A post made before the drain
+ *	ended (the inbox never went idle) counts as no gap.
+ */
+
+static void
+InboxSawGap(
+    CourierInbox *inboxPtr)
+{
+    uint64_t postedAt = atomic_load_explicit(&inboxPtr->awakeAt,
+	    memory_order_relaxed);
+    uint64_t capNs = 2 * (uint64_t) atomic_load(&inboxSpinUs) * 1000;
+    uint64_t gap = 0;
+
+    assert(inboxPtr->drainEndAt != 0);
+    if (postedAt > inboxPtr->drainEndAt) {
+	gap = postedAt - inboxPtr->drainEndAt;
+    }
+    if (gap > capNs) {
+	gap = capNs;
+    }
+    inboxPtr->gapNs = inboxPtr->gapNs - inboxPtr->gapNs / INBOX_GAP_WEIGHT
+	    + gap / INBOX_GAP_WEIGHT;
+    inboxPtr->drainEndAt = 0;
 }
 
 /*
@@ -890,6 +919,7 @@ InboxDrainEventProc(
 
     InboxDrainSlice(inboxPtr);
     inboxPtr->spinArmed = 1;
+    inboxPtr->drainEndAt = uv_hrtime();
     if (!inboxPtr->ownerClosed && InboxHasWork(inboxPtr)) {
 	InboxPark(inboxPtr);
     }
