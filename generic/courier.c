@@ -681,6 +681,7 @@ ConfigureObjCmd(
     /* Check every pair before changing anything. */
     for (i = 1; i < objc; i += 2) {
 	Tcl_WideInt value;
+	int spin;
 
 	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
 		&index) != TCL_OK) {
@@ -688,8 +689,7 @@ ConfigureObjCmd(
 		    Tcl_GetString(objv[i]), NULL);
 	    return TCL_ERROR;
 	}
-	int spin = (index == OPT_INBOXSPIN || index == OPT_IOSPIN);
-
+	spin = (index == OPT_INBOXSPIN || index == OPT_IOSPIN);
 	if (CourierGetPositiveWide(interp, objv[i + 1], options[index],
 		index == OPT_BUDGET ? 100 : spin ? 0 : 1,
 		index == OPT_BUDGET ? 1000000 : spin ? 1000 : 16,

@@ -795,7 +795,8 @@ InboxSpin(
 	return 0;
     }
     inboxPtr->spinArmed = 0;
-    if (inboxPtr->gapNs > spinNs / 2) {
+    if (inboxPtr->drainEndAt == 0 || inboxPtr->gapNs > spinNs / 2) {
+	/* The next message was seen already, or messages come late. */
 	return 0;
     }
     start = uv_hrtime();
