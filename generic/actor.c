@@ -1797,29 +1797,59 @@ ActorObjCmd(
  *----------------------------------------------------------------------
  */
 
+/* courier::actor create's options. */
+typedef struct ActorOptions {
+    Tcl_Obj *init;
+    Tcl_WideInt mailbox;
+    int maxRestarts;
+    Tcl_WideInt within;
+    int restart;		/* RESTART_*. */
+    Tcl_Obj *onError, *onExit;
+} ActorOptions;
+
+static const char *const restartPolicies[] = {
+    "never", "on-error", "always", NULL
+};
+
+#define ACTOR_FIELD(field) offsetof(ActorOptions, field)
+
+static const CourierOptSpec actorOptionSpecs[] = {
+    {.name = "-init", .type = COURIER_OPT_STRING,
+	.offset = ACTOR_FIELD(init)},
+    {.name = "-mailbox", .type = COURIER_OPT_WIDE,
+	.offset = ACTOR_FIELD(mailbox), .min = 0,
+	.max = (Tcl_WideInt) 1 << 40},
+    {.name = "-maxrestarts", .type = COURIER_OPT_INT,
+	.offset = ACTOR_FIELD(maxRestarts), .min = 0, .max = 1000000},
+    {.name = "-onerror", .type = COURIER_OPT_PREFIX,
+	.offset = ACTOR_FIELD(onError),
+	.expected = "a command prefix (a list)"},
+    {.name = "-onexit", .type = COURIER_OPT_PREFIX,
+	.offset = ACTOR_FIELD(onExit),
+	.expected = "a command prefix (a list)"},
+    {.name = "-restart", .type = COURIER_OPT_CHOICE,
+	.offset = ACTOR_FIELD(restart), .choices = restartPolicies},
+    {.name = "-within", .type = COURIER_OPT_WIDE,
+	.offset = ACTOR_FIELD(within), .min = 1,
+	.max = (Tcl_WideInt) 1 << 40},
+    {.name = NULL}
+};
+
 static int
 ActorCreate(
     Tcl_Interp *interp,
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const options[] = {
-	"-init", "-mailbox", "-maxrestarts", "-onerror", "-onexit",
-	"-restart", "-within", NULL
-    };
-    enum { OPT_INIT, OPT_MAILBOX, OPT_MAXRESTARTS, OPT_ONERROR, OPT_ONEXIT,
-	   OPT_RESTART, OPT_WITHIN };
-    static const char *const policies[] = {
-	"never", "on-error", "always", NULL
-    };
     static const char usage[] = "courier::actor create ?name? ?-init script? "
 	    "?-mailbox N? ?-restart never|on-error|always? ?-maxrestarts N? "
 	    "?-within ms? ?-onerror cmd? ?-onexit cmd?";
-    const char *name = NULL, *initScript = NULL, *pkgScript = NULL;
+    ActorOptions o = {NULL, 0, 3, 5000, RESTART_NEVER, NULL, NULL};
+    CourierOptTable table = {actorOptionSpecs, &o};
+    const char *name = NULL, *pkgScript = NULL;
     const char *version;
-    Tcl_WideInt mailboxMax = 0, maxRestarts = 3, withinMs = 5000;
-    int policy = RESTART_NEVER, i = 2, index, len, duplicate = 0;
-    Tcl_Obj *onError = NULL, *onExit = NULL, *scriptPtr;
+    int i = 2, duplicate = 0;
+    Tcl_Obj *scriptPtr;
     CourierInterp *cinterpPtr;
     Actor *actorPtr, *otherPtr;
     char defaultName[32];
@@ -1842,65 +1872,14 @@ ActorCreate(
 	}
 	i = 3;
     }
-    if ((objc - i) % 2 != 0) {
-	return CourierError(interp, "USAGE", NULL,
-		"value for \"%s\" missing: should be \"%s\"",
-		Tcl_GetString(objv[objc - 1]), usage);
-    }
-    for (; i < objc; i += 2) {
-	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
-		&index) != TCL_OK) {
-	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
-		    Tcl_GetString(objv[i]), NULL);
-	    return TCL_ERROR;
-	}
-	switch (index) {
-	case OPT_INIT:
-	    initScript = Tcl_GetString(objv[i + 1]);
-	    break;
-	case OPT_MAILBOX:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-mailbox", 0,
-		    (Tcl_WideInt) 1 << 40, &mailboxMax) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    break;
-	case OPT_MAXRESTARTS:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxrestarts",
-		    0, 1000000, &maxRestarts) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    break;
-	case OPT_WITHIN:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-within", 1,
-		    (Tcl_WideInt) 1 << 40, &withinMs) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    break;
-	case OPT_RESTART:
-	    if (Tcl_GetIndexFromObj(NULL, objv[i + 1], policies, "policy", 0,
-		    &policy) != TCL_OK) {
-		return CourierError(interp, "VALUE", "-restart",
-			"bad value \"%.100s\" for -restart: expected never, "
-			"on-error or always", Tcl_GetString(objv[i + 1]));
-	    }
-	    break;
-	case OPT_ONERROR:
-	case OPT_ONEXIT:
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		return CourierError(interp, "VALUE", options[index],
-			"bad value for %s: expected a command prefix (a "
-			"list)", options[index]);
-	    }
-	    if (index == OPT_ONERROR) {
-		onError = len ? objv[i + 1] : NULL;
-	    } else {
-		onExit = len ? objv[i + 1] : NULL;
-	    }
-	    break;
-	}
+    if (CourierOptParse(interp, &table, 1, objc - i, objv + i, 0,
+	    usage) != TCL_OK) {
+	CourierOptRelease(actorOptionSpecs, &o);
+	return TCL_ERROR;
     }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
+	CourierOptRelease(actorOptionSpecs, &o);
 	return TCL_ERROR;
     }
     ActorSetExitProc();
@@ -1923,8 +1902,8 @@ ActorCreate(
 	CourierPanicOutOfMemory(sizeof(Actor));
     }
     atomic_init(&actorPtr->refCount, 2);	/* Creator, thread. */
-    if (initScript != NULL) {
-	actorPtr->initScript = strdup(initScript);
+    if (o.init != NULL) {
+	actorPtr->initScript = strdup(Tcl_GetString(o.init));
     }
     if (pkgScript != NULL && *pkgScript != '\0') {
 	actorPtr->pkgScript = strdup(pkgScript);
@@ -1932,11 +1911,12 @@ ActorCreate(
     Tcl_ResetResult(interp);
     snprintf(actorPtr->pkgVersion, sizeof(actorPtr->pkgVersion), "%s",
 	    version);
-    actorPtr->mailboxMax = (size_t) mailboxMax;
-    actorPtr->restartPolicy = policy;
-    actorPtr->maxRestarts = (int) maxRestarts;
-    actorPtr->withinMs = withinMs;
-    actorPtr->restartLog = calloc(maxRestarts + 1, sizeof(Tcl_WideInt));
+    actorPtr->mailboxMax = (size_t) o.mailbox;
+    actorPtr->restartPolicy = o.restart;
+    actorPtr->maxRestarts = o.maxRestarts;
+    actorPtr->withinMs = o.within;
+    actorPtr->restartLog = calloc((size_t) o.maxRestarts + 1,
+	    sizeof(Tcl_WideInt));
     uv_mutex_init(&actorPtr->lock);
     uv_cond_init(&actorPtr->cond);
     atomic_init(&actorPtr->state, STATE_STARTING);
@@ -1971,6 +1951,7 @@ ActorCreate(
     if (duplicate) {
 	atomic_store(&actorPtr->refCount, 1);
 	ActorUnref(actorPtr);
+	CourierOptRelease(actorOptionSpecs, &o);
 	return CourierError(interp, "ACTOR", "EXISTS",
 		"an actor named \"%s\" already exists", name);
     }
@@ -1981,14 +1962,10 @@ ActorCreate(
 
     actorPtr->ownerInterp = interp;
     actorPtr->ownerThread = Tcl_GetCurrentThread();
-    if (onError != NULL) {
-	actorPtr->onError = Tcl_DuplicateObj(onError);
-	Tcl_IncrRefCount(actorPtr->onError);
-    }
-    if (onExit != NULL) {
-	actorPtr->onExit = Tcl_DuplicateObj(onExit);
-	Tcl_IncrRefCount(actorPtr->onExit);
-    }
+    actorPtr->onError = o.onError;		/* Takes the references. */
+    actorPtr->onExit = o.onExit;
+    o.onError = o.onExit = NULL;
+    CourierOptRelease(actorOptionSpecs, &o);
     actorPtr->controlPort = CourierPortOpen(cinterpPtr->inboxPtr,
 	    &noticePortType, interp, actorPtr, actorPtr, PORT_NO_LIMIT);
     CourierResourceAdd(cinterpPtr, &actorPtr->resource, actorKind,

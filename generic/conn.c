@@ -190,8 +190,156 @@ SubmitKill(
 }
 
 /*
- * Options: defaults, copies, parsing, reading back.
+ * Options: the spec table, defaults, copies.
  */
+
+static const char *const framingNames[] = {"raw", "line", "length", NULL};
+static const char *const eolNames[] = {"auto", "lf", "crlf", "cr", NULL};
+
+/*
+ * -encoding: a Tcl_Encoding, NULL for binary.
+ */
+
+static int
+ParseEncoding(
+    Tcl_Interp *interp,
+    const CourierOptSpec *specPtr,
+    Tcl_Obj *valueObj,
+    void *fieldPtr)
+{
+    Tcl_Encoding *encodingPtr = fieldPtr;
+    const char *name = Tcl_GetString(valueObj);
+    Tcl_Encoding e = NULL;
+
+    (void) specPtr;
+    if (strcmp(name, "binary") != 0) {
+	e = Tcl_GetEncoding(NULL, name);
+	if (e == NULL) {
+	    return CourierError(interp, "VALUE", "-encoding",
+		    "unknown encoding \"%.100s\" for -encoding: expected "
+		    "binary or a name from encoding names", name);
+	}
+    }
+    if (*encodingPtr != NULL) {
+	Tcl_FreeEncoding(*encodingPtr);
+    }
+    *encodingPtr = e;
+    return TCL_OK;
+}
+
+static Tcl_Obj *
+GetEncoding(
+    const CourierOptSpec *specPtr,
+    const void *fieldPtr)
+{
+    Tcl_Encoding e = *(const Tcl_Encoding *) fieldPtr;
+
+    (void) specPtr;
+    return Tcl_NewStringObj(e == NULL ? "binary" : Tcl_GetEncodingName(e),
+	    -1);
+}
+
+static void
+FreeEncoding(
+    void *fieldPtr)
+{
+    Tcl_Encoding *encodingPtr = fieldPtr;
+
+    if (*encodingPtr != NULL) {
+	Tcl_FreeEncoding(*encodingPtr);
+	*encodingPtr = NULL;
+    }
+}
+
+static void
+RetainEncoding(
+    void *fieldPtr)
+{
+    Tcl_Encoding *encodingPtr = fieldPtr;
+
+    if (*encodingPtr != NULL) {
+	*encodingPtr = Tcl_GetEncoding(NULL,
+		Tcl_GetEncodingName(*encodingPtr));
+    }
+}
+
+/*
+ * -lengthbytes: 1, 2, 4 or 8.
+ */
+
+static int
+ParseLengthBytes(
+    Tcl_Interp *interp,
+    const CourierOptSpec *specPtr,
+    Tcl_Obj *valueObj,
+    void *fieldPtr)
+{
+    Tcl_WideInt w;
+
+    if (CourierGetPositiveWide(interp, valueObj, specPtr->name, 1, 8,
+	    &w) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (w != 1 && w != 2 && w != 4 && w != 8) {
+	return CourierError(interp, "VALUE", specPtr->name,
+		"bad value \"%.100s\" for %s: expected 1, 2, 4 or 8",
+		Tcl_GetString(valueObj), specPtr->name);
+    }
+    *(int *) fieldPtr = (int) w;
+    return TCL_OK;
+}
+
+static Tcl_Obj *
+GetInt(
+    const CourierOptSpec *specPtr,
+    const void *fieldPtr)
+{
+    (void) specPtr;
+    return Tcl_NewIntObj(*(const int *) fieldPtr);
+}
+
+#define CONN_FIELD(field) offsetof(ConnOptions, field)
+#define SIZE_MAX_40 ((Tcl_WideInt) 1 << 40)
+
+const CourierOptSpec courierConnOptionSpecs[] = {
+    {.name = "-batch", .type = COURIER_OPT_BOOLEAN,
+	.offset = CONN_FIELD(batch)},
+    {.name = "-encoding", .type = COURIER_OPT_CUSTOM,
+	.offset = CONN_FIELD(encoding), .parseProc = ParseEncoding,
+	.getProc = GetEncoding, .freeProc = FreeEncoding,
+	.retainProc = RetainEncoding},
+    {.name = "-framing", .type = COURIER_OPT_CHOICE,
+	.offset = CONN_FIELD(framing), .choices = framingNames,
+	.noun = "framing"},
+    {.name = "-keepalive", .type = COURIER_OPT_BOOLEAN,
+	.offset = CONN_FIELD(keepalive), .flags = COURIER_OPT_SOCKET_ONLY},
+    {.name = "-lengthbytes", .type = COURIER_OPT_CUSTOM,
+	.offset = CONN_FIELD(lengthBytes), .parseProc = ParseLengthBytes,
+	.getProc = GetInt},
+    {.name = "-maxmessage", .type = COURIER_OPT_WIDE,
+	.offset = CONN_FIELD(maxMessage), .min = 1,
+	.max = (Tcl_WideInt) 1 << 31},
+    {.name = "-maxpending", .type = COURIER_OPT_WIDE,
+	.offset = CONN_FIELD(maxPending), .min = 1, .max = SIZE_MAX_40},
+    {.name = "-nodelay", .type = COURIER_OPT_BOOLEAN,
+	.offset = CONN_FIELD(nodelay), .flags = COURIER_OPT_SOCKET_ONLY},
+    {.name = "-onclose", .type = COURIER_OPT_PREFIX,
+	.offset = CONN_FIELD(onclose)},
+    {.name = "-onconnect", .type = COURIER_OPT_PREFIX,
+	.offset = CONN_FIELD(onconnect), .flags = COURIER_OPT_SOCKET_ONLY},
+    {.name = "-ondata", .type = COURIER_OPT_PREFIX,
+	.offset = CONN_FIELD(ondata)},
+    {.name = "-ondrain", .type = COURIER_OPT_PREFIX,
+	.offset = CONN_FIELD(ondrain)},
+    {.name = "-onerror", .type = COURIER_OPT_PREFIX,
+	.offset = CONN_FIELD(onerror)},
+    {.name = "-sendbuffer", .type = COURIER_OPT_WIDE,
+	.offset = CONN_FIELD(sendBuffer), .min = 1, .max = SIZE_MAX_40},
+    {.name = "-translation", .type = COURIER_OPT_CHOICE,
+	.offset = CONN_FIELD(eol), .choices = eolNames,
+	.noun = "translation"},
+    {.name = NULL}
+};
 
 void
 CourierConnOptionsInit(
@@ -208,327 +356,25 @@ CourierConnOptionsInit(
     o->encoding = Tcl_GetEncoding(NULL, "utf-8");
 }
 
-#define OPT_CALLBACKS(o) \
-    &(o)->onconnect, &(o)->ondata, &(o)->onclose, &(o)->onerror, \
-    &(o)->ondrain
+/*
+ * CourierConnOptionsCopy, CourierConnOptionsFree --
+ *	A copy that holds references of its own; releasing them.
+ */
 
 void
 CourierConnOptionsCopy(
     ConnOptions *dst,
     const ConnOptions *src)
 {
-    Tcl_Obj **d[] = {OPT_CALLBACKS(dst)};
-    size_t i;
-
     *dst = *src;
-    for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
-	if (*d[i] != NULL) {
-	    Tcl_IncrRefCount(*d[i]);
-	}
-    }
-    if (dst->encoding != NULL) {
-	dst->encoding = Tcl_GetEncoding(NULL, Tcl_GetEncodingName(
-		src->encoding));
-    }
+    CourierOptRetain(courierConnOptionSpecs, dst);
 }
 
 void
 CourierConnOptionsFree(
     ConnOptions *o)
 {
-    Tcl_Obj **d[] = {OPT_CALLBACKS(o)};
-    size_t i;
-
-    for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
-	if (*d[i] != NULL) {
-	    Tcl_DecrRefCount(*d[i]);
-	    *d[i] = NULL;
-	}
-    }
-    if (o->encoding != NULL) {
-	Tcl_FreeEncoding(o->encoding);
-	o->encoding = NULL;
-    }
-}
-
-static const char *const connOptionNames[] = {
-    "-batch", "-encoding", "-framing", "-keepalive", "-lengthbytes",
-    "-maxmessage", "-maxpending", "-nodelay", "-onclose", "-onconnect",
-    "-ondata", "-ondrain", "-onerror", "-sendbuffer", "-translation", NULL
-};
-enum {
-    CO_BATCH, CO_ENCODING, CO_FRAMING, CO_KEEPALIVE, CO_LENGTHBYTES,
-    CO_MAXMESSAGE, CO_MAXPENDING, CO_NODELAY, CO_ONCLOSE, CO_ONCONNECT,
-    CO_ONDATA, CO_ONDRAIN, CO_ONERROR, CO_SENDBUFFER, CO_TRANSLATION
-};
-static const char *const framingNames[] = {"raw", "line", "length", NULL};
-static const char *const eolNames[] = {"auto", "lf", "crlf", "cr", NULL};
-
-static Tcl_Obj **
-CallbackSlot(
-    ConnOptions *o,
-    int index)
-{
-    switch (index) {
-    case CO_ONCLOSE: return &o->onclose;
-    case CO_ONCONNECT: return &o->onconnect;
-    case CO_ONDATA: return &o->ondata;
-    case CO_ONDRAIN: return &o->ondrain;
-    case CO_ONERROR: return &o->onerror;
-    }
-    return NULL;
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierConnOptionsParse --
- *
- *	Applies -option value pairs to *o. Options that are not connection
- *	options are an error unless unknownPtr is given: then parsing stops
- *	there and *unknownPtr is the index of the first unknown option.
- *
- * Results:
- *	TCL_OK, or TCL_ERROR with a message and error code. On error *o may
- *	hold some of the new values: callers parse into a copy.
- *
- *----------------------------------------------------------------------
- */
-
-int
-CourierConnOptionsParse(
-    Tcl_Interp *interp,
-    ConnOptions *o,
-    int objc,
-    Tcl_Obj *const objv[],
-    int *unknownPtr)
-{
-    int i, index, b;
-    Tcl_WideInt w;
-
-    for (i = 0; i < objc; i += 2) {
-	const char *name = Tcl_GetString(objv[i]);
-
-	if (Tcl_GetIndexFromObj(NULL, objv[i], connOptionNames, "option", 0,
-		&index) != TCL_OK) {
-	    if (unknownPtr != NULL) {
-		*unknownPtr = i;
-		return TCL_OK;
-	    }
-	    Tcl_GetIndexFromObj(interp, objv[i], connOptionNames, "option", 0,
-		    &index);
-	    Tcl_SetErrorCode(interp, "COURIER", "OPTION", name, NULL);
-	    return TCL_ERROR;
-	}
-	if (i + 1 >= objc) {
-	    return CourierError(interp, "USAGE", NULL,
-		    "value for \"%s\" missing", name);
-	}
-	switch (index) {
-	case CO_BATCH: case CO_KEEPALIVE: case CO_NODELAY:
-	    if (Tcl_GetBooleanFromObj(NULL, objv[i + 1], &b) != TCL_OK) {
-		return CourierError(interp, "VALUE", connOptionNames[index],
-			"bad value \"%.100s\" for %s: expected a boolean",
-			Tcl_GetString(objv[i + 1]), connOptionNames[index]);
-	    }
-	    if (index == CO_BATCH) {
-		o->batch = b;
-	    } else if (index == CO_KEEPALIVE) {
-		o->keepalive = b;
-	    } else {
-		o->nodelay = b;
-	    }
-	    break;
-	case CO_ENCODING: {
-	    const char *enc = Tcl_GetString(objv[i + 1]);
-	    Tcl_Encoding e = NULL;
-
-	    if (strcmp(enc, "binary") != 0) {
-		e = Tcl_GetEncoding(NULL, enc);
-		if (e == NULL) {
-		    return CourierError(interp, "VALUE", "-encoding",
-			    "unknown encoding \"%.100s\" for -encoding: "
-			    "expected binary or a name from encoding names",
-			    enc);
-		}
-	    }
-	    if (o->encoding != NULL) {
-		Tcl_FreeEncoding(o->encoding);
-	    }
-	    o->encoding = e;
-	    break;
-	}
-	case CO_FRAMING: case CO_TRANSLATION: {
-	    const char *const *table = index == CO_FRAMING ? framingNames
-		    : eolNames;
-	    int v;
-
-	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], table,
-		    index == CO_FRAMING ? "framing" : "translation", 0,
-		    &v) != TCL_OK) {
-		Tcl_SetErrorCode(interp, "COURIER", "VALUE",
-			connOptionNames[index], NULL);
-		return TCL_ERROR;
-	    }
-	    if (index == CO_FRAMING) {
-		o->framing = (CourierFraming) v;
-	    } else {
-		o->eol = (CourierEol) v;
-	    }
-	    break;
-	}
-	case CO_LENGTHBYTES:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-lengthbytes", 1,
-		    8, &w) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    if (w != 1 && w != 2 && w != 4 && w != 8) {
-		return CourierError(interp, "VALUE", "-lengthbytes",
-			"bad value \"%.100s\" for -lengthbytes: expected 1, "
-			"2, 4 or 8", Tcl_GetString(objv[i + 1]));
-	    }
-	    o->lengthBytes = (int) w;
-	    break;
-	case CO_MAXMESSAGE:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxmessage", 1,
-		    (Tcl_WideInt) 1 << 31, &w) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    o->maxMessage = w;
-	    break;
-	case CO_MAXPENDING:
-	case CO_SENDBUFFER:
-	    if (CourierGetPositiveWide(interp, objv[i + 1],
-		    connOptionNames[index], 1, (Tcl_WideInt) 1 << 40,
-		    &w) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    if (index == CO_MAXPENDING) {
-		o->maxPending = w;
-	    } else {
-		o->sendBuffer = w;
-	    }
-	    break;
-	default: {
-	    Tcl_Obj **slot = CallbackSlot(o, index);
-	    int len;
-
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		return CourierError(interp, "VALUE", connOptionNames[index],
-			"bad value for %s: expected a command prefix (a "
-			"list), or {} for none", connOptionNames[index]);
-	    }
-	    if (*slot != NULL) {
-		Tcl_DecrRefCount(*slot);
-		*slot = NULL;
-	    }
-	    if (len > 0) {
-		*slot = Tcl_DuplicateObj(objv[i + 1]);
-		Tcl_IncrRefCount(*slot);
-	    }
-	    break;
-	}
-	}
-    }
-    if (unknownPtr != NULL) {
-	*unknownPtr = objc;
-    }
-    return TCL_OK;
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierConnOptionsNext --
- *
- *	For commands that take connection options mixed with options of
- *	their own (connect, listen): parses connection options from
- *	objv[*iPtr] on and stops at the first option named in extra.
- *
- * Results:
- *	The index in extra of that option, with *iPtr on it and its value
- *	checked present at objv[*iPtr + 1]; -1 once every argument is
- *	parsed; -2 with an error in interp (an unknown option, whose message
- *	lists extraText, or a missing value).
- *
- *----------------------------------------------------------------------
- */
-
-int
-CourierConnOptionsNext(
-    Tcl_Interp *interp,
-    ConnOptions *o,
-    int objc,
-    Tcl_Obj *const objv[],
-    int *iPtr,
-    const char *const extra[],
-    const char *extraText)
-{
-    int next, index;
-
-    if (*iPtr >= objc) {
-	return -1;
-    }
-    if (CourierConnOptionsParse(interp, o, objc - *iPtr, objv + *iPtr,
-	    &next) != TCL_OK) {
-	return -2;
-    }
-    *iPtr += next;
-    if (*iPtr >= objc) {
-	return -1;
-    }
-    if (Tcl_GetIndexFromObj(NULL, objv[*iPtr], extra, "option", 0,
-	    &index) != TCL_OK) {
-	CourierError(interp, "OPTION", Tcl_GetString(objv[*iPtr]),
-		"bad option \"%.100s\": must be a connection option or %s",
-		Tcl_GetString(objv[*iPtr]), extraText);
-	return -2;
-    }
-    if (*iPtr + 1 >= objc) {
-	CourierError(interp, "USAGE", NULL, "value for \"%s\" missing",
-		Tcl_GetString(objv[*iPtr]));
-	return -2;
-    }
-    return index;
-}
-
-Tcl_Obj *
-CourierConnOptionsGet(
-    ConnOptions *o,
-    const char *name)
-{
-    int index;
-    Tcl_Obj *nameObj = Tcl_NewStringObj(name, -1);
-    Tcl_Obj *result = NULL;
-
-    Tcl_IncrRefCount(nameObj);
-    if (Tcl_GetIndexFromObj(NULL, nameObj, connOptionNames, "option", 0,
-	    &index) == TCL_OK) {
-	switch (index) {
-	case CO_BATCH: result = Tcl_NewBooleanObj(o->batch); break;
-	case CO_KEEPALIVE: result = Tcl_NewBooleanObj(o->keepalive); break;
-	case CO_NODELAY: result = Tcl_NewBooleanObj(o->nodelay); break;
-	case CO_ENCODING:
-	    result = Tcl_NewStringObj(o->encoding == NULL ? "binary"
-		    : Tcl_GetEncodingName(o->encoding), -1);
-	    break;
-	case CO_FRAMING: result = Tcl_NewStringObj(framingNames[o->framing],
-		-1); break;
-	case CO_TRANSLATION: result = Tcl_NewStringObj(eolNames[o->eol], -1);
-	    break;
-	case CO_LENGTHBYTES: result = Tcl_NewIntObj(o->lengthBytes); break;
-	case CO_MAXMESSAGE: result = Tcl_NewWideIntObj(o->maxMessage); break;
-	case CO_MAXPENDING: result = Tcl_NewWideIntObj(o->maxPending); break;
-	case CO_SENDBUFFER: result = Tcl_NewWideIntObj(o->sendBuffer); break;
-	default: {
-	    Tcl_Obj *cb = *CallbackSlot(o, index);
-
-	    result = cb ? cb : Tcl_NewObj();
-	}
-	}
-    }
-    Tcl_DecrRefCount(nameObj);
-    return result;
+    CourierOptRelease(courierConnOptionSpecs, o);
 }
 
 static void
@@ -633,6 +479,41 @@ CourierConnStart(
  *----------------------------------------------------------------------
  */
 
+/* courier::connect's options of its own. */
+typedef struct ConnectOptions {
+    int family;			/* AF_UNSPEC, AF_INET or AF_INET6. */
+    Tcl_Obj *myaddr;		/* NULL: any. */
+    int myport;
+    Tcl_WideInt timeout;	/* Milliseconds; 0: none. */
+} ConnectOptions;
+
+static int
+ParseFamily(
+    Tcl_Interp *interp,
+    const CourierOptSpec *specPtr,
+    Tcl_Obj *valueObj,
+    void *fieldPtr)
+{
+    (void) specPtr;
+    return CourierGetFamilyFromObj(interp, valueObj, (int *) fieldPtr);
+}
+
+static const CourierOptSpec connectOptionSpecs[] = {
+    {.name = "-family", .type = COURIER_OPT_CUSTOM,
+	.offset = offsetof(ConnectOptions, family),
+	.flags = COURIER_OPT_CREATE_ONLY, .parseProc = ParseFamily},
+    {.name = "-myaddr", .type = COURIER_OPT_STRING,
+	.offset = offsetof(ConnectOptions, myaddr),
+	.flags = COURIER_OPT_CREATE_ONLY},
+    {.name = "-myport", .type = COURIER_OPT_INT,
+	.offset = offsetof(ConnectOptions, myport),
+	.flags = COURIER_OPT_CREATE_ONLY, .min = 0, .max = 65535},
+    {.name = "-timeout", .type = COURIER_OPT_WIDE,
+	.offset = offsetof(ConnectOptions, timeout),
+	.flags = COURIER_OPT_CREATE_ONLY, .min = 0, .max = 86400000},
+    {.name = NULL}
+};
+
 int
 CourierConnectObjCmd(
     ClientData clientData,
@@ -640,19 +521,16 @@ CourierConnectObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const connectOnly[] = {
-	"-family", "-myaddr", "-myport", "-timeout", NULL
-    };
-    enum { CX_FAMILY, CX_MYADDR, CX_MYPORT, CX_TIMEOUT };
     CourierInterp *cinterpPtr;
     ConnOptions opts;
+    ConnectOptions own = {AF_UNSPEC, NULL, 0, 0};
+    CourierOptTable tables[2] = {
+	{courierConnOptionSpecs, &opts}, {connectOptionSpecs, &own}
+    };
     CourierIoThread *ioPtr;
     Conn *connPtr;
     ConnCmd *ccPtr;
-    Tcl_WideInt port, timeout = 0, myport = 0;
-    const char *myaddr = NULL;
-    int family = AF_UNSPEC;
-    int i, index;
+    Tcl_WideInt port;
     Tcl_Obj *nameObj;
 
     (void) clientData;
@@ -674,36 +552,9 @@ CourierConnectObjCmd(
 	return TCL_ERROR;
     }
     CourierConnOptionsInit(&opts);
-    i = 3;
-    while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
-	    connectOnly, "-family, -myaddr, -myport, -timeout")) != -1) {
-	if (index == -2) {
-	    goto error;
-	}
-	switch (index) {
-	case CX_FAMILY:
-	    if (CourierGetFamilyFromObj(interp, objv[i + 1],
-		    &family) != TCL_OK) {
-		goto error;
-	    }
-	    break;
-	case CX_MYADDR:
-	    myaddr = Tcl_GetString(objv[i + 1]);
-	    break;
-	case CX_MYPORT:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-myport", 0,
-		    65535, &myport) != TCL_OK) {
-		goto error;
-	    }
-	    break;
-	case CX_TIMEOUT:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-timeout", 0,
-		    86400000, &timeout) != TCL_OK) {
-		goto error;
-	    }
-	    break;
-	}
-	i += 2;
+    if (CourierOptParse(interp, tables, 2, objc - 3, objv + 3, 0,
+	    NULL) != TCL_OK) {
+	goto error;
     }
 
     ioPtr = CourierIoPick();
@@ -715,10 +566,11 @@ CourierConnectObjCmd(
     connPtr = CourierConnAlloc(ioPtr);
     connPtr->host = strdup(Tcl_GetString(objv[1]));
     snprintf(connPtr->service, sizeof(connPtr->service), "%d", (int) port);
-    connPtr->family = family;
-    connPtr->myaddr = myaddr ? strdup(myaddr) : NULL;
-    connPtr->myport = (int) myport;
-    connPtr->timeoutMs = (unsigned) timeout;
+    connPtr->family = own.family;
+    connPtr->myaddr = own.myaddr ? strdup(Tcl_GetString(own.myaddr)) : NULL;
+    connPtr->myport = own.myport;
+    connPtr->timeoutMs = (unsigned) own.timeout;
+    CourierOptRelease(connectOptionSpecs, &own);
     nameObj = TclHalfCreate(cinterpPtr, connPtr, &opts, TCL_CONNECTING);
 
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoConnect);
@@ -731,6 +583,7 @@ CourierConnectObjCmd(
 
   error:
     CourierConnOptionsFree(&opts);
+    CourierOptRelease(connectOptionSpecs, &own);
     return TCL_ERROR;
 }
 
@@ -1375,6 +1228,17 @@ ConnInfo(
     return d;
 }
 
+/* A process's option of its own, beside its stream's. */
+typedef struct ProcessOptions {
+    Tcl_Obj *onexit;
+} ProcessOptions;
+
+static const CourierOptSpec processOptionSpecs[] = {
+    {.name = "-onexit", .type = COURIER_OPT_PREFIX,
+	.offset = offsetof(ProcessOptions, onexit)},
+    {.name = NULL}
+};
+
 static int
 ConnConfigure(
     Conn *connPtr,
@@ -1385,84 +1249,35 @@ ConnConfigure(
     ConnOptions copy;
     ConnCmd *ccPtr;
     CourierProcess *procPtr = connPtr->procPtr;
-    Tcl_Obj *stackObjv[16], **rest = stackObjv, *onexit = NULL;
-    int i, nrest, setOnexit = 0, result = TCL_ERROR;
+    ProcessOptions procOpts = {procPtr != NULL ? procPtr->onexit : NULL};
+    CourierOptTable tables[2] = {
+	{courierConnOptionSpecs, &connPtr->opts},
+	{processOptionSpecs, &procOpts}
+    };
+    int ntables = procPtr != NULL ? 2 : 1;
 
-    if (objc == 0) {
-	Tcl_Obj *d = Tcl_NewDictObj();
-
-	for (i = 0; connOptionNames[i] != NULL; i++) {
-	    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj(connOptionNames[i], -1),
-		    CourierConnOptionsGet(&connPtr->opts,
-			    connOptionNames[i]));
-	}
-	if (procPtr != NULL) {
-	    Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("-onexit", -1),
-		    procPtr->onexit ? procPtr->onexit : Tcl_NewObj());
-	}
-	Tcl_SetObjResult(interp, d);
-	return TCL_OK;
-    }
-    if (objc == 1 && procPtr != NULL
-	    && strcmp(Tcl_GetString(objv[0]), "-onexit") == 0) {
-	Tcl_SetObjResult(interp, procPtr->onexit ? procPtr->onexit
-		: Tcl_NewObj());
-	return TCL_OK;
-    }
-    if (objc == 1) {
-	Tcl_Obj *v = CourierConnOptionsGet(&connPtr->opts,
-		Tcl_GetString(objv[0]));
-	int index;
-
-	if (v == NULL) {
-	    Tcl_GetIndexFromObj(interp, objv[0], connOptionNames, "option", 0,
-		    &index);
-	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
-		    Tcl_GetString(objv[0]), NULL);
-	    return TCL_ERROR;
-	}
-	Tcl_SetObjResult(interp, v);
-	return TCL_OK;
+    if (objc <= 1) {
+	return CourierOptRead(interp, tables, ntables, objc, objv,
+		COURIER_OPT_CREATE_ONLY);
     }
 
-    /* A process's -onexit is its own, not a connection option. */
-    if (objc > (int) (sizeof(stackObjv) / sizeof(stackObjv[0]))) {
-	rest = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (size_t) objc);
-    }
-    for (i = 0, nrest = 0; i < objc; i += 2) {
-	if (procPtr != NULL && i + 1 < objc
-		&& strcmp(Tcl_GetString(objv[i]), "-onexit") == 0) {
-	    int len;
-
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		CourierError(interp, "VALUE", "-onexit",
-			"bad value for -onexit: expected a command prefix (a "
-			"list), or {} for none");
-		goto done;
-	    }
-	    onexit = len > 0 ? objv[i + 1] : NULL;
-	    setOnexit = 1;
-	    continue;
-	}
-	rest[nrest++] = objv[i];
-	if (i + 1 < objc) {
-	    rest[nrest++] = objv[i + 1];
-	}
-    }
+    /* Check everything on copies before changing anything. */
     CourierConnOptionsCopy(&copy, &connPtr->opts);
-    if (CourierConnOptionsParse(interp, &copy, nrest, rest, NULL) != TCL_OK) {
+    CourierOptRetain(processOptionSpecs, &procOpts);
+    tables[0].record = &copy;
+    if (CourierOptParse(interp, tables, ntables, objc, objv,
+	    COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK) {
 	CourierConnOptionsFree(&copy);
-	goto done;
+	CourierOptRelease(processOptionSpecs, &procOpts);
+	return TCL_ERROR;
     }
-    if (setOnexit) {
-	if (onexit != NULL) {
-	    onexit = Tcl_DuplicateObj(onexit);
-	    Tcl_IncrRefCount(onexit);
-	}
+    if (procPtr != NULL) {
 	if (procPtr->onexit != NULL) {
 	    Tcl_DecrRefCount(procPtr->onexit);
 	}
-	procPtr->onexit = onexit;
+	procPtr->onexit = procOpts.onexit;	/* The copy's reference. */
+    } else {
+	CourierOptRelease(processOptionSpecs, &procOpts);
     }
     if (copy.maxPending != connPtr->opts.maxPending) {
 	CourierPortSetHighWater(connPtr->tclPort, (size_t) copy.maxPending);
@@ -1473,13 +1288,7 @@ ConnConfigure(
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoConfigure);
     OptionsToIo(&connPtr->opts, &ccPtr->config);
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
-    result = TCL_OK;
-
-  done:
-    if (rest != stackObjv) {
-	ckfree(rest);
-    }
-    return result;
+    return TCL_OK;
 }
 
 static int

@@ -21,6 +21,7 @@
 #include "courierInt.h"
 #include "io.h"
 #include "framing.h"
+#include "option.h"
 #include <stdatomic.h>
 
 /* Kinds of the messages a connection's I/O half posts. */
@@ -36,10 +37,13 @@ enum {
 				 * closed (spawn.h). */
 };
 
-/* Everything a connection can be configured with. */
+/*
+ * Everything a connection can be configured with; courierConnOptionSpecs
+ * (conn.c) describes each field to the option engine.
+ */
 typedef struct ConnOptions {
-    CourierFraming framing;
-    CourierEol eol;
+    int framing;		/* A CourierFraming. */
+    int eol;			/* A CourierEol. */
     int lengthBytes;
     Tcl_WideInt maxMessage;
     Tcl_WideInt maxPending;
@@ -66,19 +70,14 @@ typedef struct ConnIoConfig {
 
 typedef struct Conn Conn;
 
+/* Spec flag: an option that a process's stream does not take. */
+#define COURIER_OPT_SOCKET_ONLY 2
+
+MODULE_SCOPE const CourierOptSpec courierConnOptionSpecs[];
 MODULE_SCOPE void	CourierConnOptionsInit(ConnOptions *optsPtr);
 MODULE_SCOPE void	CourierConnOptionsCopy(ConnOptions *dstPtr,
 			    const ConnOptions *srcPtr);
 MODULE_SCOPE void	CourierConnOptionsFree(ConnOptions *optsPtr);
-MODULE_SCOPE int	CourierConnOptionsParse(Tcl_Interp *interp,
-			    ConnOptions *optsPtr, int objc,
-			    Tcl_Obj *const objv[], int *unknownPtr);
-MODULE_SCOPE int	CourierConnOptionsNext(Tcl_Interp *interp,
-			    ConnOptions *optsPtr, int objc,
-			    Tcl_Obj *const objv[], int *iPtr,
-			    const char *const extra[], const char *extraText);
-MODULE_SCOPE Tcl_Obj *	CourierConnOptionsGet(ConnOptions *optsPtr,
-			    const char *name);
 
 /* For listen.c: accepted sockets. */
 MODULE_SCOPE Conn *	CourierConnAcceptIo(CourierIoThread *ioPtr,

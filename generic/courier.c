@@ -637,80 +637,56 @@ ConfigureObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const options[] = {
-	"-budget", "-inboxspin", "-iospin", "-iothreads", NULL
+    typedef struct GlobalOptions {
+	Tcl_WideInt budget, inboxspin, iospin, iothreads;
+    } GlobalOptions;
+    static const CourierOptSpec specs[] = {
+	{.name = "-budget", .type = COURIER_OPT_WIDE,
+	    .offset = offsetof(GlobalOptions, budget), .min = 100,
+	    .max = 1000000},
+	{.name = "-inboxspin", .type = COURIER_OPT_WIDE,
+	    .offset = offsetof(GlobalOptions, inboxspin), .min = 0,
+	    .max = 1000},
+	{.name = "-iospin", .type = COURIER_OPT_WIDE,
+	    .offset = offsetof(GlobalOptions, iospin), .min = 0,
+	    .max = 1000},
+	{.name = "-iothreads", .type = COURIER_OPT_WIDE,
+	    .offset = offsetof(GlobalOptions, iothreads), .min = 1,
+	    .max = 16},
+	{.name = NULL}
     };
-    enum { OPT_BUDGET, OPT_INBOXSPIN, OPT_IOSPIN, OPT_IOTHREADS };
-    int i, index;
+    GlobalOptions o, was;
+    CourierOptTable table = {specs, &o};
 
     (void) clientData;
-    if (objc == 1) {
-	Tcl_Obj *dictPtr = Tcl_NewDictObj();
-
-	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-budget", -1),
-		Tcl_NewLongObj(CourierInboxGetBudget()));
-	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-inboxspin", -1),
-		Tcl_NewLongObj((long) CourierInboxGetSpin()));
-	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-iospin", -1),
-		Tcl_NewLongObj((long) CourierIoGetSpin()));
-	Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("-iothreads", -1),
-		Tcl_NewIntObj(CourierIoGetThreadCount()));
-	Tcl_SetObjResult(interp, dictPtr);
-	return TCL_OK;
-    }
-    if (objc == 2) {
-	if (Tcl_GetIndexFromObj(interp, objv[1], options, "option", 0,
-		&index) != TCL_OK) {
-	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
-		    Tcl_GetString(objv[1]), NULL);
-	    return TCL_ERROR;
-	}
-	Tcl_SetObjResult(interp, index == OPT_BUDGET
-		? Tcl_NewLongObj(CourierInboxGetBudget())
-		: index == OPT_INBOXSPIN
-		? Tcl_NewLongObj((long) CourierInboxGetSpin())
-		: index == OPT_IOSPIN ? Tcl_NewLongObj((long) CourierIoGetSpin())
-		: Tcl_NewIntObj(CourierIoGetThreadCount()));
-	return TCL_OK;
-    }
-    if (objc % 2 == 0) {
-	return CourierError(interp, "USAGE", NULL,
-		"value for \"%s\" missing", Tcl_GetString(objv[objc - 1]));
+    o.budget = CourierInboxGetBudget();
+    o.inboxspin = CourierInboxGetSpin();
+    o.iospin = CourierIoGetSpin();
+    o.iothreads = CourierIoGetThreadCount();
+    was = o;
+    if (objc <= 2) {
+	return CourierOptRead(interp, &table, 1, objc - 1, objv + 1, 0);
     }
 
-    /* Check every pair before changing anything. */
-    for (i = 1; i < objc; i += 2) {
-	Tcl_WideInt value;
-	int spin;
-
-	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
-		&index) != TCL_OK) {
-	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
-		    Tcl_GetString(objv[i]), NULL);
-	    return TCL_ERROR;
-	}
-	spin = (index == OPT_INBOXSPIN || index == OPT_IOSPIN);
-	if (CourierGetPositiveWide(interp, objv[i + 1], options[index],
-		index == OPT_BUDGET ? 100 : spin ? 0 : 1,
-		index == OPT_BUDGET ? 1000000 : spin ? 1000 : 16,
-		&value) != TCL_OK) {
-	    return TCL_ERROR;
-	}
+    /*
+     * Every pair is checked before anything changes; only what changed is
+     * set, so that another thread's setting of another option stays.
+     */
+    if (CourierOptParse(interp, &table, 1, objc - 1, objv + 1, 0,
+	    NULL) != TCL_OK) {
+	return TCL_ERROR;
     }
-    for (i = 1; i < objc; i += 2) {
-	Tcl_WideInt value;
-
-	Tcl_GetIndexFromObj(NULL, objv[i], options, "option", 0, &index);
-	Tcl_GetWideIntFromObj(NULL, objv[i + 1], &value);
-	if (index == OPT_BUDGET) {
-	    CourierInboxSetBudget((long) value);
-	} else if (index == OPT_INBOXSPIN) {
-	    CourierInboxSetSpin((unsigned) value);
-	} else if (index == OPT_IOSPIN) {
-	    CourierIoSetSpin((unsigned) value);
-	} else {
-	    CourierIoSetThreadCount((int) value);
-	}
+    if (o.budget != was.budget) {
+	CourierInboxSetBudget((long) o.budget);
+    }
+    if (o.inboxspin != was.inboxspin) {
+	CourierInboxSetSpin((unsigned) o.inboxspin);
+    }
+    if (o.iospin != was.iospin) {
+	CourierIoSetSpin((unsigned) o.iospin);
+    }
+    if (o.iothreads != was.iothreads) {
+	CourierIoSetThreadCount((int) o.iothreads);
     }
     return TCL_OK;
 }

@@ -16,6 +16,7 @@
 #endif
 
 #include "inbox.h"
+#include "option.h"
 
 #define COURIER_VERSION PACKAGE_VERSION_STR
 

@@ -636,6 +636,35 @@ BindListener(
  *----------------------------------------------------------------------
  */
 
+/*
+ * A listener's options of its own. -host and -backlog are given when it is
+ * made; the others can be changed with $s configure.
+ */
+typedef struct ListenOptions {
+    Tcl_Obj *host;		/* NULL: 127.0.0.1. */
+    int backlog;
+    int maxClients;
+    Tcl_Obj *onaccept;
+    Tcl_Obj *onAcceptError;
+} ListenOptions;
+
+#define LISTEN_FIELD(field) offsetof(ListenOptions, field)
+
+static const CourierOptSpec listenOptionSpecs[] = {
+    {.name = "-backlog", .type = COURIER_OPT_INT,
+	.offset = LISTEN_FIELD(backlog), .flags = COURIER_OPT_CREATE_ONLY,
+	.min = 1, .max = 65535},
+    {.name = "-host", .type = COURIER_OPT_STRING,
+	.offset = LISTEN_FIELD(host), .flags = COURIER_OPT_CREATE_ONLY},
+    {.name = "-maxclients", .type = COURIER_OPT_INT,
+	.offset = LISTEN_FIELD(maxClients), .min = 0, .max = 1000000},
+    {.name = "-onaccept", .type = COURIER_OPT_PREFIX,
+	.offset = LISTEN_FIELD(onaccept)},
+    {.name = "-onaccepterror", .type = COURIER_OPT_PREFIX,
+	.offset = LISTEN_FIELD(onAcceptError)},
+    {.name = NULL}
+};
+
 int
 CourierListenObjCmd(
     ClientData clientData,
@@ -643,20 +672,17 @@ CourierListenObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const listenOnly[] = {
-	"-backlog", "-host", "-maxclients", "-onaccept", "-onaccepterror",
-	NULL
-    };
-    enum { LO_BACKLOG, LO_HOST, LO_MAXCLIENTS, LO_ONACCEPT,
-	LO_ONACCEPTERROR };
     CourierInterp *cinterpPtr;
     ConnOptions opts;
-    Tcl_WideInt port, backlog = 128, maxClients = 0;
-    const char *host = "127.0.0.1";
-    Tcl_Obj *onaccept = NULL, *onAcceptError = NULL;
+    ListenOptions own = {NULL, 128, 0, NULL, NULL};
+    CourierOptTable tables[2] = {
+	{courierConnOptionSpecs, &opts}, {listenOptionSpecs, &own}
+    };
+    Tcl_WideInt port;
+    const char *host;
     Server *serverPtr;
     CourierIoThread *ioPtr;
-    int i, index, fd, boundPort;
+    int fd, boundPort;
     char cmdName[64];
 
     (void) clientData;
@@ -674,58 +700,13 @@ CourierListenObjCmd(
 	return TCL_ERROR;
     }
     CourierConnOptionsInit(&opts);
-    i = 2;
-    while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
-	    listenOnly, "-backlog, -host, -maxclients, -onaccept, "
-	    "-onaccepterror")) != -1) {
-	if (index == -2) {
-	    goto error;
-	}
-	switch (index) {
-	case LO_BACKLOG:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-backlog", 1,
-		    65535, &backlog) != TCL_OK) {
-		goto error;
-	    }
-	    break;
-	case LO_HOST:
-	    host = Tcl_GetString(objv[i + 1]);
-	    break;
-	case LO_MAXCLIENTS:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxclients", 0,
-		    1000000, &maxClients) != TCL_OK) {
-		goto error;
-	    }
-	    break;
-	case LO_ONACCEPT: {
-	    int len;
-
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		CourierError(interp, "VALUE", "-onaccept",
-			"bad value for -onaccept: expected a command prefix "
-			"(a list), or {} for none");
-		goto error;
-	    }
-	    onaccept = len > 0 ? objv[i + 1] : NULL;
-	    break;
-	}
-	case LO_ONACCEPTERROR: {
-	    int len;
-
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		CourierError(interp, "VALUE", "-onaccepterror",
-			"bad value for -onaccepterror: expected a command "
-			"prefix (a list), or {} for none");
-		goto error;
-	    }
-	    onAcceptError = len > 0 ? objv[i + 1] : NULL;
-	    break;
-	}
-	}
-	i += 2;
+    if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2, 0,
+	    NULL) != TCL_OK) {
+	goto error;
     }
+    host = own.host != NULL ? Tcl_GetString(own.host) : "127.0.0.1";
 
-    fd = BindListener(interp, host, (int) port, (int) backlog, &boundPort);
+    fd = BindListener(interp, host, (int) port, own.backlog, &boundPort);
     if (fd < 0) {
 	goto error;
     }
@@ -745,24 +726,18 @@ CourierListenObjCmd(
     serverPtr->ioPtr = ioPtr;
     serverPtr->interp = interp;
     serverPtr->opts = opts;
-    serverPtr->onaccept = onaccept ? Tcl_DuplicateObj(onaccept) : NULL;
-    if (serverPtr->onaccept != NULL) {
-	Tcl_IncrRefCount(serverPtr->onaccept);
-    }
-    serverPtr->onAcceptError = onAcceptError
-	    ? Tcl_DuplicateObj(onAcceptError) : NULL;
-    if (serverPtr->onAcceptError != NULL) {
-	Tcl_IncrRefCount(serverPtr->onAcceptError);
-    }
+    serverPtr->onaccept = own.onaccept;		/* Takes the references. */
+    serverPtr->onAcceptError = own.onAcceptError;
+    own.onaccept = own.onAcceptError = NULL;
     atomic_init(&serverPtr->acceptErrors, 0);
     serverPtr->probeFd = -1;
     serverPtr->clients = Tcl_NewListObj(0, NULL);
     Tcl_IncrRefCount(serverPtr->clients);
     serverPtr->pruneAt = 64;
-    serverPtr->maxClients = (int) maxClients;
+    serverPtr->maxClients = own.maxClients;
     serverPtr->port = boundPort;
     snprintf(serverPtr->host, sizeof(serverPtr->host), "%s", host);
-    serverPtr->backlog = (int) backlog;
+    serverPtr->backlog = own.backlog;
     serverPtr->fd = fd;
     serverPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr,
 	    &serverPortType, interp, serverPtr, serverPtr, 1 << 20);
@@ -775,10 +750,12 @@ CourierListenObjCmd(
 	    serverPtr, ServerCommandDeleted);
     ServerSubmit(serverPtr, ListenRun, ListenDiscard);
     Tcl_SetObjResult(interp, Tcl_NewStringObj(cmdName, -1));
+    CourierOptRelease(listenOptionSpecs, &own);
     return TCL_OK;
 
   error:
     CourierConnOptionsFree(&opts);
+    CourierOptRelease(listenOptionSpecs, &own);
     return TCL_ERROR;
 }
 
@@ -921,112 +898,44 @@ ServerObjCmd(
 	/* FALLTHRU */
     case SC_CONFIGURE: {
 	ConnOptions copy;
-	Tcl_Obj *newOnaccept, *newOnError;
-	int i, newMax;
+	ListenOptions own = {NULL, serverPtr->backlog, serverPtr->maxClients,
+		serverPtr->onaccept, serverPtr->onAcceptError};
+	CourierOptTable tables[2] = {
+	    {courierConnOptionSpecs, &serverPtr->opts},
+	    {listenOptionSpecs, &own}
+	};
 
-	if (objc == 3) {
-	    const char *name = Tcl_GetString(objv[2]);
-	    Tcl_Obj *v;
-
-	    if (strcmp(name, "-onaccept") == 0) {
-		Tcl_SetObjResult(interp, serverPtr->onaccept
-			? serverPtr->onaccept : Tcl_NewObj());
-		return TCL_OK;
-	    }
-	    if (strcmp(name, "-maxclients") == 0) {
-		Tcl_SetObjResult(interp, Tcl_NewIntObj(serverPtr->maxClients));
-		return TCL_OK;
-	    }
-	    if (strcmp(name, "-onaccepterror") == 0) {
-		Tcl_SetObjResult(interp, serverPtr->onAcceptError
-			? serverPtr->onAcceptError : Tcl_NewObj());
-		return TCL_OK;
-	    }
-	    v = CourierConnOptionsGet(&serverPtr->opts, name);
-	    if (v == NULL) {
-		return CourierError(interp, "OPTION", name,
-			"bad option \"%.100s\": must be a connection option "
-			"or -maxclients, -onaccept, -onaccepterror", name);
-	    }
-	    Tcl_SetObjResult(interp, v);
-	    return TCL_OK;
+	if (objc <= 3) {
+	    return CourierOptRead(interp, tables, 2, objc - 2, objv + 2,
+		    COURIER_OPT_CREATE_ONLY);
 	}
-	if (objc == 2 || objc % 2 != 0) {
+	if (objc % 2 != 0) {
 	    return CourierError(interp, "USAGE", NULL,
 		    "wrong # args: should be \"%s configure -option value "
 		    "?-option value ...?\"", Tcl_GetString(objv[0]));
 	}
-	/* Check everything before changing anything. */
-	CourierConnOptionsCopy(&copy, &serverPtr->opts);
-	newOnaccept = serverPtr->onaccept;
-	newOnError = serverPtr->onAcceptError;
-	newMax = serverPtr->maxClients;
-	for (i = 2; i < objc; i += 2) {
-	    const char *name = Tcl_GetString(objv[i]);
-	    int unknown, len;
-	    Tcl_WideInt w;
 
-	    if (CourierConnOptionsParse(interp, &copy, 2, objv + i,
-		    &unknown) != TCL_OK) {
-		CourierConnOptionsFree(&copy);
-		return TCL_ERROR;
-	    }
-	    if (unknown == 2) {
-		continue;			/* A connection option. */
-	    }
-	    if (strcmp(name, "-onaccept") == 0) {
-		if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		    CourierConnOptionsFree(&copy);
-		    return CourierError(interp, "VALUE", "-onaccept",
-			    "bad value for -onaccept: expected a command "
-			    "prefix (a list), or {} for none");
-		}
-		newOnaccept = len > 0 ? objv[i + 1] : NULL;
-	    } else if (strcmp(name, "-onaccepterror") == 0) {
-		if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		    CourierConnOptionsFree(&copy);
-		    return CourierError(interp, "VALUE", "-onaccepterror",
-			    "bad value for -onaccepterror: expected a command "
-			    "prefix (a list), or {} for none");
-		}
-		newOnError = len > 0 ? objv[i + 1] : NULL;
-	    } else if (strcmp(name, "-maxclients") == 0) {
-		if (CourierGetPositiveWide(interp, objv[i + 1], "-maxclients",
-			0, 1000000, &w) != TCL_OK) {
-		    CourierConnOptionsFree(&copy);
-		    return TCL_ERROR;
-		}
-		newMax = (int) w;
-	    } else {
-		CourierConnOptionsFree(&copy);
-		return CourierError(interp, "OPTION", name,
-			"bad option \"%.100s\": must be a connection option "
-			"or -maxclients, -onaccept, -onaccepterror", name);
-	    }
+	/* Check everything on copies before changing anything. */
+	CourierConnOptionsCopy(&copy, &serverPtr->opts);
+	CourierOptRetain(listenOptionSpecs, &own);
+	tables[0].record = &copy;
+	if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2,
+		COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK) {
+	    CourierConnOptionsFree(&copy);
+	    CourierOptRelease(listenOptionSpecs, &own);
+	    return TCL_ERROR;
 	}
-	if (newOnaccept != serverPtr->onaccept) {
-	    if (newOnaccept != NULL) {
-		newOnaccept = Tcl_DuplicateObj(newOnaccept);
-		Tcl_IncrRefCount(newOnaccept);
-	    }
-	    if (serverPtr->onaccept != NULL) {
-		Tcl_DecrRefCount(serverPtr->onaccept);
-	    }
-	    serverPtr->onaccept = newOnaccept;
-	}
-	if (newOnError != serverPtr->onAcceptError) {
-	    if (newOnError != NULL) {
-		newOnError = Tcl_DuplicateObj(newOnError);
-		Tcl_IncrRefCount(newOnError);
-	    }
-	    if (serverPtr->onAcceptError != NULL) {
-		Tcl_DecrRefCount(serverPtr->onAcceptError);
-	    }
-	    serverPtr->onAcceptError = newOnError;
-	}
-	serverPtr->maxClients = newMax;
 	CourierConnOptionsFree(&serverPtr->opts);
 	serverPtr->opts = copy;
+	if (serverPtr->onaccept != NULL) {
+	    Tcl_DecrRefCount(serverPtr->onaccept);
+	}
+	if (serverPtr->onAcceptError != NULL) {
+	    Tcl_DecrRefCount(serverPtr->onAcceptError);
+	}
+	serverPtr->onaccept = own.onaccept;	/* The copy's references. */
+	serverPtr->onAcceptError = own.onAcceptError;
+	serverPtr->maxClients = own.maxClients;
 	return TCL_OK;
     }
     }

@@ -460,6 +460,96 @@ FindProgram(
  *----------------------------------------------------------------------
  */
 
+/* courier::spawn's options of its own. */
+typedef struct SpawnOptions {
+    Tcl_Obj *cwd;		/* NULL: ours. */
+    Tcl_Obj *env;		/* A dict, or NULL. */
+    Tcl_Obj *onexit;
+    int stderrMode;		/* A CourierStderrMode. */
+} SpawnOptions;
+
+/*
+ * -cwd: an existing directory. -env: a dict.
+ */
+
+static int
+ParseCwd(
+    Tcl_Interp *interp,
+    const CourierOptSpec *specPtr,
+    Tcl_Obj *valueObj,
+    void *fieldPtr)
+{
+    Tcl_StatBuf *statPtr = Tcl_AllocStatBuf();
+    int isDir = Tcl_FSStat(valueObj, statPtr) == 0
+	    && S_ISDIR(Tcl_GetModeFromStat(statPtr));
+
+    (void) specPtr;
+    ckfree(statPtr);
+    if (!isDir) {
+	return CourierError(interp, "VALUE", "-cwd",
+		"bad -cwd \"%.200s\": expected an existing directory",
+		Tcl_GetString(valueObj));
+    }
+    Tcl_IncrRefCount(valueObj);
+    if (*(Tcl_Obj **) fieldPtr != NULL) {
+	Tcl_DecrRefCount(*(Tcl_Obj **) fieldPtr);
+    }
+    *(Tcl_Obj **) fieldPtr = valueObj;
+    return TCL_OK;
+}
+
+static int
+ParseEnv(
+    Tcl_Interp *interp,
+    const CourierOptSpec *specPtr,
+    Tcl_Obj *valueObj,
+    void *fieldPtr)
+{
+    int size;
+
+    (void) specPtr;
+    if (Tcl_DictObjSize(NULL, valueObj, &size) != TCL_OK) {
+	return CourierError(interp, "VALUE", "-env",
+		"bad value for -env: expected a dict of variable names and "
+		"values");
+    }
+    Tcl_IncrRefCount(valueObj);
+    if (*(Tcl_Obj **) fieldPtr != NULL) {
+	Tcl_DecrRefCount(*(Tcl_Obj **) fieldPtr);
+    }
+    *(Tcl_Obj **) fieldPtr = valueObj;
+    return TCL_OK;
+}
+
+static void
+FreeObjField(
+    void *fieldPtr)
+{
+    if (*(Tcl_Obj **) fieldPtr != NULL) {
+	Tcl_DecrRefCount(*(Tcl_Obj **) fieldPtr);
+	*(Tcl_Obj **) fieldPtr = NULL;
+    }
+}
+
+static const char *const stderrModes[] = {
+    "inherit", "merge", "discard", NULL
+};
+
+static const CourierOptSpec spawnOptionSpecs[] = {
+    {.name = "-cwd", .type = COURIER_OPT_CUSTOM,
+	.offset = offsetof(SpawnOptions, cwd), .parseProc = ParseCwd,
+	.freeProc = FreeObjField},
+    {.name = "-env", .type = COURIER_OPT_CUSTOM,
+	.offset = offsetof(SpawnOptions, env), .parseProc = ParseEnv,
+	.freeProc = FreeObjField},
+    {.name = "-onexit", .type = COURIER_OPT_PREFIX,
+	.offset = offsetof(SpawnOptions, onexit)},
+    {.name = "-stderr", .type = COURIER_OPT_CHOICE,
+	.offset = offsetof(SpawnOptions, stderrMode), .choices = stderrModes,
+	.noun = "-stderr value"},
+    {.name = NULL}
+};
+
 int
 CourierSpawnObjCmd(
     ClientData clientData,
@@ -467,22 +557,19 @@ CourierSpawnObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const spawnOnly[] = {
-	"-cwd", "-env", "-onexit", "-stderr", NULL
-    };
-    enum { SP_CWD, SP_ENV, SP_ONEXIT, SP_STDERR };
     static const char *const socketOnly[] = {
 	"-keepalive", "-nodelay", "-onconnect", NULL
-    };
-    static const char *const stderrModes[] = {
-	"inherit", "merge", "discard", NULL
     };
     CourierInterp *cinterpPtr;
     CourierProcess *procPtr;
     ConnOptions opts;
-    Tcl_Obj **words, *envDict = NULL, *onexit = NULL, *cwdObj = NULL;
+    SpawnOptions own = {NULL, NULL, NULL, COURIER_STDERR_INHERIT};
+    CourierOptTable tables[2] = {
+	{courierConnOptionSpecs, &opts}, {spawnOptionSpecs, &own}
+    };
+    Tcl_Obj **words;
     Tcl_DString *strings;
-    int nwords, i, index, mode = COURIER_STDERR_INHERIT;
+    int nwords, i, index;
     Tcl_Obj *nameObj;
 
     (void) clientData;
@@ -512,57 +599,9 @@ CourierSpawnObjCmd(
 
     CourierConnOptionsInit(&opts);
     opts.framing = COURIER_FRAMING_LINE;
-    i = 2;
-    while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
-	    spawnOnly, "-cwd, -env, -onexit, -stderr")) != -1) {
-	int len;
-
-	if (index == -2) {
-	    goto error;
-	}
-	switch (index) {
-	case SP_CWD: {
-	    Tcl_StatBuf *statPtr = Tcl_AllocStatBuf();
-	    int isDir = Tcl_FSStat(objv[i + 1], statPtr) == 0
-		    && S_ISDIR(Tcl_GetModeFromStat(statPtr));
-
-	    ckfree(statPtr);
-	    if (!isDir) {
-		CourierError(interp, "VALUE", "-cwd",
-			"bad -cwd \"%.200s\": expected an existing directory",
-			Tcl_GetString(objv[i + 1]));
-		goto error;
-	    }
-	    cwdObj = objv[i + 1];
-	    break;
-	}
-	case SP_ENV:
-	    if (Tcl_DictObjSize(NULL, objv[i + 1], &len) != TCL_OK) {
-		CourierError(interp, "VALUE", "-env",
-			"bad value for -env: expected a dict of variable "
-			"names and values");
-		goto error;
-	    }
-	    envDict = objv[i + 1];
-	    break;
-	case SP_ONEXIT:
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
-		CourierError(interp, "VALUE", "-onexit",
-			"bad value for -onexit: expected a command prefix (a "
-			"list), or {} for none");
-		goto error;
-	    }
-	    onexit = len > 0 ? objv[i + 1] : NULL;
-	    break;
-	case SP_STDERR:
-	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], stderrModes,
-		    "-stderr value", 0, &mode) != TCL_OK) {
-		Tcl_SetErrorCode(interp, "COURIER", "VALUE", "-stderr", NULL);
-		goto error;
-	    }
-	    break;
-	}
-	i += 2;
+    if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2,
+	    COURIER_OPT_SOCKET_ONLY, NULL) != TCL_OK) {
+	goto error;
     }
 
     procPtr = calloc(1, sizeof(CourierProcess));
@@ -570,16 +609,16 @@ CourierSpawnObjCmd(
 	CourierPanicOutOfMemory(sizeof(CourierProcess));
     }
     uv_sem_init(&procPtr->answered, 0);
-    procPtr->stderrMode = (CourierStderrMode) mode;
-    if (BuildEnvironment(interp, envDict, &procPtr->envp) != TCL_OK) {
+    procPtr->stderrMode = (CourierStderrMode) own.stderrMode;
+    if (BuildEnvironment(interp, own.env, &procPtr->envp) != TCL_OK) {
 	CourierProcessFree(procPtr);
 	goto error;
     }
-    if (cwdObj != NULL) {
+    if (own.cwd != NULL) {
 	Tcl_DString ds;
 
 	Tcl_UtfToExternalDString(NULL, Tcl_GetString(Tcl_FSGetNormalizedPath(
-		NULL, cwdObj)), -1, &ds);
+		NULL, own.cwd)), -1, &ds);
 	procPtr->cwd = strdup(Tcl_DStringValue(&ds));
 	Tcl_DStringFree(&ds);
     }
@@ -602,10 +641,9 @@ CourierSpawnObjCmd(
 	CourierProcessFree(procPtr);
 	goto error;
     }
-    if (onexit != NULL) {
-	procPtr->onexit = Tcl_DuplicateObj(onexit);
-	Tcl_IncrRefCount(procPtr->onexit);
-    }
+    procPtr->onexit = own.onexit;		/* Takes the reference. */
+    own.onexit = NULL;
+    CourierOptRelease(spawnOptionSpecs, &own);
     nameObj = CourierConnSpawn(interp, cinterpPtr, &opts, procPtr);
     if (nameObj == NULL) {
 	return TCL_ERROR;		/* The options are freed. */
@@ -615,5 +653,6 @@ CourierSpawnObjCmd(
 
   error:
     CourierConnOptionsFree(&opts);
+    CourierOptRelease(spawnOptionSpecs, &own);
     return TCL_ERROR;
 }
