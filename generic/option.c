@@ -261,7 +261,6 @@ ParseValue(
 	return TCL_ERROR;
     }
     case COURIER_OPT_PREFIX: {
-	Tcl_Obj **slotPtr = fieldPtr;
 	int len;
 
 	if (Tcl_ListObjLength(NULL, valueObj, &len) != TCL_OK) {
@@ -273,27 +272,14 @@ ParseValue(
 		    NULL);
 	    return TCL_ERROR;
 	}
-	if (*slotPtr != NULL) {
-	    Tcl_DecrRefCount(*slotPtr);
-	    *slotPtr = NULL;
-	}
-	if (len > 0) {
-	    /* A copy of its own: the caller's value may be shared. */
-	    *slotPtr = Tcl_DuplicateObj(valueObj);
-	    Tcl_IncrRefCount(*slotPtr);
-	}
+	/* A copy of its own: the caller's value may be shared. */
+	CourierOptStoreObj(fieldPtr, len > 0 ? Tcl_DuplicateObj(valueObj)
+		: NULL);
 	return TCL_OK;
     }
-    case COURIER_OPT_STRING: {
-	Tcl_Obj **slotPtr = fieldPtr;
-
-	Tcl_IncrRefCount(valueObj);
-	if (*slotPtr != NULL) {
-	    Tcl_DecrRefCount(*slotPtr);
-	}
-	*slotPtr = valueObj;
+    case COURIER_OPT_STRING:
+	CourierOptStoreObj(fieldPtr, valueObj);
 	return TCL_OK;
-    }
     case COURIER_OPT_CUSTOM:
 	return specPtr->parseProc(interp, specPtr, valueObj, fieldPtr);
     }
@@ -485,10 +471,14 @@ CourierOptRead(
  *----------------------------------------------------------------------
  */
 
-void
-CourierOptRetain(
+/* What HoldValues does to each held value. */
+enum { HOLD_RETAIN, HOLD_RELEASE };
+
+static void
+HoldValues(
     const CourierOptSpec *specs,
-    void *record)
+    void *record,
+    int what)
 {
     const CourierOptSpec *specPtr;
 
@@ -497,14 +487,29 @@ CourierOptRetain(
 
 	if (specPtr->type == COURIER_OPT_PREFIX
 		|| specPtr->type == COURIER_OPT_STRING) {
-	    if (*(Tcl_Obj **) fieldPtr != NULL) {
-		Tcl_IncrRefCount(*(Tcl_Obj **) fieldPtr);
+	    if (what == HOLD_RETAIN) {
+		if (*(Tcl_Obj **) fieldPtr != NULL) {
+		    Tcl_IncrRefCount(*(Tcl_Obj **) fieldPtr);
+		}
+	    } else {
+		CourierOptStoreObj(fieldPtr, NULL);
 	    }
-	} else if (specPtr->type == COURIER_OPT_CUSTOM
-		&& specPtr->retainProc != NULL) {
-	    specPtr->retainProc(fieldPtr);
+	} else if (specPtr->type == COURIER_OPT_CUSTOM) {
+	    if (what == HOLD_RETAIN && specPtr->retainProc != NULL) {
+		specPtr->retainProc(fieldPtr);
+	    } else if (what == HOLD_RELEASE && specPtr->freeProc != NULL) {
+		specPtr->freeProc(fieldPtr);
+	    }
 	}
     }
+}
+
+void
+CourierOptRetain(
+    const CourierOptSpec *specs,
+    void *record)
+{
+    HoldValues(specs, record, HOLD_RETAIN);
 }
 
 void
@@ -512,20 +517,40 @@ CourierOptRelease(
     const CourierOptSpec *specs,
     void *record)
 {
-    const CourierOptSpec *specPtr;
+    HoldValues(specs, record, HOLD_RELEASE);
+}
 
-    for (specPtr = specs; specPtr->name != NULL; specPtr++) {
-	void *fieldPtr = FIELD(record, specPtr);
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierOptStoreObj, CourierOptFreeObj --
+ *
+ *	For Tcl_Obj fields (and custom options that keep one): store a
+ *	value (or NULL) with a reference, dropping the one held before;
+ *	CourierOptFreeObj is the same with NULL, as a CourierOptFreeProc.
+ *
+ *----------------------------------------------------------------------
+ */
 
-	if (specPtr->type == COURIER_OPT_PREFIX
-		|| specPtr->type == COURIER_OPT_STRING) {
-	    if (*(Tcl_Obj **) fieldPtr != NULL) {
-		Tcl_DecrRefCount(*(Tcl_Obj **) fieldPtr);
-		*(Tcl_Obj **) fieldPtr = NULL;
-	    }
-	} else if (specPtr->type == COURIER_OPT_CUSTOM
-		&& specPtr->freeProc != NULL) {
-	    specPtr->freeProc(fieldPtr);
-	}
+void
+CourierOptStoreObj(
+    void *fieldPtr,
+    Tcl_Obj *valueObj)
+{
+    Tcl_Obj **slotPtr = fieldPtr;
+
+    if (valueObj != NULL) {
+	Tcl_IncrRefCount(valueObj);
     }
+    if (*slotPtr != NULL) {
+	Tcl_DecrRefCount(*slotPtr);
+    }
+    *slotPtr = valueObj;
+}
+
+void
+CourierOptFreeObj(
+    void *fieldPtr)
+{
+    CourierOptStoreObj(fieldPtr, NULL);
 }

@@ -114,6 +114,8 @@ MODULE_SCOPE void	CourierOptRetain(const CourierOptSpec *specs,
 			    void *record);
 MODULE_SCOPE void	CourierOptRelease(const CourierOptSpec *specs,
 			    void *record);
+MODULE_SCOPE void	CourierOptStoreObj(void *fieldPtr, Tcl_Obj *valueObj);
+MODULE_SCOPE CourierOptFreeProc CourierOptFreeObj;
 MODULE_SCOPE int	CourierOptRead(Tcl_Interp *interp,
 			    const CourierOptTable *tables, int ntables,
 			    int objc, Tcl_Obj *const objv[], int hide);

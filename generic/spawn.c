@@ -490,11 +490,7 @@ ParseCwd(
 		"bad -cwd \"%.200s\": expected an existing directory",
 		Tcl_GetString(valueObj));
     }
-    Tcl_IncrRefCount(valueObj);
-    if (*(Tcl_Obj **) fieldPtr != NULL) {
-	Tcl_DecrRefCount(*(Tcl_Obj **) fieldPtr);
-    }
-    *(Tcl_Obj **) fieldPtr = valueObj;
+    CourierOptStoreObj(fieldPtr, valueObj);
     return TCL_OK;
 }
 
@@ -513,22 +509,8 @@ ParseEnv(
 		"bad value for -env: expected a dict of variable names and "
 		"values");
     }
-    Tcl_IncrRefCount(valueObj);
-    if (*(Tcl_Obj **) fieldPtr != NULL) {
-	Tcl_DecrRefCount(*(Tcl_Obj **) fieldPtr);
-    }
-    *(Tcl_Obj **) fieldPtr = valueObj;
+    CourierOptStoreObj(fieldPtr, valueObj);
     return TCL_OK;
-}
-
-static void
-FreeObjField(
-    void *fieldPtr)
-{
-    if (*(Tcl_Obj **) fieldPtr != NULL) {
-	Tcl_DecrRefCount(*(Tcl_Obj **) fieldPtr);
-	*(Tcl_Obj **) fieldPtr = NULL;
-    }
 }
 
 static const char *const stderrModes[] = {
@@ -538,10 +520,10 @@ static const char *const stderrModes[] = {
 static const CourierOptSpec spawnOptionSpecs[] = {
     {.name = "-cwd", .type = COURIER_OPT_CUSTOM,
 	.offset = offsetof(SpawnOptions, cwd), .parseProc = ParseCwd,
-	.freeProc = FreeObjField},
+	.freeProc = CourierOptFreeObj},
     {.name = "-env", .type = COURIER_OPT_CUSTOM,
 	.offset = offsetof(SpawnOptions, env), .parseProc = ParseEnv,
-	.freeProc = FreeObjField},
+	.freeProc = CourierOptFreeObj},
     {.name = "-onexit", .type = COURIER_OPT_PREFIX,
 	.offset = offsetof(SpawnOptions, onexit)},
     {.name = "-stderr", .type = COURIER_OPT_CHOICE,
