@@ -197,73 +197,6 @@ static const char *const framingNames[] = {"raw", "line", "length", NULL};
 static const char *const eolNames[] = {"auto", "lf", "crlf", "cr", NULL};
 
 /*
- * -encoding: a Tcl_Encoding, NULL for binary.
- */
-
-static int
-ParseEncoding(
-    Tcl_Interp *interp,
-    const CourierOptSpec *specPtr,
-    Tcl_Obj *valueObj,
-    void *fieldPtr)
-{
-    Tcl_Encoding *encodingPtr = fieldPtr;
-    const char *name = Tcl_GetString(valueObj);
-    Tcl_Encoding e = NULL;
-
-    (void) specPtr;
-    if (strcmp(name, "binary") != 0) {
-	e = Tcl_GetEncoding(NULL, name);
-	if (e == NULL) {
-	    return CourierError(interp, "VALUE", "-encoding",
-		    "unknown encoding \"%.100s\" for -encoding: expected "
-		    "binary or a name from encoding names", name);
-	}
-    }
-    if (*encodingPtr != NULL) {
-	Tcl_FreeEncoding(*encodingPtr);
-    }
-    *encodingPtr = e;
-    return TCL_OK;
-}
-
-static Tcl_Obj *
-GetEncoding(
-    const CourierOptSpec *specPtr,
-    const void *fieldPtr)
-{
-    Tcl_Encoding e = *(const Tcl_Encoding *) fieldPtr;
-
-    (void) specPtr;
-    return Tcl_NewStringObj(e == NULL ? "binary" : Tcl_GetEncodingName(e),
-	    -1);
-}
-
-static void
-FreeEncoding(
-    void *fieldPtr)
-{
-    Tcl_Encoding *encodingPtr = fieldPtr;
-
-    if (*encodingPtr != NULL) {
-	Tcl_FreeEncoding(*encodingPtr);
-	*encodingPtr = NULL;
-    }
-}
-
-static void
-RetainEncoding(
-    void *fieldPtr)
-{
-    Tcl_Encoding *encodingPtr = fieldPtr;
-
-    if (*encodingPtr != NULL) {
-	*encodingPtr = Tcl_GetEncoding(NULL,
-		Tcl_GetEncodingName(*encodingPtr));
-    }
-}
-
-/*
  * -lengthbytes: 1, 2, 4 or 8.
  */
 
@@ -304,10 +237,8 @@ GetInt(
 const CourierOptSpec courierConnOptionSpecs[] = {
     {.name = "-batch", .type = COURIER_OPT_BOOLEAN,
 	.offset = CONN_FIELD(batch)},
-    {.name = "-encoding", .type = COURIER_OPT_CUSTOM,
-	.offset = CONN_FIELD(encoding), .parseProc = ParseEncoding,
-	.getProc = GetEncoding, .freeProc = FreeEncoding,
-	.retainProc = RetainEncoding},
+    {.name = "-encoding", .type = COURIER_OPT_ENCODING,
+	.offset = CONN_FIELD(encoding)},
     {.name = "-framing", .type = COURIER_OPT_CHOICE,
 	.offset = CONN_FIELD(framing), .choices = framingNames,
 	.noun = "framing"},
