@@ -106,6 +106,8 @@ Courier_Init(
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
 	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::udp", CourierUdpObjCmd, NULL,
+	    NULL);
     Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
 	    NULL, NULL);
     CourierActorInit(interp);

@@ -83,5 +83,6 @@ MODULE_SCOPE Tcl_Obj *	CourierThreadNames(void);
 MODULE_SCOPE Tcl_ObjCmdProc CourierFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierStopFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierResolveObjCmd;
+MODULE_SCOPE Tcl_ObjCmdProc CourierUdpObjCmd;
 
 #endif /* COURIER_INT_H */
