@@ -828,7 +828,8 @@ CallBack(
 
 /*
  * HandleName --
- *	The handle's name as callbacks receive it: made once, shared.
+ *	The handle's name as callbacks receive it: shared, made again only
+ *	when the handle is renamed (ConnRenamed).
  */
 
 static Tcl_Obj *
