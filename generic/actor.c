@@ -1194,20 +1194,15 @@ PendingFinish(
     Tcl_Obj *words[])
 {
     Tcl_Interp *interp = pendingPtr->clientPtr->interp;
-    Tcl_Obj *scriptPtr = Tcl_DuplicateObj(pendingPtr->cmdPtr);
-    int code;
+    Tcl_Obj *cmdPtr = pendingPtr->cmdPtr;
 
-    Tcl_IncrRefCount(scriptPtr);
-    Tcl_ListObjReplace(NULL, scriptPtr, INT_MAX, 0, n, words);
+    Tcl_IncrRefCount(cmdPtr);
     PendingFree(pendingPtr);
     Tcl_Preserve(interp);
-    code = Tcl_EvalObjEx(interp, scriptPtr, TCL_EVAL_GLOBAL);
-    if (code != TCL_OK) {
-	Tcl_BackgroundException(interp, code);
-    }
+    CourierCallPrefix(interp, cmdPtr, n, words);
     Tcl_ResetResult(interp);
     Tcl_Release(interp);
-    Tcl_DecrRefCount(scriptPtr);
+    Tcl_DecrRefCount(cmdPtr);
 }
 
 static void
@@ -2057,15 +2052,22 @@ NoticeDeliver(
 {
     Actor *actorPtr = ownerData;
     Tcl_Interp *interp = actorPtr->ownerInterp;
-    Tcl_Obj *words[3], *handleObj, *scriptPtr = NULL;
+    Tcl_Obj *words[3], *handleObj, *args[3], *prefixPtr = NULL;
     uint64_t id;
-    int n, i, code;
+    int n, i;
 
     n = ReadWords(msgPtr, &id, 3, words);
     for (i = 0; i < n; i++) {
 	Tcl_IncrRefCount(words[i]);
     }
-    handleObj = Tcl_NewStringObj(actorPtr->handle, -1);
+
+    /* The handle's current name: it may have been renamed. */
+    handleObj = Tcl_NewObj();
+    if (actorPtr->token != NULL) {
+	Tcl_GetCommandFullName(interp, actorPtr->token, handleObj);
+    } else {
+	Tcl_AppendToObj(handleObj, actorPtr->handle, -1);
+    }
     Tcl_IncrRefCount(handleObj);
     Tcl_Preserve(interp);
     if (msgPtr->kind == NOTE_ERROR) {
@@ -2077,10 +2079,11 @@ NoticeDeliver(
 		    words[1]);
 	    Tcl_DictObjPut(NULL, optsPtr, Tcl_NewStringObj("-errorinfo", -1),
 		    words[2]);
-	    scriptPtr = Tcl_DuplicateObj(actorPtr->onError);
-	    Tcl_ListObjAppendElement(NULL, scriptPtr, handleObj);
-	    Tcl_ListObjAppendElement(NULL, scriptPtr, words[0]);
-	    Tcl_ListObjAppendElement(NULL, scriptPtr, optsPtr);
+	    prefixPtr = actorPtr->onError;
+	    Tcl_IncrRefCount(prefixPtr);
+	    args[0] = handleObj;
+	    args[1] = words[0];
+	    args[2] = optsPtr;
 	} else {
 	    Tcl_SetObjResult(interp, Tcl_ObjPrintf("actor \"%s\": %s",
 		    actorPtr->name, Tcl_GetString(words[0])));
@@ -2095,21 +2098,19 @@ NoticeDeliver(
     } else {
 	assert(msgPtr->kind == NOTE_EXIT && n == 1);
 	if (actorPtr->onExit != NULL) {
-	    scriptPtr = Tcl_DuplicateObj(actorPtr->onExit);
-	    Tcl_ListObjAppendElement(NULL, scriptPtr, handleObj);
-	    Tcl_ListObjAppendElement(NULL, scriptPtr, words[0]);
+	    prefixPtr = actorPtr->onExit;
+	    Tcl_IncrRefCount(prefixPtr);
+	    args[0] = handleObj;
+	    args[1] = words[0];
 	}
 	/* Join, drop the handle and the name before -onexit runs. */
 	ActorCloseResource(&actorPtr->resource);
     }
-    if (scriptPtr != NULL) {
-	Tcl_IncrRefCount(scriptPtr);
-	code = Tcl_EvalObjEx(interp, scriptPtr, TCL_EVAL_GLOBAL);
-	if (code != TCL_OK) {
-	    Tcl_BackgroundException(interp, code);
-	}
+    if (prefixPtr != NULL) {
+	CourierCallPrefix(interp, prefixPtr, msgPtr->kind == NOTE_ERROR
+		? 3 : 2, args);
 	Tcl_ResetResult(interp);
-	Tcl_DecrRefCount(scriptPtr);
+	Tcl_DecrRefCount(prefixPtr);
     }
     Tcl_Release(interp);
     Tcl_DecrRefCount(handleObj);

@@ -166,6 +166,8 @@ CourierSockaddrName(
 static int	ConnHandleObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
 static void	ConnHandleDeleted(ClientData clientData);
+static void	ConnRenamed(ClientData clientData, Tcl_Interp *interp,
+		    const char *oldName, const char *newName, int flags);
 static void	ConnCloseResource(CourierResource *resPtr);
 
 #define RESOURCE_TO_CONN(resPtr) \
@@ -358,6 +360,8 @@ TclHalfCreate(
 	    connPtr->resource.name);
     connPtr->token = Tcl_CreateObjCommand(interp, cmdName, ConnHandleObjCmd,
 	    connPtr, ConnHandleDeleted);
+    Tcl_TraceCommand(interp, cmdName, TCL_TRACE_RENAME, ConnRenamed,
+	    connPtr);
     nameObj = Tcl_NewStringObj(cmdName, -1);
     connPtr->nameObj = nameObj;
     Tcl_IncrRefCount(nameObj);
@@ -590,8 +594,8 @@ CourierConnSpawn(
 
 /*
  * CallBack --
- *	{*}prefix ?arg ...? at global level; errors to bgerror. The prefix
- *	is held across the call, which may reconfigure or close the handle.
+ *	{*}prefix ?arg ...? at global level; errors to bgerror. The words
+ *	are held across the call, which may reconfigure or close the handle.
  */
 
 static void
@@ -601,39 +605,15 @@ CallBack(
     int objc,
     Tcl_Obj *const args[])
 {
-    Tcl_Interp *interp = connPtr->interp;
-    Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
-    int prefixLen, code, i;
-
-    if (prefixPtr == NULL) {
-	return;
+    if (prefixPtr != NULL) {
+	CourierCallPrefix(connPtr->interp, prefixPtr, objc, args);
     }
-    Tcl_IncrRefCount(prefixPtr);
-    Tcl_ListObjGetElements(NULL, prefixPtr, &prefixLen, &prefix);
-    if (prefixLen + objc > (int) (sizeof(stackObjv) / sizeof(Tcl_Obj *))) {
-	objv = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (prefixLen + objc));
-    }
-    memcpy(objv, prefix, sizeof(Tcl_Obj *) * prefixLen);
-    for (i = 0; i < objc; i++) {
-	objv[prefixLen + i] = args[i];
-	Tcl_IncrRefCount(args[i]);
-    }
-    code = Tcl_EvalObjv(interp, prefixLen + objc, objv, TCL_EVAL_GLOBAL);
-    if (code != TCL_OK) {
-	Tcl_BackgroundException(interp, code);
-    }
-    for (i = 0; i < objc; i++) {
-	Tcl_DecrRefCount(args[i]);
-    }
-    if (objv != stackObjv) {
-	ckfree(objv);
-    }
-    Tcl_DecrRefCount(prefixPtr);
 }
 
 /*
  * HandleName --
- *	The handle's name as callbacks receive it: made once, shared.
+ *	The handle's name as callbacks receive it: shared, made again only
+ *	when the handle is renamed (ConnRenamed).
  */
 
 static Tcl_Obj *
@@ -1005,6 +985,34 @@ ConnHandleDeleted(
 	connPtr->token = NULL;
 	TclHalfClose(connPtr, 0);
     }
+}
+
+/*
+ * ConnRenamed --
+ *	A command trace: the handle was renamed. Callbacks and messages
+ *	name it by its new (fully qualified) name from now on. A rename to
+ *	"" is a deletion, which ConnHandleDeleted sees instead.
+ */
+
+static void
+ConnRenamed(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    const char *oldName,
+    const char *newName,
+    int flags)
+{
+    Conn *connPtr = clientData;
+
+    (void) interp;
+    (void) oldName;
+    if (!(flags & TCL_TRACE_RENAME) || newName == NULL
+	    || newName[0] == '\0' || connPtr->handleClosed) {
+	return;
+    }
+    Tcl_DecrRefCount(connPtr->nameObj);
+    connPtr->nameObj = Tcl_NewStringObj(newName, -1);
+    Tcl_IncrRefCount(connPtr->nameObj);
 }
 
 /*

@@ -54,7 +54,8 @@ struct Conn {
     int asciiCompatible;	/* -encoding maps ASCII to itself. */
     int paused;
     Tcl_Obj *reasonPtr;		/* Why it closed, once closed. */
-    Tcl_Obj *nameObj;		/* The handle's command name. */
+    Tcl_Obj *nameObj;		/* The handle's command name, kept
+				 * current on rename. */
     Tcl_Obj *peerPtr, *localPtr;
     uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
 

@@ -509,6 +509,70 @@ CourierPanicOutOfMemory(
 /*
  *----------------------------------------------------------------------
  *
+ * CourierCallPrefix --
+ *
+ *	Calls a callback: {*}prefix ?arg ...? at global level. Every word
+ *	is held for the duration of the call, because the callback may
+ *	reconfigure, unset or shimmer its own prefix (through cget or
+ *	configure) while it runs, which would free the words of the running
+ *	command, a lambda's body included. All callbacks go through here.
+ *
+ * Results:
+ *	The Tcl result code of the call.
+ *
+ * Side effects:
+ *	Whatever the callback does. An error (or break, continue, return)
+ *	goes to the interpreter's background-error handler. The args are
+ *	freed if nothing else holds them.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierCallPrefix(
+    Tcl_Interp *interp,
+    Tcl_Obj *prefixPtr,
+    int objc,
+    Tcl_Obj *const args[])
+{
+    Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
+    int prefixLen, n, i, code;
+
+    if (Tcl_ListObjGetElements(interp, prefixPtr, &prefixLen, &prefix)
+	    != TCL_OK) {
+	/* Callback options are checked to be lists: not expected. */
+	for (i = 0; i < objc; i++) {
+	    Tcl_IncrRefCount(args[i]);
+	    Tcl_DecrRefCount(args[i]);
+	}
+	Tcl_BackgroundException(interp, TCL_ERROR);
+	return TCL_ERROR;
+    }
+    n = prefixLen + objc;
+    if (n > (int) (sizeof(stackObjv) / sizeof(Tcl_Obj *))) {
+	objv = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * n);
+    }
+    memcpy(objv, prefix, sizeof(Tcl_Obj *) * prefixLen);
+    memcpy(objv + prefixLen, args, sizeof(Tcl_Obj *) * objc);
+    for (i = 0; i < n; i++) {
+	Tcl_IncrRefCount(objv[i]);
+    }
+    code = n > 0 ? Tcl_EvalObjv(interp, n, objv, TCL_EVAL_GLOBAL) : TCL_OK;
+    if (code != TCL_OK) {
+	Tcl_BackgroundException(interp, code);
+    }
+    for (i = 0; i < n; i++) {
+	Tcl_DecrRefCount(objv[i]);
+    }
+    if (objv != stackObjv) {
+	ckfree(objv);
+    }
+    return code;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * CourierGetPositiveWide --
  *
  *	Reads an integer option value in [min, max].

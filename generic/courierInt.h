@@ -63,6 +63,11 @@ MODULE_SCOPE void	CourierResourceForget(CourierResource *resPtr);
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
+
+/* Callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. */
+MODULE_SCOPE int	CourierCallPrefix(Tcl_Interp *interp,
+			    Tcl_Obj *prefixPtr, int objc,
+			    Tcl_Obj *const args[]);
 MODULE_SCOPE int	CourierGetPositiveWide(Tcl_Interp *interp,
 			    Tcl_Obj *objPtr, const char *option,
 			    Tcl_WideInt min, Tcl_WideInt max,

@@ -427,9 +427,7 @@ FloodDeliver(
     CourierMsg *msgPtr)
 {
     Flood *floodPtr = ownerData;
-    Tcl_Interp *interp = floodPtr->interp;
-    Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
-    int prefixLen, code;
+    Tcl_Obj *arg;
 
     if (msgPtr->kind == FLOOD_END) {
 	if (++floodPtr->endsSeen == floodPtr->nThreads) {
@@ -437,35 +435,8 @@ FloodDeliver(
 	}
 	return;
     }
-
-    Tcl_ListObjGetElements(NULL, floodPtr->cmdPtr, &prefixLen, &prefix);
-    if (prefixLen + 1 > (int) (sizeof(stackObjv) / sizeof(Tcl_Obj *))) {
-	objv = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (prefixLen + 1));
-    }
-    memcpy(objv, prefix, sizeof(Tcl_Obj *) * prefixLen);
-    objv[prefixLen] = Tcl_NewByteArrayObj(msgPtr->data, (int) msgPtr->size);
-
-    /*
-     * The prefix is a private, unshared list, so its elements stay put
-     * during the call; hold the list in case the callback closes the
-     * flood (which releases it).
-     */
-
-    Tcl_IncrRefCount(objv[prefixLen]);
-    Tcl_IncrRefCount(floodPtr->cmdPtr);
-    {
-	Tcl_Obj *cmdPtr = floodPtr->cmdPtr;
-
-	code = Tcl_EvalObjv(interp, prefixLen + 1, objv, TCL_EVAL_GLOBAL);
-	if (code != TCL_OK) {
-	    Tcl_BackgroundException(interp, code);
-	}
-	Tcl_DecrRefCount(cmdPtr);
-    }
-    Tcl_DecrRefCount(objv[prefixLen]);
-    if (objv != stackObjv) {
-	ckfree(objv);
-    }
+    arg = Tcl_NewByteArrayObj(msgPtr->data, (int) msgPtr->size);
+    CourierCallPrefix(floodPtr->interp, floodPtr->cmdPtr, 1, &arg);
 }
 
 /*
@@ -491,17 +462,8 @@ FloodFinish(
     Tcl_IncrRefCount(nameObj);
     FloodClose(&floodPtr->resource);
     if (doneCmdPtr != NULL) {
-	Tcl_Obj *scriptPtr = Tcl_DuplicateObj(doneCmdPtr);
-	int code;
-
-	Tcl_IncrRefCount(scriptPtr);
-	Tcl_ListObjAppendElement(NULL, scriptPtr, nameObj);
-	code = Tcl_EvalObjEx(interp, scriptPtr, TCL_EVAL_GLOBAL);
-	if (code != TCL_OK) {
-	    Tcl_BackgroundException(interp, code);
-	}
+	CourierCallPrefix(interp, doneCmdPtr, 1, &nameObj);
 	Tcl_ResetResult(interp);
-	Tcl_DecrRefCount(scriptPtr);
 	Tcl_DecrRefCount(doneCmdPtr);
     }
     Tcl_DecrRefCount(nameObj);

@@ -426,8 +426,7 @@ ServerAcceptError(
     size_t nameLen = strlen(name);
     Tcl_Obj *text = Tcl_NewStringObj(name + nameLen + 1,
 	    (int) (msgPtr->size - nameLen - 1));
-    Tcl_Obj *serverName = Tcl_NewObj(), *cmd;
-    int code;
+    Tcl_Obj *serverName = Tcl_NewObj(), *args[3];
 
     assert(nameLen < msgPtr->size);
     Tcl_IncrRefCount(text);
@@ -443,16 +442,10 @@ ServerAcceptError(
 	Tcl_DecrRefCount(text);
 	return;
     }
-    cmd = Tcl_DuplicateObj(serverPtr->onAcceptError);
-    Tcl_IncrRefCount(cmd);
-    Tcl_ListObjAppendElement(NULL, cmd, serverName);
-    Tcl_ListObjAppendElement(NULL, cmd, text);
-    Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewStringObj(name, -1));
-    code = Tcl_EvalObjEx(interp, cmd, TCL_EVAL_GLOBAL);
-    if (code != TCL_OK) {
-	Tcl_BackgroundException(interp, code);
-    }
-    Tcl_DecrRefCount(cmd);
+    args[0] = serverName;
+    args[1] = text;
+    args[2] = Tcl_NewStringObj(name, -1);
+    CourierCallPrefix(interp, serverPtr->onAcceptError, 3, args);
     Tcl_DecrRefCount(serverName);
     Tcl_DecrRefCount(text);
 }
@@ -480,7 +473,6 @@ ServerDeliver(
     }
     connName = CourierConnAdopt(CourierGetInterp(interp), info.connPtr,
 	    &serverPtr->opts);
-    CourierConnUnref(info.connPtr);	/* The message's reference. */
     Tcl_IncrRefCount(connName);
     {
 	int len;
@@ -498,33 +490,22 @@ ServerDeliver(
     }
     Tcl_ListObjAppendElement(NULL, serverPtr->clients, connName);
     if (serverPtr->onaccept != NULL) {
-	Tcl_Obj *cmd = Tcl_DuplicateObj(serverPtr->onaccept);
-	int code;
+	Tcl_Obj *args[4];
 
-	Tcl_IncrRefCount(cmd);
-	{
-	Tcl_Obj *serverName = Tcl_NewObj();
-
-	Tcl_GetCommandFullName(interp, serverPtr->token, serverName);
-	Tcl_ListObjAppendElement(NULL, cmd, serverName);
-	}
-	Tcl_ListObjAppendElement(NULL, cmd, connName);
-	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewStringObj(info.host, -1));
-	Tcl_ListObjAppendElement(NULL, cmd, Tcl_NewIntObj(info.port));
-	code = Tcl_EvalObjEx(interp, cmd, TCL_EVAL_GLOBAL);
-	if (code != TCL_OK) {
-	    Tcl_BackgroundException(interp, code);
-	}
-	Tcl_DecrRefCount(cmd);
+	args[0] = Tcl_NewObj();
+	Tcl_GetCommandFullName(interp, serverPtr->token, args[0]);
+	args[1] = connName;
+	args[2] = Tcl_NewStringObj(info.host, -1);
+	args[3] = Tcl_NewIntObj(info.port);
+	CourierCallPrefix(interp, serverPtr->onaccept, 4, args);
     }
-    /* The handle may have been closed by -onaccept. */
-    {
-	Tcl_CmdInfo cmdInfo;
+    /*
+     * -onaccept may have closed or renamed the handle: the message's
+     * reference keeps the connection to ask; a closed one does not start.
+     */
 
-	if (Tcl_GetCommandInfo(interp, Tcl_GetString(connName), &cmdInfo)) {
-	    CourierConnStart(cmdInfo.objClientData);
-	}
-    }
+    CourierConnStart(info.connPtr);
+    CourierConnUnref(info.connPtr);	/* The message's reference. */
     Tcl_DecrRefCount(connName);
 }
 

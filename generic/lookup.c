@@ -209,21 +209,17 @@ LookupDeliver(
 {
     Lookup *lookupPtr = ownerData;
     Tcl_Interp *interp = lookupPtr->interp;
-    Tcl_Obj *cmdPtr = Tcl_DuplicateObj(lookupPtr->cmdPtr);
-    int code;
+    Tcl_Obj *cmdPtr = lookupPtr->cmdPtr, *args[2];
 
-    LookupClose(&lookupPtr->resource);
     Tcl_IncrRefCount(cmdPtr);
-    Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewStringObj(
-	    msgPtr->kind == LOOKUP_OK ? "ok" : "error", -1));
+    LookupClose(&lookupPtr->resource);
+    args[0] = Tcl_NewStringObj(msgPtr->kind == LOOKUP_OK ? "ok" : "error",
+	    -1);
 
     /* Space-separated numeric addresses read as a proper list. */
-    Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewStringObj(
-	    (const char *) msgPtr->data, (int) msgPtr->size));
-    code = Tcl_EvalObjEx(interp, cmdPtr, TCL_EVAL_GLOBAL);
-    if (code != TCL_OK) {
-	Tcl_BackgroundException(interp, code);
-    }
+    args[1] = Tcl_NewStringObj((const char *) msgPtr->data,
+	    (int) msgPtr->size);
+    CourierCallPrefix(interp, cmdPtr, 2, args);
     Tcl_DecrRefCount(cmdPtr);
 }
 
