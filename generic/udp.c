@@ -845,9 +845,8 @@ UdpSendRun(
 
 /*
  * UdpCallBack --
- *	{*}prefix handle ?arg ...? at global level, holding references to
- *	the prefix and its words for the call (the callback may change or
- *	unset the option); errors to bgerror.
+ *	{*}prefix handle ?arg ...? through CourierCallPrefix (references held
+ *	for the call; errors to bgerror). Nothing when the option is unset.
  */
 
 static void
@@ -857,23 +856,23 @@ UdpCallBack(
     int objc,
     Tcl_Obj *const args[])
 {
-    Tcl_Obj *cmdObj;
-    int code, i;
+    Tcl_Obj *objv[4];
+    int i;
 
+    assert(objc < 4);
+    objv[0] = udpPtr->nameObj;
+    for (i = 0; i < objc; i++) {
+	objv[i + 1] = args[i];
+    }
     if (prefixPtr == NULL) {
+	/* Free what was made for the call. */
+	for (i = 1; i <= objc; i++) {
+	    Tcl_IncrRefCount(objv[i]);
+	    Tcl_DecrRefCount(objv[i]);
+	}
 	return;
     }
-    cmdObj = Tcl_DuplicateObj(prefixPtr);
-    Tcl_IncrRefCount(cmdObj);
-    Tcl_ListObjAppendElement(NULL, cmdObj, udpPtr->nameObj);
-    for (i = 0; i < objc; i++) {
-	Tcl_ListObjAppendElement(NULL, cmdObj, args[i]);
-    }
-    code = Tcl_EvalObjEx(udpPtr->interp, cmdObj, TCL_EVAL_GLOBAL);
-    if (code != TCL_OK) {
-	Tcl_BackgroundException(udpPtr->interp, code);
-    }
-    Tcl_DecrRefCount(cmdObj);
+    CourierCallPrefix(udpPtr->interp, prefixPtr, objc + 1, objv);
 }
 
 /*
