@@ -27,6 +27,7 @@ static void	IoPost(Conn *connPtr, int kind, const void *bytes,
 		    size_t length);
 static void	IoStartReading(Conn *connPtr);
 static void	IoFlushEarly(Conn *connPtr);
+static void	IoFrameRefused(Conn *connPtr, int rc);
 static void	IoHeedPost(Conn *connPtr, int result);
 static void	IoMaybeFinish(Conn *connPtr);
 static void	IoTryConnect(Conn *connPtr);
@@ -558,7 +559,7 @@ IoOnAlloc(
     uv_buf_t *buf)
 {
     Conn *connPtr = handle->data;
-    size_t size, backlog, room;
+    size_t size, backlog, held, room;
 
     (void) suggested;
     buf->base = (char *) CourierIoReadBuffer(connPtr->ioPtr, &size);
@@ -569,13 +570,21 @@ IoOnAlloc(
      */
 
     backlog = CourierPortBacklog(connPtr->ioPort);
-    room = backlog < connPtr->io.maxPending
-	    ? connPtr->io.maxPending - backlog : 0;
+    held = connPtr->framerInit ? CourierFramerBuffered(&connPtr->framer)
+	    : 0;
+    room = backlog + held < connPtr->io.maxPending
+	    ? connPtr->io.maxPending - backlog - held : 0;
     if (connPtr->costPerByte > 1) {
 	room /= connPtr->costPerByte;	/* Small messages cost more. */
     }
     if (room < 4096) {
-	room = 4096;
+	/*
+	 * The bytes of a message in progress count too. With nothing
+	 * waiting in the inbox, the message must be read to its end (the
+	 * framer holds it to -maxmessage): read in full.
+	 */
+
+	room = backlog == 0 && held > 0 ? size : 4096;
     }
     buf->len = room < size ? room : size;
 
@@ -707,14 +716,32 @@ IoOnRead(
     IoLearnCost(connPtr, (size_t) nread, &batch);
     free(batch.ptrs);
     free(batch.sizes);
-    if (rc == COURIER_FRAME_TOO_BIG) {
-	char msg[200];
-
-	snprintf(msg, sizeof(msg), "message larger than -maxmessage "
-		"(%llu bytes): connection closed",
-		(unsigned long long) connPtr->io.maxMessage);
-	IoFail(connPtr, "error", 0, msg, 1);
+    if (rc != COURIER_FRAME_OK) {
+	IoFrameRefused(connPtr, rc);
     }
+}
+
+/*
+ * IoFrameRefused --
+ *	The framer refused the stream (rc is not COURIER_FRAME_OK: today
+ *	only TOO_BIG, a message over -maxmessage): the rest of the stream
+ *	cannot be trusted, so the connection fails with an error and is
+ *	reset. Every path that feeds the framer ends here on a refusal.
+ */
+
+static void
+IoFrameRefused(
+    Conn *connPtr,
+    int rc)
+{
+    char msg[200];
+
+    assert(rc == COURIER_FRAME_TOO_BIG);
+    (void) rc;
+    snprintf(msg, sizeof(msg), "message larger than -maxmessage "
+	    "(%llu bytes): connection closed",
+	    (unsigned long long) connPtr->io.maxMessage);
+    IoFail(connPtr, "error", 0, msg, 1);
 }
 
 static void
@@ -1110,7 +1137,10 @@ CourierConnIoPause(
 /*
  * CourierConnIoConfigure --
  *	New options for the I/O half. A framer change keeps the bytes of a
- *	message in progress and reads them again with the new framing.
+ *	message in progress and reads them again with the new framing and
+ *	-maxmessage, exactly as if they had just arrived: the messages they
+ *	complete are posted, and a refusal (a line or a length prefix over
+ *	the new -maxmessage) fails the connection as a read would.
  */
 
 void
@@ -1135,13 +1165,17 @@ CourierConnIoConfigure(
 		&& connPtr->ioState == IO_OPEN) {
 	    FrameBatch batch = {NULL, NULL, 0, 0, 0};
 	    unsigned char *bytes = malloc(old.partialLen + 8);
+	    int rc;
 
+	    if (bytes == NULL) {
+		CourierPanicOutOfMemory(old.partialLen + 8);
+	    }
 	    memcpy(bytes, old.header, (size_t) old.headerLen);
 	    if (old.partialLen > 0) {
 		memcpy(bytes + old.headerLen, old.partial, old.partialLen);
 	    }
 	    connPtr->io = *newPtr;
-	    CourierFramerFeed(&connPtr->framer, bytes,
+	    rc = CourierFramerFeed(&connPtr->framer, bytes,
 		    old.partialLen + (size_t) old.headerLen, CollectFrame,
 		    &batch);
 	    if (batch.count > 0) {
@@ -1150,6 +1184,9 @@ CourierConnIoConfigure(
 	    free(batch.ptrs);
 	    free(batch.sizes);
 	    free(bytes);
+	    if (rc != COURIER_FRAME_OK) {
+		IoFrameRefused(connPtr, rc);
+	    }
 	}
 	CourierFramerFree(&old);
     }
