@@ -391,7 +391,7 @@ CourierConnOptionsParse(
 	    break;
 	case CO_MAXMESSAGE:
 	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxmessage", 1,
-		    (Tcl_WideInt) 1 << 31, &w) != TCL_OK) {
+		    COURIER_MAX_MESSAGE, &w) != TCL_OK) {
 		return TCL_ERROR;
 	    }
 	    o->maxMessage = w;
@@ -433,6 +433,42 @@ CourierConnOptionsParse(
     if (unknownPtr != NULL) {
 	*unknownPtr = objc;
     }
+    if (unknownPtr == NULL) {
+	return CourierConnOptionsCheck(interp, o);
+    }
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierConnOptionsCheck --
+ *
+ *	Checks the options together, once all are parsed: a line decoded
+ *	through an encoding may grow to three times its bytes, so with line
+ *	framing and an encoding other than binary, -maxmessage must leave
+ *	room for that in a Tcl value (COURIER_MAX_ENCODED_LINE).
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with a message and error code
+ *	{COURIER VALUE -maxmessage}.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierConnOptionsCheck(
+    Tcl_Interp *interp,
+    const ConnOptions *o)
+{
+    if (o->framing == COURIER_FRAMING_LINE && o->encoding != NULL
+	    && o->maxMessage > COURIER_MAX_ENCODED_LINE) {
+	return CourierError(interp, "VALUE", "-maxmessage",
+		"bad value \"%" TCL_LL_MODIFIER "d\" for -maxmessage with line "
+		"framing and -encoding %s: expected at most %" TCL_LL_MODIFIER
+		"d (or -encoding binary)", o->maxMessage,
+		Tcl_GetEncodingName(o->encoding), COURIER_MAX_ENCODED_LINE);
+    }
     return TCL_OK;
 }
 
@@ -467,7 +503,7 @@ CourierConnOptionsNext(
     int next, index;
 
     if (*iPtr >= objc) {
-	return -1;
+	return CourierConnOptionsCheck(interp, o) == TCL_OK ? -1 : -2;
     }
     if (CourierConnOptionsParse(interp, o, objc - *iPtr, objv + *iPtr,
 	    &next) != TCL_OK) {
@@ -475,7 +511,7 @@ CourierConnOptionsNext(
     }
     *iPtr += next;
     if (*iPtr >= objc) {
-	return -1;
+	return CourierConnOptionsCheck(interp, o) == TCL_OK ? -1 : -2;
     }
     if (Tcl_GetIndexFromObj(NULL, objv[*iPtr], extra, "option", 0,
 	    &index) != TCL_OK) {
@@ -889,6 +925,15 @@ AsciiCompatible(
  * DecodeMessage --
  *	A message's bytes as a Tcl value: a string through -encoding for
  *	line framing, else (or with -encoding binary) a byte array.
+ *
+ *	Every length must fit Tcl's int sizes. The I/O half never frames a
+ *	message over -maxmessage, which is at most COURIER_MAX_MESSAGE (and
+ *	COURIER_MAX_ENCODED_LINE for lines with an encoding), and a raw read
+ *	is far shorter: a longer message here is a bug, and a panic is
+ *	better than Tcl reading past the buffer. A line longer than an
+ *	encoding can take was framed before the options changed to line
+ *	framing with that encoding (it waited in the inbox meanwhile): it
+ *	comes as bytes, undecoded, rather than overflow the decoder.
  */
 
 static Tcl_Obj *
@@ -897,8 +942,13 @@ DecodeMessage(
     const unsigned char *bytes,
     size_t length)
 {
+    if (length > (size_t) COURIER_MAX_MESSAGE) {
+	Tcl_Panic("courier: a message of %" TCL_LL_MODIFIER "u bytes is "
+		"longer than any -maxmessage", (Tcl_WideUInt) length);
+    }
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
-	    && connPtr->opts.encoding != NULL) {
+	    && connPtr->opts.encoding != NULL
+	    && length <= (size_t) COURIER_MAX_ENCODED_LINE) {
 	Tcl_DString ds;
 	Tcl_Obj *objPtr;
 	size_t i;

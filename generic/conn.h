@@ -36,6 +36,18 @@ enum {
 				 * closed (spawn.h). */
 };
 
+/*
+ * The longest message Courier delivers. Tcl 8.6 sizes are ints: a value
+ * of 2^31 bytes or more cannot be made (a negative length reads past the
+ * buffer), and Tcl adds a few bytes of its own to what it allocates.
+ * Decoding a line through an encoding can triple its size and Tcl's
+ * DString doubles its buffer as an int, so an encoded line is held to
+ * less: a third of 2^30.
+ */
+
+#define COURIER_MAX_MESSAGE	((Tcl_WideInt) 0x7fffffff - 64)
+#define COURIER_MAX_ENCODED_LINE ((((Tcl_WideInt) 1 << 30) - 64) / 3)
+
 /* Everything a connection can be configured with. */
 typedef struct ConnOptions {
     CourierFraming framing;
@@ -77,6 +89,8 @@ MODULE_SCOPE int	CourierConnOptionsNext(Tcl_Interp *interp,
 			    ConnOptions *optsPtr, int objc,
 			    Tcl_Obj *const objv[], int *iPtr,
 			    const char *const extra[], const char *extraText);
+MODULE_SCOPE int	CourierConnOptionsCheck(Tcl_Interp *interp,
+			    const ConnOptions *optsPtr);
 MODULE_SCOPE Tcl_Obj *	CourierConnOptionsGet(ConnOptions *optsPtr,
 			    const char *name);
 

@@ -536,6 +536,8 @@ CollectFrame(
 {
     FrameBatch *batchPtr = clientData;
 
+    /* The framer's maximum is -maxmessage, itself at most this. */
+    assert(length <= (size_t) COURIER_MAX_MESSAGE);
     if (batchPtr->count == batchPtr->cap) {
 	batchPtr->cap = batchPtr->cap ? 2 * batchPtr->cap : 64;
 	batchPtr->ptrs = realloc(batchPtr->ptrs,

@@ -1004,6 +1004,10 @@ ServerObjCmd(
 			"or -maxclients, -onaccept, -onaccepterror", name);
 	    }
 	}
+	if (CourierConnOptionsCheck(interp, &copy) != TCL_OK) {
+	    CourierConnOptionsFree(&copy);
+	    return TCL_ERROR;
+	}
 	if (newOnaccept != serverPtr->onaccept) {
 	    if (newOnaccept != NULL) {
 		newOnaccept = Tcl_DuplicateObj(newOnaccept);
