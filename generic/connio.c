@@ -1159,38 +1159,28 @@ CourierConnIoConfigure(
 	    || newPtr->eol != connPtr->io.eol
 	    || newPtr->lengthBytes != connPtr->io.lengthBytes
 	    || newPtr->maxMessage != connPtr->io.maxMessage)) {
-	CourierFramer old = connPtr->framer;
-
-	CourierFramerInit(&connPtr->framer, newPtr->framing, newPtr->eol,
-		newPtr->lengthBytes, newPtr->maxMessage);
-	if (old.partialLen + (size_t) old.headerLen > 0
-		&& connPtr->ioState == IO_OPEN) {
+	if (connPtr->ioState == IO_OPEN) {
 	    FrameBatch batch = {NULL, NULL, 0, 0, 0};
-	    unsigned char *bytes = malloc(old.partialLen + 8);
 	    int rc;
 
-	    if (bytes == NULL) {
-		CourierPanicOutOfMemory(old.partialLen + 8);
-	    }
-	    memcpy(bytes, old.header, (size_t) old.headerLen);
-	    if (old.partialLen > 0) {
-		memcpy(bytes + old.headerLen, old.partial, old.partialLen);
-	    }
 	    connPtr->io = *newPtr;
-	    rc = CourierFramerFeed(&connPtr->framer, bytes,
-		    old.partialLen + (size_t) old.headerLen, CollectFrame,
-		    &batch);
+	    rc = CourierFramerReconfigure(&connPtr->framer, newPtr->framing,
+		    newPtr->eol, newPtr->lengthBytes, newPtr->maxMessage,
+		    CollectFrame, &batch);
 	    if (batch.count > 0) {
 		PostFrames(connPtr, &batch);
 	    }
 	    free(batch.ptrs);
 	    free(batch.sizes);
-	    free(bytes);
 	    if (rc != COURIER_FRAME_OK) {
 		IoFrameRefused(connPtr, rc);
 	    }
+	} else {
+	    /* Not reading (any more): what it held goes. */
+	    CourierFramerFree(&connPtr->framer);
+	    CourierFramerInit(&connPtr->framer, newPtr->framing, newPtr->eol,
+		    newPtr->lengthBytes, newPtr->maxMessage);
 	}
-	CourierFramerFree(&old);
     }
     connPtr->io = *newPtr;
     if (connPtr->ioState == IO_OPEN && connPtr->procPtr == NULL) {
