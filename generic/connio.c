@@ -574,19 +574,23 @@ IoOnAlloc(
     backlog = CourierPortBacklog(connPtr->ioPort);
     held = connPtr->framerInit ? CourierFramerBuffered(&connPtr->framer)
 	    : 0;
+    if (backlog == 0) {
+	/*
+	 * With messages waiting in the inbox, the bytes of a message in
+	 * progress (held by the framer) take room too; with none waiting
+	 * they do not: a message longer than -maxpending must still be
+	 * read to its end (the framer holds it to -maxmessage).
+	 */
+
+	held = 0;
+    }
     room = backlog + held < connPtr->io.maxPending
 	    ? connPtr->io.maxPending - backlog - held : 0;
     if (connPtr->costPerByte > 1) {
 	room /= connPtr->costPerByte;	/* Small messages cost more. */
     }
     if (room < 4096) {
-	/*
-	 * The bytes of a message in progress count too. With nothing
-	 * waiting in the inbox, the message must be read to its end (the
-	 * framer holds it to -maxmessage): read in full.
-	 */
-
-	room = backlog == 0 && held > 0 ? size : 4096;
+	room = 4096;
     }
     buf->len = room < size ? room : size;
 
