@@ -251,7 +251,7 @@ const CourierOptSpec courierConnOptionSpecs[] = {
 	.getProc = GetInt},
     {.name = "-maxmessage", .type = COURIER_OPT_WIDE,
 	.offset = CONN_FIELD(maxMessage), .min = 1,
-	.max = (Tcl_WideInt) 1 << 31},
+	.max = COURIER_MAX_MESSAGE},
     {.name = "-maxpending", .type = COURIER_OPT_WIDE,
 	.offset = CONN_FIELD(maxPending), .min = 1, .max = SIZE_MAX_40},
     {.name = "-nodelay", .type = COURIER_OPT_BOOLEAN,
@@ -308,6 +308,39 @@ CourierConnOptionsFree(
     ConnOptions *o)
 {
     CourierOptRelease(courierConnOptionSpecs, o);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierConnOptionsCheck --
+ *
+ *	Checks the options together, once all are parsed: a line decoded
+ *	through an encoding may grow to three times its bytes, so with line
+ *	framing and an encoding other than binary, -maxmessage must leave
+ *	room for that in a Tcl value (COURIER_MAX_ENCODED_LINE).
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with a message and error code
+ *	{COURIER VALUE -maxmessage}.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierConnOptionsCheck(
+    Tcl_Interp *interp,
+    const ConnOptions *o)
+{
+    if (o->framing == COURIER_FRAMING_LINE && o->encoding != NULL
+	    && o->maxMessage > COURIER_MAX_ENCODED_LINE) {
+	return CourierError(interp, "VALUE", "-maxmessage",
+		"bad value \"%" TCL_LL_MODIFIER "d\" for -maxmessage with line "
+		"framing and -encoding %s: expected at most %" TCL_LL_MODIFIER
+		"d (or -encoding binary)", o->maxMessage,
+		Tcl_GetEncodingName(o->encoding), COURIER_MAX_ENCODED_LINE);
+    }
+    return TCL_OK;
 }
 
 static void
@@ -488,7 +521,7 @@ CourierConnectObjCmd(
     }
     CourierConnOptionsInit(&opts);
     if (CourierOptParse(interp, tables, 2, objc - 3, objv + 3, 0,
-	    NULL) != TCL_OK) {
+	    NULL) != TCL_OK || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
 	goto error;
     }
 
@@ -653,6 +686,15 @@ AsciiCompatible(
  * DecodeMessage --
  *	A message's bytes as a Tcl value: a string through -encoding for
  *	line framing, else (or with -encoding binary) a byte array.
+ *
+ *	Every length must fit Tcl's int sizes. The I/O half never frames a
+ *	message over -maxmessage, which is at most COURIER_MAX_MESSAGE (and
+ *	COURIER_MAX_ENCODED_LINE for lines with an encoding), and a raw read
+ *	is far shorter: a longer message here is a bug, and a panic is
+ *	better than Tcl reading past the buffer. A line longer than an
+ *	encoding can take was framed before the options changed to line
+ *	framing with that encoding (it waited in the inbox meanwhile): it
+ *	comes as bytes, undecoded, rather than overflow the decoder.
  */
 
 static Tcl_Obj *
@@ -661,8 +703,13 @@ DecodeMessage(
     const unsigned char *bytes,
     size_t length)
 {
+    if (length > (size_t) COURIER_MAX_MESSAGE) {
+	Tcl_Panic("courier: a message of %" TCL_LL_MODIFIER "u bytes is "
+		"longer than any -maxmessage", (Tcl_WideUInt) length);
+    }
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
-	    && connPtr->opts.encoding != NULL) {
+	    && connPtr->opts.encoding != NULL
+	    && length <= (size_t) COURIER_MAX_ENCODED_LINE) {
 	Tcl_DString ds;
 	Tcl_Obj *objPtr;
 	size_t i;
@@ -1205,7 +1252,8 @@ ConnConfigure(
     CourierOptRetain(processOptionSpecs, &procOpts);
     tables[0].record = &copy;
     if (CourierOptParse(interp, tables, ntables, objc, objv,
-	    COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK) {
+	    COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK
+	    || CourierConnOptionsCheck(interp, &copy) != TCL_OK) {
 	CourierConnOptionsFree(&copy);
 	CourierOptRelease(processOptionSpecs, &procOpts);
 	return TCL_ERROR;

@@ -38,6 +38,18 @@ enum {
 };
 
 /*
+ * The longest message Courier delivers. Tcl 8.6 sizes are ints: a value
+ * of 2^31 bytes or more cannot be made (a negative length reads past the
+ * buffer), and Tcl adds a few bytes of its own to what it allocates.
+ * Decoding a line through an encoding can triple its size and Tcl's
+ * DString doubles its buffer as an int, so an encoded line is held to
+ * less: a third of 2^30.
+ */
+
+#define COURIER_MAX_MESSAGE	((Tcl_WideInt) 0x7fffffff - 64)
+#define COURIER_MAX_ENCODED_LINE ((((Tcl_WideInt) 1 << 30) - 64) / 3)
+
+/*
  * Everything a connection can be configured with; courierConnOptionSpecs
  * (conn.c) describes each field to the option engine.
  */
@@ -78,6 +90,8 @@ MODULE_SCOPE void	CourierConnOptionsInit(ConnOptions *optsPtr);
 MODULE_SCOPE void	CourierConnOptionsCopy(ConnOptions *dstPtr,
 			    const ConnOptions *srcPtr);
 MODULE_SCOPE void	CourierConnOptionsFree(ConnOptions *optsPtr);
+MODULE_SCOPE int	CourierConnOptionsCheck(Tcl_Interp *interp,
+			    const ConnOptions *optsPtr);
 
 /* For listen.c: accepted sockets. */
 MODULE_SCOPE Conn *	CourierConnAcceptIo(CourierIoThread *ioPtr,

@@ -27,6 +27,7 @@ static void	IoPost(Conn *connPtr, int kind, const void *bytes,
 		    size_t length);
 static void	IoStartReading(Conn *connPtr);
 static void	IoFlushEarly(Conn *connPtr);
+static void	IoFrameRefused(Conn *connPtr, int rc);
 static void	IoHeedPost(Conn *connPtr, int result);
 static void	IoMaybeFinish(Conn *connPtr);
 static void	IoTryConnect(Conn *connPtr);
@@ -535,6 +536,8 @@ CollectFrame(
 {
     FrameBatch *batchPtr = clientData;
 
+    /* The framer's maximum is -maxmessage, itself at most this. */
+    assert(length <= (size_t) COURIER_MAX_MESSAGE);
     if (batchPtr->count == batchPtr->cap) {
 	batchPtr->cap = batchPtr->cap ? 2 * batchPtr->cap : 64;
 	batchPtr->ptrs = realloc(batchPtr->ptrs,
@@ -558,7 +561,7 @@ IoOnAlloc(
     uv_buf_t *buf)
 {
     Conn *connPtr = handle->data;
-    size_t size, backlog, room;
+    size_t size, backlog, held, room;
 
     (void) suggested;
     buf->base = (char *) CourierIoReadBuffer(connPtr->ioPtr, &size);
@@ -569,8 +572,20 @@ IoOnAlloc(
      */
 
     backlog = CourierPortBacklog(connPtr->ioPort);
-    room = backlog < connPtr->io.maxPending
-	    ? connPtr->io.maxPending - backlog : 0;
+    held = connPtr->framerInit ? CourierFramerBuffered(&connPtr->framer)
+	    : 0;
+    if (backlog == 0) {
+	/*
+	 * With messages waiting in the inbox, the bytes of a message in
+	 * progress (held by the framer) take room too; with none waiting
+	 * they do not: a message longer than -maxpending must still be
+	 * read to its end (the framer holds it to -maxmessage).
+	 */
+
+	held = 0;
+    }
+    room = backlog + held < connPtr->io.maxPending
+	    ? connPtr->io.maxPending - backlog - held : 0;
     if (connPtr->costPerByte > 1) {
 	room /= connPtr->costPerByte;	/* Small messages cost more. */
     }
@@ -707,14 +722,32 @@ IoOnRead(
     IoLearnCost(connPtr, (size_t) nread, &batch);
     free(batch.ptrs);
     free(batch.sizes);
-    if (rc == COURIER_FRAME_TOO_BIG) {
-	char msg[200];
-
-	snprintf(msg, sizeof(msg), "message larger than -maxmessage "
-		"(%llu bytes): connection closed",
-		(unsigned long long) connPtr->io.maxMessage);
-	IoFail(connPtr, "error", 0, msg, 1);
+    if (rc != COURIER_FRAME_OK) {
+	IoFrameRefused(connPtr, rc);
     }
+}
+
+/*
+ * IoFrameRefused --
+ *	The framer refused the stream (rc is not COURIER_FRAME_OK: today
+ *	only TOO_BIG, a message over -maxmessage): the rest of the stream
+ *	cannot be trusted, so the connection fails with an error and is
+ *	reset. Every path that feeds the framer ends here on a refusal.
+ */
+
+static void
+IoFrameRefused(
+    Conn *connPtr,
+    int rc)
+{
+    char msg[200];
+
+    assert(rc == COURIER_FRAME_TOO_BIG);
+    (void) rc;
+    snprintf(msg, sizeof(msg), "message larger than -maxmessage "
+	    "(%llu bytes): connection closed",
+	    (unsigned long long) connPtr->io.maxMessage);
+    IoFail(connPtr, "error", 0, msg, 1);
 }
 
 static void
@@ -1110,7 +1143,10 @@ CourierConnIoPause(
 /*
  * CourierConnIoConfigure --
  *	New options for the I/O half. A framer change keeps the bytes of a
- *	message in progress and reads them again with the new framing.
+ *	message in progress and reads them again with the new framing and
+ *	-maxmessage, exactly as if they had just arrived: the messages they
+ *	complete are posted, and a refusal (a line or a length prefix over
+ *	the new -maxmessage) fails the connection as a read would.
  */
 
 void
@@ -1127,31 +1163,28 @@ CourierConnIoConfigure(
 	    || newPtr->eol != connPtr->io.eol
 	    || newPtr->lengthBytes != connPtr->io.lengthBytes
 	    || newPtr->maxMessage != connPtr->io.maxMessage)) {
-	CourierFramer old = connPtr->framer;
-
-	CourierFramerInit(&connPtr->framer, newPtr->framing, newPtr->eol,
-		newPtr->lengthBytes, newPtr->maxMessage);
-	if (old.partialLen + (size_t) old.headerLen > 0
-		&& connPtr->ioState == IO_OPEN) {
+	if (connPtr->ioState == IO_OPEN) {
 	    FrameBatch batch = {NULL, NULL, 0, 0, 0};
-	    unsigned char *bytes = malloc(old.partialLen + 8);
+	    int rc;
 
-	    memcpy(bytes, old.header, (size_t) old.headerLen);
-	    if (old.partialLen > 0) {
-		memcpy(bytes + old.headerLen, old.partial, old.partialLen);
-	    }
 	    connPtr->io = *newPtr;
-	    CourierFramerFeed(&connPtr->framer, bytes,
-		    old.partialLen + (size_t) old.headerLen, CollectFrame,
-		    &batch);
+	    rc = CourierFramerReconfigure(&connPtr->framer, newPtr->framing,
+		    newPtr->eol, newPtr->lengthBytes, newPtr->maxMessage,
+		    CollectFrame, &batch);
 	    if (batch.count > 0) {
 		PostFrames(connPtr, &batch);
 	    }
 	    free(batch.ptrs);
 	    free(batch.sizes);
-	    free(bytes);
+	    if (rc != COURIER_FRAME_OK) {
+		IoFrameRefused(connPtr, rc);
+	    }
+	} else {
+	    /* Not reading (any more): what it held goes. */
+	    CourierFramerFree(&connPtr->framer);
+	    CourierFramerInit(&connPtr->framer, newPtr->framing, newPtr->eol,
+		    newPtr->lengthBytes, newPtr->maxMessage);
 	}
-	CourierFramerFree(&old);
     }
     connPtr->io = *newPtr;
     if (connPtr->ioState == IO_OPEN && connPtr->procPtr == NULL) {

@@ -29,6 +29,7 @@ static int	FeedLine(CourierFramer *f, const unsigned char *bytes,
 		    size_t length, CourierFrameProc *proc, void *clientData);
 static void	HandOverPartial(CourierFramer *f, size_t length,
 		    CourierFrameProc *proc, void *clientData);
+static int	OverMax(uint64_t n, uint64_t max, uint64_t slack);
 
 void
 CourierFramerInit(
@@ -55,6 +56,71 @@ CourierFramerFree(
     free(f->spare);
     f->partial = f->spare = NULL;
     f->partialLen = f->partialCap = f->spareCap = 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierFramerReconfigure --
+ *
+ *	New settings for a framer in use. The bytes it holds (a length
+ *	prefix read so far, an incomplete message) are read again with the
+ *	new settings, exactly as if they had just arrived: proc is called
+ *	for each message they complete, and a refusal is reported as a feed
+ *	would report it.
+ *
+ * Results:
+ *	COURIER_FRAME_OK or COURIER_FRAME_TOO_BIG, as CourierFramerFeed.
+ *
+ * Side effects:
+ *	The messages passed to proc point into a buffer the framer keeps as
+ *	its spare: valid until the next feed, as for CourierFramerFeed.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierFramerReconfigure(
+    CourierFramer *f,
+    CourierFraming framing,
+    CourierEol eol,
+    int lengthBytes,
+    uint64_t maxMessage,
+    CourierFrameProc *proc,
+    void *clientData)
+{
+    CourierFramer old = *f;
+    size_t held = old.partialLen + (size_t) old.headerLen;
+    unsigned char *bytes;
+    int rc;
+
+    CourierFramerInit(f, framing, eol, lengthBytes, maxMessage);
+    if (held == 0) {
+	CourierFramerFree(&old);
+	return COURIER_FRAME_OK;
+    }
+    bytes = malloc(held);
+    if (bytes == NULL) {
+	abort();
+    }
+    memcpy(bytes, old.header, (size_t) old.headerLen);
+    if (old.partialLen > 0) {
+	memcpy(bytes + old.headerLen, old.partial, old.partialLen);
+    }
+    CourierFramerFree(&old);
+    rc = CourierFramerFeed(f, bytes, held, proc, clientData);
+
+    /*
+     * A fresh framer fed once passes complete messages on in place (only
+     * a message that spans feeds is assembled in partial): they point
+     * into bytes, which becomes the spare, so they stay valid until the
+     * next feed as the contract says.
+     */
+
+    assert(f->spare == NULL);
+    f->spare = bytes;
+    f->spareCap = held;
+    return rc;
 }
 
 /* Bytes held for an incomplete message (and its header). */
@@ -142,6 +208,21 @@ Append(
 }
 
 /*
+ * OverMax --
+ *	Is n more than max + slack? Without computing max + slack, which
+ *	wraps for a maximum near 2^64 (a line then looked too long at once).
+ */
+
+static int
+OverMax(
+    uint64_t n,
+    uint64_t max,
+    uint64_t slack)
+{
+    return n > max && n - max > slack;
+}
+
+/*
  * HandOverPartial --
  *	The partial message is complete (its first length bytes): pass it on,
  *	then swap buffers so that it stays valid until the next feed.
@@ -198,7 +279,7 @@ FeedLine(
 	    /* No end in sight: keep the rest, within the limit. */
 	    size_t rest = length - pos;
 
-	    if (f->partialLen + rest > f->maxMessage + 1) {
+	    if (OverMax(f->partialLen + rest, f->maxMessage, 1)) {
 		return COURIER_FRAME_TOO_BIG;
 	    }
 	    Append(f, bytes + pos, rest);
@@ -221,7 +302,7 @@ FeedLine(
 	    } else if (f->eol == COURIER_EOL_CRLF) {
 		/* A bare LF is part of the line: look further. */
 		scan = end + 1;
-		if (lineLen + 1 > f->maxMessage + 1) {
+		if (OverMax(lineLen + 1, f->maxMessage, 1)) {
 		    return COURIER_FRAME_TOO_BIG;
 		}
 		continue;

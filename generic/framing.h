@@ -63,6 +63,10 @@ MODULE_SCOPE void	CourierFramerInit(CourierFramer *framerPtr,
 MODULE_SCOPE int	CourierFramerFeed(CourierFramer *framerPtr,
 			    const unsigned char *bytes, size_t length,
 			    CourierFrameProc *proc, void *clientData);
+MODULE_SCOPE int	CourierFramerReconfigure(CourierFramer *framerPtr,
+			    CourierFraming framing, CourierEol eol,
+			    int lengthBytes, uint64_t maxMessage,
+			    CourierFrameProc *proc, void *clientData);
 MODULE_SCOPE size_t	CourierFramerBuffered(const CourierFramer *framerPtr);
 MODULE_SCOPE void	CourierFramerFree(CourierFramer *framerPtr);
 MODULE_SCOPE size_t	CourierFrameHeader(int lengthBytes, uint64_t length,

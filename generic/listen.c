@@ -682,7 +682,7 @@ CourierListenObjCmd(
     }
     CourierConnOptionsInit(&opts);
     if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2, 0,
-	    NULL) != TCL_OK) {
+	    NULL) != TCL_OK || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
 	goto error;
     }
     host = own.host != NULL ? Tcl_GetString(own.host) : "127.0.0.1";
@@ -901,7 +901,8 @@ ServerObjCmd(
 	CourierOptRetain(listenOptionSpecs, &own);
 	tables[0].record = &copy;
 	if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2,
-		COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK) {
+		COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK
+		|| CourierConnOptionsCheck(interp, &copy) != TCL_OK) {
 	    CourierConnOptionsFree(&copy);
 	    CourierOptRelease(listenOptionSpecs, &own);
 	    return TCL_ERROR;

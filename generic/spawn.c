@@ -582,7 +582,8 @@ CourierSpawnObjCmd(
     CourierConnOptionsInit(&opts);
     opts.framing = COURIER_FRAMING_LINE;
     if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2,
-	    COURIER_OPT_SOCKET_ONLY, NULL) != TCL_OK) {
+	    COURIER_OPT_SOCKET_ONLY, NULL) != TCL_OK
+	    || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
 	goto error;
     }
 

@@ -40,6 +40,10 @@ namespace eval ::courier::co {
     variable H;		array set H {}		;# ... taken from index H($c)
     variable Bytes;	array set Bytes {}	;# string length of the queue
     variable Limit;	array set Limit {}	;# -maxpending: pause above it
+    # What a queued message costs against Limit: its string length plus
+    # this much (its Tcl_Obj and list slot), so that a flood of empty
+    # messages pauses the connection as surely as a flood of long ones.
+    variable Overhead 64
     variable Paused;	array set Paused {}	;# 1 while co:: holds c paused
     variable Open;	array set Open {}	;# exists once c is connected
     variable Reason;	array set Reason {}	;# exists once c closed: why
@@ -357,10 +361,13 @@ proc ::courier::co::CoroTraced {t old new op} {
 
 proc ::courier::co::OnData {c message} {
     variable Q
+    variable H
     variable Bytes
+    variable Overhead
     variable Waiters
     lappend Q($c) $message
-    if {[incr Bytes($c) [string length $message]] > $::courier::co::Limit($c)} {
+    if {[incr Bytes($c) [string length $message]] + $Overhead
+	    * ([llength $Q($c)] - $H($c)) > $::courier::co::Limit($c)} {
 	Full $c
     }
     if {[::info exists Waiters(data:$c)]} {
@@ -373,13 +380,16 @@ proc ::courier::co::OnData {c message} {
 #	co::receive always returns single messages.
 proc ::courier::co::OnBatch {c messages} {
     variable Q
+    variable H
     variable Bytes
+    variable Overhead
     variable Waiters
     foreach message $messages {
 	lappend Q($c) $message
 	incr Bytes($c) [string length $message]
     }
-    if {$Bytes($c) > $::courier::co::Limit($c)} {
+    if {$Bytes($c) + $Overhead * ([llength $Q($c)] - $H($c))
+	    > $::courier::co::Limit($c)} {
 	Full $c
     }
     if {[::info exists Waiters(data:$c)]} {
@@ -388,19 +398,23 @@ proc ::courier::co::OnBatch {c messages} {
 }
 
 # Full c --
-#	The queue passed the limit: stop reading the socket (TCP then holds
-#	the peer back) until receive has taken it down to half.
+#	The queue passed the limit (its bytes plus Overhead per message):
+#	stop reading the socket (TCP then holds the peer back) until
+#	receive has taken it down to half.
 proc ::courier::co::Full {c} {
     variable Paused
     variable Limit
+    variable Q
+    variable H
     variable Bytes
+    variable Overhead
     if {$Paused($c)} {
 	return
     }
     # Read the limit again now, rarely, so a -maxpending configured after
     # adoption is honoured.
     set Limit($c) [$c cget -maxpending]
-    if {$Bytes($c) > $Limit($c)} {
+    if {$Bytes($c) + $Overhead * ([llength $Q($c)] - $H($c)) > $Limit($c)} {
 	set Paused($c) 1
 	$c pause
     }
@@ -509,6 +523,7 @@ proc ::courier::co::Take {c} {
     variable Q
     variable H
     variable Bytes
+    variable Overhead
     variable Paused
     set message [lindex $Q($c) $H($c)]
     # Drop the queue's reference now (the list is unshared: lset works in
@@ -522,7 +537,8 @@ proc ::courier::co::Take {c} {
 	set H($c) 0
     }
     incr Bytes($c) -[string length $message]
-    if {$Paused($c) && 2 * $Bytes($c) <= $::courier::co::Limit($c)} {
+    if {$Paused($c) && 2 * ($Bytes($c) + $Overhead
+	    * ([llength $Q($c)] - $H($c))) <= $::courier::co::Limit($c)} {
 	set Paused($c) 0
 	if {![::info exists ::courier::co::Reason($c)]} {
 	    $c resume

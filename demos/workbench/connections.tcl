@@ -65,9 +65,9 @@ proc ::workbench::CheckOptions {opts} {
 	    }
 	    maxmessage {
 		if {![string is entier -strict $value] || $value < 1
-			|| $value > (1 << 32)} {
+			|| $value > 2147483583} {
 		    Fail VALUE maxmessage "expected a number of bytes from 1\
-			    to 4294967296, got \"$value\""
+			    to 2147483583, got \"$value\""
 		}
 	    }
 	    default {
