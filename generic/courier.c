@@ -15,7 +15,7 @@
 
 #include "courierInt.h"
 #include "conn.h"
-#include "resolve.h"
+#include "resolver.h"
 #include "spawn.h"
 #include "actor.h"
 #include <stdarg.h>

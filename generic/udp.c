@@ -11,7 +11,7 @@
  *	handle's inbox port as one chain (UdpFlushRecv, from a uv_check
  *	handle), or as one packed message with -batch. Sends are commands: a
  *	numeric address is checked in the Tcl thread, a host name is looked
- *	up on the resolver threads (resolve.c) and the datagram sent when the
+ *	up on the resolver threads (resolver.c) and the datagram sent when the
  *	answer comes back to the I/O thread.
  *
  *	UDP has no flow control: when the undelivered datagrams pass
@@ -27,7 +27,7 @@
 
 #include "courierInt.h"
 #include "io.h"
-#include "resolve.h"
+#include "resolver.h"
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
