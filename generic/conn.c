@@ -629,6 +629,7 @@ CourierConnSpawn(
  * CallBack --
  *	{*}prefix ?arg ...? at global level; errors to bgerror. The words
  *	are held across the call, which may reconfigure or close the handle.
+ *	Without a prefix the arguments are freed.
  */
 
 static void
@@ -638,8 +639,17 @@ CallBack(
     int objc,
     Tcl_Obj *const args[])
 {
+    int i;
+
     if (prefixPtr != NULL) {
 	CourierCallPrefix(connPtr->interp, prefixPtr, objc, args);
+	return;
+    }
+
+    /* No callback: free the values made for it (a message, a reason). */
+    for (i = 0; i < objc; i++) {
+	Tcl_IncrRefCount(args[i]);
+	Tcl_DecrRefCount(args[i]);
     }
 }
 
