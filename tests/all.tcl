@@ -5,7 +5,8 @@
 #	environment that the Makefile sets:
 #	  TCLLIBPATH       where the built package is (make test sets it)
 #	  COURIER_WRAP     a command prefix every test tclsh runs under
-#	                   (valgrind, or env LD_PRELOAD=<sanitizer runtime>)
+#	                   (valgrind)
+#	  COURIER_PRELOAD  a sanitizer runtime every test tclsh preloads
 #	Exits 1 when any test fails or any test file dies; prints a closing
 #	line "N passed, N failed, N skipped".
 
@@ -19,9 +20,10 @@ set tmpDir [file join [expr {[info exists ::env(TMPDIR)] ? $::env(TMPDIR)
 file mkdir $tmpDir
 configure -testdir $testDir -tmpdir $tmpDir -singleproc 0 {*}$argv
 
-if {[info exists ::env(COURIER_WRAP)] && $::env(COURIER_WRAP) ne ""} {
+if {([info exists ::env(COURIER_WRAP)] && $::env(COURIER_WRAP) ne "")
+	|| ([info exists ::env(COURIER_PRELOAD)] && $::env(COURIER_PRELOAD) ne "")} {
     # tcltest runs each file as "| $interpreter $file": give it a one-word
-    # wrapper that applies COURIER_WRAP.
+    # wrapper that applies COURIER_WRAP and COURIER_PRELOAD.
     interpreter [file join $testDir sanitizers run-tclsh]
     set ::env(COURIER_TCLSH) [info nameofexecutable]
 }
