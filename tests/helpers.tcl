@@ -24,6 +24,11 @@ unset -nocomplain ::env(LD_PRELOAD)
 testConstraint thread [expr {![catch {package require Thread}]}]
 testConstraint display [expr {[info exists ::env(DISPLAY)]
 	&& $::env(DISPLAY) ne ""}]
+# The host has ::1 (a listener can bind it).
+testConstraint ipv6 [expr {![catch {
+    set ::courierTest::probe [socket -server list -myaddr ::1 0]
+    close $::courierTest::probe
+}]}]
 # Timing and memory figures mean nothing under valgrind or a sanitizer
 # (ASan's quarantine alone holds 256 MiB of freed memory). Tests still run
 # there: only such assertions are skipped, with "!$courierTest::timed ||"
