@@ -96,16 +96,33 @@ proc ::courierTest::runWaitUs {} {
     return [expr {$wait / 1000}]
 }
 
+# courierTest::processRunWaitUs --
+#	Like courierTest::runWaitUs, for all this process's threads together.
+proc ::courierTest::processRunWaitUs {} {
+    set wait 0
+    foreach task [glob -nocomplain /proc/self/task/*/schedstat] {
+	if {![catch {open $task} f]} {
+	    incr wait [lindex [read $f] 1]
+	    close $f
+	}
+    }
+    return [expr {$wait / 1000}]
+}
+
 # courierTest::stamp --
-#	{now waited}: the clock and courierTest::runWaitUs, in microseconds.
+#	{now waited}: the clock and courierTest::processRunWaitUs, in
+#	microseconds. All the threads count, not only this one: a producer
+#	thread kept off the CPU while it holds a lock holds this thread up
+#	too, without this thread waiting for a CPU itself.
 proc ::courierTest::stamp {} {
-    return [list [clock microseconds] [runWaitUs]]
+    return [list [clock microseconds] [processRunWaitUs]]
 }
 
 # courierTest::largestGapMs stamps --
 #	The largest time between two neighbours of a list of stamps
 #	(courierTest::stamp), in ms, less the time this thread waited for a
-#	CPU in between: the lateness that this process itself caused.
+#	CPU in between (all its threads): the lateness that this process
+#	itself caused.
 proc ::courierTest::largestGapMs {stamps} {
     set gap 0
     foreach a [lrange $stamps 0 end-1] b [lrange $stamps 1 end] {
