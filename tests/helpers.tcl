@@ -110,12 +110,22 @@ proc ::courierTest::processRunWaitUs {} {
 }
 
 # courierTest::stamp --
-#	{now waited}: the clock and courierTest::processRunWaitUs, in
-#	microseconds. All the threads count, not only this one: a producer
-#	thread kept off the CPU while it holds a lock holds this thread up
-#	too, without this thread waiting for a CPU itself.
+#	{now waited mainWaited}: the clock, courierTest::processRunWaitUs and
+#	courierTest::runWaitUs, in microseconds. For a gap all the threads
+#	count: a producer thread kept off the CPU while it holds a lock holds
+#	this thread up too, without this thread waiting for a CPU itself. For
+#	a rate, the time this thread could run (courierTest::ranMs).
 proc ::courierTest::stamp {} {
-    return [list [clock microseconds] [processRunWaitUs]]
+    return [list [clock microseconds] [processRunWaitUs] [runWaitUs]]
+}
+
+# courierTest::ranMs stamps --
+#	The ms from the first to the last of a list of stamps during which
+#	this thread could run: the time less its wait for a CPU.
+proc ::courierTest::ranMs {stamps} {
+    lassign [lindex $stamps 0] t0 - w0
+    lassign [lindex $stamps end] t1 - w1
+    return [expr {(($t1 - $t0) - ($w1 - $w0)) / 1000.0}]
 }
 
 # courierTest::largestGapMs stamps --
