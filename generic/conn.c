@@ -439,6 +439,67 @@ CourierConnOptionsParse(
 /*
  *----------------------------------------------------------------------
  *
+ * CourierConnBadOption --
+ *
+ *	The error of an option that a command does not take: every option
+ *	it does take is listed, in order, as Tcl_GetIndexFromObj would, so
+ *	that the message alone says what to write. The command takes the
+ *	connection options not in exclude (may be NULL) and those of extra
+ *	(may be NULL).
+ *
+ * Results:
+ *	TCL_ERROR, with the message and the error code
+ *	{COURIER OPTION name} in interp.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+CompareNames(
+    const void *a,
+    const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+int
+CourierConnBadOption(
+    Tcl_Interp *interp,
+    const char *name,
+    const char *const extra[],
+    const char *const exclude[])
+{
+    const char *names[64];
+    Tcl_Obj *msg;
+    int n = 0, i, j, skip;
+
+    for (i = 0; connOptionNames[i] != NULL; i++) {
+	skip = 0;
+	for (j = 0; exclude != NULL && exclude[j] != NULL; j++) {
+	    skip |= strcmp(exclude[j], connOptionNames[i]) == 0;
+	}
+	if (!skip) {
+	    names[n++] = connOptionNames[i];
+	}
+    }
+    for (j = 0; extra != NULL && extra[j] != NULL; j++) {
+	names[n++] = extra[j];
+    }
+    assert(n > 1 && n <= (int) (sizeof(names) / sizeof(names[0])));
+    qsort(names, (size_t) n, sizeof(names[0]), CompareNames);
+    msg = Tcl_ObjPrintf("bad option \"%.100s\": must be ", name);
+    for (i = 0; i < n; i++) {
+	Tcl_AppendStringsToObj(msg, i == 0 ? "" : i < n - 1 ? ", " : ", or ",
+		names[i], NULL);
+    }
+    Tcl_SetObjResult(interp, msg);
+    Tcl_SetErrorCode(interp, "COURIER", "OPTION", name, NULL);
+    return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * CourierConnOptionsNext --
  *
  *	For commands that take connection options mixed with options of
@@ -449,7 +510,8 @@ CourierConnOptionsParse(
  *	The index in extra of that option, with *iPtr on it and its value
  *	checked present at objv[*iPtr + 1]; -1 once every argument is
  *	parsed; -2 with an error in interp (an unknown option, whose message
- *	lists extraText, or a missing value).
+ *	lists every option the command takes: the connection options not in
+ *	exclude, and extra; or a missing value).
  *
  *----------------------------------------------------------------------
  */
@@ -462,7 +524,7 @@ CourierConnOptionsNext(
     Tcl_Obj *const objv[],
     int *iPtr,
     const char *const extra[],
-    const char *extraText)
+    const char *const exclude[])
 {
     int next, index;
 
@@ -479,9 +541,8 @@ CourierConnOptionsNext(
     }
     if (Tcl_GetIndexFromObj(NULL, objv[*iPtr], extra, "option", 0,
 	    &index) != TCL_OK) {
-	CourierError(interp, "OPTION", Tcl_GetString(objv[*iPtr]),
-		"bad option \"%.100s\": must be a connection option or %s",
-		Tcl_GetString(objv[*iPtr]), extraText);
+	CourierConnBadOption(interp, Tcl_GetString(objv[*iPtr]), extra,
+		exclude);
 	return -2;
     }
     if (*iPtr + 1 >= objc) {
@@ -676,7 +737,7 @@ CourierConnectObjCmd(
     CourierConnOptionsInit(&opts);
     i = 3;
     while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
-	    connectOnly, "-family, -myaddr, -myport, -timeout")) != -1) {
+	    connectOnly, NULL)) != -1) {
 	if (index == -2) {
 	    goto error;
 	}
@@ -1386,7 +1447,8 @@ ConnConfigure(
     ConnCmd *ccPtr;
     CourierProcess *procPtr = connPtr->procPtr;
     Tcl_Obj *stackObjv[16], **rest = stackObjv, *onexit = NULL;
-    int i, nrest, setOnexit = 0, result = TCL_ERROR;
+    int i, nrest, unknown, setOnexit = 0, result = TCL_ERROR;
+    static const char *const processOptions[] = {"-onexit", NULL};
 
     if (objc == 0) {
 	Tcl_Obj *d = Tcl_NewDictObj();
@@ -1415,6 +1477,10 @@ ConnConfigure(
 	int index;
 
 	if (v == NULL) {
+	    if (procPtr != NULL) {
+		return CourierConnBadOption(interp, Tcl_GetString(objv[0]),
+			processOptions, NULL);
+	    }
 	    Tcl_GetIndexFromObj(interp, objv[0], connOptionNames, "option", 0,
 		    &index);
 	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
@@ -1450,8 +1516,16 @@ ConnConfigure(
 	}
     }
     CourierConnOptionsCopy(&copy, &connPtr->opts);
-    if (CourierConnOptionsParse(interp, &copy, nrest, rest, NULL) != TCL_OK) {
+    if (CourierConnOptionsParse(interp, &copy, nrest, rest,
+	    procPtr != NULL ? &unknown : NULL) != TCL_OK) {
 	CourierConnOptionsFree(&copy);
+	goto done;
+    }
+    if (procPtr != NULL && unknown < nrest) {
+	/* The message lists a process's -onexit too. */
+	CourierConnOptionsFree(&copy);
+	CourierConnBadOption(interp, Tcl_GetString(rest[unknown]),
+		processOptions, NULL);
 	goto done;
     }
     if (setOnexit) {

@@ -76,7 +76,11 @@ MODULE_SCOPE int	CourierConnOptionsParse(Tcl_Interp *interp,
 MODULE_SCOPE int	CourierConnOptionsNext(Tcl_Interp *interp,
 			    ConnOptions *optsPtr, int objc,
 			    Tcl_Obj *const objv[], int *iPtr,
-			    const char *const extra[], const char *extraText);
+			    const char *const extra[],
+			    const char *const exclude[]);
+MODULE_SCOPE int	CourierConnBadOption(Tcl_Interp *interp,
+			    const char *name, const char *const extra[],
+			    const char *const exclude[]);
 MODULE_SCOPE Tcl_Obj *	CourierConnOptionsGet(ConnOptions *optsPtr,
 			    const char *name);
 

@@ -676,8 +676,7 @@ CourierListenObjCmd(
     CourierConnOptionsInit(&opts);
     i = 2;
     while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
-	    listenOnly, "-backlog, -host, -maxclients, -onaccept, "
-	    "-onaccepterror")) != -1) {
+	    listenOnly, NULL)) != -1) {
 	if (index == -2) {
 	    goto error;
 	}
@@ -866,6 +865,9 @@ ServerObjCmd(
 	"cget", "close", "configure", "info", "port", NULL
     };
     enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PORT };
+    static const char *const serverOptions[] = {
+	"-maxclients", "-onaccept", "-onaccepterror", NULL
+    };
     Server *serverPtr = clientData;
     int index;
 
@@ -944,9 +946,8 @@ ServerObjCmd(
 	    }
 	    v = CourierConnOptionsGet(&serverPtr->opts, name);
 	    if (v == NULL) {
-		return CourierError(interp, "OPTION", name,
-			"bad option \"%.100s\": must be a connection option "
-			"or -maxclients, -onaccept, -onaccepterror", name);
+		return CourierConnBadOption(interp, name, serverOptions,
+			NULL);
 	    }
 	    Tcl_SetObjResult(interp, v);
 	    return TCL_OK;
@@ -999,9 +1000,8 @@ ServerObjCmd(
 		newMax = (int) w;
 	    } else {
 		CourierConnOptionsFree(&copy);
-		return CourierError(interp, "OPTION", name,
-			"bad option \"%.100s\": must be a connection option "
-			"or -maxclients, -onaccept, -onaccepterror", name);
+		return CourierConnBadOption(interp, name, serverOptions,
+			NULL);
 	    }
 	}
 	if (newOnaccept != serverPtr->onaccept) {

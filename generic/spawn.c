@@ -514,7 +514,7 @@ CourierSpawnObjCmd(
     opts.framing = COURIER_FRAMING_LINE;
     i = 2;
     while ((index = CourierConnOptionsNext(interp, &opts, objc, objv, &i,
-	    spawnOnly, "-cwd, -env, -onexit, -stderr")) != -1) {
+	    spawnOnly, socketOnly)) != -1) {
 	int len;
 
 	if (index == -2) {
