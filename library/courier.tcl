@@ -31,7 +31,7 @@ namespace eval ::courier {
 #	  coroutine code runs inside the C side's close of the handle.
 
 namespace eval ::courier::co {
-    namespace export accept adopt close connect listen receive select \
+    namespace export accept adopt close connect go listen receive select \
 	    send sleep status
     namespace ensemble create
 
@@ -55,6 +55,7 @@ namespace eval ::courier::co {
     variable Waiters;	array set Waiters {}
     variable Seq 0
     variable Woken ""			;# the status a Wake passes on
+    variable GoSeq 0			;# numbers the coroutines of go
 }
 
 #----------------------------------------------------------------------
@@ -843,6 +844,34 @@ proc ::courier::co::close {args} {
     } else {
 	throw [list COURIER HANDLE $h] "no connection or listener named\
 		\"$h\" in this interpreter"
+    }
+    return
+}
+
+# courier::co::go script --
+#	Starts a coroutine, named ::courier::co::goN, that runs script as the
+#	body of a procedure with no arguments (its variables are local; its
+#	namespace is the global one), and returns its name once the script
+#	first waits or ends. An error that ends the script goes to bgerror,
+#	whether it comes before its first wait or after.
+proc ::courier::co::go {args} {
+    variable GoSeq
+    if {[llength $args] != 1} {
+	Usage go script
+    }
+    set name ::courier::co::go[incr GoSeq]
+    while {[::info commands $name] ne ""} {
+	set name ::courier::co::go[incr GoSeq]
+    }
+    coroutine $name ::courier::co::Go [lindex $args 0]
+    return $name
+}
+
+# Go script --
+#	The body of a coroutine of go.
+proc ::courier::co::Go {script} {
+    if {[catch {apply [list {} $script ::]} message options] == 1} {
+	BgError $message $options
     }
     return
 }
