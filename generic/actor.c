@@ -69,7 +69,7 @@ enum { MAIL_TELL = 1, MAIL_ASK, MAIL_CALL, MAIL_STOP };
 enum { REPLY_OK = 1, REPLY_ERROR };
 
 /* Kinds of notices (control port). */
-enum { NOTE_ERROR = 1, NOTE_EXIT };
+enum { NOTE_ERROR = 1, NOTE_EXIT, NOTE_NOTICE };
 
 /* Restart policies. */
 enum { RESTART_NEVER = 0, RESTART_ON_ERROR, RESTART_ALWAYS };
@@ -159,6 +159,7 @@ struct Actor {
     Tcl_ThreadId ownerThread;
     Tcl_Obj *onError;
     Tcl_Obj *onExit;
+    Tcl_Obj *onNotice;		/* -onnotice: courier::notify's values. */
     CourierPort *controlPort;	/* Notices from the actor thread. */
     CourierThread *threadPtr;	/* Until joined. */
     Tcl_Command token;		/* The handle command, or NULL. */
@@ -278,6 +279,9 @@ static void		ReplyWithError(ReplyTo *toPtr, const char *message,
 			    const char *code);
 static void		ReplyWithResult(ReplyTo *toPtr, Tcl_Interp *interp,
 			    int code);
+static int		NotifyObjCmd(ClientData clientData,
+			    Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[]);
 static int		SelfObjCmd(ClientData clientData, Tcl_Interp *interp,
 			    int objc, Tcl_Obj *const objv[]);
 static void		SlotUnref(SyncSlot *slotPtr);
@@ -335,6 +339,8 @@ CourierActorInit(
     Tcl_CreateObjCommand(interp, "::courier::actor", ActorObjCmd, NULL,
 	    NULL);
     Tcl_CreateObjCommand(interp, "::courier::self", SelfObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::notify", NotifyObjCmd, NULL,
+	    NULL);
 }
 
 /*
@@ -1805,21 +1811,21 @@ ActorCreate(
 {
     static const char *const options[] = {
 	"-init", "-mailbox", "-maxrestarts", "-onerror", "-onexit",
-	"-restart", "-within", NULL
+	"-onnotice", "-restart", "-within", NULL
     };
     enum { OPT_INIT, OPT_MAILBOX, OPT_MAXRESTARTS, OPT_ONERROR, OPT_ONEXIT,
-	   OPT_RESTART, OPT_WITHIN };
+	   OPT_ONNOTICE, OPT_RESTART, OPT_WITHIN };
     static const char *const policies[] = {
 	"never", "on-error", "always", NULL
     };
     static const char usage[] = "courier::actor create ?name? ?-init script? "
 	    "?-mailbox N? ?-restart never|on-error|always? ?-maxrestarts N? "
-	    "?-within ms? ?-onerror cmd? ?-onexit cmd?";
+	    "?-within ms? ?-onerror cmd? ?-onexit cmd? ?-onnotice cmd?";
     const char *name = NULL, *initScript = NULL, *pkgScript = NULL;
     const char *version;
     Tcl_WideInt mailboxMax = 0, maxRestarts = 3, withinMs = 5000;
     int policy = RESTART_NEVER, i = 2, index, len, duplicate = 0;
-    Tcl_Obj *onError = NULL, *onExit = NULL, *scriptPtr;
+    Tcl_Obj *onError = NULL, *onExit = NULL, *onNotice = NULL, *scriptPtr;
     CourierInterp *cinterpPtr;
     Actor *actorPtr, *otherPtr;
     char defaultName[32];
@@ -1886,6 +1892,7 @@ ActorCreate(
 	    break;
 	case OPT_ONERROR:
 	case OPT_ONEXIT:
+	case OPT_ONNOTICE:
 	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK) {
 		return CourierError(interp, "VALUE", options[index],
 			"bad value for %s: expected a command prefix (a "
@@ -1893,8 +1900,10 @@ ActorCreate(
 	    }
 	    if (index == OPT_ONERROR) {
 		onError = len ? objv[i + 1] : NULL;
-	    } else {
+	    } else if (index == OPT_ONEXIT) {
 		onExit = len ? objv[i + 1] : NULL;
+	    } else {
+		onNotice = len ? objv[i + 1] : NULL;
 	    }
 	    break;
 	}
@@ -1989,6 +1998,10 @@ ActorCreate(
 	actorPtr->onExit = Tcl_DuplicateObj(onExit);
 	Tcl_IncrRefCount(actorPtr->onExit);
     }
+    if (onNotice != NULL) {
+	actorPtr->onNotice = Tcl_DuplicateObj(onNotice);
+	Tcl_IncrRefCount(actorPtr->onNotice);
+    }
     actorPtr->controlPort = CourierPortOpen(cinterpPtr->inboxPtr,
 	    &noticePortType, interp, actorPtr, actorPtr, PORT_NO_LIMIT);
     CourierResourceAdd(cinterpPtr, &actorPtr->resource, actorKind,
@@ -2054,6 +2067,10 @@ ActorCloseResource(
 	Tcl_DecrRefCount(actorPtr->onExit);
 	actorPtr->onExit = NULL;
     }
+    if (actorPtr->onNotice != NULL) {
+	Tcl_DecrRefCount(actorPtr->onNotice);
+	actorPtr->onNotice = NULL;
+    }
     if (token != NULL) {
 	actorPtr->token = NULL;
 	Tcl_DeleteCommandFromToken(actorPtr->ownerInterp, token);
@@ -2115,6 +2132,14 @@ NoticeDeliver(
 	    Tcl_BackgroundException(interp, TCL_ERROR);
 	    Tcl_ResetResult(interp);
 	}
+    } else if (msgPtr->kind == NOTE_NOTICE) {
+	/* courier::notify value: {*}-onnotice handle value, or nothing. */
+	assert(n == 1);
+	if (actorPtr->onNotice != NULL) {
+	    scriptPtr = Tcl_DuplicateObj(actorPtr->onNotice);
+	    Tcl_ListObjAppendElement(NULL, scriptPtr, handleObj);
+	    Tcl_ListObjAppendElement(NULL, scriptPtr, words[0]);
+	}
     } else {
 	assert(msgPtr->kind == NOTE_EXIT && n == 1);
 	if (actorPtr->onExit != NULL) {
@@ -2160,6 +2185,51 @@ PostNotice(
     }
     CourierPortPost(actorPtr->controlPort,
 	    MakeWords(kind, 0, n, bytes, lens, NULL));
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * NotifyObjCmd --
+ *
+ *	courier::notify value, inside an actor: posts value (a copy) to the
+ *	interpreter that created the actor, whose -onnotice runs as
+ *	{*}cmd handle value, in order with the other notices. It never
+ *	blocks: notices are not flow-controlled, so a loop should send them
+ *	at the rate someone can watch (a progress bar), not per item.
+ *
+ * Results:
+ *	An empty result; an error {COURIER ACTOR NOTACTOR} outside an actor.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+NotifyObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    Actor *actorPtr = Tcl_GetAssocData(interp, SELF_KEY, NULL);
+    const unsigned char *bytes[1];
+    size_t lens[1];
+    int tags[1];
+
+    (void) clientData;
+    if (actorPtr == NULL || ActorOfThread() != actorPtr) {
+	return CourierError(interp, "ACTOR", "NOTACTOR",
+		"courier::notify works only inside an actor");
+    }
+    if (objc != 2) {
+	Tcl_WrongNumArgs(interp, 1, objv, "value");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    bytes[0] = WordOf(objv[1], &lens[0], &tags[0]);
+    CourierPortPost(actorPtr->controlPort,
+	    MakeWords(NOTE_NOTICE, 0, 1, bytes, lens, tags));
+    return TCL_OK;
 }
 
 /*
