@@ -9,6 +9,47 @@ namespace eval ::courier {
     namespace export configure stats threads
 }
 
+# ::courier::prompt --
+#
+#	At the interactive tclsh prompt (courier.c installs an event loop as
+#	tclsh's main loop and sets ::courier::Interactive), a callback that
+#	prints leaves the screen without a prompt. A transform stacked on
+#	stdout and stderr notes whether what was written last ends a line:
+#	Redraw is 1 after a callback's "got: hello\n", 0 once tclsh has drawn
+#	its prompt (which ends no line). The loop in courier.c draws the
+#	prompt again after any event that left Redraw at 1.
+
+namespace eval ::courier::prompt {
+    variable Redraw 0
+}
+
+# Transform subcommand handle ?data? --
+#	The transform (chan push): passes every byte through unchanged.
+proc ::courier::prompt::Transform {subcommand handle args} {
+    variable Redraw
+    switch -- $subcommand {
+	initialize {
+	    return {initialize finalize write}
+	}
+	write {
+	    set data [lindex $args 0]
+	    if {$data ne ""} {
+		set Redraw [expr {[string index $data end] eq "\n"}]
+	    }
+	    return $data
+	}
+    }
+    return
+}
+
+if {[info exists ::courier::Interactive]
+	&& [info exists ::tcl_interactive] && $::tcl_interactive} {
+    foreach chan {stdout stderr} {
+	catch {chan push $chan ::courier::prompt::Transform}
+    }
+    unset -nocomplain chan
+}
+
 # ::courier::co --
 #
 #	The coroutine API: calls that read like blocking code (connect,
