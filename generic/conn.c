@@ -748,6 +748,41 @@ DecodeMessage(
     return Tcl_NewByteArrayObj(bytes, (int) length);
 }
 
+/*
+ * ReportUnheard --
+ *	A connection failed or ended with an error (refused, timeout, reset,
+ *	error) and has neither -onerror nor -onclose to say so: the error
+ *	goes to the interpreter's bgerror, as an error in a fileevent
+ *	script would, with the error code {COURIER CLOSED reason...}.
+ */
+
+static void
+ReportUnheard(
+    Conn *connPtr,
+    Tcl_Obj *reason,
+    const char *message,
+    int messageLen)
+{
+    Tcl_Interp *interp = connPtr->interp;
+    Tcl_Obj *code = Tcl_NewListObj(0, NULL);
+
+    Tcl_ListObjAppendElement(NULL, code, Tcl_NewStringObj("COURIER", -1));
+    Tcl_ListObjAppendElement(NULL, code, Tcl_NewStringObj("CLOSED", -1));
+    Tcl_ListObjAppendList(NULL, code, reason);
+    if (connPtr->host != NULL) {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\" to %s "
+		"port %s: %.*s (no -onerror or -onclose to report it)",
+		Tcl_GetString(connPtr->nameObj), connPtr->host,
+		connPtr->service, messageLen, message));
+    } else {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\": %.*s "
+		"(no -onerror or -onclose to report it)",
+		Tcl_GetString(connPtr->nameObj), messageLen, message));
+    }
+    Tcl_SetObjErrorCode(interp, code);
+    Tcl_BackgroundException(interp, TCL_ERROR);
+}
+
 static void
 ConnDeliver(
     void *ownerData,
@@ -860,6 +895,10 @@ ConnDeliver(
 			Tcl_NewStringObj(message, messageLen));
 		Tcl_ListObjAppendElement(NULL, reason,
 			Tcl_NewStringObj(errName, -1));
+	    }
+	    if (connPtr->opts.onerror == NULL && connPtr->opts.onclose == NULL
+		    && strcmp(kind, "closed") != 0) {
+		ReportUnheard(connPtr, reason, message, messageLen);
 	    }
 	    if (strcmp(kind, "error") == 0 || strcmp(kind, "timeout") == 0
 		    || strcmp(kind, "refused") == 0) {

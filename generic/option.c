@@ -12,6 +12,7 @@
 #include "courierInt.h"
 #include "option.h"
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FIELD(recordPtr, specPtr) \
@@ -63,6 +64,15 @@ AppendChoices(
     }
 }
 
+/* qsort's comparison of two option names. */
+static int
+CompareNames(
+    const void *a,
+    const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 /*
  *----------------------------------------------------------------------
  *
@@ -74,7 +84,7 @@ AppendChoices(
  * Results:
  *	TCL_OK with the spec and its record, or TCL_ERROR with
  *	"bad option "x": must be ..." listing every option known in this
- *	call, and {COURIER OPTION x}.
+ *	call in alphabetical order, and {COURIER OPTION x}.
  *
  *----------------------------------------------------------------------
  */
@@ -142,6 +152,7 @@ CourierOptFind(
 	    names[count++] = specPtr->name;
 	}
     }
+    qsort(names, (size_t) count, sizeof(char *), CompareNames);
     msgObj = Tcl_ObjPrintf("%s option \"%s\": must be ",
 	    prefixes > 1 ? "ambiguous" : "bad", name);
     AppendChoices(msgObj, names, count, count > 2 ? ", or " : " or ");
