@@ -12,7 +12,7 @@
 #	statistics,logfile,workspace,loadgen}.tcl) is plain Tcl without Tk; the views
 #	(demos/workbench/view_*.tcl) are Tk. They meet through
 #	workbench::observe (the model's notifications) and the model's
-#	commands, which the views call.
+#	commands (itemGet, itemSend, itemClose, ...), which the views call.
 
 package require Tk 8.6
 package require courier

@@ -147,7 +147,12 @@ proc ::workbench::items {{kind {}}} {
     }]
 }
 
-proc ::workbench::get {id field} {
+# workbench::itemGet id field / workbench::itemExists id --
+#	An item's field; whether an item exists. The model's commands on
+#	items are named item* so that none hides a Tcl command (close,
+#	send, ...) from the code of the views in this namespace.
+
+proc ::workbench::itemGet {id field} {
     variable item
     if {![info exists item($id,kind)]} {
 	Fail HANDLE $id "no item \"$id\""
@@ -155,7 +160,7 @@ proc ::workbench::get {id field} {
     return $item($id,$field)
 }
 
-proc ::workbench::exists {id} {
+proc ::workbench::itemExists {id} {
     variable item
     return [info exists item($id,kind)]
 }
@@ -294,11 +299,11 @@ proc ::workbench::setEcho {id on} {
     Notify state $id
 }
 
-# workbench::close id --
+# workbench::itemClose id --
 #	Closes an item's socket (a listener: stops listening; its clients
 #	stay open). The item stays, closed, until workbench::remove.
 
-proc ::workbench::close {id} {
+proc ::workbench::itemClose {id} {
     variable item
     if {$item($id,handle) eq ""} {
 	return
@@ -321,7 +326,7 @@ proc ::workbench::remove {id} {
     foreach child $item($id,children) {
 	remove $child
     }
-    close $id
+    itemClose $id
     set parent $item($id,parent)
     if {$parent ne "" && [info exists item($parent,children)]} {
 	set item($parent,children) [lsearch -all -inline -not -exact \
@@ -462,7 +467,7 @@ proc ::workbench::OnData {id handle batch} {
     if {[hasRules $id]} {
 	foreach message $batch {
 	    foreach reply [respond $id $message] {
-		send $id $reply
+		itemSend $id $reply
 	    }
 	}
     }
@@ -495,18 +500,18 @@ proc ::workbench::OnClose {id handle reason} {
 
 # --- Sending -----------------------------------------------------------
 
-# workbench::send id data --
+# workbench::itemSend id data --
 #	Sends data (already bytes or text, see payload.tcl) on a client or
 #	accepted connection, or to every open client of a listener.
 #	Returns how many connections it went to.
 
-proc ::workbench::send {id data} {
+proc ::workbench::itemSend {id data} {
     variable item
     if {$item($id,kind) eq "listener"} {
 	set n 0
 	foreach child $item($id,children) {
 	    if {$item($child,state) in {open paused}} {
-		incr n [send $child $data]
+		incr n [itemSend $child $data]
 	    }
 	}
 	return $n

@@ -127,7 +127,7 @@ proc ::workbench::PayloadKind {id dir} {
     if {$dir eq "*"} {
 	return text
     }
-    set o [get $id options]
+    set o [itemGet $id options]
     if {[dict get $o framing] ne "line" || [dict get $o encoding] eq "binary"} {
 	return binary
     }

@@ -91,7 +91,7 @@ proc ::workbench::expandMacros {text} {
 #	a string for line framing with a text encoding, bytes otherwise.
 
 proc ::workbench::encodePayload {mode text id} {
-    set o [get $id options]
+    set o [itemGet $id options]
     set textual [expr {[dict get $o framing] eq "line"
 	    && [dict get $o encoding] ne "binary"}]
     switch -- $mode {

@@ -73,7 +73,7 @@ proc ::workbench::hasRules {id} {
     if {![llength $rules]} {
 	return 0
     }
-    set scopes [list any $id [get $id parent]]
+    set scopes [list any $id [itemGet $id parent]]
     foreach rule $rules {
 	if {[dict get $rule enabled] && [dict get $rule scope] in $scopes} {
 	    return 1
@@ -89,7 +89,7 @@ proc ::workbench::hasRules {id} {
 proc ::workbench::respond {id message} {
     variable rules
     variable ruleHits
-    set scopes [list any $id [get $id parent]]
+    set scopes [list any $id [itemGet $id parent]]
     foreach rule $rules {
 	if {![dict get $rule enabled] || [dict get $rule scope] ni $scopes} {
 	    continue
@@ -97,7 +97,7 @@ proc ::workbench::respond {id message} {
 	set captures [Match $rule $message]
 	if {[llength $captures]} {
 	    incr ruleHits
-	    set o [get $id options]
+	    set o [itemGet $id options]
 	    set textual [expr {[dict get $o framing] eq "line"
 		    && [dict get $o encoding] ne "binary"}]
 	    return [list [Join [unescape [dict get $rule reply] $captures] \

@@ -261,7 +261,7 @@ proc ::workbench::uiStopLog {} {
 
 proc ::workbench::uiExport {} {
     variable ui
-    if {$ui(current) eq "" || ![exists $ui(current)]} {
+    if {$ui(current) eq "" || ![itemExists $ui(current)]} {
 	problem "Select a connection to export"
 	return
     }

@@ -30,7 +30,7 @@ proc ::workbench::drawGraphs {} {
 	return
     }
     set id $ui(current)
-    if {$id ne "" && ![exists $id]} {
+    if {$id ne "" && ![itemExists $id]} {
 	set id {}
     }
     set mine [expr {$id eq "" ? {} : [rateHistory $id]}]

@@ -234,7 +234,7 @@ proc ::workbench::RefreshSidebar {} {
     }
     foreach id $wanted {
 	if {![$tree exists $id]} {
-	    $tree insert [get $id parent] end -id $id -open 1
+	    $tree insert [itemGet $id parent] end -id $id -open 1
 	    set dirty($id) 1
 	}
     }
@@ -268,13 +268,13 @@ proc ::workbench::RefreshSidebar {} {
 
 proc ::workbench::UpdateRow {tree id} {
     variable ui
-    set state [get $id state]
-    set text [get $id label]
+    set state [itemGet $id state]
+    set text [itemGet $id label]
     set tags [list $state]
-    if {[get $id kind] eq "listener"} {
+    if {[itemGet $id kind] eq "listener"} {
 	set open 0
-	foreach k [get $id children] {
-	    incr open [expr {[get $k state] in {open paused}}]
+	foreach k [itemGet $id children] {
+	    incr open [expr {[itemGet $k state] in {open paused}}]
 	}
 	append text " ($open)"
 	lappend tags listener
@@ -312,7 +312,7 @@ proc ::workbench::SidebarTip {tree} {
     set x [expr {[winfo pointerx $tree] - [winfo rootx $tree]}]
     set y [expr {[winfo pointery $tree] - [winfo rooty $tree]}]
     set id [$tree identify item $x $y]
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	return ""
     }
     set c [counters $id]
@@ -325,12 +325,12 @@ proc ::workbench::OnSelect {} {
     variable ui
     set sel [.pw.side.tree selection]
     set id [expr {[llength $sel] ? [lindex $sel 0] : ""}]
-    if {$id ne "" && ![exists $id]} {
+    if {$id ne "" && ![itemExists $id]} {
 	set id {}
     }
     set ui(current) $id
-    set ui(echo) [expr {$id ne "" && [get $id kind] eq "listener"
-	    && [get $id echo]}]
+    set ui(echo) [expr {$id ne "" && [itemGet $id kind] eq "listener"
+	    && [itemGet $id echo]}]
     UpdateButtons
     rerenderTraffic
     drawGraphs
@@ -339,8 +339,8 @@ proc ::workbench::OnSelect {} {
 proc ::workbench::UpdateButtons {} {
     variable ui
     set id $ui(current)
-    set state [expr {$id ne "" && [exists $id] ? [get $id state] : ""}]
-    set kind [expr {$state ne "" ? [get $id kind] : ""}]
+    set state [expr {$id ne "" && [itemExists $id] ? [itemGet $id state] : ""}]
+    set kind [expr {$state ne "" ? [itemGet $id kind] : ""}]
     set can(reopen) [expr {$state in {closed error} && $kind ne "accepted"}]
     set can(close) [expr {$state in {open connecting paused listening}}]
     set can(pause) [expr {$state in {open paused} && $kind ne "listener"}]
@@ -358,16 +358,16 @@ proc ::workbench::UpdateButtons {} {
 proc ::workbench::uiAction {what} {
     variable ui
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	return
     }
     if {[catch {
 	switch -- $what {
 	    reopen { reopen $id }
-	    close { close $id }
+	    close { itemClose $id }
 	    remove { remove $id }
 	    pauseResume {
-		if {[get $id state] eq "paused"} { resume $id } else { pause $id }
+		if {[itemGet $id state] eq "paused"} { resume $id } else { pause $id }
 	    }
 	}
     } msg]} {
@@ -378,7 +378,7 @@ proc ::workbench::uiAction {what} {
 
 proc ::workbench::OnEchoToggle {} {
     variable ui
-    if {$ui(current) ne "" && [get $ui(current) kind] eq "listener"} {
+    if {$ui(current) ne "" && [itemGet $ui(current) kind] eq "listener"} {
 	setEcho $ui(current) $ui(echo)
     }
 }
@@ -424,7 +424,7 @@ proc ::workbench::RefreshStatus {} {
     }
     set n [llength [items]]
     set open [llength [lmap id [items] {
-	if {[get $id state] ni {open listening paused}} continue; set id}]]
+	if {[itemGet $id state] ni {open listening paused}} continue; set id}]]
     set ui(summaryText) "$open open of $n"
 }
 

@@ -59,7 +59,7 @@ proc ::workbench::buildRulesTab {w} {
 
 proc ::workbench::ScopeValues {combo} {
     $combo configure -values [concat any [lmap id [items] {
-	if {[get $id kind] eq "accepted"} continue
+	if {[itemGet $id kind] eq "accepted"} continue
 	set id
     }]]
 }

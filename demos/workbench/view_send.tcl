@@ -86,13 +86,13 @@ proc ::workbench::uiSend {} {
     variable sp
     variable ui
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	set sp(status) "Select a connection first"
 	return 0
     }
     if {[catch {
 	set data [encodePayload $sp(mode) $sp(text) $id]
-	set n [send $id $data]
+	set n [itemSend $id $data]
     } msg]} {
 	set sp(status) $msg
 	set sp(repeat) 0

@@ -154,14 +154,14 @@ proc ::workbench::FlushTraffic {{max {}}} {
     variable settings
     set tv(flushTimer) {}
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	return
     }
     if {$max eq ""} {
 	set max $tv(perFlush)
     }
     lassign [rowsSince $id $tv(shownSeq) $max] skipped rows
-    set tv(shownSeq) [get $id seq]
+    set tv(shownSeq) [itemGet $id seq]
     set tv(busy) [expr {[llength $rows] >= 4 * $max / 2}]
     set insert {}
     set added 0
@@ -318,7 +318,7 @@ proc ::workbench::rerenderTraffic {} {
     set tv(widgetRows) 0
     set tv(filterError) {}
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	set tv(shownSeq) 0
 	refreshTrafficInfo
 	return
@@ -326,10 +326,10 @@ proc ::workbench::rerenderTraffic {} {
     # The newest rows first, the older ones by Backfill, a slice at a
     # time: a full window at once would hold the event loop too long.
     # Hex shows a text connection's messages as the bytes on the wire.
-    set o [get $id options]
+    set o [itemGet $id options]
     set tv(encoding) [expr {[dict get $o framing] eq "line"
 	    && [dict get $o encoding] ne "binary" ? [dict get $o encoding] : ""}]
-    set tv(shownSeq) [expr {max(0, [get $id seq] - $tv(perFlush))}]
+    set tv(shownSeq) [expr {max(0, [itemGet $id seq] - $tv(perFlush))}]
     set tv(firstSeq) -1
     FlushTraffic
     catch {after cancel $tv(backfillTimer)}
@@ -358,14 +358,14 @@ proc ::workbench::refreshTrafficInfo {} {
     variable tv
     variable ui
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	set tv(headText) "No connection selected: Connect... or Listen...\
 		to begin"
 	set tv(infoText) ""
 	return
     }
     set tv(headText) "[string totitle [describe $id] 0 0]"
-    set total [get $id seq]
+    set total [itemGet $id seq]
     set outside [expr {max(0, $total - $tv(widgetRows))}]
     set text "[commas $total] rows, [commas $tv(widgetRows)] in the view,\
 	    [commas $outside] outside it"

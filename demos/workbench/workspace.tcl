@@ -120,12 +120,12 @@ proc ::workbench::workspace {{geometry {}}} {
     set connections {}
     set listeners {}
     foreach id [items] {
-	set d [dict create host [get $id host] port [get $id port] \
-		options [get $id options]]
-	switch -- [get $id kind] {
+	set d [dict create host [itemGet $id host] port [itemGet $id port] \
+		options [itemGet $id options]]
+	switch -- [itemGet $id kind] {
 	    client { lappend connections $d }
 	    listener {
-		dict set d echo [get $id echo]
+		dict set d echo [itemGet $id echo]
 		lappend listeners $d
 	    }
 	}
