@@ -246,6 +246,46 @@ proc ::workbench::listen {port {host 127.0.0.1} {opts {}} {echo 0}} {
     return $id
 }
 
+# workbench::findItem kind host port --
+#	The first item of that kind for host and port, or "".
+
+proc ::workbench::findItem {kind host port} {
+    variable item
+    foreach id [items $kind] {
+	if {$item($id,host) eq $host && $item($id,port) == $port} {
+	    return $id
+	}
+    }
+    return {}
+}
+
+# workbench::openEndpoint kind host port ?opts? ?echo? --
+#	For the command line: a listener (kind listener) or a client
+#	connection (client) to host and port, reusing an item of the same
+#	kind, host and port (restored from the workspace) instead of adding
+#	a second: it takes the options (and echo) given and is reopened if
+#	closed. Returns the item id; errors as listen and connect.
+
+proc ::workbench::openEndpoint {kind host port {opts {}} {echo 0}} {
+    variable item
+    set id [expr {$port == 0 ? "" : [findItem $kind $host $port]}]
+    if {$id eq ""} {
+	if {$kind eq "listener"} {
+	    return [listen $port $host $opts $echo]
+	}
+	return [connect $host $port $opts]
+    }
+    set opts [CheckOptions $opts]
+    if {$item($id,state) in {closed error}} {
+	set item($id,options) $opts
+    }
+    if {$kind eq "listener"} {
+	setEcho $id $echo
+    }
+    reopen $id
+    return $id
+}
+
 proc ::workbench::OpenListener {id} {
     variable item
     AdoptListener $id [ListenHandle $id $item($id,port) $item($id,host) \
@@ -467,7 +507,7 @@ proc ::workbench::OnData {id handle batch} {
     if {[hasRules $id]} {
 	foreach message $batch {
 	    foreach reply [respond $id $message] {
-		itemSend $id $reply
+		itemSendBytes $id $reply
 	    }
 	}
     }
@@ -488,9 +528,23 @@ proc ::workbench::OnClose {id handle reason} {
     }
     TakeCounters $id
     ForgetHandle $id
-    set state [expr {[lindex $reason 0] eq "eof" ? "closed" : "error"}]
-    set text [expr {[lindex $reason 0] eq "eof" ? "closed by the peer"
-	    : [join [lrange $reason 0 1] ": "]}]
+    # A peer that closes or resets has ended the connection: "closed".
+    # (A load generator's Stop resets its connections: the listener's
+    # clients must not turn red.) Anything else is an "error".
+    switch -- [lindex $reason 0] {
+	eof {
+	    set state closed
+	    set text "closed by the peer"
+	}
+	reset {
+	    set state closed
+	    set text "reset by the peer"
+	}
+	default {
+	    set state error
+	    set text [join [lrange $reason 0 1] ": "]
+	}
+    }
     SetState $id $state $text
     Event $id $text
     if {$item($id,parent) ne ""} {
@@ -522,6 +576,48 @@ proc ::workbench::itemSend {id data} {
     }
     $item($id,handle) send $data
     Append $id [clock microseconds] > [list $data]
+    return 1
+}
+
+# workbench::itemSendBytes id bytes --
+#	Sends exactly these bytes (then the framing's end of line or length
+#	prefix) on a client or accepted connection, or to every open client
+#	of a listener, whatever the item's encoding: on a textual connection
+#	the send goes through -encoding binary for that one call (Courier
+#	encodes and decodes in this thread, so nothing received in between
+#	is affected). The row shows the bytes decoded as the item's text.
+#	Returns how many connections it went to.
+
+proc ::workbench::itemSendBytes {id bytes} {
+    variable item
+    if {$item($id,kind) eq "listener"} {
+	set n 0
+	foreach child $item($id,children) {
+	    if {$item($child,state) in {open paused}} {
+		incr n [itemSendBytes $child $bytes]
+	    }
+	}
+	return $n
+    }
+    if {$item($id,handle) eq ""
+	    || $item($id,state) ni {open connecting paused}} {
+	Fail CLOSED $id "$item($id,label) is not open"
+    }
+    set o $item($id,options)
+    set handle $item($id,handle)
+    if {[textual $o]} {
+	$handle configure -encoding binary
+	try {
+	    $handle send $bytes
+	} finally {
+	    $handle configure -encoding [dict get $o encoding]
+	}
+	set row [encoding convertfrom [dict get $o encoding] $bytes]
+    } else {
+	$handle send $bytes
+	set row $bytes
+    }
+    Append $id [clock microseconds] > [list $row]
     return 1
 }
 

@@ -16,7 +16,7 @@
 namespace eval ::workbench {
     variable log		;# Array: the log's state.
     array set log {chan {} path {} maxBytes 67108864 keep 5 bytes 0
-	rows 0 second -1 secondText {}}
+	rows 0 second -1 secondText {} flushTimer {} flushMs 1000}
     variable logMaps		;# Array: escape maps by kind of payload.
     # Escapes of one payload without "\n" (line framing, auto or lf).
     set logMaps(line) {}
@@ -36,7 +36,9 @@ namespace eval ::workbench {
 # workbench::startLog path ?maxBytes? ?keep? --
 #	Logs every row from now on to path (appending). When the file grows
 #	past maxBytes it is renamed path.1 (path.1 to path.2, ...; keep
-#	files at most) and a new one begins.
+#	files at most) and a new one begins. What is written is flushed
+#	at least once a second (and at each rotation), so that a crash or
+#	a kill loses at most the last second and "tail -f" follows.
 
 proc ::workbench::startLog {path {maxBytes 67108864} {keep 5}} {
     variable log
@@ -54,11 +56,14 @@ proc ::workbench::startLog {path {maxBytes 67108864} {keep 5}} {
 	    -buffersize 262144
     array set log [list chan $chan path $path maxBytes $maxBytes \
 	    keep $keep bytes [file size $path] rows 0]
+    set log(flushTimer) [after $log(flushMs) ::workbench::FlushTick]
     Notify log {}
 }
 
 proc ::workbench::stopLog {} {
     variable log
+    after cancel $log(flushTimer)
+    set log(flushTimer) {}
     if {$log(chan) ne ""} {
 	catch {::close $log(chan)}
 	set log(chan) {}
@@ -70,6 +75,23 @@ proc ::workbench::flushLog {} {
     variable log
     if {$log(chan) ne ""} {
 	flush $log(chan)
+    }
+}
+
+# workbench::FlushTick --
+#	Once a second while logging: writes out what is buffered.
+
+proc ::workbench::FlushTick {} {
+    variable log
+    set log(flushTimer) {}
+    if {$log(chan) ne ""} {
+	if {[catch {flush $log(chan)} msg]} {
+	    catch {::close $log(chan)}
+	    set log(chan) {}
+	    Notify log {}
+	    return
+	}
+	set log(flushTimer) [after $log(flushMs) ::workbench::FlushTick]
     }
 }
 
@@ -149,6 +171,7 @@ proc ::workbench::LogTime {us} {
 
 proc ::workbench::Rotate {} {
     variable log
+    # Closing flushes the old file; the new one is flushed by FlushTick.
     ::close $log(chan)
     for {set i [expr {$log(keep) - 1}]} {$i >= 1} {incr i -1} {
 	if {[file exists $log(path).$i]} {

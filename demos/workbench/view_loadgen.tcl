@@ -99,7 +99,7 @@ proc ::workbench::refreshLoad {} {
 	    $s(host):$s(port), $s(conns) \u00D7 [expr {$s(rate) ? "[commas\
 	    $s(rate)] msg/s" : "as fast as possible"}]" : "stopped"}]
     set lg(v,elapsed) "$s(seconds) s"
-    set lg(v,open) "$s(opened) of $s(conns)"
+    set lg(v,open) "$s(openNow) of $s(conns)"
     set lg(v,achieved) "[commas $s(achieved)] round trips/s"
     set lg(v,rtt) [format "%.2f / %.2f / %.2f ms" $s(p50) $s(p99) $s(max)]
     set lg(v,sent) [commas $s(sent)]

@@ -331,6 +331,7 @@ proc ::workbench::OnSelect {} {
     set ui(current) $id
     set ui(echo) [expr {$id ne "" && [itemGet $id kind] eq "listener"
 	    && [itemGet $id echo]}]
+    set ::workbench::sp(adds) [sendAdds $id]
     UpdateButtons
     rerenderTraffic
     drawGraphs

@@ -6,6 +6,16 @@
 namespace eval ::workbench {
     variable re			;# Array: the rule editor's fields.
     array set re {scope any match prefix pattern {} reply {} status {}}
+    # Example scripts offered in the editor (name, match, pattern, script).
+    variable scriptExamples {
+	"Counter" prefix {} {incr ::n
+return "#$::n $message"}
+	"JSON-ish field echo" regex {"id"\s*:\s*("[^"]*"|\d+)} {return "{\"id\": [lindex $captures 1], \"ok\": true}"}
+	"Checksum appended" prefix {} {set sum 0
+foreach byte [split $message {}] {incr sum [scan $byte %c]}
+return "$message*[format %02X [expr {$sum & 0xFF}]]"}
+    }
+}
 }
 
 proc ::workbench::buildRulesTab {w} {
@@ -15,18 +25,23 @@ proc ::workbench::buildRulesTab {w} {
 	    matching rule wins). Replies take escapes (\\n, \\xNN) and\
 	    captures: \\0 the whole message or match, \\1 ... \\9 the\
 	    regular expression's groups (for a prefix rule, \\1 is the\
-	    rest of the message). Nothing received is ever run as code."
+	    rest of the message). Nothing received is ever run as code.\
+	    A rule with a script computes its reply instead: the script\
+	    gets message, captures, peer and connection and returns the\
+	    reply (or nothing); it runs in a safe interpreter in a separate\
+	    process, without files or exec, under time, command and memory\
+	    limits."
     ttk::treeview $w.list -columns {on scope match pattern reply} \
 	    -show headings -height 8 -selectmode browse
-    foreach {col label width} {on On 40 scope Scope 90 match Match 70
-	    pattern Pattern 200 reply Reply 260} {
+    foreach {col label width} {on On 40 scope Scope 150 match Match 60
+	    pattern Pattern 160 reply "Reply or script" 240} {
 	$w.list heading $col -text $label -anchor w
 	$w.list column $col -width $width -stretch [expr {$width > 100}]
     }
     bind $w.list <<TreeviewSelect>> ::workbench::EditRule
     set e [ttk::frame $w.edit]
     ttk::label $e.lscope -text "Scope"
-    ttk::combobox $e.scope -width 10 -textvariable ::workbench::re(scope) \
+    ttk::combobox $e.scope -width 22 -textvariable ::workbench::re(scope) \
 	    -postcommand [list ::workbench::ScopeValues $e.scope]
     ttk::label $e.lmatch -text "Match"
     ttk::combobox $e.match -width 7 -state readonly \
@@ -38,6 +53,21 @@ proc ::workbench::buildRulesTab {w} {
     pack $e.lscope $e.scope $e.lmatch $e.match $e.lpattern $e.pattern \
 	    $e.lreply -side left -padx {0 4}
     pack $e.reply -side left -fill x -expand 1
+    set sc [ttk::frame $w.script]
+    ttk::label $sc.label -text "Script"
+    text $sc.text -height 4 -width 60 -font TkFixedFont -undo 1 \
+	    -wrap none -borderwidth 1 -relief sunken
+    ttk::label $sc.lex -text "Example"
+    ttk::combobox $sc.example -width 18 -state readonly \
+	    -values [lmap {name m p body} $scriptExamples {set name}]
+    bind $sc.example <<ComboboxSelected>> ::workbench::UseScriptExample
+    grid $sc.label $sc.text $sc.lex $sc.example -sticky nw -padx {0 4}
+    grid columnconfigure $sc 1 -weight 1
+    grid configure $sc.text -sticky nsew
+    tooltip $sc.text "Optional. A Tcl script whose result is the reply\
+	    (empty: none), run in a safe interpreter with message, captures,\
+	    peer and connection; global variables persist (incr ::n). Leave\
+	    empty to use Reply."
     set b [ttk::frame $w.buttons]
     ttk::button $b.add -text "Add" -command {::workbench::RuleAction add}
     ttk::button $b.update -text "Update" -command {::workbench::RuleAction update}
@@ -47,11 +77,13 @@ proc ::workbench::buildRulesTab {w} {
     ttk::label $b.status -textvariable ::workbench::re(status) -foreground red3
     pack $b.add $b.update $b.toggle $b.delete -side left -padx {0 6}
     pack $b.status -side left -padx 8
-    tooltip $e.scope "any: every connection; an item id (i3): that\
-	    connection, or every client of that listener"
+    tooltip $e.scope "any: every connection; \"listener HOST:PORT\":\
+	    every client that listener accepts; \"client HOST:PORT\": that\
+	    connection"
     grid $w.intro -sticky w -pady {0 8}
     grid $w.list -sticky nsew
     grid $w.edit -sticky ew -pady {8 4}
+    grid $w.script -sticky ew -pady {0 4}
     grid $w.buttons -sticky w
     grid columnconfigure $w 0 -weight 1
     grid rowconfigure $w 1 -weight 1
@@ -60,7 +92,7 @@ proc ::workbench::buildRulesTab {w} {
 proc ::workbench::ScopeValues {combo} {
     $combo configure -values [concat any [lmap id [items] {
 	if {[itemGet $id kind] eq "accepted"} continue
-	set id
+	scopeText [ScopeOf $id]
     }]]
 }
 
@@ -75,8 +107,10 @@ proc ::workbench::refreshRules {} {
     foreach rule $rules {
 	$list insert {} end -id r$i -values [list \
 		[expr {[dict get $rule enabled] ? "yes" : "no"}] \
-		[dict get $rule scope] [dict get $rule match] \
-		[dict get $rule pattern] [dict get $rule reply]]
+		[scopeText [dict get $rule scope]] [dict get $rule match] \
+		[dict get $rule pattern] [expr {[dict get $rule script] ne ""
+		? "script: [showText [dict get $rule script]]"
+		: [dict get $rule reply]}]]
 	incr i
     }
 }
@@ -89,9 +123,12 @@ proc ::workbench::EditRule {} {
 	return
     }
     set rule [lindex $rules [string range $sel 1 end]]
-    foreach key {scope match pattern reply} {
+    foreach key {match pattern reply} {
 	set re($key) [dict get $rule $key]
     }
+    set re(scope) [scopeText [dict get $rule scope]]
+    .nb.rules.script.text delete 1.0 end
+    .nb.rules.script.text insert end [dict get $rule script]
 }
 
 # workbench::RuleAction what --
@@ -108,8 +145,9 @@ proc ::workbench::RuleAction {what} {
 	set re(status) "Select a rule first"
 	return
     }
+    set script [string trim [.nb.rules.script.text get 1.0 end-1c]]
     set rule [dict create scope $re(scope) match $re(match) \
-	    pattern $re(pattern) reply $re(reply)]
+	    pattern $re(pattern) reply $re(reply) script $script]
     set new $rules
     switch -- $what {
 	add { lappend new $rule }
@@ -130,5 +168,22 @@ proc ::workbench::RuleAction {what} {
     }
     if {$what ne "delete" && $index >= 0} {
 	.nb.rules.list selection set r$index
+    }
+}
+
+# workbench::UseScriptExample --
+#	Puts the chosen example's match, pattern and script in the editor.
+
+proc ::workbench::UseScriptExample {} {
+    variable scriptExamples
+    variable re
+    set w .nb.rules.script
+    foreach {name match pattern body} $scriptExamples {
+	if {$name eq [$w.example get]} {
+	    set re(match) $match
+	    set re(pattern) $pattern
+	    $w.text delete 1.0 end
+	    $w.text insert end $body
+	}
     }
 }

@@ -7,7 +7,7 @@
 namespace eval ::workbench {
     variable sp			;# Array: send panel state.
     array set sp {mode text text {} every 1000 repeat 0 timer {} sent 0
-	snippet {} status {}}
+	snippet {} status {} adds {} historyAt -1}
 }
 
 proc ::workbench::buildSendPanel {w} {
@@ -17,19 +17,25 @@ proc ::workbench::buildSendPanel {w} {
     ttk::frame $w.row
     ttk::combobox $w.row.data -textvariable ::workbench::sp(text) \
 	    -font TkFixedFont -postcommand ::workbench::FillHistory
-    ttk::button $w.row.send -text "Send" -command ::workbench::uiSend
+    ttk::button $w.row.send -text "Send" -command {::workbench::uiSend 1}
     ttk::label $w.row.status -textvariable ::workbench::sp(status) \
 	    -style Status.TLabel
     pack $w.row.send -side right -padx {4 0}
     pack $w.row.status -side right -padx {6 2}
     pack $w.row.data -side left -fill x -expand 1
-    bind $w.row.data <Return> ::workbench::uiSend
+    bind $w.row.data <Return> {::workbench::uiSend 1}
+    bind $w.row.data <Up> {::workbench::HistoryStep 1; break}
+    bind $w.row.data <Down> {::workbench::HistoryStep -1; break}
     # Return in the box sends; so does Ctrl+Return anywhere else.
     bind . <Control-Return> [list apply {{box} {
-	if {[focus] ne $box} ::workbench::uiSend
+	if {[focus] ne $box} {::workbench::uiSend 1}
     }} $w.row.data]
 
     ttk::frame $w.opts
+    # What the framing adds to every message (sendAdds).
+    ttk::label $w.opts.adds -textvariable ::workbench::sp(adds) \
+	    -style Status.TLabel
+    pack $w.opts.adds -side right
     foreach mode {text hex file} label {Text Hex File} {
 	ttk::radiobutton $w.opts.$mode -text $label -value $mode \
 		-variable ::workbench::sp(mode)
@@ -58,7 +64,9 @@ proc ::workbench::buildSendPanel {w} {
     pack $w.opts -fill x
     tooltip $w.row.data "Text: escapes \\n \\r \\t \\\\ \\xNN; macros\
 	    {counter} {time} {epoch}. Hex: pairs of digits, spaces allowed.\
-	    File: a file name. Line framing adds the end of line itself.\
+	    File: a file name. Hex, \\xNN and files are sent byte for\
+	    byte on every framing and encoding; line framing then adds its\
+	    end of line, length framing its prefix.\
 	    The list holds what was sent (Return or Ctrl+Return sends)."
     tooltip $w.opts.repeat "Send the same again every N ms until unticked"
     tooltip $w.opts.snippet "Saved messages: pick one to put it in the box"
@@ -82,7 +90,7 @@ proc ::workbench::BrowseFile {} {
 #	Sends the panel's data to the selected item. Errors (closed, bad
 #	escape, bad hex) go to the status line and stop a repeat.
 
-proc ::workbench::uiSend {} {
+proc ::workbench::uiSend {{clear 0}} {
     variable sp
     variable ui
     set id $ui(current)
@@ -92,7 +100,7 @@ proc ::workbench::uiSend {} {
     }
     if {[catch {
 	set data [encodePayload $sp(mode) $sp(text) $id]
-	set n [itemSend $id $data]
+	set n [itemSendBytes $id $data]
     } msg]} {
 	set sp(status) $msg
 	set sp(repeat) 0
@@ -100,6 +108,12 @@ proc ::workbench::uiSend {} {
 	return 0
     }
     rememberSent $sp(text)
+    set sp(historyAt) -1
+    # Return, Ctrl+Return and Send empty the box for the next message
+    # (Up/Down or the list bring back what was sent), unless repeating.
+    if {$clear && !$sp(repeat)} {
+	set sp(text) {}
+    }
     incr sp(sent) $n
     set sp(status) "[commas $sp(sent)] sent"
     return 1
@@ -163,4 +177,40 @@ proc ::workbench::DeleteSnippet {} {
 	removeSnippet $sp(snippet)
 	set sp(snippet) {}
     }
+}
+
+# workbench::sendAdds id --
+#	What the framing of item id adds to each message sent, for the
+#	send panel: "+ \n", "+ 4-byte length", "as is".
+
+proc ::workbench::sendAdds {id} {
+    if {$id eq "" || ![itemExists $id]} {
+	return ""
+    }
+    set o [itemGet $id options]
+    switch -- [dict get $o framing] {
+	line {
+	    set eol [dict get {auto {\n} lf {\n} crlf {\r\n} cr {\r}} \
+		    [dict get $o translation]]
+	    return "line framing: sends add $eol"
+	}
+	length {
+	    return "length framing: sends add a [dict get $o lengthbytes]-byte\
+		    length"
+	}
+	default { return "raw: sent as is" }
+    }
+}
+
+# workbench::HistoryStep step --
+#	Up (1) and Down (-1) in the send box: older and newer texts sent;
+#	Down past the newest empties the box.
+
+proc ::workbench::HistoryStep {step} {
+    variable sp
+    variable history
+    set at [expr {max(-1, min([llength $history] - 1, $sp(historyAt) + $step))}]
+    set sp(historyAt) $at
+    set sp(text) [expr {$at < 0 ? "" : [lindex $history $at]}]
+    .nb.traffic.send.row.data icursor end
 }

@@ -9,7 +9,8 @@
 #	    connections {{host 127.0.0.1 port 7000 options {framing line ...}}}
 #	    listeners {{host 127.0.0.1 port 7000 options {...} echo 1}}
 #	    snippets {{name hello mode text text {hello\n}}}
-#	    rules {{scope any match prefix pattern PING reply {PONG\1}}}
+#	    rules {{scope {listener 127.0.0.1 7000} match prefix pattern PING
+#		reply {PONG\1} script {} enabled 1}}
 #	    history {{hello} {GET / HTTP/1.0\r\n\r\n}}
 #
 #	The file is read as data: read, parsed as a dict, every field
@@ -209,6 +210,14 @@ proc ::workbench::readWorkspace {path} {
 	    }
 	    rules {
 		dict set result rules [lmap r [CheckList rules $value] {
+		    # An item id as a scope (files written before scopes
+		    # were saved as {kind host port}) means nothing after a
+		    # restart: the rule comes back disabled, for any.
+		    if {![catch {dict get $r scope} scope]
+			    && [regexp {^i\d+$} $scope]} {
+			dict set r scope any
+			dict set r enabled 0
+		    }
 		    checkRule $r
 		}]
 	    }
