@@ -46,6 +46,16 @@ namespace eval ::workbench {
     # Limits of scripted replies (the script host gets them at start).
     variable scriptLimits {ms 100 commands 200000 replyBytes 1048576
 	memoryMB 256 watchdogMs 3000 pending 1000}
+    # Example scripts (the rules tab offers them): name, match, pattern,
+    # script.
+    variable scriptExamples {
+	"Counter" prefix {} {incr ::n
+return "#$::n $message"}
+	"JSON-ish field echo" regex {"id"\s*:\s*("[^"]*"|\d+)} {return "{\"id\": [lindex $captures 1], \"ok\": true}"}
+	"Checksum appended" prefix {} {set sum 0
+foreach byte [split $message {}] {incr sum [scan $byte %c]}
+return "$message*[format %02X [expr {$sum & 0xFF}]]"}
+    }
     variable scriptHostFile [file join [file dirname [file normalize \
 	    [info script]]] scripthost.tcl]
 }

@@ -6,16 +6,6 @@
 namespace eval ::workbench {
     variable re			;# Array: the rule editor's fields.
     array set re {scope any match prefix pattern {} reply {} status {}}
-    # Example scripts offered in the editor (name, match, pattern, script).
-    variable scriptExamples {
-	"Counter" prefix {} {incr ::n
-return "#$::n $message"}
-	"JSON-ish field echo" regex {"id"\s*:\s*("[^"]*"|\d+)} {return "{\"id\": [lindex $captures 1], \"ok\": true}"}
-	"Checksum appended" prefix {} {set sum 0
-foreach byte [split $message {}] {incr sum [scan $byte %c]}
-return "$message*[format %02X [expr {$sum & 0xFF}]]"}
-    }
-}
 }
 
 proc ::workbench::buildRulesTab {w} {
