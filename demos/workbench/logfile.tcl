@@ -26,10 +26,13 @@ namespace eval ::workbench {
 	}
     }
     set logMaps(text) $showMap
-    set logMaps(binary) $showMap
+    # Bytes 0x80-0xFF as \xNN: first in the map, so that they win over
+    # showMap's \u0080-\u009F for characters.
+    set logMaps(binary) {}
     for {set i 128} {$i < 256} {incr i} {
 	lappend logMaps(binary) [format %c $i] [format {\x%02X} $i]
     }
+    lappend logMaps(binary) {*}$showMap
     unset -nocomplain i from to
 }
 
@@ -131,7 +134,7 @@ proc ::workbench::LogPayload {id dir messages prefix} {
 	return [join $messages \n$prefix]
     }
     set plain [expr {$kind eq "binary" ? {[^\x20-\x5B\x5D-\x7E]}
-	    : {[\x00-\x1F\\\x7F]}}]
+	    : {[\x00-\x1F\\\x7F-\x9F]}}]
     return [join [lmap m $messages {
 	if {[regexp $plain $m]} {
 	    string map $logMaps($kind) $m

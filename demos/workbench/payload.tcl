@@ -14,6 +14,11 @@ namespace eval ::workbench {
 	lappend showMap [format %c $i] [format {\x%02X} $i]
     }
     lappend showMap \x7F {\x7F}
+    # The C1 controls U+0080-U+009F have no glyph of their own (a font
+    # draws a stray box or bracket): \u0080 ... \u009F.
+    for {set i 0x80} {$i < 0xA0} {incr i} {
+	lappend showMap [format %c $i] [format {\u%04X} $i]
+    }
     lset showMap [expr {2 * 9 + 1}] {\t}
     lset showMap [expr {2 * 10 + 1}] {\n}
     lset showMap [expr {2 * 13 + 1}] {\r}

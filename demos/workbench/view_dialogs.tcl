@@ -211,7 +211,7 @@ proc ::workbench::uiSaveWorkspace {} {
     if {[catch {saveWorkspace $ui(workspace) [wm geometry .]} msg]} {
 	problem "Cannot save the workspace: $msg"
     } else {
-	problem "Workspace saved to $ui(workspace)"
+	notice "Workspace saved to $ui(workspace)"
     }
 }
 

@@ -9,52 +9,53 @@ namespace eval ::workbench {
 }
 
 proc ::workbench::buildRulesTab {w} {
+    variable scriptExamples
     ttk::frame $w -padding 10
     ttk::label $w.intro -wraplength 560 -justify left -text "A received\
-	    message that matches a rule gets the rule's reply (the first\
-	    matching rule wins). Replies take escapes (\\n, \\xNN) and\
-	    captures: \\0 the whole message or match, \\1 ... \\9 the\
-	    regular expression's groups (for a prefix rule, \\1 is the\
-	    rest of the message). Nothing received is ever run as code.\
-	    A rule with a script computes its reply instead: the script\
-	    gets message, captures, peer and connection and returns the\
-	    reply (or nothing); it runs in a safe interpreter in a separate\
-	    process, without files or exec, under time, command and memory\
-	    limits."
+	    message that matches a rule gets its reply (the first match\
+	    wins): escapes \\n \\xNN, captures \\0 (the match) and \\1 ...\
+	    \\9. Or a Script computes the reply from message, captures, peer\
+	    and connection, in a safe interpreter in another process (no\
+	    files, no exec; time, command and memory limits)."
     ttk::treeview $w.list -columns {on scope match pattern reply} \
-	    -show headings -height 8 -selectmode browse
-    foreach {col label width} {on On 40 scope Scope 150 match Match 60
-	    pattern Pattern 160 reply "Reply or script" 240} {
+	    -show headings -height 5 -selectmode browse
+    foreach {col label width} {on On 34 scope Scope 136 match Match 52
+	    pattern Pattern 70 reply "Reply or script" 100} {
 	$w.list heading $col -text $label -anchor w
-	$w.list column $col -width $width -stretch [expr {$width > 100}]
+	$w.list column $col -width $width -stretch [expr {$width >= 70}]
     }
     bind $w.list <<TreeviewSelect>> ::workbench::EditRule
     set e [ttk::frame $w.edit]
     ttk::label $e.lscope -text "Scope"
-    ttk::combobox $e.scope -width 22 -textvariable ::workbench::re(scope) \
+    ttk::combobox $e.scope -width 16 -textvariable ::workbench::re(scope) \
 	    -postcommand [list ::workbench::ScopeValues $e.scope]
     ttk::label $e.lmatch -text "Match"
     ttk::combobox $e.match -width 7 -state readonly \
 	    -values {exact prefix regex} -textvariable ::workbench::re(match)
     ttk::label $e.lpattern -text "Pattern"
-    ttk::entry $e.pattern -width 18 -textvariable ::workbench::re(pattern)
+    ttk::entry $e.pattern -width 12 -textvariable ::workbench::re(pattern)
     ttk::label $e.lreply -text "Reply"
-    ttk::entry $e.reply -width 20 -textvariable ::workbench::re(reply)
-    pack $e.lscope $e.scope $e.lmatch $e.match $e.lpattern $e.pattern \
-	    $e.lreply -side left -padx {0 4}
-    pack $e.reply -side left -fill x -expand 1
-    set sc [ttk::frame $w.script]
-    ttk::label $sc.label -text "Script"
-    text $sc.text -height 4 -width 60 -font TkFixedFont -undo 1 \
+    ttk::entry $e.reply -width 12 -textvariable ::workbench::re(reply)
+    # Script: a text widget (a script has lines), with its examples.
+    set sc $w.script
+    text $sc -height 3 -width 40 -font TkFixedFont -undo 1 \
 	    -wrap none -borderwidth 1 -relief sunken
-    ttk::label $sc.lex -text "Example"
-    ttk::combobox $sc.example -width 18 -state readonly \
+    ttk::label $e.lscript -text "Script"
+    ttk::label $e.lex -text "Example"
+    ttk::combobox $e.example -width 18 -state readonly \
 	    -values [lmap {name m p body} $scriptExamples {set name}]
-    bind $sc.example <<ComboboxSelected>> ::workbench::UseScriptExample
-    grid $sc.label $sc.text $sc.lex $sc.example -sticky nw -padx {0 4}
-    grid columnconfigure $sc 1 -weight 1
-    grid configure $sc.text -sticky nsew
-    tooltip $sc.text "Optional. A Tcl script whose result is the reply\
+    bind $e.example <<ComboboxSelected>> ::workbench::UseScriptExample
+    # Two fields a row, so that the editor fits a narrow window.
+    grid $e.lscope $e.scope $e.lmatch $e.match -sticky ew -pady 2
+    grid $e.lpattern $e.pattern $e.lreply $e.reply -sticky ew -pady 2
+    grid $e.lscript $sc - - -sticky nsew -pady 2 -in $e
+    grid x x $e.lex $e.example -sticky ew -pady 2
+    foreach l {lscope lpattern lscript lmatch lreply lex} {
+	grid configure $e.$l -sticky w -padx {0 4}
+    }
+    grid configure $e.lmatch $e.lreply $e.lex -padx {10 4}
+    grid columnconfigure $e {1 3} -weight 1
+    tooltip $sc "Optional. A Tcl script whose result is the reply\
 	    (empty: none), run in a safe interpreter with message, captures,\
 	    peer and connection; global variables persist (incr ::n). Leave\
 	    empty to use Reply."
@@ -73,8 +74,10 @@ proc ::workbench::buildRulesTab {w} {
     grid $w.intro -sticky w -pady {0 8}
     grid $w.list -sticky nsew
     grid $w.edit -sticky ew -pady {8 4}
-    grid $w.script -sticky ew -pady {0 4}
     grid $w.buttons -sticky w
+    bind $w <Configure> [list apply {{l width} {
+	$l configure -wraplength [expr {max(200, $width - 24)}]
+    }} $w.intro %w]
     grid columnconfigure $w 0 -weight 1
     grid rowconfigure $w 1 -weight 1
 }
@@ -117,8 +120,8 @@ proc ::workbench::EditRule {} {
 	set re($key) [dict get $rule $key]
     }
     set re(scope) [scopeText [dict get $rule scope]]
-    .nb.rules.script.text delete 1.0 end
-    .nb.rules.script.text insert end [dict get $rule script]
+    .nb.rules.script delete 1.0 end
+    .nb.rules.script insert end [dict get $rule script]
 }
 
 # workbench::RuleAction what --
@@ -135,7 +138,7 @@ proc ::workbench::RuleAction {what} {
 	set re(status) "Select a rule first"
 	return
     }
-    set script [string trim [.nb.rules.script.text get 1.0 end-1c]]
+    set script [string trim [.nb.rules.script get 1.0 end-1c]]
     set rule [dict create scope $re(scope) match $re(match) \
 	    pattern $re(pattern) reply $re(reply) script $script]
     set new $rules
@@ -167,13 +170,12 @@ proc ::workbench::RuleAction {what} {
 proc ::workbench::UseScriptExample {} {
     variable scriptExamples
     variable re
-    set w .nb.rules.script
     foreach {name match pattern body} $scriptExamples {
-	if {$name eq [$w.example get]} {
+	if {$name eq [.nb.rules.edit.example get]} {
 	    set re(match) $match
 	    set re(pattern) $pattern
-	    $w.text delete 1.0 end
-	    $w.text insert end $body
+	    .nb.rules.script delete 1.0 end
+	    .nb.rules.script insert end $body
 	}
     }
 }

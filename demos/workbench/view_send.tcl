@@ -31,35 +31,44 @@ proc ::workbench::buildSendPanel {w} {
 	if {[focus] ne $box} {::workbench::uiSend 1}
     }} $w.row.data]
 
+    # The choices: two groups, side by side when there is room, else on
+    # two rows (LayoutBar, as the traffic bar).
     ttk::frame $w.opts
-    # What the framing adds to every message (sendAdds).
-    ttk::label $w.opts.adds -textvariable ::workbench::sp(adds) \
-	    -style Status.TLabel
-    pack $w.opts.adds -side right
+    ttk::frame $w.opts.l
+    ttk::frame $w.opts.r
     foreach mode {text hex file} label {Text Hex File} {
 	ttk::radiobutton $w.opts.$mode -text $label -value $mode \
 		-variable ::workbench::sp(mode)
-	pack $w.opts.$mode -side left -padx {0 4}
+	pack $w.opts.$mode -in $w.opts.l -side left -padx {0 4}
     }
-    ttk::button $w.opts.browse -text "File..." -width 6 \
+    ttk::button $w.opts.browse -text "File..." -width -5 \
 	    -command ::workbench::BrowseFile
-    pack $w.opts.browse -side left -padx {0 10}
+    pack $w.opts.browse -in $w.opts.l -side left -padx {0 10}
     ttk::checkbutton $w.opts.repeat -text "Repeat every" \
 	    -variable ::workbench::sp(repeat) -command ::workbench::OnRepeat
-    ttk::spinbox $w.opts.every -from 1 -to 3600000 -increment 100 -width 6 \
+    ttk::spinbox $w.opts.every -from 1 -to 3600000 -increment 100 -width 5 \
 	    -textvariable ::workbench::sp(every)
     ttk::label $w.opts.ms -text "ms"
     ttk::label $w.opts.lsnip -text "Snippet"
     ttk::combobox $w.opts.snippet -width 8 -state readonly \
 	    -textvariable ::workbench::sp(snippet)
     bind $w.opts.snippet <<ComboboxSelected>> ::workbench::UseSnippet
-    ttk::button $w.opts.save -text "Save..." -width 7 \
+    ttk::button $w.opts.save -text "Save..." -width -5 \
 	    -command ::workbench::SaveSnippet
-    ttk::button $w.opts.delete -text "Delete" -width 6 \
+    ttk::button $w.opts.delete -text "Delete" -width -5 \
 	    -command ::workbench::DeleteSnippet
-    pack $w.opts.repeat $w.opts.every $w.opts.ms -side left
-    pack $w.opts.lsnip -side left -padx {10 4}
-    pack $w.opts.snippet $w.opts.save $w.opts.delete -side left -padx {0 4}
+    # What the framing adds to every message (sendAdds).
+    ttk::label $w.opts.adds -textvariable ::workbench::sp(adds) \
+	    -style Status.TLabel
+    pack $w.opts.repeat $w.opts.every $w.opts.ms -in $w.opts.l -side left
+    pack $w.opts.adds -in $w.opts.r -side left -padx {4 8}
+    pack $w.opts.lsnip -in $w.opts.r -side left -padx {0 4}
+    pack $w.opts.snippet $w.opts.save $w.opts.delete -in $w.opts.r \
+	    -side left -padx {0 4}
+    grid $w.opts.l -row 0 -column 0 -sticky w
+    grid $w.opts.r -row 0 -column 1 -sticky e
+    grid columnconfigure $w.opts 1 -weight 1
+    bind $w.opts <Configure> [list ::workbench::LayoutBar $w.opts %w]
     pack $w.row -fill x -pady {2 4}
     pack $w.opts -fill x
     tooltip $w.row.data "Text: escapes \\n \\r \\t \\\\ \\xNN; macros\
@@ -181,7 +190,8 @@ proc ::workbench::DeleteSnippet {} {
 
 # workbench::sendAdds id --
 #	What the framing of item id adds to each message sent, for the
-#	send panel: "+ \n", "+ 4-byte length", "as is".
+#	send panel: "sends add \n", "sends add a 4-byte length", "sent as
+#	is" (raw framing).
 
 proc ::workbench::sendAdds {id} {
     if {$id eq "" || ![itemExists $id]} {
@@ -190,27 +200,10 @@ proc ::workbench::sendAdds {id} {
     set o [itemGet $id options]
     switch -- [dict get $o framing] {
 	line {
-	    set eol [dict get {auto {\n} lf {\n} crlf {\r\n} cr {\r}} \
-		    [dict get $o translation]]
-	    return "line framing: sends add $eol"
+	    return "sends add [dict get {auto {\n} lf {\n} crlf {\r\n}
+		    cr {\r}} [dict get $o translation]]"
 	}
-	length {
-	    return "length framing: sends add a [dict get $o lengthbytes]-byte\
-		    length"
-	}
-	default { return "raw: sent as is" }
+	length { return "sends add a [dict get $o lengthbytes]-byte length" }
+	default { return "sent as is" }
     }
-}
-
-# workbench::HistoryStep step --
-#	Up (1) and Down (-1) in the send box: older and newer texts sent;
-#	Down past the newest empties the box.
-
-proc ::workbench::HistoryStep {step} {
-    variable sp
-    variable history
-    set at [expr {max(-1, min([llength $history] - 1, $sp(historyAt) + $step))}]
-    set sp(historyAt) $at
-    set sp(text) [expr {$at < 0 ? "" : [lindex $history $at]}]
-    .nb.traffic.send.row.data icursor end
 }

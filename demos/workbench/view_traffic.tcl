@@ -64,6 +64,13 @@ proc ::workbench::buildTrafficTab {w} {
     grid $w.send - -sticky ew
     grid columnconfigure $w 0 -weight 1
     grid rowconfigure $w 2 -weight 1
+    # In a narrow window the heading and the info line wrap rather than
+    # lose their ends.
+    bind $w <Configure> [list apply {{w width} {
+	foreach l [list $w.head $w.info] {
+	    $l configure -wraplength [expr {max(200, $width - 16)}]
+	}
+    }} $w %w]
     foreach v {dir regex} {
 	trace add variable ::workbench::tv($v) write \
 		[list ::workbench::ScheduleRerender]
@@ -100,8 +107,9 @@ proc ::workbench::BuildTrafficBar {w} {
     # The right-hand buttons first: when the window is narrow, the
     # entries shrink, not the buttons.
     pack $w.clear $w.copy $w.follow -in $w.r -side right -padx {4 0}
-    pack $w.lfind $w.find -in $w.r -side left -padx {0 4}
-    pack $w.lmode $w.mode $w.ldir $w.dir $w.lfilter $w.filter $w.regex \
+    pack $w.regex $w.lfind $w.find -in $w.r -side left -padx {0 4}
+    pack configure $w.lfind -padx {8 4}
+    pack $w.lmode $w.mode $w.ldir $w.dir $w.lfilter $w.filter \
 	    -in $w.l -side left -padx {0 4}
     pack configure $w.ldir $w.lfilter -padx {8 4}
     grid $w.l -row 0 -column 0 -sticky w
@@ -367,7 +375,7 @@ proc ::workbench::refreshTrafficInfo {} {
     set tv(headText) "[string totitle [describe $id] 0 0]"
     set total [itemGet $id seq]
     set outside [expr {max(0, $total - $tv(widgetRows))}]
-    set text "[commas $total] rows, [commas $tv(widgetRows)] in the view,\
+    set text "[plural $total row], [commas $tv(widgetRows)] in the view,\
 	    [commas $outside] outside it"
     append text [expr {[logging] ? " (all are in the log)"
 	    : " (File > Log to file keeps them all)"}]
