@@ -207,3 +207,21 @@ proc ::workbench::sendAdds {id} {
 	default { return "sent as is" }
     }
 }
+
+# workbench::HistoryStep step --
+#	Up (1) and Down (-1) in the send box: older and newer texts sent;
+#	Down past the newest empties the box.
+
+proc ::workbench::HistoryStep {step} {
+    variable sp
+    variable history
+    set at [expr {max(-1, min([llength $history] - 1, $sp(historyAt) + $step))}]
+    set sp(historyAt) $at
+    # Not an expr ternary: it would turn a sent " 1" into 1.
+    if {$at < 0} {
+	set sp(text) ""
+    } else {
+	set sp(text) [lindex $history $at]
+    }
+    .nb.traffic.send.row.data icursor end
+}
