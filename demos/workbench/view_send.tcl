@@ -43,8 +43,8 @@ proc ::workbench::buildSendPanel {w} {
     }
     ttk::button $w.opts.browse -text "File..." -width -5 \
 	    -command ::workbench::BrowseFile
-    pack $w.opts.browse -in $w.opts.l -side left -padx {0 10}
-    ttk::checkbutton $w.opts.repeat -text "Repeat every" \
+    pack $w.opts.browse -in $w.opts.l -side left -padx {0 8}
+    ttk::checkbutton $w.opts.repeat -text "Repeat" \
 	    -variable ::workbench::sp(repeat) -command ::workbench::OnRepeat
     ttk::spinbox $w.opts.every -from 1 -to 3600000 -increment 100 -width 5 \
 	    -textvariable ::workbench::sp(every)
@@ -61,6 +61,7 @@ proc ::workbench::buildSendPanel {w} {
     ttk::label $w.opts.adds -textvariable ::workbench::sp(adds) \
 	    -style Status.TLabel
     pack $w.opts.repeat $w.opts.every $w.opts.ms -in $w.opts.l -side left
+    pack configure $w.opts.every -padx 2
     pack $w.opts.adds -in $w.opts.r -side left -padx {4 8}
     pack $w.opts.lsnip -in $w.opts.r -side left -padx {0 4}
     pack $w.opts.snippet $w.opts.save $w.opts.delete -in $w.opts.r \
@@ -77,7 +78,8 @@ proc ::workbench::buildSendPanel {w} {
 	    byte on every framing and encoding; line framing then adds its\
 	    end of line, length framing its prefix.\
 	    The list holds what was sent (Return or Ctrl+Return sends)."
-    tooltip $w.opts.repeat "Send the same again every N ms until unticked"
+    tooltip $w.opts.repeat "Send the same again every N ms until\
+	    unticked"
     tooltip $w.opts.snippet "Saved messages: pick one to put it in the box"
 }
 
