@@ -314,6 +314,10 @@ proc ::workbench::ScriptReply {host data} {
     lassign $scriptPending($seq) id script timer
     after cancel $timer
     unset scriptPending($seq)
+    if {![array size scriptPending]} {
+	# Caught up: a later overflow is reported again.
+	variable scriptDropped 0
+    }
     if {![info exists item($id,kind)]} {
 	return
     }

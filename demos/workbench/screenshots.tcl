@@ -61,7 +61,7 @@ set scenes {
 	after 900 {
 	    ::workbench::uiSend
 	    ::workbench::uiSend
-	    ::workbench::itemSend i2 [::workbench::encodePayload hex \
+	    ::workbench::itemSendBytes i2 [::workbench::encodePayload hex \
 		    {47 45 54 20 2f 0d 0a} i2]
 	    ::workbench::addRule {match prefix pattern PING reply {PONG\1}}
 	    ::workbench::itemSend i2 "PING 42"
