@@ -63,7 +63,7 @@ set scenes {
 	    ::workbench::uiSend
 	    ::workbench::itemSendBytes i2 [::workbench::encodePayload hex \
 		    {47 45 54 20 2f 0d 0a} i2]
-	    ::workbench::addRule {match prefix pattern PING reply {PONG\1}}
+	    ::workbench::addRule {scope i1 match prefix pattern PING reply {PONG\1}}
 	    ::workbench::itemSend i2 "PING 42"
 	}
 	# The meter's worst counts from here: the scene, not the start-up.

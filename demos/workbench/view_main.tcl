@@ -153,10 +153,10 @@ proc ::workbench::BuildSidebar {w} {
     $w.tree heading out -text "Out" -anchor e
     # Narrow enough that at the minimum window size the notebook keeps
     # most of the width (the sash gives the sidebar more if wanted).
-    $w.tree column #0 -width 158 -minwidth 90 -stretch 1
-    $w.tree column state -width 64 -stretch 0
-    $w.tree column in -width 46 -stretch 0 -anchor e
-    $w.tree column out -width 46 -stretch 0 -anchor e
+    $w.tree column #0 -width 160 -minwidth 90 -stretch 1
+    $w.tree column state -width 70 -stretch 0
+    $w.tree column in -width 42 -stretch 0 -anchor e
+    $w.tree column out -width 42 -stretch 0 -anchor e
     foreach {state colour} {open green4 connecting DarkOrange3
 	    listening blue3 paused DarkOrange3 closed gray45 error red3} {
 	$w.tree tag configure $state -foreground $colour
