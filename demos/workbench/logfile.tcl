@@ -68,7 +68,7 @@ proc ::workbench::stopLog {} {
     after cancel $log(flushTimer)
     set log(flushTimer) {}
     if {$log(chan) ne ""} {
-	catch {::close $log(chan)}
+	catch {close $log(chan)}
 	set log(chan) {}
 	Notify log {}
     }
@@ -89,7 +89,7 @@ proc ::workbench::FlushTick {} {
     set log(flushTimer) {}
     if {$log(chan) ne ""} {
 	if {[catch {flush $log(chan)} msg]} {
-	    catch {::close $log(chan)}
+	    catch {close $log(chan)}
 	    set log(chan) {}
 	    Notify log {}
 	    return
@@ -175,7 +175,7 @@ proc ::workbench::LogTime {us} {
 proc ::workbench::Rotate {} {
     variable log
     # Closing flushes the old file; the new one is flushed by FlushTick.
-    ::close $log(chan)
+    close $log(chan)
     for {set i [expr {$log(keep) - 1}]} {$i >= 1} {incr i -1} {
 	if {[file exists $log(path).$i]} {
 	    file rename -force $log(path).$i $log(path).[expr {$i + 1}]
@@ -214,6 +214,6 @@ proc ::workbench::export {id path format} {
 	}
 	incr n
     }
-    ::close $f
+    close $f
     return $n
 }

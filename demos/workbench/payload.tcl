@@ -115,7 +115,7 @@ proc ::workbench::encodePayload {mode text id} {
 		Fail VALUE file "cannot read \"$text\": $f"
 	    }
 	    set bytes [read $f]
-	    ::close $f
+	    close $f
 	    return $bytes
 	}
 	default { Fail VALUE mode "bad mode \"$mode\": must be text, hex or file" }

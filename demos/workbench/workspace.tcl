@@ -151,7 +151,7 @@ proc ::workbench::saveWorkspace {path {geometry {}}} {
     dict for {key value} [workspace $geometry] {
 	puts $f [list $key $value]
     }
-    ::close $f
+    close $f
     file rename -force $tmp $path
 }
 
@@ -168,7 +168,7 @@ proc ::workbench::readWorkspace {path} {
     set f [open $path r]
     fconfigure $f -encoding utf-8
     set text [read $f]
-    ::close $f
+    close $f
     # Comment lines at the top are not part of the dict (only there: a
     # line inside a value may start with "#").
     set lines [split $text \n]
