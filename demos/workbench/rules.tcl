@@ -44,7 +44,9 @@ namespace eval ::workbench {
     array set scriptPending {}
     variable scriptDropped 0	;# Requests dropped: too many pending.
     # Limits of scripted replies (the script host gets them at start).
-    variable scriptLimits {ms 100 commands 200000 replyBytes 1048576
+    # The time limit is wall-clock time, generous so that a busy machine
+    # does not disable a good script; the window never waits for it.
+    variable scriptLimits {ms 500 commands 1000000 replyBytes 1048576
 	memoryMB 256 watchdogMs 3000 pending 1000}
     # Example scripts (the rules tab offers them): name, match, pattern,
     # script.
