@@ -40,7 +40,7 @@ namespace eval ::workbench {
     variable ruleHits 0		;# Replies sent by rules.
     variable scriptHost {}	;# The script host's process handle.
     variable scriptSeq 0	;# Requests sent to the script host.
-    variable scriptPending	;# Array: seq -> {id script timer}.
+    variable scriptPending	;# Array: seq -> {id script timer host}.
     array set scriptPending {}
     variable scriptDropped 0	;# Requests dropped: too many pending.
     # Limits of scripted replies (the script host gets them at start).
@@ -250,11 +250,14 @@ proc ::workbench::ScriptRequest {id script message captures} {
     set connection [dict create id $id kind $item($id,kind) \
 	    label $item($id,label)]
     set peer [list $item($id,host) $item($id,port)]
-    $host send [encoding convertto utf-8 [list $seq $script $message \
-	    $captures $peer $connection]]
+    if {[catch {$host send [encoding convertto utf-8 [list $seq $script \
+	    $message $captures $peer $connection]]} msg]} {
+	Event $id "no script reply: $msg"
+	return
+    }
     set timer [after [dict get $scriptLimits watchdogMs] \
 	    [list ::workbench::ScriptOverdue $seq]]
-    set scriptPending($seq) [list $id $script $timer]
+    set scriptPending($seq) [list $id $script $timer $host]
 }
 
 # workbench::ScriptHost --
@@ -344,15 +347,20 @@ proc ::workbench::ScriptReply {host data} {
 proc ::workbench::ScriptOverdue {seq} {
     variable scriptHost
     variable scriptPending
-    if {[info exists scriptPending($seq)] && $scriptHost ne ""} {
+    if {[info exists scriptPending($seq)]} {
 	lset scriptPending($seq) 2 overdue
-	catch {$scriptHost kill KILL}
+	set host [lindex $scriptPending($seq) 3]
+	# The next request starts a new host at once.
+	if {$host eq $scriptHost} {
+	    set scriptHost {}
+	}
+	catch {$host kill KILL}
     }
 }
 
 # workbench::ScriptHostExit host code signal --
 #	The host exited (killed by the watchdog, or out of memory): the
-#	request it was on disables its rule; the others get no reply.
+#	request it was on disables its rule; its others get no reply.
 
 proc ::workbench::ScriptHostExit {host code signal} {
     variable scriptHost
@@ -363,7 +371,10 @@ proc ::workbench::ScriptHostExit {host code signal} {
     }
     set first 1
     foreach seq [lsort -integer [array names scriptPending]] {
-	lassign $scriptPending($seq) id script timer
+	lassign $scriptPending($seq) id script timer owner
+	if {$owner ne $host} {
+	    continue
+	}
 	after cancel $timer
 	unset scriptPending($seq)
 	if {![info exists item($id,kind)]} {
