@@ -9,7 +9,8 @@
 #	Usage: wish demos/workbench.tcl ?option ...?   (see Usage below)
 #
 #	The model (demos/workbench/{connections,traffic,payload,rules,
-#	statistics,logfile,workspace,loadgen}.tcl) is plain Tcl without Tk; the views
+#	statistics,logfile,workspace,loadgen}.tcl) is plain Tcl without Tk
+#	(scripthost.tcl runs in a tclsh of its own for scripted replies); the views
 #	(demos/workbench/view_*.tcl) are Tk. They meet through
 #	workbench::observe (the model's notifications) and the model's
 #	commands (itemGet, itemSend, itemClose, ...), which the views call.
