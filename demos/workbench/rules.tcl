@@ -263,6 +263,8 @@ proc ::workbench::ScriptRequest {id script message captures} {
 # workbench::ScriptHost --
 #	The script host's process handle, started on first use: a tclsh
 #	running scripthost.tcl under "ulimit -v" (memory) with the limits.
+#	Without LD_PRELOAD: a preloaded runtime (a sanitizer's, when this
+#	process runs under one) cannot start under the memory limit.
 
 proc ::workbench::ScriptHost {} {
     variable scriptHost
@@ -279,6 +281,7 @@ proc ::workbench::ScriptHost {} {
 	    [dict get $scriptLimits commands] \
 	    [dict get $scriptLimits replyBytes]] \
 	    -framing length -lengthbytes 4 -stderr discard \
+	    -env {LD_PRELOAD {}} \
 	    -maxmessage [expr {[dict get $scriptLimits replyBytes] * 4 + 4096}] \
 	    -ondata ::workbench::ScriptReply \
 	    -onexit ::workbench::ScriptHostExit]
