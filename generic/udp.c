@@ -91,13 +91,9 @@ typedef struct Udp {
     CourierIoThread *ioPtr;
 
     /* Tcl half. */
-    CourierResource resource;
-    Tcl_Interp *interp;
-    Tcl_Command token;
-    Tcl_Obj *nameObj;		/* The handle's current name. */
+    CourierHandle handle;	/* Its command, name and resource. */
     CourierPort *tclPort;
     UdpOptions opts;
-    int closed;
     int family;			/* AF_INET or AF_INET6. */
     int port;
     char host[64];
@@ -130,15 +126,14 @@ typedef struct Udp {
     atomic_size_t pendingOut;		/* Bytes sent, not yet written. */
 } Udp;
 
-#define RESOURCE_TO_UDP(resPtr) \
-    ((Udp *) ((char *) (resPtr) - offsetof(Udp, resource)))
+#define HANDLE_TO_UDP(handlePtr) \
+    ((Udp *) ((char *) (handlePtr) - offsetof(Udp, handle)))
 
 static const char udpKind[] = "udp";
 
 static const char *const familyNames[] = {"any", "inet", "inet6", NULL};
 enum { FAMILY_ANY, FAMILY_INET, FAMILY_INET6 };
 
-static void	UdpCloseTcl(Udp *udpPtr);
 static void	IoUdpFlush(uv_check_t *handle);
 
 static void
@@ -860,11 +855,11 @@ UdpCallBack(
     int i;
 
     assert(objc < 4);
-    objv[0] = udpPtr->nameObj;
+    objv[0] = udpPtr->handle.nameObj;
     for (i = 0; i < objc; i++) {
 	objv[i + 1] = args[i];
     }
-    if (prefixPtr == NULL) {
+    if (prefixPtr == NULL || udpPtr->handle.closed) {
 	/* Free what was made for the call. */
 	for (i = 1; i <= objc; i++) {
 	    Tcl_IncrRefCount(objv[i]);
@@ -872,7 +867,7 @@ UdpCallBack(
 	}
 	return;
     }
-    CourierCallPrefix(udpPtr->interp, prefixPtr, objc + 1, objv);
+    CourierCallPrefix(udpPtr->handle.interp, prefixPtr, objc + 1, objv);
 }
 
 /*
@@ -981,10 +976,10 @@ UdpDeliver(
 	    UdpCallBack(udpPtr, udpPtr->opts.onerror, 2, args);
 	} else {
 	    /* No one would hear of it otherwise: as a fileevent error. */
-	    Tcl_SetObjResult(udpPtr->interp, Tcl_ObjPrintf("%s: %s",
-		    Tcl_GetString(udpPtr->nameObj), Tcl_GetString(text)));
-	    Tcl_SetErrorCode(udpPtr->interp, "COURIER", "UDP", name, NULL);
-	    Tcl_BackgroundException(udpPtr->interp, TCL_ERROR);
+	    Tcl_SetObjResult(udpPtr->handle.interp, Tcl_ObjPrintf("%s: %s",
+		    Tcl_GetString(udpPtr->handle.nameObj), Tcl_GetString(text)));
+	    Tcl_SetErrorCode(udpPtr->handle.interp, "COURIER", "UDP", name, NULL);
+	    Tcl_BackgroundException(udpPtr->handle.interp, TCL_ERROR);
 	}
 	Tcl_DecrRefCount(text);
 	break;
@@ -1186,16 +1181,17 @@ UdpCmdOptions(
     return ucPtr;
 }
 
-static void
-UdpCloseTcl(
-    Udp *udpPtr)
-{
-    Tcl_Command token = udpPtr->token;
+/*
+ * UdpClosed --
+ *	The handle is closed (CourierHandleClose): the socket goes, and the
+ *	Tcl half with it.
+ */
 
-    if (udpPtr->closed) {
-	return;
-    }
-    udpPtr->closed = 1;
+static void
+UdpClosed(
+    CourierHandle *handlePtr)
+{
+    Udp *udpPtr = HANDLE_TO_UDP(handlePtr);
 
     /*
      * Wait (a loop turn) until the I/O thread has closed the socket, so
@@ -1206,11 +1202,6 @@ UdpCloseTcl(
     UdpSubmitWait(udpPtr, UdpCmdNew(udpPtr, UdpCloseRun, UdpCmdDiscard));
     CourierPortClose(udpPtr->tclPort);
     udpPtr->tclPort = NULL;
-    CourierResourceForget(&udpPtr->resource);
-    udpPtr->token = NULL;
-    if (token != NULL) {
-	Tcl_DeleteCommandFromToken(udpPtr->interp, token);
-    }
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
     if (udpPtr->peerObj != NULL) {
 	Tcl_DecrRefCount(udpPtr->peerObj);
@@ -1220,56 +1211,7 @@ UdpCloseTcl(
 	Tcl_DecrRefCount(udpPtr->lastHostObj);
 	udpPtr->lastHostObj = NULL;
     }
-    Tcl_DecrRefCount(udpPtr->nameObj);
-    udpPtr->nameObj = NULL;
     UdpUnref(udpPtr);			/* The Tcl half's. */
-}
-
-static void
-UdpCloseResource(
-    CourierResource *resPtr)
-{
-    UdpCloseTcl(RESOURCE_TO_UDP(resPtr));
-}
-
-static void
-UdpCommandDeleted(
-    ClientData clientData)
-{
-    Udp *udpPtr = clientData;
-
-    if (!udpPtr->closed) {
-	udpPtr->token = NULL;
-	UdpCloseTcl(udpPtr);
-    }
-}
-
-/*
- * UdpRenamed --
- *	A rename of the handle command: callbacks get the new name.
- */
-
-static void
-UdpRenamed(
-    ClientData clientData,
-    Tcl_Interp *interp,
-    const char *oldName,
-    const char *newName,
-    int flags)
-{
-    Udp *udpPtr = clientData;
-
-    (void) interp;
-    (void) oldName;
-    if ((flags & TCL_TRACE_RENAME) && newName != NULL && !udpPtr->closed
-	    && udpPtr->token != NULL) {
-	Tcl_Obj *nameObj = Tcl_NewObj();
-
-	Tcl_GetCommandFullName(udpPtr->interp, udpPtr->token, nameObj);
-	Tcl_IncrRefCount(nameObj);
-	Tcl_DecrRefCount(udpPtr->nameObj);
-	udpPtr->nameObj = nameObj;
-    }
 }
 
 /*
@@ -1306,8 +1248,8 @@ UdpSend(
 	return CourierError(interp, "USAGE", NULL,
 		"%s send: no host and port given, and the socket is not "
 		"connected (use \"%s connect host port\" first)",
-		Tcl_GetString(udpPtr->nameObj),
-		Tcl_GetString(udpPtr->nameObj));
+		Tcl_GetString(udpPtr->handle.nameObj),
+		Tcl_GetString(udpPtr->handle.nameObj));
     }
     if (objc == 5) {
 	host = Tcl_GetString(objv[2]);
@@ -1653,7 +1595,7 @@ UdpObjCmd(
     };
     enum { UC_CGET, UC_CLOSE, UC_CONFIGURE, UC_CONNECT, UC_INFO, UC_JOIN,
 	UC_LEAVE, UC_PAUSE, UC_PORT, UC_RESUME, UC_SEND };
-    Udp *udpPtr = clientData;
+    Udp *udpPtr = HANDLE_TO_UDP(clientData);
     int index;
 
     if (objc < 2) {
@@ -1695,7 +1637,7 @@ UdpObjCmd(
 	Tcl_SetObjResult(interp, UdpInfo(udpPtr));
 	return TCL_OK;
     case UC_CLOSE:
-	UdpCloseTcl(udpPtr);
+	CourierHandleClose(&udpPtr->handle);
 	return TCL_OK;
     case UC_CGET:
 	if (objc != 3) {
@@ -1740,7 +1682,7 @@ CourierUdpObjCmd(
     CourierIoThread *ioPtr;
     Udp *udpPtr;
     UdpCmd *ucPtr;
-    char cmdName[64];
+    Tcl_Obj *nameObj;
     int fd;
 
     (void) clientData;
@@ -1781,25 +1723,18 @@ CourierUdpObjCmd(
     atomic_init(&udpPtr->pendingOut, 0);
     udpPtr->ioObj.abortProc = IoUdpAbort;
     udpPtr->ioPtr = ioPtr;
-    udpPtr->interp = interp;
+    udpPtr->handle.interp = interp;
     udpPtr->opts = opts;
     udpPtr->fd = fd;
     udpPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &udpPortType,
 	    interp, udpPtr, udpPtr, (size_t) opts.maxPending);
     udpPtr->ioPort = udpPtr->tclPort;
-    CourierResourceAdd(cinterpPtr, &udpPtr->resource, udpKind,
-	    UdpCloseResource);
-    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
-	    udpPtr->resource.name);
-    udpPtr->token = Tcl_CreateObjCommand(interp, cmdName, UdpObjCmd,
-	    udpPtr, UdpCommandDeleted);
-    Tcl_TraceCommand(interp, cmdName, TCL_TRACE_RENAME, UdpRenamed, udpPtr);
-    udpPtr->nameObj = Tcl_NewStringObj(cmdName, -1);
-    Tcl_IncrRefCount(udpPtr->nameObj);
+    nameObj = CourierHandleCreate(&udpPtr->handle, cinterpPtr, udpKind,
+	    UdpObjCmd, UdpClosed);
     ucPtr = UdpCmdOptions(udpPtr, UdpOpenRun, UdpOpenDiscard);
     CourierIoSubmit(ioPtr, &ucPtr->header);
     CourierOptRelease(udpCreateSpecs, &create);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(cmdName, -1));
+    Tcl_SetObjResult(interp, nameObj);
     return TCL_OK;
 
   error:
