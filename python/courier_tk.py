@@ -65,6 +65,17 @@ proc ::courier_tk::batch {cmd conn msgs} {
 proc ::courier_tk::once {cmd args} {
     try { uplevel #0 [linsert $args 0 $cmd] } finally { rename $cmd {} }
 }
+# serverinfo server -- $server info, with a copy of its handles list: the
+# listener appends to the list it returns, and Courier 0.1.0 aborts
+# ("called with shared object") on the next accept while anything, such
+# as the interpreter's result seen by tkinter, still holds that list.
+proc ::courier_tk::serverinfo {server} {
+    set d [$server info]
+    set copy {}
+    foreach h [dict get $d handles] { lappend copy $h }
+    dict set d handles $copy
+    return $d
+}
 """
 
 
@@ -451,6 +462,14 @@ class Listener(_Handle):
 
     def port(self):
         return int(self._call("port"))
+
+    def info(self):
+        """The listener's ``info`` as a dict (``handles`` a tuple)."""
+        if self._gone:
+            raise CourierError("%s is closed" % self.name,
+                               ("COURIER", "CLOSED"))
+        return _info_dict(self._lib, self._lib.call(
+            "::courier_tk::serverinfo", self.name))
 
     def close(self):
         """Stops listening; accepted connections stay open."""
