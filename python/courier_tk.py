@@ -18,11 +18,13 @@ control bounds memory.
     root.mainloop()
 
 What it does, in Tcl terms:
-  * One Tcl command per handle (``::courier_tk::hN``, created with
-    ``tk.createcommand``) receives all of that handle's callbacks; it is
-    deleted once the Courier handle is gone (``close()``, a spawned
-    process's end, ``root.destroy()``), so nothing accumulates. A command
-    trace on the Courier handle tells the module when it goes.
+  * Each handle has its Python callbacks registered once, as two Tcl
+    commands made with ``tk.createcommand``: ``::courier_tk::dN`` for its
+    messages (one Python call per message, or per read with
+    ``batch=True``) and ``::courier_tk::hN`` for its other events. Both
+    are deleted at the next idle pass after the Courier handle is gone
+    (``close()``, a spawned process's end, ``root.destroy()``), so nothing
+    accumulates. A command trace on the Courier handle says when it goes.
   * Messages arrive as ``bytes`` for raw and length framing and for line
     framing with ``encoding="binary"``, as ``str`` for text lines; with
     ``batch=True`` one call per read receives a list.
@@ -58,7 +60,7 @@ namespace eval ::courier_tk {}
 # that tkinter's setvar/getvar in a callback mean global variables).
 # batch cmd conn msgs -- one Python call per read, the messages as words.
 proc ::courier_tk::batch {cmd conn msgs} {
-    uplevel #0 [linsert $msgs 0 $cmd b $conn]
+    uplevel #0 [linsert $msgs 0 $cmd $conn]
 }
 # once cmd args -- a one-shot callback: calls cmd, then deletes it (after
 # it has returned, never from inside it).
@@ -155,10 +157,11 @@ class _Lib:
             return
         self.handles.pop(handle.name, None)
         handle._gone = True
-        if handle._depth:
-            self.tk.call("after", "idle", ("rename", cmd, ""))
-        else:
-            self.tk.deletecommand(cmd)
+        # Not deleted here: this may run inside one of them (a handle
+        # closed from its own callback), and a command is not deleted
+        # while it runs. Every one is gone after the next idle pass.
+        for name in handle._cmds():
+            self.tk.call("after", "idle", ("rename", name, ""))
 
     def _destroyed(self):
         # root.destroy(): close every handle still open, gracefully.
@@ -245,6 +248,10 @@ def _info_dict(lib, raw):
     return out
 
 
+def _ignore(*args):
+    pass
+
+
 _CALLBACKS = ("on_connect", "on_data", "on_close", "on_error", "on_drain",
               "on_exit")
 
@@ -253,27 +260,26 @@ class _Handle:
     """What connections, listeners and processes share."""
 
     _gone = False
-    _depth = 0
 
     def __init__(self, lib):
         self._lib = lib
         self._cmd = lib.new_cmd(self._dispatch)
         self.name = None
 
+    def _cmds(self):
+        return (self._cmd,)
+
     def __repr__(self):
         return "<%s %s%s>" % (type(self).__name__, self.name,
                               " (closed)" if self._gone else "")
 
     def _dispatch(self, kind, name, *args):
-        self._depth += 1
         try:
             self._event(kind, args)
         except SystemExit:
             raise
         except BaseException:
             self._lib.report()
-        finally:
-            self._depth -= 1
 
     def _call(self, *args):
         if self._gone:
@@ -306,13 +312,37 @@ class Connection(_Handle):
     def __init__(self, lib, callbacks):
         super().__init__(lib)
         self._cbs = dict(callbacks)
+        self._on_data = self._cbs.get("on_data") or _ignore
         self._binary = False
         self._batch = False
+        # Messages have a command of their own: one Python call per
+        # message (or per read with batch), nothing else on the way.
+        report = lib.report
+
+        def data(name, msg, *more):
+            try:
+                if self._batch:
+                    msgs = [msg, *more]
+                    if self._binary:
+                        msgs = [m.encode("latin-1") for m in msgs]
+                    self._on_data(self, msgs)
+                elif self._binary:
+                    self._on_data(self, msg.encode("latin-1"))
+                else:
+                    self._on_data(self, msg)
+            except SystemExit:
+                raise
+            except BaseException:
+                report()
+        self._dcmd = lib.new_cmd(data, "d")
+
+    def _cmds(self):
+        return (self._cmd, self._dcmd)
 
     def _data_prefix(self):
         if self._batch:
-            return ("::courier_tk::batch", self._cmd)
-        return (self._cmd, "d")
+            return ("::courier_tk::batch", self._dcmd)
+        return (self._dcmd,)
 
     def _tcl_callbacks(self):
         cmd = self._cmd
@@ -331,19 +361,7 @@ class Connection(_Handle):
                        int(self._lib.tk.call(self.name, "cget", "-batch")))
 
     def _event(self, kind, args):
-        if kind == "d":
-            cb = self._cbs.get("on_data")
-            if cb is not None:
-                msg = args[0]
-                cb(self, msg.encode("latin-1") if self._binary else msg)
-        elif kind == "b":
-            cb = self._cbs.get("on_data")
-            if cb is not None:
-                if self._binary:
-                    cb(self, [m.encode("latin-1") for m in args])
-                else:
-                    cb(self, list(args))
-        elif kind == "c":
+        if kind == "c":
             cb = self._cbs.get("on_close")
             if cb is not None:
                 cb(self, tuple(str(x) for x in
@@ -403,6 +421,8 @@ class Connection(_Handle):
         and callbacks (on_data=..., ...)."""
         cbs = {k: options.pop(k) for k in list(options) if k in _CALLBACKS}
         self._cbs.update(cbs)
+        if "on_data" in cbs:
+            self._on_data = cbs["on_data"] or _ignore
         if options:
             self._call("configure", *_tcl_options(options))
             self._read_mode()
@@ -496,7 +516,8 @@ def connect(host, port, root=None, **options):
                                  *_tcl_options(options),
                                  *conn._tcl_callbacks()))
     except BaseException:
-        lib.tk.deletecommand(conn._cmd)
+        for name in conn._cmds():
+            lib.tk.deletecommand(name)
         raise
     lib.track(conn)
     return conn
@@ -536,7 +557,8 @@ def spawn(argv, root=None, **options):
                                  *_tcl_options(options),
                                  *proc._tcl_callbacks()))
     except BaseException:
-        lib.tk.deletecommand(proc._cmd)
+        for name in proc._cmds():
+            lib.tk.deletecommand(name)
         raise
     lib.track(proc)
     return proc
