@@ -111,8 +111,11 @@ class _Lib:
         self.tk.createcommand("::courier_tk::released", self._released)
         if self.tk.call("info", "commands", "bind"):
             self.tk.createcommand("::courier_tk::destroyed", self._destroyed)
-            self.tk.call("bind", ".", "<Destroy>",
-                         "+if {\"%W\" eq \".\"} ::courier_tk::destroyed")
+            # A binding tag of our own on "." alone: the application's
+            # root.bind("<Destroy>", ...) cannot replace it, and the
+            # destruction of other widgets does not trigger it.
+            self.tk.eval("bind CourierTk <Destroy> ::courier_tk::destroyed;"
+                         " bindtags . [linsert [bindtags .] 0 CourierTk]")
 
     def call(self, *args):
         """tk.call, with Tcl errors turned into CourierError."""
