@@ -667,10 +667,12 @@ def _reporting(lib, func):
 
 
 def configure(root=None, **options):
-    """``courier::configure``: with no option, the settings as a dict."""
+    """``courier::configure``: with no option, the settings as a dict
+    (keys without the dash: ``{'budget': 4000, ...}``)."""
     lib = _lib(root)
     if not options:
-        return _info_dict(lib, lib.call("courier::configure"))
+        d = _info_dict(lib, lib.call("courier::configure"))
+        return {k.lstrip("-"): v for k, v in d.items()}
     lib.call("courier::configure", *_tcl_options(options))
 
 
