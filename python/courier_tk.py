@@ -153,16 +153,17 @@ class _Lib:
 
     def _released(self, cmd, *ignored):
         # The Tcl handle is gone (deleted by close, by Courier itself after
-        # a spawned process's -onexit, or by rename): forget it and delete
-        # its callback command -- later if that command is running now.
+        # a spawned process's -onexit, or by the interpreter's deletion):
+        # forget it and delete its callback commands.
         handle = self.by_cmd.pop(cmd, None)
         if handle is None:
             return
         self.handles.pop(handle.name, None)
         handle._gone = True
         # Not deleted here: this may run inside one of them (a handle
-        # closed from its own callback), and a command is not deleted
-        # while it runs. Every one is gone after the next idle pass.
+        # closed from its own callback), and deleting a tkinter command
+        # while it runs would free what its call still uses. Each is
+        # gone after the next idle pass.
         for name in handle._cmds():
             self.tk.call("after", "idle", ("rename", name, ""))
 
