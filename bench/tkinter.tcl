@@ -44,9 +44,10 @@ proc ::bench::tkinter::run {} {
 	puts "tkinter: skipped: no display (make bench runs under Xvfb)"
 	return
     }
-    # Five rounds at most: each takes a few seconds per recipe.
-    set args [list -repeat [expr {min($::bench::repeat, 5)}] \
-	    -timeout $::bench::timeout]
+    # Five rounds at most, one with -quick: a round takes 4 recipes x
+    # about 4 s (mostly the paced and idle phases).
+    set rounds [expr {$::bench::quick ? 1 : min($::bench::repeat, 5)}]
+    set args [list -repeat $rounds -timeout $::bench::timeout]
     if {$::bench::quick} {
 	lappend args -quick
     }
