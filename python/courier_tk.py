@@ -161,9 +161,9 @@ class _Lib:
         self.handles.pop(handle.name, None)
         handle._gone = True
         # Not deleted here: this may run inside one of them (a handle
-        # closed from its own callback), and deleting a tkinter command
-        # while it runs would free what its call still uses. Each is
-        # gone after the next idle pass.
+        # closed from its own callback), and a tkinter command deleted
+        # while it runs fails that call (Python 3.11: an empty TclError
+        # instead of its result). Each is gone after the next idle pass.
         for name in handle._cmds():
             self.tk.call("after", "idle", ("rename", name, ""))
 
