@@ -646,14 +646,29 @@ def actor(name=None, root=None, **options):
     ``mailbox``, ``restart``, ``max_restarts``, ``within``. Its crashes go
     to Tcl's background error handler unless ``on_error`` is given."""
     lib = _lib(root)
+    cmds = []
     extra = []
-    for key in ("on_error", "on_exit"):
-        func = options.pop(key, None)
-        if func is not None:
-            cmd = lib.new_cmd(_reporting(lib, func), "actor")
-            extra += ["-" + key.replace("_", ""), cmd]
+    on_error = options.pop("on_error", None)
+    on_exit = options.pop("on_exit", None)
+    if on_error is not None:
+        cmds.append(lib.new_cmd(_reporting(lib, on_error), "actor"))
+        extra += ["-onerror", cmds[-1]]
+
+    def ended(handle, reason):
+        # The actor's commands go once it has ended (after this call).
+        for cmd in cmds:
+            lib.tk.call("after", "idle", ("rename", cmd, ""))
+        if on_exit is not None:
+            on_exit(handle, reason)
+    cmds.append(lib.new_cmd(_reporting(lib, ended), "actor"))
+    extra += ["-onexit", cmds[-1]]
     args = ([name] if name else []) + _tcl_options(options) + extra
-    return Actor(lib, str(lib.call("courier::actor", "create", *args)))
+    try:
+        return Actor(lib, str(lib.call("courier::actor", "create", *args)))
+    except BaseException:
+        for cmd in cmds:
+            lib.tk.deletecommand(cmd)
+        raise
 
 
 def _reporting(lib, func):
