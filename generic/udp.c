@@ -153,11 +153,18 @@ UdpUnref(
  */
 
 /* A command to the I/O half. */
+/* The operations of UdpCmdRun. */
+enum {
+    UDP_OP_OPEN, UDP_OP_CLOSE, UDP_OP_CONFIGURE, UDP_OP_PAUSE,
+    UDP_OP_MEMBERSHIP, UDP_OP_CONNECT
+};
+
 typedef struct UdpCmd {
     CourierIoCmd header;
     Udp *udpPtr;
-    int flag;			/* What the run procedure is told. */
-    UdpOptions io;		/* Options, for UdpConfigureRun (no Tcl
+    int op;			/* UDP_OP_*: what UdpCmdRun does. */
+    int flag;			/* What the operation is told. */
+    UdpOptions io;		/* Options, for UDP_OP_CONFIGURE (no Tcl
 				 * values are read: only the numbers). */
     char ifaddr[64];		/* -multicastif, "" for none. */
     /* For commands whose caller waits for the answer (join, connect). */
@@ -180,19 +187,31 @@ typedef struct UdpSendCmd {
     unsigned char data[];
 } UdpSendCmd;
 
+static void	UdpCmdRun(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
+static void	UdpOpenRun(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
+static void	UdpOpenDiscard(CourierIoCmd *cmdPtr);
+static void	UdpCmdDiscard(CourierIoCmd *cmdPtr);
+
+/*
+ * UdpCmdNew --
+ *	A command for the I/O half: op is UDP_OP_OPEN (UdpOpenRun) or one
+ *	of UdpCmdRun's.
+ */
+
 static UdpCmd *
 UdpCmdNew(
     Udp *udpPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
+    int op)
 {
     UdpCmd *ucPtr = calloc(1, sizeof(UdpCmd));
 
     if (ucPtr == NULL) {
 	CourierPanicOutOfMemory(sizeof(UdpCmd));
     }
-    ucPtr->header.runProc = runProc;
-    ucPtr->header.discardProc = discardProc;
+    ucPtr->op = op;
+    ucPtr->header.runProc = op == UDP_OP_OPEN ? UdpOpenRun : UdpCmdRun;
+    ucPtr->header.discardProc = op == UDP_OP_OPEN ? UdpOpenDiscard
+	    : UdpCmdDiscard;
     ucPtr->udpPtr = udpPtr;
     atomic_fetch_add(&udpPtr->refCount, 1);
     return ucPtr;
@@ -501,7 +520,7 @@ IoUdpFlush(
 
 /*
  * IoUdpApply --
- *	Sets the socket options the I/O half is told (UdpConfigureRun and
+ *	Sets the socket options the I/O half is told (UDP_OP_CONFIGURE and
  *	at open). A failure is reported through -onerror.
  */
 
@@ -589,99 +608,67 @@ UdpOpenDiscard(
     UdpCmdDone(ucPtr, UV_ECANCELED);
 }
 
-static void
-UdpCloseRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-
-    (void) ioPtr;
-    IoUdpClose(ucPtr->udpPtr);
-    UdpCmdDone(ucPtr, 0);
-}
-
-static void
-UdpConfigureRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-
-    (void) ioPtr;
-    if (!ucPtr->udpPtr->ioClosed) {
-	IoUdpApply(ucPtr->udpPtr, ucPtr);
-    }
-    UdpCmdDone(ucPtr, 0);
-}
-
 /*
- * UdpPauseRun --
- *	flag: 1 pause, 0 resume ($u pause/resume), 2 the port resumed.
+ *----------------------------------------------------------------------
+ *
+ * UdpCmdRun --
+ *
+ *	Every command of the Tcl half but open and send, by its op:
+ *	  UDP_OP_CLOSE		close the socket;
+ *	  UDP_OP_CONFIGURE	apply the options the command carries;
+ *	  UDP_OP_PAUSE		flag 1 pause, 0 resume ($u pause/resume),
+ *				2 the port has room again;
+ *	  UDP_OP_MEMBERSHIP	join (flag UV_JOIN_GROUP) or leave a group on
+ *				ifaddr ("" for the kernel's choice);
+ *	  UDP_OP_CONNECT	fix the peer (addr).
+ *	A socket already closed does nothing (join and connect: UV_EBADF).
+ *
+ *----------------------------------------------------------------------
  */
 
 static void
-UdpPauseRun(
+UdpCmdRun(
     CourierIoThread *ioPtr,
     CourierIoCmd *cmdPtr)
 {
     UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
     Udp *udpPtr = ucPtr->udpPtr;
+    const struct sockaddr *addr = (const struct sockaddr *) &ucPtr->addr;
+    int err = 0;
 
     (void) ioPtr;
-    if (ucPtr->flag == 2) {
-	udpPtr->throttled = 0;
-    } else {
-	udpPtr->userPaused = ucPtr->flag;
+    if (udpPtr->ioClosed) {
+	UdpCmdDone(ucPtr, ucPtr->op == UDP_OP_MEMBERSHIP
+		|| ucPtr->op == UDP_OP_CONNECT ? UV_EBADF : 0);
+	return;
     }
-    if (!udpPtr->ioClosed) {
+    switch (ucPtr->op) {
+    case UDP_OP_CLOSE:
+	IoUdpClose(udpPtr);
+	break;
+    case UDP_OP_CONFIGURE:
+	IoUdpApply(udpPtr, ucPtr);
+	break;
+    case UDP_OP_PAUSE:
+	if (ucPtr->flag == 2) {
+	    udpPtr->throttled = 0;
+	} else {
+	    udpPtr->userPaused = ucPtr->flag;
+	}
 	IoUdpUpdateReading(udpPtr);
-    }
-    UdpCmdDone(ucPtr, 0);
-}
-
-/*
- * UdpMembershipRun --
- *	$u join/leave: flag is UV_JOIN_GROUP or UV_LEAVE_GROUP; ifaddr is
- *	the interface's address ("" for the kernel's choice).
- */
-
-static void
-UdpMembershipRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err = UV_EBADF;
-
-    (void) ioPtr;
-    if (!udpPtr->ioClosed) {
+	break;
+    case UDP_OP_MEMBERSHIP:
 	err = uv_udp_set_membership(&udpPtr->udp, ucPtr->group,
 		ucPtr->ifaddr[0] ? ucPtr->ifaddr : NULL,
 		(uv_membership) ucPtr->flag);
-    }
-    UdpCmdDone(ucPtr, err);
-}
-
-static void
-UdpConnectRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err = UV_EBADF;
-
-    (void) ioPtr;
-    if (!udpPtr->ioClosed) {
-	err = uv_udp_connect(&udpPtr->udp,
-		(const struct sockaddr *) &ucPtr->addr);
-	if (err == UV_EISCONN) {
+	break;
+    case UDP_OP_CONNECT:
+	err = uv_udp_connect(&udpPtr->udp, addr);
+	if (err == UV_EISCONN) {	/* Connected elsewhere: move. */
 	    uv_udp_connect(&udpPtr->udp, NULL);
-	    err = uv_udp_connect(&udpPtr->udp,
-		    (const struct sockaddr *) &ucPtr->addr);
+	    err = uv_udp_connect(&udpPtr->udp, addr);
 	}
+	break;
     }
     UdpCmdDone(ucPtr, err);
 }
@@ -995,7 +982,7 @@ UdpNotify(
     Udp *udpPtr = producerData;
 
     if (event == COURIER_NOTIFY_RESUME) {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UdpPauseRun, UdpCmdDiscard);
+	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = 2;
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -1166,10 +1153,9 @@ BindUdp(
 static UdpCmd *
 UdpCmdOptions(
     Udp *udpPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
+    int op)
 {
-    UdpCmd *ucPtr = UdpCmdNew(udpPtr, runProc, discardProc);
+    UdpCmd *ucPtr = UdpCmdNew(udpPtr, op);
 
     ucPtr->io = udpPtr->opts;
     ucPtr->io.ondata = ucPtr->io.onerror = ucPtr->io.multicastIf = NULL;
@@ -1199,7 +1185,7 @@ UdpClosed(
      * at once.
      */
 
-    UdpSubmitWait(udpPtr, UdpCmdNew(udpPtr, UdpCloseRun, UdpCmdDiscard));
+    UdpSubmitWait(udpPtr, UdpCmdNew(udpPtr, UDP_OP_CLOSE));
     CourierPortClose(udpPtr->tclPort);
     udpPtr->tclPort = NULL;
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
@@ -1407,7 +1393,7 @@ UdpMembership(
 		"bad group \"%.100s\": not a multicast address (%s)", group,
 		udpPtr->family == AF_INET ? "224.0.0.0/4" : "ff00::/8");
     }
-    ucPtr = UdpCmdNew(udpPtr, UdpMembershipRun, UdpCmdDiscard);
+    ucPtr = UdpCmdNew(udpPtr, UDP_OP_MEMBERSHIP);
     ucPtr->flag = join ? UV_JOIN_GROUP : UV_LEAVE_GROUP;
     snprintf(ucPtr->group, sizeof(ucPtr->group), "%s", group);
     if (objc == 4 && InterfaceAddress(interp, udpPtr->family,
@@ -1454,7 +1440,7 @@ UdpConnect(
 	    &port) != TCL_OK) {
 	return TCL_ERROR;
     }
-    ucPtr = UdpCmdNew(udpPtr, UdpConnectRun, UdpCmdDiscard);
+    ucPtr = UdpCmdNew(udpPtr, UDP_OP_CONNECT);
     if (!ParseAddress(host, (int) port, udpPtr->family, &ucPtr->addr)) {
 	UdpCmdDone(ucPtr, 0);
 	return CourierError(interp, "VALUE", "host",
@@ -1577,8 +1563,8 @@ UdpConfigure(
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
     udpPtr->opts = copy;
     CourierPortSetHighWater(udpPtr->tclPort, (size_t) copy.maxPending);
-    CourierIoSubmit(udpPtr->ioPtr, &UdpCmdOptions(udpPtr, UdpConfigureRun,
-	    UdpCmdDiscard)->header);
+    CourierIoSubmit(udpPtr->ioPtr,
+	    &UdpCmdOptions(udpPtr, UDP_OP_CONFIGURE)->header);
     return TCL_OK;
 }
 
@@ -1624,7 +1610,7 @@ UdpObjCmd(
 	return UdpMembership(udpPtr, interp, objc, objv, index == UC_JOIN);
     case UC_PAUSE:
     case UC_RESUME: {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UdpPauseRun, UdpCmdDiscard);
+	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = (index == UC_PAUSE);
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -1731,7 +1717,7 @@ CourierUdpObjCmd(
     udpPtr->ioPort = udpPtr->tclPort;
     nameObj = CourierHandleCreate(&udpPtr->handle, cinterpPtr, udpKind,
 	    UdpObjCmd, UdpClosed);
-    ucPtr = UdpCmdOptions(udpPtr, UdpOpenRun, UdpOpenDiscard);
+    ucPtr = UdpCmdOptions(udpPtr, UDP_OP_OPEN);
     CourierIoSubmit(ioPtr, &ucPtr->header);
     CourierOptRelease(udpCreateSpecs, &create);
     Tcl_SetObjResult(interp, nameObj);
