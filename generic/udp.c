@@ -8,28 +8,21 @@
  *	no name lookup), so that "address in use" and the port picked for
  *	port 0 are known when courier::udp returns. Its I/O thread then owns
  *	it: it receives, and posts the datagrams of one loop turn to the
- *	handle's inbox port as one chain (UdpFlushRecv, from a uv_check
- *	handle), or as one packed message with -batch. Sends are commands: a
- *	numeric address is checked in the Tcl thread, a host name is looked
- *	up on the resolver threads (resolver.c) and the datagram sent when the
- *	answer comes back to the I/O thread.
+ *	handle's inbox port (udpio.c). Sends are commands: a numeric
+ *	address and the size are checked here, in the Tcl thread; a host
+ *	name is looked up by the I/O half.
  *
  *	UDP has no flow control: when the undelivered datagrams pass
  *	-maxpending bytes the I/O thread stops receiving until the port
  *	resumes it, and the kernel drops what its buffer cannot hold.
  *	Courier itself never drops a datagram it has received.
  *
- *	Who owns what: the Tcl half (handle, options, callbacks) belongs to
- *	the interpreter's thread; the uv_udp_t and the pending chain to the
- *	I/O thread; they share only atomic counters. The struct is freed
- *	when the last reference goes (Tcl half, I/O half, port, commands).
+ *	This file is the Tcl half (see udpInt.h): everything here runs in
+ *	the interpreter's thread. The struct is freed when the last
+ *	reference goes (Tcl half, I/O half, port, commands).
  */
 
-#include "courierInt.h"
-#include "io.h"
-#include "resolver.h"
-#include <stdatomic.h>
-#include <stdint.h>
+#include "udpInt.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,210 +30,14 @@
 #include <unistd.h>
 #include <assert.h>
 #include <ifaddrs.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
-
-/* Kinds of the messages the I/O half posts. */
-enum {
-    UDP_MSG_DATAGRAM = 1,	/* UdpPeer, then the payload. */
-    UDP_MSG_BATCH,		/* [u32 length][UdpPeer][payload]... */
-    UDP_MSG_ERROR		/* "ERRNAME\0message". */
-};
-
-/* The largest payloads IPv4 and IPv6 (without jumbograms) can carry. */
-#define UDP_MAX_PAYLOAD4 65507
-#define UDP_MAX_PAYLOAD6 65527
-
-/* A datagram's sender, as it crosses to the Tcl thread (no strings). */
-typedef struct UdpPeer {
-    uint8_t family;		/* AF_INET or AF_INET6. */
-    uint8_t pad;
-    uint16_t port;		/* Host order. */
-    uint8_t addr[16];		/* 4 or 16 bytes used. */
-} UdpPeer;
-
-/* What can be changed with $u configure. */
-typedef struct UdpOptions {
-    int broadcast;
-    int ttl;
-    int multicastLoop;
-    int multicastTtl;
-    Tcl_Obj *multicastIf;	/* NULL: the kernel's choice. */
-    int recvBuffer;		/* SO_RCVBUF; 0: the kernel's default. */
-    int maxDatagram;		/* Larger ones count as truncated. */
-    Tcl_WideInt maxPending;
-    int batch;
-    Tcl_Encoding encoding;	/* NULL: binary. */
-    Tcl_Obj *ondata, *onerror;
-} UdpOptions;
-
-/* What is given once, to courier::udp. */
-typedef struct UdpCreateOptions {
-    int port;
-    Tcl_Obj *host;		/* NULL: 127.0.0.1. */
-    int family;			/* An index into familyNames. */
-    int reuseAddr;
-} UdpCreateOptions;
-
-typedef struct Udp {
-    CourierIoObject ioObj;	/* Must be first: the data of its handle. */
-    atomic_int refCount;	/* Tcl half, I/O half, port, commands. */
-    CourierIoThread *ioPtr;
-
-    /* Tcl half. */
-    CourierHandle handle;	/* Its command, name and resource. */
-    CourierPort *tclPort;
-    UdpOptions opts;
-    int family;			/* AF_INET or AF_INET6. */
-    int port;
-    char host[64];
-    unsigned long inode;	/* The socket's, for its kernel counters. */
-    int connected;		/* $u connect was called. */
-    Tcl_Obj *peerObj;		/* {host port} after connect, or NULL. */
-    Tcl_Obj *lastHostObj;	/* The last sender's host, cached ... */
-    UdpPeer lastPeer;		/* ... for this address. */
-    uint64_t datagramsIn, bytesIn, datagramsOut, bytesOut;
-
-    /* I/O half. */
-    uv_udp_t udp;
-    uv_check_t flush;		/* Posts what one loop turn received. */
-    CourierPort *ioPort;
-    int fd;			/* Until the I/O half takes it. */
-    int ioHandles;		/* libuv handles not yet closed. */
-    int receiving;		/* uv_udp_recv_start is in force. */
-    int throttled;		/* The port said FULL. */
-    int userPaused;		/* $u pause. */
-    int ioClosed;
-    int ioBatch;		/* -batch, as the I/O half knows it. */
-    size_t ioMaxDatagram;	/* -maxdatagram, likewise. */
-    CourierMsg *pendHead, *pendTail;	/* Received, not yet posted. */
-    unsigned char *batchBuf;	/* -batch: the packed datagrams ... */
-    size_t batchLen, batchCap;	/* ... of this loop turn. */
-
-    /* Both halves. */
-    atomic_uint_fast64_t truncated;	/* Datagrams cut by the kernel. */
-    atomic_uint_fast64_t sendErrors;
-    atomic_size_t pendingOut;		/* Bytes sent, not yet written. */
-} Udp;
-
-#define HANDLE_TO_UDP(handlePtr) \
-    ((Udp *) ((char *) (handlePtr) - offsetof(Udp, handle)))
 
 static const char udpKind[] = "udp";
 
 static const char *const familyNames[] = {"any", "inet", "inet6", NULL};
 enum { FAMILY_ANY, FAMILY_INET, FAMILY_INET6 };
-
-static void	IoUdpFlush(uv_check_t *handle);
-
-static void
-UdpUnref(
-    Udp *udpPtr)
-{
-    if (atomic_fetch_sub(&udpPtr->refCount, 1) == 1) {
-	free(udpPtr->batchBuf);
-	free(udpPtr);
-    }
-}
-
-/*
- *======================================================================
- * I/O half.
- *======================================================================
- */
-
-/* A command to the I/O half. */
-/* The operations of UdpCmdRun. */
-enum {
-    UDP_OP_OPEN, UDP_OP_CLOSE, UDP_OP_CONFIGURE, UDP_OP_PAUSE,
-    UDP_OP_MEMBERSHIP, UDP_OP_CONNECT
-};
-
-typedef struct UdpCmd {
-    CourierIoCmd header;
-    Udp *udpPtr;
-    int op;			/* UDP_OP_*: what UdpCmdRun does. */
-    int flag;			/* What the operation is told. */
-    UdpOptions io;		/* Options, for UDP_OP_CONFIGURE (no Tcl
-				 * values are read: only the numbers). */
-    char ifaddr[64];		/* -multicastif, "" for none. */
-    /* For commands whose caller waits for the answer (join, connect). */
-    uv_sem_t *donePtr;
-    int *resultPtr;
-    char group[64];
-    struct sockaddr_storage addr;
-} UdpCmd;
-
-/* A datagram to send: the command, then the bytes. */
-typedef struct UdpSendCmd {
-    CourierIoCmd header;
-    Udp *udpPtr;
-    uv_udp_send_t req;
-    struct sockaddr_storage addr;
-    int useAddr;		/* 0: the connected peer. */
-    char *hostName;		/* A name to look up first, or NULL. */
-    char service[8];
-    size_t length;
-    unsigned char data[];
-} UdpSendCmd;
-
-static void	UdpCmdRun(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
-static void	UdpOpenRun(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
-static void	UdpOpenDiscard(CourierIoCmd *cmdPtr);
-static void	UdpCmdDiscard(CourierIoCmd *cmdPtr);
-
-/*
- * UdpCmdNew --
- *	A command for the I/O half: op is UDP_OP_OPEN (UdpOpenRun) or one
- *	of UdpCmdRun's.
- */
-
-static UdpCmd *
-UdpCmdNew(
-    Udp *udpPtr,
-    int op)
-{
-    UdpCmd *ucPtr = calloc(1, sizeof(UdpCmd));
-
-    if (ucPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(UdpCmd));
-    }
-    ucPtr->op = op;
-    ucPtr->header.runProc = op == UDP_OP_OPEN ? UdpOpenRun : UdpCmdRun;
-    ucPtr->header.discardProc = op == UDP_OP_OPEN ? UdpOpenDiscard
-	    : UdpCmdDiscard;
-    ucPtr->udpPtr = udpPtr;
-    atomic_fetch_add(&udpPtr->refCount, 1);
-    return ucPtr;
-}
-
-/*
- * UdpCmdDone --
- *	Frees a command; tells a waiting caller its result first.
- */
-
-static void
-UdpCmdDone(
-    UdpCmd *ucPtr,
-    int result)
-{
-    if (ucPtr->donePtr != NULL) {
-	*ucPtr->resultPtr = result;
-	uv_sem_post(ucPtr->donePtr);
-    }
-    UdpUnref(ucPtr->udpPtr);
-    free(ucPtr);
-}
-
-static void
-UdpCmdDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmdDone((UdpCmd *) cmdPtr, UV_ECANCELED);
-}
 
 /*
  * UdpSubmitWait --
@@ -264,566 +61,6 @@ UdpSubmitWait(
     uv_sem_destroy(&done);
     return result;
 }
-
-/*
- * IoPostError --
- *	Posts "ERRNAME\0message" for -onerror.
- */
-
-static void
-IoPostError(
-    Udp *udpPtr,
-    int err,
-    const char *text)
-{
-    const char *name = uv_err_name(err);
-    size_t nameLen = strlen(name), textLen = strlen(text);
-    CourierMsg *msgPtr = CourierMsgAlloc(nameLen + 1 + textLen);
-
-    msgPtr->kind = UDP_MSG_ERROR;
-    memcpy(msgPtr->data, name, nameLen + 1);
-    memcpy(msgPtr->data + nameLen + 1, text, textLen);
-    if (udpPtr->ioPort != NULL) {
-	CourierPortPost(udpPtr->ioPort, msgPtr);
-    } else {
-	CourierMsgFree(msgPtr);
-    }
-}
-
-static void
-IoUdpClosed(
-    uv_handle_t *handle)
-{
-    Udp *udpPtr = handle->data;
-
-    assert(udpPtr->ioHandles > 0);
-    if (--udpPtr->ioHandles > 0) {
-	return;
-    }
-    CourierMsgFreeChain(udpPtr->pendHead);
-    udpPtr->pendHead = udpPtr->pendTail = NULL;
-    if (udpPtr->ioPort != NULL) {
-	CourierPortRelease(udpPtr->ioPort);
-	udpPtr->ioPort = NULL;
-    }
-    UdpUnref(udpPtr);			/* The I/O half's. */
-}
-
-/*
- * IoUdpClose --
- *	Closes the socket and the flush handle; the last close callback
- *	ends the I/O half. Safe to call twice.
- */
-
-static void
-IoUdpClose(
-    Udp *udpPtr)
-{
-    if (udpPtr->ioClosed) {
-	return;
-    }
-    udpPtr->ioClosed = 1;
-    uv_close((uv_handle_t *) &udpPtr->udp, IoUdpClosed);
-    uv_close((uv_handle_t *) &udpPtr->flush, IoUdpClosed);
-}
-
-static void
-IoUdpAbort(
-    CourierIoObject *objPtr)
-{
-    IoUdpClose((Udp *) objPtr);
-}
-
-/*
- * IoUdpPeer --
- *	The sender of a datagram in the form that crosses threads.
- */
-
-static void
-IoUdpPeer(
-    const struct sockaddr *addr,
-    UdpPeer *peerPtr)
-{
-    memset(peerPtr, 0, sizeof(*peerPtr));
-    if (addr->sa_family == AF_INET6) {
-	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *) addr;
-
-	peerPtr->family = AF_INET6;
-	peerPtr->port = ntohs(a6->sin6_port);
-	memcpy(peerPtr->addr, &a6->sin6_addr, 16);
-    } else {
-	const struct sockaddr_in *a4 = (const struct sockaddr_in *) addr;
-
-	peerPtr->family = AF_INET;
-	peerPtr->port = ntohs(a4->sin_port);
-	memcpy(peerPtr->addr, &a4->sin_addr, 4);
-    }
-}
-
-static void
-IoUdpAlloc(
-    uv_handle_t *handle,
-    size_t suggested,
-    uv_buf_t *bufPtr)
-{
-    Udp *udpPtr = handle->data;
-    size_t size;
-
-    (void) suggested;
-    bufPtr->base = (char *) CourierIoReadBuffer(udpPtr->ioPtr, &size);
-    bufPtr->len = size < udpPtr->ioMaxDatagram ? size
-	    : udpPtr->ioMaxDatagram;
-}
-
-/*
- * IoUdpRecv --
- *	One datagram (or an error) from libuv: kept in the turn's pending
- *	chain or batch; the flush handle posts it once the turn's reads are
- *	done.
- */
-
-static void
-IoUdpRecv(
-    uv_udp_t *handle,
-    ssize_t nread,
-    const uv_buf_t *bufPtr,
-    const struct sockaddr *addr,
-    unsigned flags)
-{
-    Udp *udpPtr = handle->data;
-    UdpPeer peer;
-
-    if (nread < 0) {
-	/* An ICMP error on a connected socket, say: report, go on. */
-	IoPostError(udpPtr, (int) nread, uv_strerror((int) nread));
-	return;
-    }
-    if (addr == NULL) {
-	return;				/* Nothing more to read now. */
-    }
-    IoUdpPeer(addr, &peer);
-    if (flags & UV_UDP_PARTIAL) {
-	char text[160], host[INET6_ADDRSTRLEN];
-
-	atomic_fetch_add(&udpPtr->truncated, 1);
-	inet_ntop(peer.family, peer.addr, host, sizeof(host));
-	snprintf(text, sizeof(text), "datagram from %s port %u was larger "
-		"than -maxdatagram (%lu bytes): dropped", host,
-		(unsigned) peer.port, (unsigned long) bufPtr->len);
-	IoPostError(udpPtr, UV_EMSGSIZE, text);
-	return;
-    }
-    if (udpPtr->ioBatch) {
-	size_t need = udpPtr->batchLen + 4 + sizeof(UdpPeer) + (size_t) nread;
-	uint32_t len32 = (uint32_t) nread;
-
-	if (need > udpPtr->batchCap) {
-	    size_t cap = udpPtr->batchCap ? udpPtr->batchCap : 64 * 1024;
-	    unsigned char *bigger;
-
-	    while (cap < need) {
-		cap *= 2;
-	    }
-	    bigger = realloc(udpPtr->batchBuf, cap);
-	    if (bigger == NULL) {
-		CourierPanicOutOfMemory(cap);
-	    }
-	    udpPtr->batchBuf = bigger;
-	    udpPtr->batchCap = cap;
-	}
-	memcpy(udpPtr->batchBuf + udpPtr->batchLen, &len32, 4);
-	memcpy(udpPtr->batchBuf + udpPtr->batchLen + 4, &peer, sizeof(peer));
-	memcpy(udpPtr->batchBuf + udpPtr->batchLen + 4 + sizeof(peer),
-		bufPtr->base, (size_t) nread);
-	udpPtr->batchLen = need;
-    } else {
-	CourierMsg *msgPtr = CourierMsgAlloc(sizeof(peer) + (size_t) nread);
-
-	msgPtr->kind = UDP_MSG_DATAGRAM;
-	memcpy(msgPtr->data, &peer, sizeof(peer));
-	memcpy(msgPtr->data + sizeof(peer), bufPtr->base, (size_t) nread);
-	msgPtr->next = NULL;
-	if (udpPtr->pendTail != NULL) {
-	    udpPtr->pendTail->next = msgPtr;
-	} else {
-	    udpPtr->pendHead = msgPtr;
-	}
-	udpPtr->pendTail = msgPtr;
-    }
-    uv_check_start(&udpPtr->flush, IoUdpFlush);
-}
-
-/*
- * IoUdpUpdateReading --
- *	Receives while neither the user nor the port has paused it.
- */
-
-static void
-IoUdpUpdateReading(
-    Udp *udpPtr)
-{
-    int want = !udpPtr->userPaused && !udpPtr->throttled
-	    && !udpPtr->ioClosed;
-
-    if (want && !udpPtr->receiving) {
-	if (uv_udp_recv_start(&udpPtr->udp, IoUdpAlloc, IoUdpRecv) == 0) {
-	    udpPtr->receiving = 1;
-	}
-    } else if (!want && udpPtr->receiving) {
-	uv_udp_recv_stop(&udpPtr->udp);
-	udpPtr->receiving = 0;
-    }
-}
-
-/*
- * IoUdpFlush --
- *	The check handle, after the loop turn's reads: posts what they
- *	received in one go; stops receiving if the port is full.
- */
-
-static void
-IoUdpFlush(
-    uv_check_t *handle)
-{
-    Udp *udpPtr = handle->data;
-    int result = COURIER_POST_OK;
-
-    uv_check_stop(handle);
-    if (udpPtr->pendHead != NULL) {
-	CourierMsg *headPtr = udpPtr->pendHead;
-
-	udpPtr->pendHead = udpPtr->pendTail = NULL;
-	result = CourierPortPostChain(udpPtr->ioPort, headPtr);
-    }
-    if (udpPtr->batchLen > 0 && result != COURIER_POST_CLOSED) {
-	CourierMsg *msgPtr = CourierMsgAlloc(udpPtr->batchLen);
-
-	msgPtr->kind = UDP_MSG_BATCH;
-	memcpy(msgPtr->data, udpPtr->batchBuf, udpPtr->batchLen);
-	result = CourierPortPost(udpPtr->ioPort, msgPtr);
-    }
-    udpPtr->batchLen = 0;
-    if (udpPtr->batchCap > 1024 * 1024) {
-	/* A burst is over: do not keep its buffer. */
-	free(udpPtr->batchBuf);
-	udpPtr->batchBuf = NULL;
-	udpPtr->batchCap = 0;
-    }
-    CourierIoPosted(udpPtr->ioPtr);
-    if (result == COURIER_POST_FULL) {
-	udpPtr->throttled = 1;
-	IoUdpUpdateReading(udpPtr);
-    } else if (result == COURIER_POST_CLOSED) {
-	IoUdpClose(udpPtr);
-    }
-}
-
-/*
- * IoUdpApply --
- *	Sets the socket options the I/O half is told (UDP_OP_CONFIGURE and
- *	at open). A failure is reported through -onerror.
- */
-
-static void
-IoUdpApply(
-    Udp *udpPtr,
-    const UdpCmd *ucPtr)
-{
-    const UdpOptions *o = &ucPtr->io;
-    int err;
-
-    udpPtr->ioBatch = o->batch;
-    udpPtr->ioMaxDatagram = (size_t) o->maxDatagram;
-    if (o->recvBuffer > 0) {
-	int value = o->recvBuffer;
-
-	if ((err = uv_recv_buffer_size((uv_handle_t *) &udpPtr->udp,
-		&value)) != 0) {
-	    IoPostError(udpPtr, err, "cannot set -recvbuffer");
-	}
-    }
-    if ((err = uv_udp_set_broadcast(&udpPtr->udp, o->broadcast)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -broadcast");
-    }
-    if ((err = uv_udp_set_ttl(&udpPtr->udp, o->ttl)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -ttl");
-    }
-    if ((err = uv_udp_set_multicast_loop(&udpPtr->udp,
-	    o->multicastLoop)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -multicastloop");
-    }
-    if ((err = uv_udp_set_multicast_ttl(&udpPtr->udp,
-	    o->multicastTtl)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -multicastttl");
-    }
-    if (ucPtr->ifaddr[0] != '\0' && (err = uv_udp_set_multicast_interface(
-	    &udpPtr->udp, ucPtr->ifaddr)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -multicastif");
-    }
-}
-
-static void
-UdpOpenRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err;
-
-    uv_udp_init(CourierIoLoop(ioPtr), &udpPtr->udp);
-    udpPtr->udp.data = udpPtr;
-    uv_check_init(CourierIoLoop(ioPtr), &udpPtr->flush);
-    udpPtr->flush.data = udpPtr;
-    udpPtr->ioHandles = 2;
-    err = uv_udp_open(&udpPtr->udp, udpPtr->fd);
-    if (err != 0) {
-	close(udpPtr->fd);
-	IoPostError(udpPtr, err, uv_strerror(err));
-	IoUdpClose(udpPtr);
-    } else {
-	IoUdpApply(udpPtr, ucPtr);
-	IoUdpUpdateReading(udpPtr);
-    }
-    UdpCmdDone(ucPtr, err);
-}
-
-/*
- * UdpOpenDiscard --
- *	The I/O thread stopped before the socket was opened: the I/O half
- *	ends here.
- */
-
-static void
-UdpOpenDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-
-    close(udpPtr->fd);
-    CourierPortRelease(udpPtr->ioPort);
-    udpPtr->ioPort = NULL;
-    UdpUnref(udpPtr);			/* The I/O half's. */
-    UdpCmdDone(ucPtr, UV_ECANCELED);
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * UdpCmdRun --
- *
- *	Every command of the Tcl half but open and send, by its op:
- *	  UDP_OP_CLOSE		close the socket;
- *	  UDP_OP_CONFIGURE	apply the options the command carries;
- *	  UDP_OP_PAUSE		flag 1 pause, 0 resume ($u pause/resume),
- *				2 the port has room again;
- *	  UDP_OP_MEMBERSHIP	join (flag UV_JOIN_GROUP) or leave a group on
- *				ifaddr ("" for the kernel's choice);
- *	  UDP_OP_CONNECT	fix the peer (addr).
- *	A socket already closed does nothing (join and connect: UV_EBADF).
- *
- *----------------------------------------------------------------------
- */
-
-static void
-UdpCmdRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    const struct sockaddr *addr = (const struct sockaddr *) &ucPtr->addr;
-    int err = 0;
-
-    (void) ioPtr;
-    if (udpPtr->ioClosed) {
-	UdpCmdDone(ucPtr, ucPtr->op == UDP_OP_MEMBERSHIP
-		|| ucPtr->op == UDP_OP_CONNECT ? UV_EBADF : 0);
-	return;
-    }
-    switch (ucPtr->op) {
-    case UDP_OP_CLOSE:
-	IoUdpClose(udpPtr);
-	break;
-    case UDP_OP_CONFIGURE:
-	IoUdpApply(udpPtr, ucPtr);
-	break;
-    case UDP_OP_PAUSE:
-	if (ucPtr->flag == 2) {
-	    udpPtr->throttled = 0;
-	} else {
-	    udpPtr->userPaused = ucPtr->flag;
-	}
-	IoUdpUpdateReading(udpPtr);
-	break;
-    case UDP_OP_MEMBERSHIP:
-	err = uv_udp_set_membership(&udpPtr->udp, ucPtr->group,
-		ucPtr->ifaddr[0] ? ucPtr->ifaddr : NULL,
-		(uv_membership) ucPtr->flag);
-	break;
-    case UDP_OP_CONNECT:
-	err = uv_udp_connect(&udpPtr->udp, addr);
-	if (err == UV_EISCONN) {	/* Connected elsewhere: move. */
-	    uv_udp_connect(&udpPtr->udp, NULL);
-	    err = uv_udp_connect(&udpPtr->udp, addr);
-	}
-	break;
-    }
-    UdpCmdDone(ucPtr, err);
-}
-
-/*
- * Sending.
- */
-
-static void
-UdpSendFree(
-    UdpSendCmd *sendPtr)
-{
-    atomic_fetch_sub(&sendPtr->udpPtr->pendingOut, sendPtr->length);
-    UdpUnref(sendPtr->udpPtr);
-    free(sendPtr->hostName);
-    free(sendPtr);
-}
-
-static void
-UdpSendDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    UdpSendFree((UdpSendCmd *) cmdPtr);
-}
-
-static void
-IoSendFailed(
-    UdpSendCmd *sendPtr,
-    int err,
-    const char *what)
-{
-    char text[300];
-
-    atomic_fetch_add(&sendPtr->udpPtr->sendErrors, 1);
-    snprintf(text, sizeof(text), "cannot send a datagram of %lu bytes%s%s: "
-	    "%s", (unsigned long) sendPtr->length, what ? " to " : "",
-	    what ? what : "", uv_strerror(err));
-    IoPostError(sendPtr->udpPtr, err, text);
-}
-
-static void
-IoOnSent(
-    uv_udp_send_t *req,
-    int status)
-{
-    UdpSendCmd *sendPtr = req->data;
-
-    if (status < 0) {
-	IoSendFailed(sendPtr, status, sendPtr->hostName);
-    }
-    UdpSendFree(sendPtr);
-}
-
-/*
- * IoSendNow --
- *	Sends at once when the socket takes it (uv_udp_try_send), else
- *	queues it in libuv; the command is freed when done.
- */
-
-static void
-IoSendNow(
-    UdpSendCmd *sendPtr)
-{
-    Udp *udpPtr = sendPtr->udpPtr;
-    uv_buf_t buf = uv_buf_init((char *) sendPtr->data,
-	    (unsigned) sendPtr->length);
-    const struct sockaddr *addr = sendPtr->useAddr
-	    ? (const struct sockaddr *) &sendPtr->addr : NULL;
-    int n;
-
-    if (udpPtr->ioClosed) {
-	UdpSendFree(sendPtr);
-	return;
-    }
-    n = uv_udp_try_send(&udpPtr->udp, &buf, 1, addr);
-    if (n >= 0) {
-	UdpSendFree(sendPtr);
-	return;
-    }
-    if (n != UV_EAGAIN) {
-	IoSendFailed(sendPtr, n, sendPtr->hostName);
-	UdpSendFree(sendPtr);
-	return;
-    }
-    sendPtr->req.data = sendPtr;
-    n = uv_udp_send(&sendPtr->req, &udpPtr->udp, &buf, 1, addr, IoOnSent);
-    if (n < 0) {
-	IoSendFailed(sendPtr, n, sendPtr->hostName);
-	UdpSendFree(sendPtr);
-    }
-}
-
-/*
- * IoOnResolved --
- *	The answer to a send's host name: the first address of the
- *	socket's family gets the datagram.
- */
-
-static void
-IoOnResolved(
-    void *clientData,
-    int status,
-    struct addrinfo *result)
-{
-    UdpSendCmd *sendPtr = clientData;
-    struct addrinfo *ai;
-
-    if (status == UV_ECANCELED) {
-	UdpSendFree(sendPtr);		/* The I/O thread has stopped. */
-	return;
-    }
-    for (ai = status == 0 ? result : NULL; ai != NULL; ai = ai->ai_next) {
-	if (ai->ai_family == sendPtr->udpPtr->family) {
-	    memcpy(&sendPtr->addr, ai->ai_addr, ai->ai_addrlen);
-	    break;
-	}
-    }
-    if (result != NULL) {
-	CourierResolveFree(result);
-    }
-    if (ai == NULL) {
-	IoSendFailed(sendPtr, status != 0 ? status : UV_EAI_ADDRFAMILY,
-		sendPtr->hostName);
-	UdpSendFree(sendPtr);
-	return;
-    }
-    sendPtr->useAddr = 1;
-    IoSendNow(sendPtr);
-}
-
-static void
-UdpSendRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpSendCmd *sendPtr = (UdpSendCmd *) cmdPtr;
-
-    if (sendPtr->hostName != NULL && !sendPtr->udpPtr->ioClosed) {
-	int err = CourierResolve(ioPtr, sendPtr->hostName, sendPtr->service,
-		sendPtr->udpPtr->family, IoOnResolved, sendPtr);
-
-	if (err != 0) {
-	    IoSendFailed(sendPtr, err, sendPtr->hostName);
-	    UdpSendFree(sendPtr);
-	}
-	return;
-    }
-    IoSendNow(sendPtr);
-}
-
-/*
- *======================================================================
- * Tcl half.
- *======================================================================
- */
 
 /*
  * UdpCallBack --
@@ -982,7 +219,7 @@ UdpNotify(
     Udp *udpPtr = producerData;
 
     if (event == COURIER_NOTIFY_RESUME) {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UDP_OP_PAUSE);
+	UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = 2;
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -993,7 +230,7 @@ static void
 UdpPortReleased(
     void *producerData)
 {
-    UdpUnref(producerData);
+    CourierUdpUnref(producerData);
 }
 
 static const CourierPortType udpPortType = {
@@ -1155,7 +392,7 @@ UdpCmdOptions(
     Udp *udpPtr,
     int op)
 {
-    UdpCmd *ucPtr = UdpCmdNew(udpPtr, op);
+    UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, op);
 
     ucPtr->io = udpPtr->opts;
     ucPtr->io.ondata = ucPtr->io.onerror = ucPtr->io.multicastIf = NULL;
@@ -1185,7 +422,7 @@ UdpClosed(
      * at once.
      */
 
-    UdpSubmitWait(udpPtr, UdpCmdNew(udpPtr, UDP_OP_CLOSE));
+    UdpSubmitWait(udpPtr, CourierUdpCmdNew(udpPtr, UDP_OP_CLOSE));
     CourierPortClose(udpPtr->tclPort);
     udpPtr->tclPort = NULL;
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
@@ -1197,7 +434,7 @@ UdpClosed(
 	Tcl_DecrRefCount(udpPtr->lastHostObj);
 	udpPtr->lastHostObj = NULL;
     }
-    UdpUnref(udpPtr);			/* The Tcl half's. */
+    CourierUdpUnref(udpPtr);			/* The Tcl half's. */
 }
 
 /*
@@ -1278,8 +515,8 @@ UdpSend(
     if (sendPtr == NULL) {
 	CourierPanicOutOfMemory(sizeof(UdpSendCmd) + (size_t) length);
     }
-    sendPtr->header.runProc = UdpSendRun;
-    sendPtr->header.discardProc = UdpSendDiscard;
+    sendPtr->header.runProc = CourierUdpIoSend;
+    sendPtr->header.discardProc = CourierUdpIoSendDiscard;
     sendPtr->header.reply = 1;
     sendPtr->udpPtr = udpPtr;
     atomic_fetch_add(&udpPtr->refCount, 1);
@@ -1393,13 +630,13 @@ UdpMembership(
 		"bad group \"%.100s\": not a multicast address (%s)", group,
 		udpPtr->family == AF_INET ? "224.0.0.0/4" : "ff00::/8");
     }
-    ucPtr = UdpCmdNew(udpPtr, UDP_OP_MEMBERSHIP);
+    ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_MEMBERSHIP);
     ucPtr->flag = join ? UV_JOIN_GROUP : UV_LEAVE_GROUP;
     snprintf(ucPtr->group, sizeof(ucPtr->group), "%s", group);
     if (objc == 4 && InterfaceAddress(interp, udpPtr->family,
 	    Tcl_GetString(objv[3]), ucPtr->ifaddr,
 	    sizeof(ucPtr->ifaddr)) != TCL_OK) {
-	UdpCmdDone(ucPtr, 0);
+	CourierUdpCmdDone(ucPtr, 0);
 	return TCL_ERROR;
     }
     err = UdpSubmitWait(udpPtr, ucPtr);
@@ -1440,9 +677,9 @@ UdpConnect(
 	    &port) != TCL_OK) {
 	return TCL_ERROR;
     }
-    ucPtr = UdpCmdNew(udpPtr, UDP_OP_CONNECT);
+    ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_CONNECT);
     if (!ParseAddress(host, (int) port, udpPtr->family, &ucPtr->addr)) {
-	UdpCmdDone(ucPtr, 0);
+	CourierUdpCmdDone(ucPtr, 0);
 	return CourierError(interp, "VALUE", "host",
 		"bad host \"%.100s\": expected a numeric %s address, or "
 		"localhost", host, udpPtr->family == AF_INET ? "IPv4" : "IPv6");
@@ -1610,7 +847,7 @@ UdpObjCmd(
 	return UdpMembership(udpPtr, interp, objc, objv, index == UC_JOIN);
     case UC_PAUSE:
     case UC_RESUME: {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UDP_OP_PAUSE);
+	UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = (index == UC_PAUSE);
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -1707,7 +944,7 @@ CourierUdpObjCmd(
     atomic_init(&udpPtr->truncated, 0);
     atomic_init(&udpPtr->sendErrors, 0);
     atomic_init(&udpPtr->pendingOut, 0);
-    udpPtr->ioObj.abortProc = IoUdpAbort;
+    udpPtr->ioObj.abortProc = CourierUdpIoAbort;
     udpPtr->ioPtr = ioPtr;
     udpPtr->handle.interp = interp;
     udpPtr->opts = opts;
