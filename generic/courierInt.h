@@ -82,6 +82,20 @@ MODULE_SCOPE Tcl_Obj *	CourierHandleCreate(CourierHandle *handlePtr,
 			    CourierHandleCloseProc *closeProc);
 MODULE_SCOPE void	CourierHandleClose(CourierHandle *handlePtr);
 
+/* address.c: local addresses, binding in the Tcl thread. */
+struct sockaddr_storage;
+enum {
+    COURIER_BIND_REUSEADDR = 1,	/* SO_REUSEADDR */
+    COURIER_BIND_REUSEPORT = 2,	/* SO_REUSEPORT */
+    COURIER_BIND_V6ONLY = 4	/* IPV6_V6ONLY, for an IPv6 address */
+};
+MODULE_SCOPE int	CourierParseAddress(const char *host, int port,
+			    int family, struct sockaddr_storage *addrPtr);
+MODULE_SCOPE int	CourierBindSocket(Tcl_Interp *interp, int type,
+			    const char *host, int port, int family, int flags,
+			    int backlog, const char *what, int *familyPtr,
+			    int *boundPortPtr);
+
 /* Errors. */
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);

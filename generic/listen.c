@@ -546,65 +546,6 @@ static const CourierPortType serverPortType = {
 };
 
 /*
- * BindListener --
- *	socket, bind, listen in the calling thread. Returns the descriptor,
- *	or -1 with an error in interp.
- */
-
-static int
-BindListener(
-    Tcl_Interp *interp,
-    const char *host,
-    int port,
-    int backlog,
-    int *boundPortPtr)
-{
-    struct sockaddr_storage addr;
-    socklen_t len;
-    int fd, on = 1, family;
-
-    memset(&addr, 0, sizeof(addr));
-    if (strcmp(host, "localhost") == 0) {
-	host = "127.0.0.1";
-    }
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *) &addr) == 0) {
-	family = AF_INET;
-	len = sizeof(struct sockaddr_in);
-    } else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *) &addr) == 0) {
-	family = AF_INET6;
-	len = sizeof(struct sockaddr_in6);
-    } else {
-	CourierError(interp, "VALUE", "-host",
-		"bad value \"%.100s\" for -host: expected a numeric IPv4 or "
-		"IPv6 address, or localhost", host);
-	return -1;
-    }
-    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot create a socket: %s", Tcl_ErrnoMsg(errno));
-	return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (bind(fd, (struct sockaddr *) &addr, len) < 0
-	    || listen(fd, backlog) < 0) {
-	int err = errno;
-
-	close(fd);
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot listen on %s port %d: %s", host, port,
-		Tcl_ErrnoMsg(err));
-	return -1;
-    }
-    len = sizeof(addr);
-    getsockname(fd, (struct sockaddr *) &addr, &len);
-    *boundPortPtr = ntohs(family == AF_INET
-	    ? ((struct sockaddr_in *) &addr)->sin_port
-	    : ((struct sockaddr_in6 *) &addr)->sin6_port);
-    return fd;
-}
-
-/*
  *----------------------------------------------------------------------
  *
  * CourierListenObjCmd --
@@ -664,7 +605,7 @@ CourierListenObjCmd(
     const char *host;
     Server *serverPtr;
     CourierIoThread *ioPtr;
-    int fd, boundPort;
+    int fd, boundPort, family;
     Tcl_Obj *nameObj;
 
     (void) clientData;
@@ -688,7 +629,9 @@ CourierListenObjCmd(
     }
     host = own.host != NULL ? Tcl_GetString(own.host) : "127.0.0.1";
 
-    fd = BindListener(interp, host, (int) port, own.backlog, &boundPort);
+    fd = CourierBindSocket(interp, SOCK_STREAM, host, (int) port, AF_UNSPEC,
+	    COURIER_BIND_REUSEADDR, own.backlog, "listen on", &family,
+	    &boundPort);
     if (fd < 0) {
 	goto error;
     }

@@ -287,35 +287,6 @@ static const CourierOptSpec udpCreateSpecs[] = {
 };
 
 /*
- * ParseAddress --
- *	A numeric address (or localhost) and a port as a sockaddr; the
- *	family must be the socket's unless family is AF_UNSPEC.
- *	Returns 1 on success, 0 for not numeric.
- */
-
-static int
-ParseAddress(
-    const char *host,
-    int port,
-    int family,
-    struct sockaddr_storage *addrPtr)
-{
-    memset(addrPtr, 0, sizeof(*addrPtr));
-    if (strcmp(host, "localhost") == 0) {
-	host = family == AF_INET6 ? "::1" : "127.0.0.1";
-    }
-    if (family != AF_INET6 && uv_ip4_addr(host, port,
-	    (struct sockaddr_in *) addrPtr) == 0) {
-	return 1;
-    }
-    if (family != AF_INET && uv_ip6_addr(host, port,
-	    (struct sockaddr_in6 *) addrPtr) == 0) {
-	return 1;
-    }
-    return 0;
-}
-
-/*
  * BindUdp --
  *	socket, options, bind in the calling thread. Returns the
  *	descriptor, or -1 with an error in interp.
@@ -327,57 +298,21 @@ BindUdp(
     Udp *udpPtr,
     const UdpCreateOptions *c)
 {
-    struct sockaddr_storage addr;
     struct stat st;
-    socklen_t len;
     const char *host = c->host ? Tcl_GetString(c->host) : NULL;
-    int fd, on = 1, family = c->family == FAMILY_INET ? AF_INET
+    int fd, family = c->family == FAMILY_INET ? AF_INET
 	    : c->family == FAMILY_INET6 ? AF_INET6 : AF_UNSPEC;
 
     if (host == NULL) {
 	host = family == AF_INET6 ? "::1" : "127.0.0.1";
     }
-    if (!ParseAddress(host, c->port, family, &addr)) {
-	CourierError(interp, "VALUE", "-host",
-		"bad value \"%.100s\" for -host: expected a numeric %s "
-		"address, or localhost", host, family == AF_INET ? "IPv4"
-		: family == AF_INET6 ? "IPv6" : "IPv4 or IPv6");
-	return -1;
-    }
-    family = addr.ss_family;
-    len = family == AF_INET ? sizeof(struct sockaddr_in)
-	    : sizeof(struct sockaddr_in6);
-    fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot create a socket: %s", Tcl_ErrnoMsg(errno));
-	return -1;
-    }
-    if (c->reuseAddr) {
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-    }
-    if (family == AF_INET6) {
-	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    }
-    if (bind(fd, (struct sockaddr *) &addr, len) < 0) {
-	int err = errno;
-
-	close(fd);
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot bind a UDP socket to %s port %d: %s", host, c->port,
-		Tcl_ErrnoMsg(err));
-	return -1;
-    }
-    len = sizeof(addr);
-    getsockname(fd, (struct sockaddr *) &addr, &len);
-    if (fstat(fd, &st) == 0) {
+    fd = CourierBindSocket(interp, SOCK_DGRAM, host, c->port, family,
+	    COURIER_BIND_V6ONLY | (c->reuseAddr ? COURIER_BIND_REUSEADDR
+	    | COURIER_BIND_REUSEPORT : 0), 0, "bind a UDP socket to",
+	    &udpPtr->family, &udpPtr->port);
+    if (fd >= 0 && fstat(fd, &st) == 0) {
 	udpPtr->inode = (unsigned long) st.st_ino;
     }
-    udpPtr->family = family;
-    udpPtr->port = ntohs(family == AF_INET
-	    ? ((struct sockaddr_in *) &addr)->sin_port
-	    : ((struct sockaddr_in6 *) &addr)->sin6_port);
     snprintf(udpPtr->host, sizeof(udpPtr->host), "%s", host);
     return fd;
 }
@@ -484,8 +419,8 @@ UdpSend(
 		&port) != TCL_OK) {
 	    return TCL_ERROR;
 	}
-	numeric = ParseAddress(host, (int) port, udpPtr->family, &addr);
-	if (!numeric && ParseAddress(host, (int) port, AF_UNSPEC, &addr)) {
+	numeric = CourierParseAddress(host, (int) port, udpPtr->family, &addr);
+	if (!numeric && CourierParseAddress(host, (int) port, AF_UNSPEC, &addr)) {
 	    return CourierError(interp, "VALUE", "host",
 		    "cannot send to %s from an %s socket", host,
 		    udpPtr->family == AF_INET ? "IPv4" : "IPv6");
@@ -561,7 +496,7 @@ InterfaceAddress(
     struct ifaddrs *list, *ifa;
     int found = 0;
 
-    if (ParseAddress(iface, 0, family, &addr)) {
+    if (CourierParseAddress(iface, 0, family, &addr)) {
 	snprintf(buf, bufSize, "%s", iface);
 	return 0;
     }
@@ -615,7 +550,7 @@ UdpMembership(
 	return TCL_ERROR;
     }
     group = Tcl_GetString(objv[2]);
-    if (!ParseAddress(group, 0, udpPtr->family, &addr)) {
+    if (!CourierParseAddress(group, 0, udpPtr->family, &addr)) {
 	return CourierError(interp, "VALUE", "group",
 		"bad group \"%.100s\": expected a numeric %s multicast "
 		"address", group, udpPtr->family == AF_INET ? "IPv4" : "IPv6");
@@ -678,7 +613,7 @@ UdpConnect(
 	return TCL_ERROR;
     }
     ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_CONNECT);
-    if (!ParseAddress(host, (int) port, udpPtr->family, &ucPtr->addr)) {
+    if (!CourierParseAddress(host, (int) port, udpPtr->family, &ucPtr->addr)) {
 	CourierUdpCmdDone(ucPtr, 0);
 	return CourierError(interp, "VALUE", "host",
 		"bad host \"%.100s\": expected a numeric %s address, or "
