@@ -436,7 +436,8 @@ FloodDeliver(
 	return;
     }
     arg = Tcl_NewByteArrayObj(msgPtr->data, (int) msgPtr->size);
-    CourierCallPrefix(floodPtr->interp, floodPtr->cmdPtr, 1, &arg);
+    CourierCallPrefix(floodPtr->interp, "-command", NULL,
+	    floodPtr->cmdPtr, 1, &arg);
 }
 
 /*
@@ -462,7 +463,8 @@ FloodFinish(
     Tcl_IncrRefCount(nameObj);
     FloodClose(&floodPtr->resource);
     if (doneCmdPtr != NULL) {
-	CourierCallPrefix(interp, doneCmdPtr, 1, &nameObj);
+	CourierCallPrefix(interp, "-ondone", nameObj, doneCmdPtr, 1,
+		&nameObj);
 	Tcl_ResetResult(interp);
 	Tcl_DecrRefCount(doneCmdPtr);
     }
