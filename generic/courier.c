@@ -121,6 +121,8 @@ Courier_Init(
 	    CourierFloodObjCmd, NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
 	    CourierStopFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::evalloop",
+	    CourierEvalLoopObjCmd, NULL, NULL);
     InstallInteractiveLoop(interp);
     return Tcl_PkgProvide(interp, "courier", COURIER_VERSION);
 }

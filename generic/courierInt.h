@@ -93,6 +93,7 @@ MODULE_SCOPE Tcl_Obj *	CourierThreadNames(void);
 /* Command procedures. */
 MODULE_SCOPE Tcl_ObjCmdProc CourierFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierStopFloodObjCmd;
+MODULE_SCOPE Tcl_ObjCmdProc CourierEvalLoopObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierResolveObjCmd;
 
 #endif /* COURIER_INT_H */
