@@ -525,9 +525,10 @@ FloodFree(
  *	courier::test::evalloop count size cmd
  *	The floor of delivery, for benchmarks: calls {*}cmd $message count
  *	times from a C loop with Tcl_EvalObjv at global level, each time
- *	with a fresh byte array of size bytes, filled as the flood fills a
- *	message: what delivering a message to cmd costs with no queue, no
- *	thread and no event loop in between.
+ *	with a new byte array copied from one message of size bytes (the
+ *	flood's first, "0:0..."): what delivering a message to cmd costs
+ *	with no queue, no thread and no event loop in between. The message
+ *	is filled once: a producer fills its messages in its own thread.
  *
  * Results:
  *	TCL_OK with an empty result, or the first error of cmd (the loop
@@ -577,8 +578,8 @@ CourierEvalLoopObjCmd(
     }
     msgPtr = (CourierMsg *) ckalloc(sizeof(CourierMsg) + (size_t) size);
     msgPtr->size = (size_t) size;
+    FloodFill(msgPtr, 0, 0);
     for (i = 0; i < count && code == TCL_OK; i++) {
-	FloodFill(msgPtr, 0, i);
 	words[prefixLen] = Tcl_NewByteArrayObj(msgPtr->data, (int) size);
 	Tcl_IncrRefCount(words[prefixLen]);
 	code = Tcl_EvalObjv(interp, n, words, TCL_EVAL_GLOBAL);
