@@ -9,10 +9,11 @@
 #	Usage: wish demos/workbench.tcl ?option ...?   (see Usage below)
 #
 #	The model (demos/workbench/{connections,traffic,payload,rules,
-#	statistics,logfile,workspace,loadgen}.tcl) is plain Tcl without Tk; the views
+#	statistics,logfile,workspace,loadgen}.tcl) is plain Tcl without Tk
+#	(scripthost.tcl runs in a tclsh of its own for scripted replies); the views
 #	(demos/workbench/view_*.tcl) are Tk. They meet through
 #	workbench::observe (the model's notifications) and the model's
-#	commands, which the views call.
+#	commands (itemGet, itemSend, itemClose, ...), which the views call.
 
 package require Tk 8.6
 package require courier
@@ -27,6 +28,8 @@ namespace eval ::workbench {
     }
     unset file
     variable options		;# Dict of the command-line options.
+    variable startFailures 0	;# Command-line listens and connects that failed.
+    variable startClients {}	;# Dict: --connect item id -> HOST:PORT, until open.
 }
 
 proc ::workbench::Usage {{message {}}} {
@@ -160,15 +163,23 @@ proc ::workbench::Main {argv} {
 		[clock seconds] -format %Y%m%d-%H%M%S].log] \
 		[expr {$settings(logMaxMB) << 20}]
     }
+    # A listener or connection restored from the workspace with the same
+    # address is reused, not added again. A failure goes to stderr too
+    # (and makes a --quit-after run exit 1).
+    observe ::workbench::WatchStart
     foreach port [dict get $o listen] {
-	if {[catch {listen $port [dict get $o host] $opts [dict get $o echo]} \
-		msg]} {
-	    problem "--listen $port: $msg"
+	if {[catch {openEndpoint listener [dict get $o host] $port $opts \
+		[dict get $o echo]} msg]} {
+	    startFailed "--listen $port: $msg"
 	}
     }
     foreach target [dict get $o connect] {
-	if {[catch {connect {*}[SplitHostPort $target] $opts} msg]} {
-	    problem "--connect $target: $msg"
+	if {[catch {openEndpoint client {*}[SplitHostPort $target] $opts} \
+		id]} {
+	    startFailed "--connect $target: $id"
+	} else {
+	    variable startClients
+	    dict set startClients $id $target
 	}
     }
     if {[dict get $o load] ne ""} {
@@ -186,6 +197,36 @@ proc ::workbench::Main {argv} {
     }
     if {[dict get $o quit-after] ne ""} {
 	after [dict get $o quit-after] ::workbench::quit
+    }
+}
+
+# workbench::startFailed message --
+#	A command-line listen or connect failed: said on stderr and in the
+#	status bar; a --quit-after run then exits with status 1.
+
+proc ::workbench::startFailed {message} {
+    variable startFailures
+    incr startFailures
+    catch {puts stderr "workbench.tcl: $message"}
+    problem $message
+}
+
+# workbench::WatchStart event id --
+#	Observes the connections given with --connect until they open: one
+#	that fails first (refused, unreachable) is a start failure.
+
+proc ::workbench::WatchStart {event id} {
+    variable startClients
+    if {$event ne "state" || ![dict exists $startClients $id]} {
+	return
+    }
+    switch -- [itemGet $id state] {
+	open { dict unset startClients $id }
+	error {
+	    startFailed "--connect [dict get $startClients $id]:\
+		    [itemGet $id reason]"
+	    dict unset startClients $id
+	}
     }
 }
 
@@ -211,7 +252,8 @@ proc ::workbench::quit {} {
 	    flush stdout
 	}
     }
-    exit 0
+    variable startFailures
+    exit [expr {$startFailures && [dict get $options quit-after] ne ""}]
 }
 
 ::workbench::Main $argv

@@ -69,7 +69,7 @@ enum { MAIL_TELL = 1, MAIL_ASK, MAIL_CALL, MAIL_STOP };
 enum { REPLY_OK = 1, REPLY_ERROR };
 
 /* Kinds of notices (control port). */
-enum { NOTE_ERROR = 1, NOTE_EXIT };
+enum { NOTE_ERROR = 1, NOTE_EXIT, NOTE_NOTICE };
 
 /* Restart policies. */
 enum { RESTART_NEVER = 0, RESTART_ON_ERROR, RESTART_ALWAYS };
@@ -159,6 +159,7 @@ struct Actor {
     Tcl_ThreadId ownerThread;
     Tcl_Obj *onError;
     Tcl_Obj *onExit;
+    Tcl_Obj *onNotice;		/* -onnotice: courier::notify's values. */
     CourierPort *controlPort;	/* Notices from the actor thread. */
     CourierThread *threadPtr;	/* Until joined. */
     Tcl_Command token;		/* The handle command, or NULL. */
@@ -278,6 +279,9 @@ static void		ReplyWithError(ReplyTo *toPtr, const char *message,
 			    const char *code);
 static void		ReplyWithResult(ReplyTo *toPtr, Tcl_Interp *interp,
 			    int code);
+static int		NotifyObjCmd(ClientData clientData,
+			    Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[]);
 static int		SelfObjCmd(ClientData clientData, Tcl_Interp *interp,
 			    int objc, Tcl_Obj *const objv[]);
 static void		SlotUnref(SyncSlot *slotPtr);
@@ -335,6 +339,8 @@ CourierActorInit(
     Tcl_CreateObjCommand(interp, "::courier::actor", ActorObjCmd, NULL,
 	    NULL);
     Tcl_CreateObjCommand(interp, "::courier::self", SelfObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::notify", NotifyObjCmd, NULL,
+	    NULL);
 }
 
 /*
@@ -1799,7 +1805,7 @@ typedef struct ActorOptions {
     int maxRestarts;
     Tcl_WideInt within;
     int restart;		/* RESTART_*. */
-    Tcl_Obj *onError, *onExit;
+    Tcl_Obj *onError, *onExit, *onNotice;
 } ActorOptions;
 
 static const char *const restartPolicies[] = {
@@ -1822,6 +1828,9 @@ static const CourierOptSpec actorOptionSpecs[] = {
     {.name = "-onexit", .type = COURIER_OPT_PREFIX,
 	.offset = ACTOR_FIELD(onExit),
 	.expected = "a command prefix (a list)"},
+    {.name = "-onnotice", .type = COURIER_OPT_PREFIX,
+	.offset = ACTOR_FIELD(onNotice),
+	.expected = "a command prefix (a list)"},
     {.name = "-restart", .type = COURIER_OPT_CHOICE,
 	.offset = ACTOR_FIELD(restart), .choices = restartPolicies},
     {.name = "-within", .type = COURIER_OPT_WIDE,
@@ -1838,8 +1847,8 @@ ActorCreate(
 {
     static const char usage[] = "courier::actor create ?name? ?-init script? "
 	    "?-mailbox N? ?-restart never|on-error|always? ?-maxrestarts N? "
-	    "?-within ms? ?-onerror cmd? ?-onexit cmd?";
-    ActorOptions o = {NULL, 0, 3, 5000, RESTART_NEVER, NULL, NULL};
+	    "?-within ms? ?-onerror cmd? ?-onexit cmd? ?-onnotice cmd?";
+    ActorOptions o = {NULL, 0, 3, 5000, RESTART_NEVER, NULL, NULL, NULL};
     CourierOptTable table = {actorOptionSpecs, &o};
     const char *name = NULL, *pkgScript = NULL;
     const char *version;
@@ -1959,7 +1968,8 @@ ActorCreate(
     actorPtr->ownerThread = Tcl_GetCurrentThread();
     actorPtr->onError = o.onError;		/* Takes the references. */
     actorPtr->onExit = o.onExit;
-    o.onError = o.onExit = NULL;
+    actorPtr->onNotice = o.onNotice;
+    o.onError = o.onExit = o.onNotice = NULL;
     CourierOptRelease(actorOptionSpecs, &o);
     actorPtr->controlPort = CourierPortOpen(cinterpPtr->inboxPtr,
 	    &noticePortType, interp, actorPtr, actorPtr, PORT_NO_LIMIT);
@@ -2025,6 +2035,10 @@ ActorCloseResource(
     if (actorPtr->onExit != NULL) {
 	Tcl_DecrRefCount(actorPtr->onExit);
 	actorPtr->onExit = NULL;
+    }
+    if (actorPtr->onNotice != NULL) {
+	Tcl_DecrRefCount(actorPtr->onNotice);
+	actorPtr->onNotice = NULL;
     }
     if (token != NULL) {
 	actorPtr->token = NULL;
@@ -2095,6 +2109,15 @@ NoticeDeliver(
 	    Tcl_BackgroundException(interp, TCL_ERROR);
 	    Tcl_ResetResult(interp);
 	}
+    } else if (msgPtr->kind == NOTE_NOTICE) {
+	/* courier::notify value: {*}-onnotice handle value, or nothing. */
+	assert(n == 1);
+	if (actorPtr->onNotice != NULL) {
+	    prefixPtr = actorPtr->onNotice;
+	    Tcl_IncrRefCount(prefixPtr);
+	    args[0] = handleObj;
+	    args[1] = words[0];
+	}
     } else {
 	assert(msgPtr->kind == NOTE_EXIT && n == 1);
 	if (actorPtr->onExit != NULL) {
@@ -2139,6 +2162,51 @@ PostNotice(
     }
     CourierPortPost(actorPtr->controlPort,
 	    MakeWords(kind, 0, n, bytes, lens, NULL));
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * NotifyObjCmd --
+ *
+ *	courier::notify value, inside an actor: posts value (a copy) to the
+ *	interpreter that created the actor, whose -onnotice runs as
+ *	{*}cmd handle value, in order with the other notices. It never
+ *	blocks: notices are not flow-controlled, so a loop should send them
+ *	at the rate someone can watch (a progress bar), not per item.
+ *
+ * Results:
+ *	An empty result; an error {COURIER ACTOR NOTACTOR} outside an actor.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+NotifyObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    Actor *actorPtr = Tcl_GetAssocData(interp, SELF_KEY, NULL);
+    const unsigned char *bytes[1];
+    size_t lens[1];
+    int tags[1];
+
+    (void) clientData;
+    if (actorPtr == NULL || ActorOfThread() != actorPtr) {
+	return CourierError(interp, "ACTOR", "NOTACTOR",
+		"courier::notify works only inside an actor");
+    }
+    if (objc != 2) {
+	Tcl_WrongNumArgs(interp, 1, objv, "value");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    bytes[0] = WordOf(objv[1], &lens[0], &tags[0]);
+    CourierPortPost(actorPtr->controlPort,
+	    MakeWords(NOTE_NOTICE, 0, 1, bytes, lens, tags));
+    return TCL_OK;
 }
 
 /*

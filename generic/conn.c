@@ -199,73 +199,6 @@ static const char *const framingNames[] = {"raw", "line", "length", NULL};
 static const char *const eolNames[] = {"auto", "lf", "crlf", "cr", NULL};
 
 /*
- * -encoding: a Tcl_Encoding, NULL for binary.
- */
-
-static int
-ParseEncoding(
-    Tcl_Interp *interp,
-    const CourierOptSpec *specPtr,
-    Tcl_Obj *valueObj,
-    void *fieldPtr)
-{
-    Tcl_Encoding *encodingPtr = fieldPtr;
-    const char *name = Tcl_GetString(valueObj);
-    Tcl_Encoding e = NULL;
-
-    (void) specPtr;
-    if (strcmp(name, "binary") != 0) {
-	e = Tcl_GetEncoding(NULL, name);
-	if (e == NULL) {
-	    return CourierError(interp, "VALUE", "-encoding",
-		    "unknown encoding \"%.100s\" for -encoding: expected "
-		    "binary or a name from encoding names", name);
-	}
-    }
-    if (*encodingPtr != NULL) {
-	Tcl_FreeEncoding(*encodingPtr);
-    }
-    *encodingPtr = e;
-    return TCL_OK;
-}
-
-static Tcl_Obj *
-GetEncoding(
-    const CourierOptSpec *specPtr,
-    const void *fieldPtr)
-{
-    Tcl_Encoding e = *(const Tcl_Encoding *) fieldPtr;
-
-    (void) specPtr;
-    return Tcl_NewStringObj(e == NULL ? "binary" : Tcl_GetEncodingName(e),
-	    -1);
-}
-
-static void
-FreeEncoding(
-    void *fieldPtr)
-{
-    Tcl_Encoding *encodingPtr = fieldPtr;
-
-    if (*encodingPtr != NULL) {
-	Tcl_FreeEncoding(*encodingPtr);
-	*encodingPtr = NULL;
-    }
-}
-
-static void
-RetainEncoding(
-    void *fieldPtr)
-{
-    Tcl_Encoding *encodingPtr = fieldPtr;
-
-    if (*encodingPtr != NULL) {
-	*encodingPtr = Tcl_GetEncoding(NULL,
-		Tcl_GetEncodingName(*encodingPtr));
-    }
-}
-
-/*
  * -lengthbytes: 1, 2, 4 or 8.
  */
 
@@ -306,10 +239,8 @@ GetInt(
 const CourierOptSpec courierConnOptionSpecs[] = {
     {.name = "-batch", .type = COURIER_OPT_BOOLEAN,
 	.offset = CONN_FIELD(batch)},
-    {.name = "-encoding", .type = COURIER_OPT_CUSTOM,
-	.offset = CONN_FIELD(encoding), .parseProc = ParseEncoding,
-	.getProc = GetEncoding, .freeProc = FreeEncoding,
-	.retainProc = RetainEncoding},
+    {.name = "-encoding", .type = COURIER_OPT_ENCODING,
+	.offset = CONN_FIELD(encoding)},
     {.name = "-framing", .type = COURIER_OPT_CHOICE,
 	.offset = CONN_FIELD(framing), .choices = framingNames,
 	.noun = "framing"},
@@ -698,6 +629,7 @@ CourierConnSpawn(
  * CallBack --
  *	{*}prefix ?arg ...? at global level; errors to bgerror. The words
  *	are held across the call, which may reconfigure or close the handle.
+ *	Without a prefix the arguments are freed.
  */
 
 static void
@@ -708,9 +640,18 @@ CallBack(
     int objc,
     Tcl_Obj *const args[])	/* args[0] is the handle's name. */
 {
+    int i;
+
     if (prefixPtr != NULL) {
 	CourierCallPrefix(connPtr->interp, kind, args[0], prefixPtr, objc,
 		args);
+	return;
+    }
+
+    /* No callback: free the values made for it (a message, a reason). */
+    for (i = 0; i < objc; i++) {
+	Tcl_IncrRefCount(args[i]);
+	Tcl_DecrRefCount(args[i]);
     }
 }
 
@@ -807,6 +748,41 @@ DecodeMessage(
 	return objPtr;
     }
     return Tcl_NewByteArrayObj(bytes, (int) length);
+}
+
+/*
+ * ReportUnheard --
+ *	A connection failed or ended with an error (refused, timeout, reset,
+ *	error) and has neither -onerror nor -onclose to say so: the error
+ *	goes to the interpreter's bgerror, as an error in a fileevent
+ *	script would, with the error code {COURIER CLOSED reason...}.
+ */
+
+static void
+ReportUnheard(
+    Conn *connPtr,
+    Tcl_Obj *reason,
+    const char *message,
+    int messageLen)
+{
+    Tcl_Interp *interp = connPtr->interp;
+    Tcl_Obj *code = Tcl_NewListObj(0, NULL);
+
+    Tcl_ListObjAppendElement(NULL, code, Tcl_NewStringObj("COURIER", -1));
+    Tcl_ListObjAppendElement(NULL, code, Tcl_NewStringObj("CLOSED", -1));
+    Tcl_ListObjAppendList(NULL, code, reason);
+    if (connPtr->host != NULL) {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\" to %s "
+		"port %s: %.*s (no -onerror or -onclose to report it)",
+		Tcl_GetString(connPtr->nameObj), connPtr->host,
+		connPtr->service, messageLen, message));
+    } else {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\": %.*s "
+		"(no -onerror or -onclose to report it)",
+		Tcl_GetString(connPtr->nameObj), messageLen, message));
+    }
+    Tcl_SetObjErrorCode(interp, code);
+    Tcl_BackgroundException(interp, TCL_ERROR);
 }
 
 static void
@@ -921,6 +897,10 @@ ConnDeliver(
 			Tcl_NewStringObj(message, messageLen));
 		Tcl_ListObjAppendElement(NULL, reason,
 			Tcl_NewStringObj(errName, -1));
+	    }
+	    if (connPtr->opts.onerror == NULL && connPtr->opts.onclose == NULL
+		    && strcmp(kind, "closed") != 0) {
+		ReportUnheard(connPtr, reason, message, messageLen);
 	    }
 	    if (strcmp(kind, "error") == 0 || strcmp(kind, "timeout") == 0
 		    || strcmp(kind, "refused") == 0) {

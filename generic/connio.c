@@ -11,7 +11,7 @@
  */
 
 #include "connInt.h"
-#include "resolve.h"
+#include "resolver.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,7 +249,7 @@ IoInitHandles(
 
 /*
  * IoOnResolved --
- *	The lookup's answer (see resolve.h): connect to the first address,
+ *	The lookup's answer (see resolver.h): connect to the first address,
  *	unless the connection was closed meanwhile. Drops the request's
  *	reference last.
  */

@@ -15,7 +15,7 @@
 
 #include "courierInt.h"
 #include "conn.h"
-#include "resolve.h"
+#include "resolver.h"
 #include "spawn.h"
 #include "actor.h"
 #include <stdarg.h>
@@ -114,6 +114,8 @@ Courier_Init(
 	    NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
 	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::udp", CourierUdpObjCmd, NULL,
+	    NULL);
     Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
 	    NULL, NULL);
     CourierActorInit(interp);
@@ -142,14 +144,57 @@ Courier_Init(
  *	(tcl_interactive 0) and wish are left as they are; exit and
  *	end-of-file behave as before (tclsh exits on either).
  *
+ *	The prompt is drawn again after a callback's output: courier.tcl
+ *	stacks a transform on stdout and stderr that sets
+ *	::courier::prompt::Redraw to 1 when what was written last ends a
+ *	line (0 otherwise, as after tclsh's own prompt). After each event of
+ *	this loop (never inside a vwait or update of a command, which run
+ *	their own events), a 1 draws the prompt: tcl_prompt1, or "% ".
+ *
  *----------------------------------------------------------------------
  */
+
+static Tcl_Interp *interactiveInterp;	/* The main interpreter, once the
+					 * loop is installed. */
+
+static void
+RedrawPrompt(
+    Tcl_Interp *interp)
+{
+    const char *redraw = Tcl_GetVar2(interp, "::courier::prompt::Redraw",
+	    NULL, TCL_GLOBAL_ONLY);
+    Tcl_InterpState state;
+    Tcl_Channel out;
+
+    if (redraw == NULL || strcmp(redraw, "1") != 0) {
+	return;
+    }
+    Tcl_SetVar2(interp, "::courier::prompt::Redraw", NULL, "0",
+	    TCL_GLOBAL_ONLY);
+    state = Tcl_SaveInterpState(interp, TCL_OK);
+    if (Tcl_GetVar2(interp, "tcl_prompt1", NULL, TCL_GLOBAL_ONLY) == NULL
+	    || Tcl_EvalEx(interp, "eval $::tcl_prompt1", -1,
+		    TCL_EVAL_GLOBAL) != TCL_OK) {
+	out = Tcl_GetStdChannel(TCL_STDOUT);
+	if (out != NULL) {
+	    Tcl_WriteChars(out, "% ", 2);
+	}
+    }
+    out = Tcl_GetStdChannel(TCL_STDOUT);
+    if (out != NULL) {
+	Tcl_Flush(out);
+    }
+    Tcl_RestoreInterpState(interp, state);
+}
 
 static void
 InteractiveLoop(void)
 {
     for (;;) {
 	Tcl_DoOneEvent(TCL_ALL_EVENTS);
+	if (interactiveInterp != NULL) {
+	    RedrawPrompt(interactiveInterp);
+	}
     }
 }
 
@@ -172,6 +217,10 @@ InstallInteractiveLoop(
     }
     Tcl_ResetResult(interp);
     Tcl_SetMainLoop(InteractiveLoop);
+    interactiveInterp = interp;
+    /* courier.tcl sets up the prompt's redrawing when this is set. */
+    Tcl_SetVar2(interp, "::courier::Interactive", NULL, "1",
+	    TCL_GLOBAL_ONLY);
 }
 
 /*

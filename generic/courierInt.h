@@ -95,5 +95,6 @@ MODULE_SCOPE Tcl_ObjCmdProc CourierFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierStopFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierEvalLoopObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierResolveObjCmd;
+MODULE_SCOPE Tcl_ObjCmdProc CourierUdpObjCmd;
 
 #endif /* COURIER_INT_H */

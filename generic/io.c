@@ -529,7 +529,7 @@ CourierIoStopAll(void)
 	CourierIoThread *ioPtr = stopping[i];
 	int rc;
 
-	/* Nothing in the loop blocks (lookups run in resolve.c). */
+	/* Nothing in the loop blocks (lookups run in resolver.c). */
 	CourierThreadJoin(ioPtr->threadPtr);
 	rc = uv_loop_close(&ioPtr->loop);
 	assert(rc == 0);

@@ -12,6 +12,7 @@
 #include "courierInt.h"
 #include "option.h"
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FIELD(recordPtr, specPtr) \
@@ -63,6 +64,15 @@ AppendChoices(
     }
 }
 
+/* qsort's comparison of two option names. */
+static int
+CompareNames(
+    const void *a,
+    const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 /*
  *----------------------------------------------------------------------
  *
@@ -74,7 +84,7 @@ AppendChoices(
  * Results:
  *	TCL_OK with the spec and its record, or TCL_ERROR with
  *	"bad option "x": must be ..." listing every option known in this
- *	call, and {COURIER OPTION x}.
+ *	call in alphabetical order, and {COURIER OPTION x}.
  *
  *----------------------------------------------------------------------
  */
@@ -142,6 +152,7 @@ CourierOptFind(
 	    names[count++] = specPtr->name;
 	}
     }
+    qsort(names, (size_t) count, sizeof(char *), CompareNames);
     msgObj = Tcl_ObjPrintf("%s option \"%s\": must be ",
 	    prefixes > 1 ? "ambiguous" : "bad", name);
     AppendChoices(msgObj, names, count, count > 2 ? ", or " : " or ");
@@ -280,6 +291,25 @@ ParseValue(
     case COURIER_OPT_STRING:
 	CourierOptStoreObj(fieldPtr, valueObj);
 	return TCL_OK;
+    case COURIER_OPT_ENCODING: {
+	Tcl_Encoding *encodingPtr = fieldPtr, e = NULL;
+	const char *name = Tcl_GetString(valueObj);
+
+	if (strcmp(name, "binary") != 0) {
+	    e = Tcl_GetEncoding(NULL, name);
+	    if (e == NULL) {
+		return CourierError(interp, "VALUE", specPtr->name,
+			"unknown encoding \"%.100s\" for %s: expected "
+			"binary or a name from encoding names", name,
+			specPtr->name);
+	    }
+	}
+	if (*encodingPtr != NULL) {
+	    Tcl_FreeEncoding(*encodingPtr);
+	}
+	*encodingPtr = e;
+	return TCL_OK;
+    }
     case COURIER_OPT_CUSTOM:
 	return specPtr->parseProc(interp, specPtr, valueObj, fieldPtr);
     }
@@ -376,6 +406,12 @@ CourierOptGetValue(
 	Tcl_Obj *objPtr = *(Tcl_Obj *const *) fieldPtr;
 
 	return objPtr != NULL ? objPtr : Tcl_NewObj();
+    }
+    case COURIER_OPT_ENCODING: {
+	Tcl_Encoding e = *(const Tcl_Encoding *) fieldPtr;
+
+	return Tcl_NewStringObj(e == NULL ? "binary"
+		: Tcl_GetEncodingName(e), -1);
     }
     case COURIER_OPT_CUSTOM:
 	return specPtr->getProc(specPtr, fieldPtr);
@@ -493,6 +529,19 @@ HoldValues(
 		}
 	    } else {
 		CourierOptStoreObj(fieldPtr, NULL);
+	    }
+	} else if (specPtr->type == COURIER_OPT_ENCODING) {
+	    Tcl_Encoding *encodingPtr = fieldPtr;
+
+	    if (*encodingPtr == NULL) {
+		continue;
+	    }
+	    if (what == HOLD_RETAIN) {
+		*encodingPtr = Tcl_GetEncoding(NULL,
+			Tcl_GetEncodingName(*encodingPtr));
+	    } else {
+		Tcl_FreeEncoding(*encodingPtr);
+		*encodingPtr = NULL;
 	    }
 	} else if (specPtr->type == COURIER_OPT_CUSTOM) {
 	    if (what == HOLD_RETAIN && specPtr->retainProc != NULL) {

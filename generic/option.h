@@ -42,6 +42,7 @@ typedef enum {
 				 * reference, as a private copy. */
     COURIER_OPT_STRING,		/* Tcl_Obj *: any value, held with a
 				 * reference; NULL until set. */
+    COURIER_OPT_ENCODING,	/* Tcl_Encoding, held; NULL for binary. */
     COURIER_OPT_CUSTOM		/* Parsed and read by the spec's procs. */
 } CourierOptType;
 

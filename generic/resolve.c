@@ -1,334 +1,242 @@
 /*
  * resolve.c --
  *
- *	Name lookups (getaddrinfo) in Courier's own small pool of named
- *	threads, "courier-dns-0" ... A lookup can block for seconds in the
- *	system resolver; running it here keeps it off every event loop, and
- *	unlike libuv's worker pool (which libuv joins at process exit), a
- *	lookup still blocked at exit does not hold the exit up.
+ *	courier::resolve host ?-family any|inet|inet6? -command cmd
  *
- *	A request from an I/O thread carries its answer back to that thread
- *	as an I/O command; if the thread has stopped, the request is
- *	discarded and the caller's procedure sees UV_ECANCELED in whatever
- *	thread discards it. A request without an I/O thread (courier::resolve,
- *	lookup.c) gets its answer in the resolver thread itself.
+ *	Looks a name up in a resolver thread (resolver.c) and calls
+ *	{*}cmd ok {address ...} or {*}cmd error message in the calling
+ *	thread, through its inbox. The Tcl thread never waits for the
+ *	resolver.
  *
- *	Locks: resolverLock guards the queue and the thread set, and is
- *	never held while resolving or calling out.
+ *	A lookup is a resource of its interpreter: deleting the interpreter
+ *	closes its port, and the answer, when it comes, is dropped.
  */
 
-#include "courierInt.h"
-#include "io.h"
-#include "resolve.h"
+#include "conn.h"
+#include "resolver.h"
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <assert.h>
 
-#define RESOLVER_THREADS 4
+enum { LOOKUP_OK = 1, LOOKUP_ERROR = 2 };
 
-struct CourierResolveReq {
-    CourierIoCmd header;	/* The way back to the I/O thread. */
-    CourierResolveReq *nextPtr;	/* In the queue. */
-    CourierIoThread *ioPtr;
-    char *host;
-    char service[16];
-    int family;
-    int status;			/* 0 or a UV_EAI_* code. */
-    struct addrinfo *result;
-    CourierResolveProc *doneProc;
-    void *clientData;
+typedef struct Lookup {
+    CourierResource resource;	/* Must be first. */
+    Tcl_Interp *interp;
+    Tcl_Obj *cmdPtr;
+    CourierPort *portPtr;	/* Owner side; the resolver thread posts to
+				 * it once, then releases its side. */
+} Lookup;
+
+static void	LookupClose(CourierResource *resPtr);
+static void	LookupDeliver(void *ownerData, CourierMsg *msgPtr);
+static void	LookupDone(void *clientData, int status,
+		    struct addrinfo *result);
+static void	LookupNotify(void *producerData, int event);
+
+static const CourierPortType lookupPortType = {
+    "lookup", LookupDeliver, LookupNotify, NULL, NULL
 };
 
-static uv_once_t resolverOnce = UV_ONCE_INIT;
-static uv_mutex_t resolverLock;
-static uv_cond_t resolverWork;
-static CourierResolveReq *queueHead, *queueTail;	/* resolverLock */
-static CourierThread *resolverThreads[RESOLVER_THREADS];	/* resolverLock */
-static int resolverCount;				/* resolverLock */
-static int resolverStop;				/* resolverLock */
-static int resolverStarting;		/* Being created now, resolverLock. */
-static int resolverBusy;		/* Threads inside getaddrinfo. */
-static uv_cond_t resolverIdle;		/* Signalled when busy drops to 0. */
-
-static void	ResolverInit(void);
-static void	ResolverMain(void *arg);
-static void	ResolverStartThreads(void);
-static int	TranslateError(int eaiError);
-
-static void
-ResolverInit(void)
-{
-    uv_mutex_init(&resolverLock);
-    uv_cond_init(&resolverWork);
-    uv_cond_init(&resolverIdle);
-}
-
-/*
- * ReqFree --
- *	Frees a request and what it still holds.
- */
-
-static void
-ReqFree(
-    CourierResolveReq *reqPtr)
-{
-    if (reqPtr->result != NULL) {
-	freeaddrinfo(reqPtr->result);
-    }
-    free(reqPtr->host);
-    free(reqPtr);
-}
-
-/*
- * DeliverRun, DeliverDiscard --
- *	The answer arrives in the I/O thread (or the thread has stopped).
- *	The procedure takes the result list; it frees it with
- *	CourierResolveFree.
- */
-
-static void
-DeliverRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    CourierResolveReq *reqPtr = (CourierResolveReq *) cmdPtr;
-    struct addrinfo *result = reqPtr->result;
-
-    (void) ioPtr;
-    reqPtr->result = NULL;
-    reqPtr->doneProc(reqPtr->clientData, reqPtr->status, result);
-    ReqFree(reqPtr);
-}
-
-static void
-DeliverDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    CourierResolveReq *reqPtr = (CourierResolveReq *) cmdPtr;
-
-    reqPtr->doneProc(reqPtr->clientData, UV_ECANCELED, NULL);
-    ReqFree(reqPtr);
-}
+static const char lookupKind[] = "lookup";
 
 /*
  *----------------------------------------------------------------------
  *
- * CourierResolve --
+ * CourierResolveObjCmd --
  *
- *	Starts a lookup of host/service for the calling I/O thread; doneProc
- *	runs in that thread with the status (0 or a UV_EAI_* code) and the
- *	addresses, which it must free with CourierResolveFree. With ioPtr
- *	NULL, doneProc runs in the resolver thread.
- *
- * Results:
- *	0, or a UV error if no resolver thread could be started.
+ *	The command. Returns an empty result at once.
  *
  *----------------------------------------------------------------------
  */
 
 int
-CourierResolve(
-    CourierIoThread *ioPtr,
-    const char *host,
-    const char *service,
-    int family,
-    CourierResolveProc *doneProc,
-    void *clientData)
+CourierResolveObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
 {
-    CourierResolveReq *reqPtr = calloc(1, sizeof(CourierResolveReq));
+    static const char *const options[] = {"-command", "-family", NULL};
+    enum { OPT_COMMAND, OPT_FAMILY };
+    CourierInterp *cinterpPtr;
+    Tcl_Obj *cmdPtr = NULL;
+    int family = AF_UNSPEC, i, index, len;
+    Lookup *lookupPtr;
+    CourierPort *portPtr;
 
-    if (reqPtr == NULL || (reqPtr->host = strdup(host)) == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierResolveReq));
+    (void) clientData;
+    if (objc < 2 || objc % 2 != 0) {
+	Tcl_WrongNumArgs(interp, 1, objv,
+		"host ?-family any|inet|inet6? -command cmd");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
     }
-    snprintf(reqPtr->service, sizeof(reqPtr->service), "%s", service);
-    reqPtr->family = family;
-    reqPtr->ioPtr = ioPtr;
-    reqPtr->doneProc = doneProc;
-    reqPtr->clientData = clientData;
-    reqPtr->header.runProc = DeliverRun;
-    reqPtr->header.discardProc = DeliverDiscard;
+    for (i = 2; i < objc; i += 2) {
+	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
+		&index) != TCL_OK) {
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
+		    Tcl_GetString(objv[i]), NULL);
+	    return TCL_ERROR;
+	}
+	if (index == OPT_FAMILY) {
+	    if (CourierGetFamilyFromObj(interp, objv[i + 1],
+		    &family) != TCL_OK) {
+		return TCL_ERROR;
+	    }
+	} else {
+	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK
+		    || len == 0) {
+		return CourierError(interp, "VALUE", "-command",
+			"bad value for -command: expected a non-empty "
+			"command prefix (a list)");
+	    }
+	    cmdPtr = objv[i + 1];
+	}
+    }
+    if (cmdPtr == NULL) {
+	return CourierError(interp, "USAGE", "-command",
+		"missing -command: courier::resolve delivers its answer to "
+		"a command prefix");
+    }
+    if (Tcl_GetCharLength(objv[1]) == 0) {
+	return CourierError(interp, "VALUE", "host",
+		"bad host \"\": expected a host name or address");
+    }
+    cinterpPtr = CourierGetInterp(interp);
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
 
-    uv_once(&resolverOnce, ResolverInit);
-    ResolverStartThreads();
-    uv_mutex_lock(&resolverLock);
-    if (resolverCount == 0) {
-	uv_mutex_unlock(&resolverLock);
-	ReqFree(reqPtr);
-	return UV_EAGAIN;
+    lookupPtr = (Lookup *) ckalloc(sizeof(Lookup));
+    memset(lookupPtr, 0, sizeof(Lookup));
+    lookupPtr->interp = interp;
+    lookupPtr->cmdPtr = Tcl_DuplicateObj(cmdPtr);
+    Tcl_IncrRefCount(lookupPtr->cmdPtr);
+    portPtr = CourierPortOpen(cinterpPtr->inboxPtr, &lookupPortType, interp,
+	    lookupPtr, NULL, 1 << 20);
+    lookupPtr->portPtr = portPtr;
+    CourierResourceAdd(cinterpPtr, &lookupPtr->resource, lookupKind,
+	    LookupClose);
+    if (CourierResolve(NULL, Tcl_GetString(objv[1]), "0", family,
+	    LookupDone, portPtr) != 0) {
+	CourierPortRelease(portPtr);
+	LookupClose(&lookupPtr->resource);
+	return CourierError(interp, "THREAD", "CREATE",
+		"cannot start a resolver thread");
     }
-    if (queueTail != NULL) {
-	queueTail->nextPtr = reqPtr;
-    } else {
-	queueHead = reqPtr;
-    }
-    queueTail = reqPtr;
-    uv_cond_signal(&resolverWork);
-    uv_mutex_unlock(&resolverLock);
-    return 0;
+    return TCL_OK;
 }
 
 /*
- * ResolverStartThreads --
- *	Starts the resolver threads not running yet. Threads are created
- *	with no lock held; the lock only guards the bookkeeping (the
- *	starting flag keeps two callers from starting the same slot).
+ * LookupDone --
+ *	In the resolver thread: turn the answer into one message (the
+ *	addresses, numeric and without duplicates, separated by spaces; or
+ *	the error text), post it, and let go of the port.
  */
 
 static void
-ResolverStartThreads(void)
-{
-    for (;;) {
-	CourierThread *threadPtr;
-	char name[24];
-	int slot;
-
-	uv_mutex_lock(&resolverLock);
-	if (resolverCount + resolverStarting >= RESOLVER_THREADS) {
-	    uv_mutex_unlock(&resolverLock);
-	    return;
-	}
-	resolverStop = 0;
-	slot = resolverCount + resolverStarting++;
-	uv_mutex_unlock(&resolverLock);
-
-	snprintf(name, sizeof(name), "courier-dns-%d", slot);
-	threadPtr = CourierThreadStart(name, ResolverMain, NULL);
-
-	uv_mutex_lock(&resolverLock);
-	resolverStarting--;
-	if (threadPtr != NULL) {
-	    resolverThreads[resolverCount++] = threadPtr;
-	}
-	uv_mutex_unlock(&resolverLock);
-	if (threadPtr == NULL) {
-	    return;
-	}
-    }
-}
-
-void
-CourierResolveFree(
+LookupDone(
+    void *clientData,
+    int status,
     struct addrinfo *result)
 {
-    if (result != NULL) {
-	freeaddrinfo(result);
+    CourierPort *portPtr = clientData;
+    char text[4096], seen[32][64];
+    size_t used = 0;
+    int nSeen = 0, kind = LOOKUP_OK;
+    struct addrinfo *ai;
+    CourierMsg *msgPtr;
+
+    text[0] = '\0';
+    if (status < 0) {
+	kind = LOOKUP_ERROR;
+	used = (size_t) snprintf(text, sizeof(text), "%s",
+		uv_strerror(status));
     }
+    for (ai = result; ai != NULL && nSeen < 32; ai = ai->ai_next) {
+	int port, n, k;
+
+	CourierSockaddrName(ai->ai_addr, seen[nSeen], sizeof(seen[0]), &port);
+	if (seen[nSeen][0] == '\0') {
+	    continue;
+	}
+	for (k = 0; k < nSeen; k++) {
+	    if (strcmp(seen[k], seen[nSeen]) == 0) {
+		break;			/* Listed already (another protocol). */
+	    }
+	}
+	if (k < nSeen) {
+	    continue;
+	}
+	n = snprintf(text + used, sizeof(text) - used, "%s%s",
+		used ? " " : "", seen[nSeen]);
+	if (n < 0 || (size_t) n >= sizeof(text) - used) {
+	    break;
+	}
+	used += (size_t) n;
+	nSeen++;
+    }
+    CourierResolveFree(result);
+    msgPtr = CourierMsgAlloc(used);
+    msgPtr->kind = kind;
+    memcpy(msgPtr->data, text, used);
+    CourierPortPost(portPtr, msgPtr);
+    CourierPortRelease(portPtr);
+}
+
+static void
+LookupNotify(
+    void *producerData,
+    int event)
+{
+    /* One message, posted once: nothing to pause or stop. */
+    (void) producerData;
+    (void) event;
 }
 
 /*
- * ResolverMain --
- *	A resolver thread: take a request, look it up, send the answer home.
+ * LookupDeliver --
+ *	In the interpreter's thread: close the lookup, then call the command
+ *	with the answer.
  */
 
 static void
-ResolverMain(
-    void *arg)
+LookupDeliver(
+    void *ownerData,
+    CourierMsg *msgPtr)
 {
-    (void) arg;
-    for (;;) {
-	CourierResolveReq *reqPtr;
-	struct addrinfo hints;
-	int rc;
+    Lookup *lookupPtr = ownerData;
+    Tcl_Interp *interp = lookupPtr->interp;
+    Tcl_Obj *cmdPtr = lookupPtr->cmdPtr, *args[2];
 
-	uv_mutex_lock(&resolverLock);
-	while (queueHead == NULL && !resolverStop) {
-	    uv_cond_wait(&resolverWork, &resolverLock);
-	}
-	if (queueHead == NULL) {
-	    uv_mutex_unlock(&resolverLock);
-	    return;
-	}
-	reqPtr = queueHead;
-	queueHead = reqPtr->nextPtr;
-	if (queueHead == NULL) {
-	    queueTail = NULL;
-	}
-	resolverBusy++;
-	uv_mutex_unlock(&resolverLock);
+    Tcl_IncrRefCount(cmdPtr);
+    LookupClose(&lookupPtr->resource);
+    args[0] = Tcl_NewStringObj(msgPtr->kind == LOOKUP_OK ? "ok" : "error",
+	    -1);
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = reqPtr->family;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(reqPtr->host, reqPtr->service, &hints,
-		&reqPtr->result);
-	if (rc != 0) {
-	    reqPtr->result = NULL;
-	    reqPtr->status = TranslateError(rc);
-	}
-	if (reqPtr->ioPtr != NULL) {
-	    CourierIoSubmit(reqPtr->ioPtr, &reqPtr->header);
-	} else {
-	    DeliverRun(NULL, &reqPtr->header);
-	}
-	uv_mutex_lock(&resolverLock);
-	if (--resolverBusy == 0) {
-	    uv_cond_broadcast(&resolverIdle);
-	}
-	uv_mutex_unlock(&resolverLock);
-    }
+    /* Space-separated numeric addresses read as a proper list. */
+    args[1] = Tcl_NewStringObj((const char *) msgPtr->data,
+	    (int) msgPtr->size);
+    CourierCallPrefix(interp, "-command", NULL, cmdPtr, 2, args);
+    Tcl_DecrRefCount(cmdPtr);
 }
 
 /*
- * CourierResolverStop --
- *	Stops and joins the resolver threads once the lookups in progress
- *	are done. At exit (atExit) it waits for them 200 ms at most: a
- *	lookup stuck in the system resolver must not hold exit up, and then
- *	the threads are left to end with the process.
+ * LookupClose --
+ *	Forget the lookup (delivered, or its interpreter is going): close
+ *	the owner side of the port and free what the thread owns.
  */
 
-void
-CourierResolverStop(
-    int atExit)
+static void
+LookupClose(
+    CourierResource *resPtr)
 {
-    CourierThread *threads[RESOLVER_THREADS];
-    int i, n;
+    Lookup *lookupPtr = (Lookup *) resPtr;
 
-    uv_once(&resolverOnce, ResolverInit);
-    uv_mutex_lock(&resolverLock);
-    resolverStop = 1;
-    uv_cond_broadcast(&resolverWork);
-    if (atExit && resolverBusy > 0) {
-	uv_cond_timedwait(&resolverIdle, &resolverLock, 200 * 1000 * 1000);
-	if (resolverBusy > 0) {
-	    uv_mutex_unlock(&resolverLock);
-	    return;
-	}
-    }
-    n = resolverCount;
-    memcpy(threads, resolverThreads, sizeof(CourierThread *) * n);
-    resolverCount = 0;
-    uv_mutex_unlock(&resolverLock);
-    for (i = 0; i < n; i++) {
-	CourierThreadJoin(threads[i]);
-    }
-}
-
-/*
- * TranslateError --
- *	getaddrinfo's EAI_* codes as libuv's UV_EAI_* (for uv_err_name).
- */
-
-static int
-TranslateError(
-    int eaiError)
-{
-    switch (eaiError) {
-    case EAI_AGAIN: return UV_EAI_AGAIN;
-    case EAI_BADFLAGS: return UV_EAI_BADFLAGS;
-    case EAI_FAIL: return UV_EAI_FAIL;
-    case EAI_FAMILY: return UV_EAI_FAMILY;
-    case EAI_MEMORY: return UV_EAI_MEMORY;
-    case EAI_NONAME: return UV_EAI_NONAME;
-    case EAI_SERVICE: return UV_EAI_SERVICE;
-    case EAI_SOCKTYPE: return UV_EAI_SOCKTYPE;
-#ifdef EAI_NODATA
-    case EAI_NODATA: return UV_EAI_NODATA;
-#endif
-#ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY: return UV_EAI_ADDRFAMILY;
-#endif
-    default: return UV_EAI_FAIL;
-    }
+    CourierPortClose(lookupPtr->portPtr);
+    CourierResourceForget(resPtr);
+    Tcl_DecrRefCount(lookupPtr->cmdPtr);
+    ckfree(lookupPtr);
 }

@@ -9,6 +9,47 @@ namespace eval ::courier {
     namespace export configure stats threads
 }
 
+# ::courier::prompt --
+#
+#	At the interactive tclsh prompt (courier.c installs an event loop as
+#	tclsh's main loop and sets ::courier::Interactive), a callback that
+#	prints leaves the screen without a prompt. A transform stacked on
+#	stdout and stderr notes whether what was written last ends a line:
+#	Redraw is 1 after a callback's "got: hello\n", 0 once tclsh has drawn
+#	its prompt (which ends no line). The loop in courier.c draws the
+#	prompt again after any event that left Redraw at 1.
+
+namespace eval ::courier::prompt {
+    variable Redraw 0
+}
+
+# Transform subcommand handle ?data? --
+#	The transform (chan push): passes every byte through unchanged.
+proc ::courier::prompt::Transform {subcommand handle args} {
+    variable Redraw
+    switch -- $subcommand {
+	initialize {
+	    return {initialize finalize write}
+	}
+	write {
+	    set data [lindex $args 0]
+	    if {$data ne ""} {
+		set Redraw [expr {[string index $data end] eq "\n"}]
+	    }
+	    return $data
+	}
+    }
+    return
+}
+
+if {[info exists ::courier::Interactive]
+	&& [info exists ::tcl_interactive] && $::tcl_interactive} {
+    foreach chan {stdout stderr} {
+	catch {chan push $chan ::courier::prompt::Transform}
+    }
+    unset -nocomplain chan
+}
+
 # ::courier::co --
 #
 #	The coroutine API: calls that read like blocking code (connect,
@@ -31,7 +72,7 @@ namespace eval ::courier {
 #	  coroutine code runs inside the C side's close of the handle.
 
 namespace eval ::courier::co {
-    namespace export accept adopt close connect listen receive select \
+    namespace export accept adopt close connect go listen receive select \
 	    send sleep status
     namespace ensemble create
 
@@ -48,6 +89,10 @@ namespace eval ::courier::co {
     variable Open;	array set Open {}	;# exists once c is connected
     variable Reason;	array set Reason {}	;# exists once c closed: why
     variable From;	array set From {}	;# listener of a queued accept
+    # Per raw connection read with receive -bytes or -line: the bytes
+    # taken from the queue and not yet returned, from offset Off($c).
+    variable Buf;	array set Buf {}
+    variable Off;	array set Off {}
     # Per adopted listener $s: connections accepted, not yet taken.
     variable Accepted;	array set Accepted {}
     # Per waiting coroutine, by wait token $t:
@@ -59,6 +104,7 @@ namespace eval ::courier::co {
     variable Waiters;	array set Waiters {}
     variable Seq 0
     variable Woken ""			;# the status a Wake passes on
+    variable GoSeq 0			;# numbers the coroutines of go
 }
 
 #----------------------------------------------------------------------
@@ -158,7 +204,7 @@ proc ::courier::co::Conn {c} {
     if {$full ne "" && [::info exists Q($full)]} {
 	return $full
     }
-    if {[regexp {^::courier::conn\d+$} $full]} {
+    if {[regexp {^::courier::(conn|udp)\d+$} $full]} {
 	throw {COURIER USAGE} "connection \"$c\" is not managed by\
 		courier::co: adopt it first (courier::co::adopt $c)"
     }
@@ -397,6 +443,19 @@ proc ::courier::co::OnBatch {c messages} {
     }
 }
 
+# OnDatagram u data host port --
+#	-ondata of an adopted UDP socket: each datagram is queued as the
+#	triple {data host port} that receive returns.
+proc ::courier::co::OnDatagram {u data host port} {
+    OnData $u [list $data $host $port]
+}
+
+# OnDatagrams u triples --
+#	The same with -batch 1.
+proc ::courier::co::OnDatagrams {u triples} {
+    OnBatch $u $triples
+}
+
 # Full c --
 #	The queue passed the limit (its bytes plus Overhead per message):
 #	stop reading the socket (TCP then holds the peer back) until
@@ -510,7 +569,7 @@ proc ::courier::co::Gone {h args} {
 	unset Accepted($h)
     }
     unset -nocomplain Q($h) H($h) Bytes($h) Limit($h) Paused($h) Open($h) \
-	    Reason($h)
+	    Reason($h) ::courier::co::Buf($h) ::courier::co::Off($h)
 }
 
 #----------------------------------------------------------------------
@@ -583,6 +642,31 @@ proc ::courier::co::AdoptConn {c} {
     trace add command $c delete ::courier::co::Gone
 }
 
+# AdoptUdp u --
+#	A UDP socket: its datagrams are queued like a connection's messages
+#	(as {data host port}); it is open from the start and never closes
+#	on its own.
+proc ::courier::co::AdoptUdp {u} {
+    variable Q
+    variable H
+    variable Bytes
+    variable Limit
+    variable Paused
+    variable Open
+    if {[::info exists Q($u)]} {
+	return
+    }
+    set handler [expr {[$u cget -batch] ? "OnDatagrams" : "OnDatagram"}]
+    $u configure -ondata ::courier::co::$handler
+    set Q($u) {}
+    set H($u) 0
+    set Bytes($u) 0
+    set Limit($u) [$u cget -maxpending]
+    set Paused($u) 0
+    set Open($u) 1
+    trace add command $u delete ::courier::co::Gone
+}
+
 proc ::courier::co::AdoptListener {s} {
     variable Accepted
     if {[::info exists Accepted($s)]} {
@@ -611,9 +695,11 @@ proc ::courier::co::adopt {args} {
 	AdoptConn $full
     } elseif {[regexp {^::courier::server\d+$} $full]} {
 	AdoptListener $full
+    } elseif {[regexp {^::courier::udp\d+$} $full]} {
+	AdoptUdp $full
     } else {
-	throw [list COURIER HANDLE $h] "no connection or listener named\
-		\"$h\" in this interpreter"
+	throw [list COURIER HANDLE $h] "no connection, listener or UDP\
+		socket named \"$h\" in this interpreter"
     }
     return $full
 }
@@ -682,27 +768,37 @@ proc ::courier::co::listen {args} {
     return $s
 }
 
-# courier::co::receive conn ?-timeout ms? --
+# courier::co::receive conn ?-bytes n|-line? ?-timeout ms? --
 #	The next message of conn, in order: from the queue, or the first to
 #	arrive. Once conn is closed and its queue empty: COURIER CLOSED.
+#	With -bytes or -line (raw framing only), the next n bytes or the next
+#	line of the byte stream, whatever chunks it came in: see Stream.
 proc ::courier::co::receive {args} {
     variable Q
     variable H
     variable Reason
+    variable Buf
     # The common case, a message already queued, takes the short way.
     if {[llength $args] == 1} {
 	set c [lindex $args 0]
 	set ms 0
-    } elseif {[llength $args] == 3} {
+    } elseif {[llength $args] == 3 && [lindex $args 1] eq "-timeout"} {
 	set ms [Options [lassign $args c]]
+    } elseif {[llength $args] <= 5 && ("-bytes" in $args || "-line" in $args
+	    || ([llength $args] == 3 && [lindex $args 1] ne "-timeout"))} {
+	return [Stream {*}$args]
     } else {
-	Usage receive conn ?-timeout ms?
+	Usage receive conn ?-bytes n|-line? ?-timeout ms?
     }
     if {[::info coroutine] eq ""} {
 	NeedCoro receive
     }
     if {![::info exists Q($c)]} {
 	set c [Conn $c]
+    }
+    if {[::info exists Buf($c)] && [set rest [Rest $c]] ne ""} {
+	# Bytes left over by -bytes or -line come first.
+	return $rest
     }
     if {$H($c) < [llength $Q($c)]} {
 	return [Take $c]
@@ -724,6 +820,160 @@ proc ::courier::co::receive {args} {
 	    Closed $c [lindex $status 2]
 	}
     }
+}
+
+# Stream conn ?-bytes n|-line? ?-timeout ms? --
+#	receive -bytes and -line: reads the byte stream of a raw connection
+#	as Tcl's read and gets read a channel. The chunks of the queue are
+#	joined in Buf(c); what a call does not return stays there for the
+#	next receive, whichever form it takes, so the framing can change at
+#	every message. -bytes n returns exactly n bytes (a byte array);
+#	-line the bytes up to the next LF, without the LF or a CR before it,
+#	decoded with the connection's -encoding (bytes for binary), and
+#	raises COURIER TOOBIG when -maxmessage bytes pass without an LF.
+#	When the connection closes first, the bytes stay for a plain receive.
+proc ::courier::co::Stream {args} {
+    variable Q
+    variable H
+    variable Reason
+    variable Buf
+    variable Off
+    set c [lindex $args 0]
+    set want ""
+    set ms 0
+    set rest [lrange $args 1 end]
+    while {[llength $rest]} {
+	set rest [lassign $rest opt]
+	switch -- $opt {
+	    -bytes {
+		if {![llength $rest] || $want ne ""} {
+		    Usage receive conn ?-bytes n|-line? ?-timeout ms?
+		}
+		set rest [lassign $rest n]
+		if {![string is integer -strict $n] || $n < 0
+			|| $n > 0x7fffffff} {
+		    throw {COURIER VALUE -bytes} "bad value \"$n\" for\
+			    -bytes: expected an integer from 0 to 2147483647"
+		}
+		set want bytes
+	    }
+	    -line {
+		if {$want ne ""} {
+		    Usage receive conn ?-bytes n|-line? ?-timeout ms?
+		}
+		set want line
+	    }
+	    -timeout {
+		if {![llength $rest]} {
+		    throw {COURIER USAGE} "value for \"-timeout\" missing"
+		}
+		set rest [lassign $rest value]
+		set ms [Milliseconds -timeout $value]
+	    }
+	    default {
+		throw [list COURIER OPTION $opt] "bad option \"$opt\":\
+			must be -bytes, -line, or -timeout"
+	    }
+	}
+    }
+    if {$want eq ""} {
+	Usage receive conn ?-bytes n|-line? ?-timeout ms?
+    }
+    NeedCoro receive
+    set c [Conn $c]
+    if {[string match ::courier::udp* $c]} {
+	throw [list COURIER USAGE -$want] "courier::co::receive -$want reads\
+		a byte stream: \"$c\" is a UDP socket, which delivers datagrams"
+    }
+    set framing [$c cget -framing]
+    if {$framing ne "raw"} {
+	throw [list COURIER USAGE -$want] "courier::co::receive -$want needs\
+		a connection with -framing raw: \"$c\" has -framing $framing"
+    }
+    if {![::info exists Buf($c)]} {
+	set Buf($c) ""
+	set Off($c) 0
+    }
+    if {$want eq "line"} {
+	set limit [$c cget -maxmessage]
+	set from $Off($c)
+    }
+    set deadline [Deadline $ms]
+    while 1 {
+	if {$want eq "bytes"} {
+	    if {[string length $Buf($c)] - $Off($c) >= $n} {
+		set end [expr {$Off($c) + $n}]
+		set result [string range $Buf($c) $Off($c) $end-1]
+		Consumed $c $end
+		return $result
+	    }
+	} else {
+	    set i [string first \n $Buf($c) $from]
+	    if {$i >= 0} {
+		set end $i
+		if {$end > $Off($c)
+			&& [string index $Buf($c) $end-1] eq "\r"} {
+		    incr end -1
+		}
+		set result [string range $Buf($c) $Off($c) $end-1]
+		Consumed $c [expr {$i + 1}]
+		set encoding [$c cget -encoding]
+		if {$encoding ne "binary"} {
+		    set result [encoding convertfrom $encoding $result]
+		}
+		return $result
+	    }
+	    set from [string length $Buf($c)]
+	    if {$from - $Off($c) > $limit} {
+		throw [list COURIER TOOBIG] "no end of line in the\
+			[expr {$from - $Off($c)}] bytes queued on \"$c\",\
+			more than its -maxmessage ($limit)"
+	    }
+	}
+	if {$H($c) < [llength $Q($c)]} {
+	    append Buf($c) [Take $c]
+	    continue
+	}
+	if {[::info exists Reason($c)]} {
+	    Closed $c $Reason($c)
+	}
+	set status [Wait [list data:$c] $deadline]
+	if {$status eq "timeout"} {
+	    throw {COURIER TIMEOUT} "timed out after $ms ms waiting for\
+		    [expr {$want eq "line" ? "a line" : "$n bytes"}] on \"$c\""
+	}
+	if {[lindex $status 0] eq "gone"} {
+	    Closed $c [lindex $status 2]
+	}
+    }
+}
+
+# Consumed c end --
+#	The bytes of Buf(c) before offset end are taken: forget them, now
+#	and then, so that taking many short pieces of a long buffer stays
+#	linear.
+proc ::courier::co::Consumed {c end} {
+    variable Buf
+    variable Off
+    if {$end >= [string length $Buf($c)]} {
+	unset Buf($c) Off($c)
+    } elseif {$end > 65536 && 2 * $end > [string length $Buf($c)]} {
+	set Buf($c) [string range $Buf($c) $end end]
+	set Off($c) 0
+    } else {
+	set Off($c) $end
+    }
+}
+
+# Rest c --
+#	What Buf(c) holds, for a plain receive: the bytes left over (maybe
+#	none).
+proc ::courier::co::Rest {c} {
+    variable Buf
+    variable Off
+    set result [string range $Buf($c) $Off($c) end]
+    unset Buf($c) Off($c)
+    return $result
 }
 
 # courier::co::select conns ?-timeout ms? --
@@ -748,6 +998,10 @@ proc ::courier::co::select {args} {
     set deadline [Deadline $ms]
     while 1 {
 	foreach c $conns {
+	    if {[::info exists ::courier::co::Buf($c)]
+		    && [set rest [Rest $c]] ne ""} {
+		return [list $c $rest]
+	    }
 	    if {$H($c) < [llength $Q($c)]} {
 		return [list $c [Take $c]]
 	    }
@@ -772,16 +1026,36 @@ proc ::courier::co::select {args} {
 # courier::co::send conn data ?-timeout ms? --
 #	$conn send; then, while the output is above -sendbuffer, waits for
 #	it to drain, so a coroutine that sends in a loop is held back by
-#	the peer instead of growing memory.
+#	the peer instead of growing memory. On a UDP socket, -to {host port}
+#	names the receiver (else the connected peer) and nothing waits:
+#	datagrams are not held back.
 proc ::courier::co::send {args} {
     variable Q
     variable Reason
-    if {[llength $args] != 2 && [llength $args] != 4} {
-	Usage send conn data ?-timeout ms?
+    if {[llength $args] < 2 || [llength $args] % 2} {
+	Usage send conn data ?-timeout ms? "?-to {host port}?"
     }
-    set ms [Options [lassign $args c data]]
+    set options [lassign $args c data]
+    set to {}
+    if {[dict exists $options -to]} {
+	set to [dict get $options -to]
+	dict unset options -to
+    }
+    set ms [Options $options]
     NeedCoro send
     set c [Conn $c]
+    if {[string match ::courier::udp* $c]} {
+	if {[llength $to] ni {0 2}} {
+	    throw {COURIER VALUE -to} "bad value \"$to\" for -to: expected\
+		    a list of a host and a port"
+	}
+	$c send {*}$to $data
+	return
+    }
+    if {[llength $to]} {
+	throw {COURIER OPTION -to} "option \"-to\" is for UDP sockets:\
+		\"$c\" is a connection"
+    }
     if {[::info exists Reason($c)]} {
 	Closed $c $Reason($c)
     }
@@ -854,11 +1128,39 @@ proc ::courier::co::close {args} {
     set full [Resolve $h]
     if {[regexp {^::courier::conn\d+$} $full]} {
 	$full close {*}[lrange $args 1 end]
-    } elseif {[regexp {^::courier::server\d+$} $full]} {
+    } elseif {[regexp {^::courier::(server|udp)\d+$} $full]} {
 	$full close
     } else {
-	throw [list COURIER HANDLE $h] "no connection or listener named\
-		\"$h\" in this interpreter"
+	throw [list COURIER HANDLE $h] "no connection, listener or UDP\
+		socket named \"$h\" in this interpreter"
+    }
+    return
+}
+
+# courier::co::go script --
+#	Starts a coroutine, named ::courier::co::goN, that runs script as the
+#	body of a procedure with no arguments (its variables are local; its
+#	namespace is the global one), and returns its name once the script
+#	first waits or ends. An error that ends the script goes to bgerror,
+#	whether it comes before its first wait or after.
+proc ::courier::co::go {args} {
+    variable GoSeq
+    if {[llength $args] != 1} {
+	Usage go script
+    }
+    set name ::courier::co::go[incr GoSeq]
+    while {[::info commands $name] ne ""} {
+	set name ::courier::co::go[incr GoSeq]
+    }
+    coroutine $name ::courier::co::Go [lindex $args 0]
+    return $name
+}
+
+# Go script --
+#	The body of a coroutine of go.
+proc ::courier::co::Go {script} {
+    if {[catch {apply [list {} $script ::]} message options] == 1} {
+	BgError $message $options
     }
     return
 }

@@ -24,9 +24,17 @@ unset -nocomplain ::env(LD_PRELOAD)
 testConstraint thread [expr {![catch {package require Thread}]}]
 testConstraint display [expr {[info exists ::env(DISPLAY)]
 	&& $::env(DISPLAY) ne ""}]
+# The host has ::1 (a listener can bind it).
+testConstraint ipv6 [expr {![catch {
+    set ::courierTest::probe [socket -server list -myaddr ::1 0]
+    close $::courierTest::probe
+}]}]
 # Timing and memory figures mean nothing under valgrind or a sanitizer
-# (ASan's quarantine alone holds 256 MiB of freed memory).
+# (ASan's quarantine alone holds 256 MiB of freed memory). Tests still run
+# there: only such assertions are skipped, with "!$courierTest::timed ||"
+# (in a child started by courierTest::runChild: "!$::timed ||").
 testConstraint notInstrumented [expr {$::courierTest::sanitizer eq ""}]
+set ::courierTest::timed [testConstraint notInstrumented]
 
 # courierTest::scale n --
 #	A load size for this run: n normally, less under valgrind and the
@@ -73,6 +81,68 @@ proc ::courierTest::waitUntil {condition {ms 10000}} {
     return 1
 }
 
+# courierTest::runWaitUs --
+#	The time, in microseconds, that this process's main thread has spent
+#	runnable but waiting for a CPU while other processes ran (the kernel's
+#	count: /proc/self/schedstat, second field, ns); 0 where unknown. On a
+#	shared machine a timer can be late for that reason alone: timing
+#	tests subtract it (courierTest::stamp, courierTest::largestGapMs).
+proc ::courierTest::runWaitUs {} {
+    if {[catch {open /proc/self/schedstat} f]} {
+	return 0
+    }
+    set wait [lindex [read $f] 1]
+    close $f
+    return [expr {$wait / 1000}]
+}
+
+# courierTest::processRunWaitUs --
+#	Like courierTest::runWaitUs, for all this process's threads together.
+proc ::courierTest::processRunWaitUs {} {
+    set wait 0
+    foreach task [glob -nocomplain /proc/self/task/*/schedstat] {
+	if {![catch {open $task} f]} {
+	    incr wait [lindex [read $f] 1]
+	    close $f
+	}
+    }
+    return [expr {$wait / 1000}]
+}
+
+# courierTest::stamp --
+#	{now waited mainWaited}: the clock, courierTest::processRunWaitUs and
+#	courierTest::runWaitUs, in microseconds. For a gap all the threads
+#	count: a producer thread kept off the CPU while it holds a lock holds
+#	this thread up too, without this thread waiting for a CPU itself. For
+#	a rate, the time this thread could run (courierTest::ranMs).
+proc ::courierTest::stamp {} {
+    return [list [clock microseconds] [processRunWaitUs] [runWaitUs]]
+}
+
+# courierTest::ranMs stamps --
+#	The ms from the first to the last of a list of stamps during which
+#	this thread could run: the time less its wait for a CPU.
+proc ::courierTest::ranMs {stamps} {
+    lassign [lindex $stamps 0] t0 - w0
+    lassign [lindex $stamps end] t1 - w1
+    return [expr {(($t1 - $t0) - ($w1 - $w0)) / 1000.0}]
+}
+
+# courierTest::largestGapMs stamps --
+#	The largest time between two neighbours of a list of stamps
+#	(courierTest::stamp), in ms, less the time this thread waited for a
+#	CPU in between (all its threads): the lateness that this process
+#	itself caused.
+proc ::courierTest::largestGapMs {stamps} {
+    set gap 0
+    foreach a [lrange $stamps 0 end-1] b [lrange $stamps 1 end] {
+	lassign $a ta wa
+	lassign $b tb wb
+	set gap [expr {max($gap, ($tb - $ta) - ($wb - $wa))}]
+    }
+    return [expr {$gap / 1000.0}]
+}
+
 # courierTest::osThreadNames --
 #	The OS names of this process's threads, read from /proc, sorted.
 proc ::courierTest::osThreadNames {} {
@@ -88,10 +158,13 @@ proc ::courierTest::osThreadNames {} {
 
 # courierTest::tclsh --
 #	The command prefix that starts a child tclsh: the same tclsh, under
-#	COURIER_WRAP when the suite runs under valgrind or a sanitizer.
+#	COURIER_WRAP when the suite runs under valgrind, with COURIER_PRELOAD
+#	under a sanitizer (tests/sanitizers/run-tclsh).
 proc ::courierTest::tclsh {} {
     variable dir
-    if {[info exists ::env(COURIER_WRAP)] && $::env(COURIER_WRAP) ne ""} {
+    if {([info exists ::env(COURIER_WRAP)] && $::env(COURIER_WRAP) ne "")
+	    || ([info exists ::env(COURIER_PRELOAD)]
+	    && $::env(COURIER_PRELOAD) ne "")} {
 	return [list [file join $dir sanitizers run-tclsh]]
     }
     return [list [info nameofexecutable]]
@@ -99,13 +172,15 @@ proc ::courierTest::tclsh {} {
 
 # courierTest::runChild script ?ms? --
 #	Runs script in a child tclsh (courier is on its auto_path through
-#	TCLLIBPATH) and returns {exitcode stdout stderr}. exitcode is the
-#	exit status, "signal NAME" when the child was killed by a signal, or
+#	TCLLIBPATH; ::timed set as courierTest::timed) and returns
+#	{exitcode stdout stderr}. exitcode is the exit status, "signal NAME" when the child was killed by a signal, or
 #	"timeout" when it was still running after ms (it is then killed).
 proc ::courierTest::runChild {script {ms 60000}} {
     variable childCount
     set n [incr childCount]
-    set file [makeFile $script child$n.tcl]
+    # ::timed in the child: 1 when its timing figures are asserted.
+    set file [makeFile "set ::timed $::courierTest::timed;$script" \
+	    child$n.tcl]
     set err [makeFile {} child$n.err]
     set chan [open |[list {*}[tclsh] $file 2> $err] r]
     fconfigure $chan -blocking 0

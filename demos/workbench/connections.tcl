@@ -147,7 +147,12 @@ proc ::workbench::items {{kind {}}} {
     }]
 }
 
-proc ::workbench::get {id field} {
+# workbench::itemGet id field / workbench::itemExists id --
+#	An item's field; whether an item exists. The model's commands on
+#	items are named item* so that none hides a Tcl command (close,
+#	send, ...) from the code of the views in this namespace.
+
+proc ::workbench::itemGet {id field} {
     variable item
     if {![info exists item($id,kind)]} {
 	Fail HANDLE $id "no item \"$id\""
@@ -155,7 +160,7 @@ proc ::workbench::get {id field} {
     return $item($id,$field)
 }
 
-proc ::workbench::exists {id} {
+proc ::workbench::itemExists {id} {
     variable item
     return [info exists item($id,kind)]
 }
@@ -241,6 +246,46 @@ proc ::workbench::listen {port {host 127.0.0.1} {opts {}} {echo 0}} {
     return $id
 }
 
+# workbench::findItem kind host port --
+#	The first item of that kind for host and port, or "".
+
+proc ::workbench::findItem {kind host port} {
+    variable item
+    foreach id [items $kind] {
+	if {$item($id,host) eq $host && $item($id,port) == $port} {
+	    return $id
+	}
+    }
+    return {}
+}
+
+# workbench::openEndpoint kind host port ?opts? ?echo? --
+#	For the command line: a listener (kind listener) or a client
+#	connection (client) to host and port, reusing an item of the same
+#	kind, host and port (restored from the workspace) instead of adding
+#	a second: it takes the options (and echo) given and is reopened if
+#	closed. Returns the item id; errors as listen and connect.
+
+proc ::workbench::openEndpoint {kind host port {opts {}} {echo 0}} {
+    variable item
+    set id [expr {$port == 0 ? "" : [findItem $kind $host $port]}]
+    if {$id eq ""} {
+	if {$kind eq "listener"} {
+	    return [listen $port $host $opts $echo]
+	}
+	return [connect $host $port $opts]
+    }
+    set opts [CheckOptions $opts]
+    if {$item($id,state) in {closed error}} {
+	set item($id,options) $opts
+    }
+    if {$kind eq "listener"} {
+	setEcho $id $echo
+    }
+    reopen $id
+    return $id
+}
+
 proc ::workbench::OpenListener {id} {
     variable item
     AdoptListener $id [ListenHandle $id $item($id,port) $item($id,host) \
@@ -294,11 +339,11 @@ proc ::workbench::setEcho {id on} {
     Notify state $id
 }
 
-# workbench::close id --
+# workbench::itemClose id --
 #	Closes an item's socket (a listener: stops listening; its clients
 #	stay open). The item stays, closed, until workbench::remove.
 
-proc ::workbench::close {id} {
+proc ::workbench::itemClose {id} {
     variable item
     if {$item($id,handle) eq ""} {
 	return
@@ -321,7 +366,7 @@ proc ::workbench::remove {id} {
     foreach child $item($id,children) {
 	remove $child
     }
-    close $id
+    itemClose $id
     set parent $item($id,parent)
     if {$parent ne "" && [info exists item($parent,children)]} {
 	set item($parent,children) [lsearch -all -inline -not -exact \
@@ -462,7 +507,7 @@ proc ::workbench::OnData {id handle batch} {
     if {[hasRules $id]} {
 	foreach message $batch {
 	    foreach reply [respond $id $message] {
-		send $id $reply
+		itemSendBytes $id $reply
 	    }
 	}
     }
@@ -483,9 +528,23 @@ proc ::workbench::OnClose {id handle reason} {
     }
     TakeCounters $id
     ForgetHandle $id
-    set state [expr {[lindex $reason 0] eq "eof" ? "closed" : "error"}]
-    set text [expr {[lindex $reason 0] eq "eof" ? "closed by the peer"
-	    : [join [lrange $reason 0 1] ": "]}]
+    # A peer that closes or resets has ended the connection: "closed".
+    # (A load generator's Stop resets its connections: the listener's
+    # clients must not turn red.) Anything else is an "error".
+    switch -- [lindex $reason 0] {
+	eof {
+	    set state closed
+	    set text "closed by the peer"
+	}
+	reset {
+	    set state closed
+	    set text "reset by the peer"
+	}
+	default {
+	    set state error
+	    set text [join [lrange $reason 0 1] ": "]
+	}
+    }
     SetState $id $state $text
     Event $id $text
     if {$item($id,parent) ne ""} {
@@ -495,18 +554,18 @@ proc ::workbench::OnClose {id handle reason} {
 
 # --- Sending -----------------------------------------------------------
 
-# workbench::send id data --
+# workbench::itemSend id data --
 #	Sends data (already bytes or text, see payload.tcl) on a client or
 #	accepted connection, or to every open client of a listener.
 #	Returns how many connections it went to.
 
-proc ::workbench::send {id data} {
+proc ::workbench::itemSend {id data} {
     variable item
     if {$item($id,kind) eq "listener"} {
 	set n 0
 	foreach child $item($id,children) {
 	    if {$item($child,state) in {open paused}} {
-		incr n [send $child $data]
+		incr n [itemSend $child $data]
 	    }
 	}
 	return $n
@@ -517,6 +576,48 @@ proc ::workbench::send {id data} {
     }
     $item($id,handle) send $data
     Append $id [clock microseconds] > [list $data]
+    return 1
+}
+
+# workbench::itemSendBytes id bytes --
+#	Sends exactly these bytes (then the framing's end of line or length
+#	prefix) on a client or accepted connection, or to every open client
+#	of a listener, whatever the item's encoding: on a textual connection
+#	the send goes through -encoding binary for that one call (Courier
+#	encodes and decodes in this thread, so nothing received in between
+#	is affected). The row shows the bytes decoded as the item's text.
+#	Returns how many connections it went to.
+
+proc ::workbench::itemSendBytes {id bytes} {
+    variable item
+    if {$item($id,kind) eq "listener"} {
+	set n 0
+	foreach child $item($id,children) {
+	    if {$item($child,state) in {open paused}} {
+		incr n [itemSendBytes $child $bytes]
+	    }
+	}
+	return $n
+    }
+    if {$item($id,handle) eq ""
+	    || $item($id,state) ni {open connecting paused}} {
+	Fail CLOSED $id "$item($id,label) is not open"
+    }
+    set o $item($id,options)
+    set handle $item($id,handle)
+    if {[textual $o]} {
+	$handle configure -encoding binary
+	try {
+	    $handle send $bytes
+	} finally {
+	    $handle configure -encoding [dict get $o encoding]
+	}
+	set row [encoding convertfrom [dict get $o encoding] $bytes]
+    } else {
+	$handle send $bytes
+	set row $bytes
+    }
+    Append $id [clock microseconds] > [list $row]
     return 1
 }
 

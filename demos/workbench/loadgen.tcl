@@ -73,6 +73,9 @@ proc ::workbench::stopLoad {} {
 	catch {$h close -now}
     }
     set load(handles) {}
+    foreach key [array names load open,*] {
+	set load($key) 0
+    }
     if {$load(state) ne "idle"} {
 	set load(state) idle
 	LoadFigures
@@ -80,9 +83,17 @@ proc ::workbench::stopLoad {} {
     }
 }
 
+# workbench::loadState --
+#	The load generator's state as a dict (the array load), with
+#	"openNow": how many of its connections are open at this moment.
+
 proc ::workbench::loadState {} {
     variable load
-    return [array get load]
+    set open 0
+    foreach key [array names load open,*] {
+	incr open $load($key)
+    }
+    return [list {*}[array get load] openNow $open]
 }
 
 proc ::workbench::LoadConnected {i h} {

@@ -16,7 +16,7 @@
 namespace eval ::workbench {
     variable log		;# Array: the log's state.
     array set log {chan {} path {} maxBytes 67108864 keep 5 bytes 0
-	rows 0 second -1 secondText {}}
+	rows 0 second -1 secondText {} flushTimer {} flushMs 1000}
     variable logMaps		;# Array: escape maps by kind of payload.
     # Escapes of one payload without "\n" (line framing, auto or lf).
     set logMaps(line) {}
@@ -26,17 +26,22 @@ namespace eval ::workbench {
 	}
     }
     set logMaps(text) $showMap
-    set logMaps(binary) $showMap
+    # Bytes 0x80-0xFF as \xNN: first in the map, so that they win over
+    # showMap's \u0080-\u009F for characters.
+    set logMaps(binary) {}
     for {set i 128} {$i < 256} {incr i} {
 	lappend logMaps(binary) [format %c $i] [format {\x%02X} $i]
     }
+    lappend logMaps(binary) {*}$showMap
     unset -nocomplain i from to
 }
 
 # workbench::startLog path ?maxBytes? ?keep? --
 #	Logs every row from now on to path (appending). When the file grows
 #	past maxBytes it is renamed path.1 (path.1 to path.2, ...; keep
-#	files at most) and a new one begins.
+#	files at most) and a new one begins. What is written is flushed
+#	at least once a second (and at each rotation), so that a crash or
+#	a kill loses at most the last second and "tail -f" follows.
 
 proc ::workbench::startLog {path {maxBytes 67108864} {keep 5}} {
     variable log
@@ -54,13 +59,16 @@ proc ::workbench::startLog {path {maxBytes 67108864} {keep 5}} {
 	    -buffersize 262144
     array set log [list chan $chan path $path maxBytes $maxBytes \
 	    keep $keep bytes [file size $path] rows 0]
+    set log(flushTimer) [after $log(flushMs) ::workbench::FlushTick]
     Notify log {}
 }
 
 proc ::workbench::stopLog {} {
     variable log
+    after cancel $log(flushTimer)
+    set log(flushTimer) {}
     if {$log(chan) ne ""} {
-	catch {::close $log(chan)}
+	catch {close $log(chan)}
 	set log(chan) {}
 	Notify log {}
     }
@@ -70,6 +78,23 @@ proc ::workbench::flushLog {} {
     variable log
     if {$log(chan) ne ""} {
 	flush $log(chan)
+    }
+}
+
+# workbench::FlushTick --
+#	Once a second while logging: writes out what is buffered.
+
+proc ::workbench::FlushTick {} {
+    variable log
+    set log(flushTimer) {}
+    if {$log(chan) ne ""} {
+	if {[catch {flush $log(chan)} msg]} {
+	    catch {close $log(chan)}
+	    set log(chan) {}
+	    Notify log {}
+	    return
+	}
+	set log(flushTimer) [after $log(flushMs) ::workbench::FlushTick]
     }
 }
 
@@ -109,7 +134,7 @@ proc ::workbench::LogPayload {id dir messages prefix} {
 	return [join $messages \n$prefix]
     }
     set plain [expr {$kind eq "binary" ? {[^\x20-\x5B\x5D-\x7E]}
-	    : {[\x00-\x1F\\\x7F]}}]
+	    : {[\x00-\x1F\\\x7F-\x9F]}}]
     return [join [lmap m $messages {
 	if {[regexp $plain $m]} {
 	    string map $logMaps($kind) $m
@@ -127,7 +152,7 @@ proc ::workbench::PayloadKind {id dir} {
     if {$dir eq "*"} {
 	return text
     }
-    set o [get $id options]
+    set o [itemGet $id options]
     if {[dict get $o framing] ne "line" || [dict get $o encoding] eq "binary"} {
 	return binary
     }
@@ -149,7 +174,8 @@ proc ::workbench::LogTime {us} {
 
 proc ::workbench::Rotate {} {
     variable log
-    ::close $log(chan)
+    # Closing flushes the old file; the new one is flushed by FlushTick.
+    close $log(chan)
     for {set i [expr {$log(keep) - 1}]} {$i >= 1} {incr i -1} {
 	if {[file exists $log(path).$i]} {
 	    file rename -force $log(path).$i $log(path).[expr {$i + 1}]
@@ -188,6 +214,6 @@ proc ::workbench::export {id path format} {
 	}
 	incr n
     }
-    ::close $f
+    close $f
     return $n
 }

@@ -14,6 +14,11 @@ namespace eval ::workbench {
 	lappend showMap [format %c $i] [format {\x%02X} $i]
     }
     lappend showMap \x7F {\x7F}
+    # The C1 controls U+0080-U+009F have no glyph of their own (a font
+    # draws a stray box or bracket): \u0080 ... \u009F.
+    for {set i 0x80} {$i < 0xA0} {incr i} {
+	lappend showMap [format %c $i] [format {\u%04X} $i]
+    }
     lset showMap [expr {2 * 9 + 1}] {\t}
     lset showMap [expr {2 * 10 + 1}] {\n}
     lset showMap [expr {2 * 13 + 1}] {\r}
@@ -85,68 +90,89 @@ proc ::workbench::expandMacros {text} {
 }
 
 # workbench::encodePayload mode text id --
-#	What the send panel sends on item id: mode "text" (escapes and
-#	macros), "hex" (hex digits, spaces allowed) or "file" (text is a
-#	file name; its bytes). Returns the value to hand to "$conn send":
-#	a string for line framing with a text encoding, bytes otherwise.
+#	The bytes the send panel puts on the wire for item id, before the
+#	framing's end of line or length prefix: mode "text" (escapes and
+#	macros; the text between the escapes in the item's encoding, a \xNN
+#	escape exactly that byte), "hex" (hex digits, spaces allowed) or
+#	"file" (text is a file name; its bytes). itemSendBytes sends them
+#	unchanged on any framing and encoding.
 
 proc ::workbench::encodePayload {mode text id} {
-    set o [get $id options]
-    set textual [expr {[dict get $o framing] eq "line"
-	    && [dict get $o encoding] ne "binary"}]
+    set encoding [TextEncoding [itemGet $id options]]
     switch -- $mode {
 	text {
-	    return [Join [unescape [expandMacros $text]] $textual \
-		    [dict get $o encoding]]
+	    return [Join [unescape [expandMacros $text]] $encoding]
 	}
 	hex {
 	    set digits [string map {" " "" \n "" \t "" : "" - ""} $text]
 	    if {![regexp {^([0-9A-Fa-f]{2})*$} $digits]} {
 		Fail VALUE hex "expected pairs of hex digits, got \"$text\""
 	    }
-	    return [Decoded $textual [dict get $o encoding] \
-		    [binary decode hex $digits]]
+	    return [binary decode hex $digits]
 	}
 	file {
 	    if {[catch {open $text rb} f]} {
 		Fail VALUE file "cannot read \"$text\": $f"
 	    }
 	    set bytes [read $f]
-	    ::close $f
-	    return [Decoded $textual [dict get $o encoding] $bytes]
+	    close $f
+	    return $bytes
 	}
 	default { Fail VALUE mode "bad mode \"$mode\": must be text, hex or file" }
     }
 }
 
-# workbench::Decoded textual encoding bytes --
-#	Bytes as "$conn send" wants them: decoded for a textual connection.
-#	(Never through an expr ternary, which would turn " 1" into 1.)
+# workbench::TextEncoding options --
+#	The encoding that typed text is sent in on an item with these
+#	options: its -encoding, or UTF-8 where that is binary.
 
-proc ::workbench::Decoded {textual encoding bytes} {
-    if {$textual} {
-	return [encoding convertfrom $encoding $bytes]
+proc ::workbench::TextEncoding {o} {
+    set encoding [dict get $o encoding]
+    if {$encoding eq "binary"} {
+	return utf-8
     }
-    return $bytes
+    return $encoding
 }
 
-# workbench::Join pieces textual encoding --
-#	Glues unescape's pieces: for a textual connection bytes become the
-#	characters they decode to; otherwise text is encoded to bytes.
+# workbench::textual options --
+#	Whether Courier hands this item's messages over as text (line
+#	framing with an encoding) rather than as bytes.
 
-proc ::workbench::Join {pieces textual encoding} {
+proc ::workbench::textual {o} {
+    return [expr {[dict get $o framing] eq "line"
+	    && [dict get $o encoding] ne "binary"}]
+}
+
+# workbench::Join pieces encoding --
+#	Glues unescape's pieces into bytes: text encoded to encoding,
+#	bytes as they are.
+
+proc ::workbench::Join {pieces encoding} {
     set out ""
     foreach {kind value} $pieces {
 	if {$kind eq "bytes"} {
-	    append out [Decoded $textual $encoding $value]
-	} elseif {$textual} {
 	    append out $value
 	} else {
-	    append out [encoding convertto [expr {$encoding eq "binary"
-		    ? "utf-8" : $encoding}] $value]
+	    append out [encoding convertto $encoding $value]
 	}
     }
     return $out
+}
+
+# workbench::replyBytes id reply --
+#	A reply computed as a string (by a rule's script) as bytes for item
+#	id: on a textual item, encoded to its encoding; otherwise taken as
+#	bytes when every character is below 256, else encoded to UTF-8.
+
+proc ::workbench::replyBytes {id reply} {
+    set o [itemGet $id options]
+    if {[textual $o]} {
+	return [encoding convertto [dict get $o encoding] $reply]
+    }
+    if {[regexp {[^\x00-\xFF]} $reply]} {
+	return [encoding convertto utf-8 $reply]
+    }
+    return [encoding convertto iso8859-1 $reply]
 }
 
 # workbench::showText message --

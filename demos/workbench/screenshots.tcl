@@ -61,17 +61,17 @@ set scenes {
 	after 900 {
 	    ::workbench::uiSend
 	    ::workbench::uiSend
-	    ::workbench::send i2 [::workbench::encodePayload hex \
+	    ::workbench::itemSendBytes i2 [::workbench::encodePayload hex \
 		    {47 45 54 20 2f 0d 0a} i2]
-	    ::workbench::addRule {match prefix pattern PING reply {PONG\1}}
-	    ::workbench::send i2 "PING 42"
+	    ::workbench::addRule {scope i1 match prefix pattern PING reply {PONG\1}}
+	    ::workbench::itemSend i2 "PING 42"
 	}
 	# The meter's worst counts from here: the scene, not the start-up.
 	after 1200 ::workbench::resetLag
 	after 2500 {shoot @OUT@/workbench-idle.png}
     }
     flood {--listen 0} {
-	set port [::workbench::get i1 port]
+	set port [::workbench::itemGet i1 port]
 	set peer [open |[list {@TCLSH@} {@PEER@} $port 8000] r]
 	proc pick {} {
 	    if {[.pw.side.tree exists i2]} {

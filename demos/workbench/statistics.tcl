@@ -113,7 +113,7 @@ proc ::workbench::sampleRates {} {
     set total {0 0 0 0}
     set seen {}
     foreach id [items] {
-	if {[get $id kind] eq "listener"} {
+	if {[itemGet $id kind] eq "listener"} {
 	    continue
 	}
 	set c [counters $id]
@@ -130,7 +130,7 @@ proc ::workbench::sampleRates {} {
     # A listener's history is the sum of its clients'.
     foreach id [items listener] {
 	set sum {0 0 0 0}
-	foreach child [get $id children] {
+	foreach child [itemGet $id children] {
 	    set sum [lmap a $sum b [lindex $rates($child) end] \
 		    {expr {$a + $b}}]
 	}

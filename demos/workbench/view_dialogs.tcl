@@ -211,7 +211,7 @@ proc ::workbench::uiSaveWorkspace {} {
     if {[catch {saveWorkspace $ui(workspace) [wm geometry .]} msg]} {
 	problem "Cannot save the workspace: $msg"
     } else {
-	problem "Workspace saved to $ui(workspace)"
+	notice "Workspace saved to $ui(workspace)"
     }
 }
 
@@ -261,7 +261,7 @@ proc ::workbench::uiStopLog {} {
 
 proc ::workbench::uiExport {} {
     variable ui
-    if {$ui(current) eq "" || ![exists $ui(current)]} {
+    if {$ui(current) eq "" || ![itemExists $ui(current)]} {
 	problem "Select a connection to export"
 	return
     }

@@ -30,7 +30,7 @@ proc ::workbench::drawGraphs {} {
 	return
     }
     set id $ui(current)
-    if {$id ne "" && ![exists $id]} {
+    if {$id ne "" && ![itemExists $id]} {
 	set id {}
     }
     set mine [expr {$id eq "" ? {} : [rateHistory $id]}]
@@ -62,7 +62,6 @@ proc ::workbench::drawGraph {c unit series} {
 	return
     }
     set left 40
-    set top 24
     set bottom [expr {$h - 6}]
     set right [expr {$w - 6}]
     set max 0
@@ -72,16 +71,44 @@ proc ::workbench::drawGraph {c unit series} {
 	}
     }
     set scale [NiceMax $max]
+    # The title and the legend first, on as many lines as the width
+    # needs (a narrow window wraps them instead of cutting them off).
+    set lx 4
+    set ly 2
+    set lineBottom 14
+    set items [list $unit gray20]
+    foreach {label dir dash values} $series {
+	lappend items "$label [ShortNumber [lindex $values end]]" \
+		[dict get $graphColours $dir]
+    }
+    foreach {text colour} $items {
+	if {$text eq ""} continue
+	set t [$c create text $lx $ly -anchor nw -font TkSmallCaptionFont \
+		-fill $colour -text $text]
+	lassign [$c bbox $t] x0 y0 x1 y1
+	if {$x1 > $right && $lx > 4} {
+	    set ly [expr {$y1 + 1}]
+	    set lx 4
+	    $c coords $t $lx $ly
+	    lassign [$c bbox $t] x0 y0 x1 y1
+	}
+	set lx [expr {$x1 + 10}]
+	set lineBottom $y1
+    }
+    if {$ly == 2 && $lx < $right - 60} {
+	$c create text $right 2 -anchor ne -font TkSmallCaptionFont \
+		-fill gray60 -text "last 60 s"
+    }
+    set top [expr {$lineBottom + 10}]
+    if {$bottom - $top < 20} {
+	return
+    }
     foreach frac {0 0.5 1} {
 	set y [expr {$bottom - $frac * ($bottom - $top)}]
 	$c create line $left $y $right $y -fill gray88
 	$c create text [expr {$left - 4}] $y -anchor e -font TkSmallCaptionFont \
 		-fill gray40 -text [ShortNumber [expr {$frac * $scale}]]
     }
-    set x0 $left
-    set t [$c create text 4 2 -anchor nw -font TkSmallCaptionFont \
-	    -fill gray20 -text $unit]
-    set lx [expr {[lindex [$c bbox $t] 2] + 10}]
     foreach {label dir dash values} $series {
 	set n [llength $values]
 	set step [expr {($right - $left) / double(max(1, $n - 1))}]
@@ -94,15 +121,6 @@ proc ::workbench::drawGraph {c unit series} {
 	}
 	$c create line {*}$coords -fill [dict get $graphColours $dir] \
 		-dash $dash -width [expr {$dash eq "" ? 2 : 1}]
-	set last [lindex $values end]
-	set t [$c create text $lx 2 -anchor nw -font TkSmallCaptionFont \
-		-fill [dict get $graphColours $dir] \
-		-text "$label [ShortNumber $last]"]
-	set lx [expr {[lindex [$c bbox $t] 2] + 10}]
-    }
-    if {$lx < $right - 60} {
-	$c create text $right 2 -anchor ne -font TkSmallCaptionFont \
-		-fill gray60 -text "last 60 s"
     }
 }
 
@@ -110,12 +128,16 @@ proc ::workbench::NiceMax {max} {
     if {$max <= 0} {
 	return 1
     }
-    set p [expr {10 ** int(floor(log10($max)))}]
+    # 10.0: below 1 (a p99 of 0.8 ms) the power is negative, and the
+    # integer 10 ** -1 would be 0.
+    set p [expr {10.0 ** int(floor(log10($max)))}]
     foreach m {1 2 5 10} {
-	if {$m * $p >= $max} {
-	    return [expr {$m * $p}]
+	if {$m * $p >= $max * 0.999999} {
+	    set v [expr {$m * $p}]
+	    return [expr {$v >= 1 ? int(round($v)) : $v}]
 	}
     }
+    return $max
 }
 
 # workbench::ShortNumber n ?unit? --

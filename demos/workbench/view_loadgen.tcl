@@ -16,7 +16,7 @@ proc ::workbench::buildLoadTab {w} {
 	    -padding 8
     set f $w.target
     foreach {name label width tip} {
-	host "Host" 18 "The echo server to load"
+	host "Host" 15 "The echo server to load"
 	port "Port" 7 ""
 	conns "Connections" 6 "How many connections, 1 to 1000"
 	rate "Messages/s each" 9 "Per connection; 0: as fast as the echo\
@@ -30,9 +30,10 @@ proc ::workbench::buildLoadTab {w} {
 	    tooltip $f.$name $tip
 	}
     }
+    # Two fields a row, so that a narrow window shows them all.
     grid $f.lhost $f.host $f.lport $f.port -sticky w -padx {0 6} -pady 2
-    grid $f.lconns $f.conns $f.lrate $f.rate $f.lsize $f.size -sticky w \
-	    -padx {0 6} -pady 2
+    grid $f.lconns $f.conns $f.lrate $f.rate -sticky w -padx {0 6} -pady 2
+    grid $f.lsize $f.size -sticky w -padx {0 6} -pady 2
     ttk::frame $w.buttons
     ttk::button $w.buttons.start -text "Start" -command ::workbench::uiStartLoad
     ttk::button $w.buttons.stop -text "Stop" -command ::workbench::stopLoad
@@ -99,7 +100,7 @@ proc ::workbench::refreshLoad {} {
 	    $s(host):$s(port), $s(conns) \u00D7 [expr {$s(rate) ? "[commas\
 	    $s(rate)] msg/s" : "as fast as possible"}]" : "stopped"}]
     set lg(v,elapsed) "$s(seconds) s"
-    set lg(v,open) "$s(opened) of $s(conns)"
+    set lg(v,open) "$s(openNow) of $s(conns)"
     set lg(v,achieved) "[commas $s(achieved)] round trips/s"
     set lg(v,rtt) [format "%.2f / %.2f / %.2f ms" $s(p50) $s(p99) $s(max)]
     set lg(v,sent) [commas $s(sent)]

@@ -61,7 +61,8 @@ proc ::workbench::BuildMenu {} {
 	    -command ::workbench::uiOpenWorkspace
     $m add separator
     $m add command -label "Log to file..." -command ::workbench::uiStartLog
-    $m add command -label "Stop logging" -command ::workbench::uiStopLog
+    $m add command -label "Stop logging" -command ::workbench::uiStopLog \
+	    -state disabled
     $m add checkbutton -label "Log every session automatically" \
 	    -variable ::workbench::settings(autolog)
     $m add command -label "Export traffic..." -accelerator Ctrl+E \
@@ -122,7 +123,8 @@ proc ::workbench::BuildToolbar {w} {
 	remove "Remove" {::workbench::uiAction remove}
 	    "Close and forget the selected item (Delete)"
     } {
-	ttk::button $w.$name -text $label -command $cmd -takefocus 0
+	ttk::button $w.$name -text $label -command $cmd -takefocus 0 \
+		-width -6
 	tooltip $w.$name $tip
 	pack $w.$name -side left -padx {0 3}
     }
@@ -133,6 +135,8 @@ proc ::workbench::BuildToolbar {w} {
     ttk::label $w.summary -textvariable ::workbench::ui(summaryText) \
 	    -style Status.TLabel
     pack $w.summary -side right
+    tooltip $w.summary "Listeners listening; connections open (made here\
+	    or accepted); closed connections and listeners still listed"
 }
 
 # --- Sidebar -----------------------------------------------------------
@@ -147,15 +151,17 @@ proc ::workbench::BuildSidebar {w} {
     $w.tree heading state -text "State" -anchor w
     $w.tree heading in -text "In" -anchor e
     $w.tree heading out -text "Out" -anchor e
-    $w.tree column #0 -width 164 -minwidth 100 -stretch 1
-    $w.tree column state -width 80 -stretch 0
-    $w.tree column in -width 52 -stretch 0 -anchor e
-    $w.tree column out -width 52 -stretch 0 -anchor e
+    # Narrow enough that at the minimum window size the notebook keeps
+    # most of the width (the sash gives the sidebar more if wanted).
+    $w.tree column #0 -width 160 -minwidth 90 -stretch 1
+    $w.tree column state -width 70 -stretch 0
+    $w.tree column in -width 42 -stretch 0 -anchor e
+    $w.tree column out -width 42 -stretch 0 -anchor e
     foreach {state colour} {open green4 connecting DarkOrange3
 	    listening blue3 paused DarkOrange3 closed gray45 error red3} {
 	$w.tree tag configure $state -foreground $colour
     }
-    ttk::label $w.hint -style Status.TLabel -wraplength 340 -justify left \
+    ttk::label $w.hint -style Status.TLabel -wraplength 300 -justify left \
 	    -text "Ctrl+N connects, Ctrl+L listens. In/Out count messages."
     grid $w.title - -sticky w -pady {0 2}
     grid $w.tree $w.sb -sticky nsew
@@ -193,6 +199,10 @@ proc ::workbench::OnModel {event id} {
 	rules { refreshRules }
 	snippets { refreshSnippets }
 	load { refreshLoad }
+	log {
+	    .menubar.file entryconfigure "Stop logging" \
+		    -state [expr {[logging] ? "normal" : "disabled"}]
+	}
     }
 }
 
@@ -234,7 +244,7 @@ proc ::workbench::RefreshSidebar {} {
     }
     foreach id $wanted {
 	if {![$tree exists $id]} {
-	    $tree insert [get $id parent] end -id $id -open 1
+	    $tree insert [itemGet $id parent] end -id $id -open 1
 	    set dirty($id) 1
 	}
     }
@@ -268,13 +278,13 @@ proc ::workbench::RefreshSidebar {} {
 
 proc ::workbench::UpdateRow {tree id} {
     variable ui
-    set state [get $id state]
-    set text [get $id label]
+    set state [itemGet $id state]
+    set text [itemGet $id label]
     set tags [list $state]
-    if {[get $id kind] eq "listener"} {
+    if {[itemGet $id kind] eq "listener"} {
 	set open 0
-	foreach k [get $id children] {
-	    incr open [expr {[get $k state] in {open paused}}]
+	foreach k [itemGet $id children] {
+	    incr open [expr {[itemGet $k state] in {open paused}}]
 	}
 	append text " ($open)"
 	lappend tags listener
@@ -312,7 +322,7 @@ proc ::workbench::SidebarTip {tree} {
     set x [expr {[winfo pointerx $tree] - [winfo rootx $tree]}]
     set y [expr {[winfo pointery $tree] - [winfo rooty $tree]}]
     set id [$tree identify item $x $y]
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	return ""
     }
     set c [counters $id]
@@ -325,12 +335,13 @@ proc ::workbench::OnSelect {} {
     variable ui
     set sel [.pw.side.tree selection]
     set id [expr {[llength $sel] ? [lindex $sel 0] : ""}]
-    if {$id ne "" && ![exists $id]} {
+    if {$id ne "" && ![itemExists $id]} {
 	set id {}
     }
     set ui(current) $id
-    set ui(echo) [expr {$id ne "" && [get $id kind] eq "listener"
-	    && [get $id echo]}]
+    set ui(echo) [expr {$id ne "" && [itemGet $id kind] eq "listener"
+	    && [itemGet $id echo]}]
+    set ::workbench::sp(adds) [sendAdds $id]
     UpdateButtons
     rerenderTraffic
     drawGraphs
@@ -339,8 +350,8 @@ proc ::workbench::OnSelect {} {
 proc ::workbench::UpdateButtons {} {
     variable ui
     set id $ui(current)
-    set state [expr {$id ne "" && [exists $id] ? [get $id state] : ""}]
-    set kind [expr {$state ne "" ? [get $id kind] : ""}]
+    set state [expr {$id ne "" && [itemExists $id] ? [itemGet $id state] : ""}]
+    set kind [expr {$state ne "" ? [itemGet $id kind] : ""}]
     set can(reopen) [expr {$state in {closed error} && $kind ne "accepted"}]
     set can(close) [expr {$state in {open connecting paused listening}}]
     set can(pause) [expr {$state in {open paused} && $kind ne "listener"}]
@@ -358,16 +369,16 @@ proc ::workbench::UpdateButtons {} {
 proc ::workbench::uiAction {what} {
     variable ui
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	return
     }
     if {[catch {
 	switch -- $what {
 	    reopen { reopen $id }
-	    close { close $id }
+	    close { itemClose $id }
 	    remove { remove $id }
 	    pauseResume {
-		if {[get $id state] eq "paused"} { resume $id } else { pause $id }
+		if {[itemGet $id state] eq "paused"} { resume $id } else { pause $id }
 	    }
 	}
     } msg]} {
@@ -378,7 +389,7 @@ proc ::workbench::uiAction {what} {
 
 proc ::workbench::OnEchoToggle {} {
     variable ui
-    if {$ui(current) ne "" && [get $ui(current) kind] eq "listener"} {
+    if {$ui(current) ne "" && [itemGet $ui(current) kind] eq "listener"} {
 	setEcho $ui(current) $ui(echo)
     }
 }
@@ -405,6 +416,15 @@ proc ::workbench::BuildStatusBar {w} {
     pack $w.slow -side left -padx {6 0}
     pack $w.versions -side right
     pack $w.log -side left -padx {12 0}
+    # A narrow window drops the versions (Help > About has them), so
+    # that a message is not cut off.
+    bind $w <Configure> {
+	if {%w < 1000 && [winfo manager .status.versions] ne ""} {
+	    pack forget .status.versions
+	} elseif {%w >= 1000 && [winfo manager .status.versions] eq ""} {
+	    pack .status.versions -side right -before .status.title
+	}
+    }
     tooltip $w.lag "How late a 10 ms timer fires: the worst of the last\
 	    quarter second, and the worst since start (View > Reset the\
 	    worst lag). Under 25 ms a person sees no delay."
@@ -425,14 +445,24 @@ proc ::workbench::RefreshStatus {} {
 	# A message from problem stays for its few seconds.
     } elseif {[logging]} {
 	set ui(logText) "Log: [file tail $log(path)],\
-		[commas $log(rows)] rows"
+		[plural $log(rows) row]"
     } else {
 	set ui(logText) "Log: off"
     }
-    set n [llength [items]]
-    set open [llength [lmap id [items] {
-	if {[get $id state] ni {open listening paused}} continue; set id}]]
-    set ui(summaryText) "$open open of $n"
+    # Listeners and connections are counted apart: "1 listening" (open
+    # listeners), "2 open" (connections made here or accepted), "4
+    # closed" (closed connections and listeners, kept in the list).
+    set listening 0
+    set open 0
+    set closed 0
+    foreach id [items] {
+	switch -- [itemGet $id state] {
+	    listening { incr listening }
+	    open - paused - connecting { incr open }
+	    default { incr closed }
+	}
+    }
+    set ui(summaryText) "$listening listening, $open open, $closed closed"
 }
 
 # workbench::SlowText slow --
@@ -502,14 +532,26 @@ proc ::workbench::Bindings {} {
     }
 }
 
-# workbench::problem message --
-#	Shows an error without a modal dialog (a scripted run never blocks
-#	on one): in the status bar, in red, for a few seconds.
+# workbench::plural n word --
+#	"1 row", "2 rows", "1,000 rows".
 
-proc ::workbench::problem {message} {
+proc ::workbench::plural {n word} {
+    return "[commas $n] $word[expr {$n == 1 ? "" : "s"}]"
+}
+
+# workbench::problem message / workbench::notice message --
+#	Shows an error (red) or a piece of news (grey) without a modal
+#	dialog (a scripted run never blocks on one): in the status bar,
+#	for a few seconds.
+
+proc ::workbench::notice {message} {
+    problem $message gray30
+}
+
+proc ::workbench::problem {message {colour red3}} {
     variable ui
     catch {after cancel $ui(problemTimer)}
-    .status.log configure -foreground red3
+    .status.log configure -foreground $colour
     set ui(logText) $message
     set ui(problem) $message
     set ui(problemTimer) [after 6000 {
@@ -518,17 +560,49 @@ proc ::workbench::problem {message} {
     }]
 }
 
+# workbench::Shortcuts --
+#	The keyboard shortcuts in a small window: keys and what they do in
+#	aligned columns (a grid, not spaces in a proportional font).
+
 proc ::workbench::Shortcuts {} {
-    tk_messageBox -parent . -title "Keyboard shortcuts" -icon info \
-	    -message "Keyboard shortcuts" -detail [join {
-	"Ctrl+N  connect          Ctrl+L  listen"
-	"Ctrl+R  reopen           Ctrl+W  close"
-	"Ctrl+P  pause / resume   Delete  remove"
-	"Ctrl+Return  send        Ctrl+F  find"
-	"Ctrl+T  follow the tail  Ctrl+E  export"
-	"Ctrl+S  save workspace   Ctrl+Q  quit"
-	"Alt+T / Alt+L / Alt+A  the notebook's tabs"
-    } \n]
+    set w .shortcuts
+    if {[winfo exists $w]} {
+	raise $w
+	return
+    }
+    toplevel $w
+    wm title $w "Keyboard shortcuts"
+    wm transient $w .
+    ttk::frame $w.f -padding 12
+    set row 0
+    foreach {k1 d1 k2 d2} {
+	Ctrl+N connect Ctrl+L listen
+	Ctrl+R reopen Ctrl+W close
+	Ctrl+P "pause / resume" Delete remove
+	Ctrl+Return send Ctrl+F find
+	Ctrl+T "follow the tail" Ctrl+E export
+	"Ctrl+S" "save workspace" Ctrl+Q quit
+	Return "send (in the send box)" Up/Down "what was sent"
+	"Alt+T  Alt+L  Alt+A" "the notebook's tabs" F1 about
+    } {
+	set c 0
+	foreach text [list $k1 $d1 $k2 $d2] {
+	    ttk::label $w.f.l$row-$c -text $text
+	    if {$c % 2 == 0} {
+		$w.f.l$row-$c configure -font TkHeadingFont
+	    }
+	    grid $w.f.l$row-$c -row $row -column $c -sticky w \
+		    -padx [expr {$c == 2 ? {24 8} : {0 8}}] -pady 1
+	    incr c
+	}
+	incr row
+    }
+    ttk::button $w.f.ok -text "Close" -command [list destroy $w]
+    grid $w.f.ok -row $row -column 0 -columnspan 4 -pady {10 0}
+    pack $w.f -fill both -expand 1
+    bind $w <Escape> [list destroy $w]
+    bind $w <Return> [list destroy $w]
+    focus $w.f.ok
 }
 
 proc ::workbench::about {} {

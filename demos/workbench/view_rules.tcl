@@ -9,35 +9,56 @@ namespace eval ::workbench {
 }
 
 proc ::workbench::buildRulesTab {w} {
+    variable scriptExamples
     ttk::frame $w -padding 10
     ttk::label $w.intro -wraplength 560 -justify left -text "A received\
-	    message that matches a rule gets the rule's reply (the first\
-	    matching rule wins). Replies take escapes (\\n, \\xNN) and\
-	    captures: \\0 the whole message or match, \\1 ... \\9 the\
-	    regular expression's groups (for a prefix rule, \\1 is the\
-	    rest of the message). Nothing received is ever run as code."
+	    message that matches a rule gets its reply (the first match\
+	    wins): escapes \\n \\xNN, captures \\0 (the match) and \\1 ...\
+	    \\9. Or a Script computes the reply from message, captures, peer\
+	    and connection, in a safe interpreter in another process (no\
+	    files, no exec; time, command and memory limits)."
     ttk::treeview $w.list -columns {on scope match pattern reply} \
-	    -show headings -height 8 -selectmode browse
-    foreach {col label width} {on On 40 scope Scope 90 match Match 70
-	    pattern Pattern 200 reply Reply 260} {
+	    -show headings -height 5 -selectmode browse
+    foreach {col label width} {on On 34 scope Scope 136 match Match 52
+	    pattern Pattern 70 reply "Reply or script" 100} {
 	$w.list heading $col -text $label -anchor w
-	$w.list column $col -width $width -stretch [expr {$width > 100}]
+	$w.list column $col -width $width -stretch [expr {$width >= 70}]
     }
     bind $w.list <<TreeviewSelect>> ::workbench::EditRule
     set e [ttk::frame $w.edit]
     ttk::label $e.lscope -text "Scope"
-    ttk::combobox $e.scope -width 10 -textvariable ::workbench::re(scope) \
+    ttk::combobox $e.scope -width 16 -textvariable ::workbench::re(scope) \
 	    -postcommand [list ::workbench::ScopeValues $e.scope]
     ttk::label $e.lmatch -text "Match"
     ttk::combobox $e.match -width 7 -state readonly \
 	    -values {exact prefix regex} -textvariable ::workbench::re(match)
     ttk::label $e.lpattern -text "Pattern"
-    ttk::entry $e.pattern -width 18 -textvariable ::workbench::re(pattern)
+    ttk::entry $e.pattern -width 12 -textvariable ::workbench::re(pattern)
     ttk::label $e.lreply -text "Reply"
-    ttk::entry $e.reply -width 20 -textvariable ::workbench::re(reply)
-    pack $e.lscope $e.scope $e.lmatch $e.match $e.lpattern $e.pattern \
-	    $e.lreply -side left -padx {0 4}
-    pack $e.reply -side left -fill x -expand 1
+    ttk::entry $e.reply -width 12 -textvariable ::workbench::re(reply)
+    # Script: a text widget (a script has lines), with its examples.
+    set sc $w.script
+    text $sc -height 3 -width 40 -font TkFixedFont -undo 1 \
+	    -wrap none -borderwidth 1 -relief sunken
+    ttk::label $e.lscript -text "Script"
+    ttk::label $e.lex -text "Example"
+    ttk::combobox $e.example -width 18 -state readonly \
+	    -values [lmap {name m p body} $scriptExamples {set name}]
+    bind $e.example <<ComboboxSelected>> ::workbench::UseScriptExample
+    # Two fields a row, so that the editor fits a narrow window.
+    grid $e.lscope $e.scope $e.lmatch $e.match -sticky ew -pady 2
+    grid $e.lpattern $e.pattern $e.lreply $e.reply -sticky ew -pady 2
+    grid $e.lscript $sc - - -sticky nsew -pady 2 -in $e
+    grid x x $e.lex $e.example -sticky ew -pady 2
+    foreach l {lscope lpattern lscript lmatch lreply lex} {
+	grid configure $e.$l -sticky w -padx {0 4}
+    }
+    grid configure $e.lmatch $e.lreply $e.lex -padx {10 4}
+    grid columnconfigure $e {1 3} -weight 1
+    tooltip $sc "Optional. A Tcl script whose result is the reply\
+	    (empty: none), run in a safe interpreter with message, captures,\
+	    peer and connection; global variables persist (incr ::n). Leave\
+	    empty to use Reply."
     set b [ttk::frame $w.buttons]
     ttk::button $b.add -text "Add" -command {::workbench::RuleAction add}
     ttk::button $b.update -text "Update" -command {::workbench::RuleAction update}
@@ -47,20 +68,24 @@ proc ::workbench::buildRulesTab {w} {
     ttk::label $b.status -textvariable ::workbench::re(status) -foreground red3
     pack $b.add $b.update $b.toggle $b.delete -side left -padx {0 6}
     pack $b.status -side left -padx 8
-    tooltip $e.scope "any: every connection; an item id (i3): that\
-	    connection, or every client of that listener"
+    tooltip $e.scope "any: every connection; \"listener HOST:PORT\":\
+	    every client that listener accepts; \"client HOST:PORT\": that\
+	    connection"
     grid $w.intro -sticky w -pady {0 8}
     grid $w.list -sticky nsew
     grid $w.edit -sticky ew -pady {8 4}
     grid $w.buttons -sticky w
+    bind $w <Configure> [list apply {{l width} {
+	$l configure -wraplength [expr {max(200, $width - 24)}]
+    }} $w.intro %w]
     grid columnconfigure $w 0 -weight 1
     grid rowconfigure $w 1 -weight 1
 }
 
 proc ::workbench::ScopeValues {combo} {
     $combo configure -values [concat any [lmap id [items] {
-	if {[get $id kind] eq "accepted"} continue
-	set id
+	if {[itemGet $id kind] eq "accepted"} continue
+	scopeText [ScopeOf $id]
     }]]
 }
 
@@ -75,8 +100,10 @@ proc ::workbench::refreshRules {} {
     foreach rule $rules {
 	$list insert {} end -id r$i -values [list \
 		[expr {[dict get $rule enabled] ? "yes" : "no"}] \
-		[dict get $rule scope] [dict get $rule match] \
-		[dict get $rule pattern] [dict get $rule reply]]
+		[scopeText [dict get $rule scope]] [dict get $rule match] \
+		[dict get $rule pattern] [expr {[dict get $rule script] ne ""
+		? "script: [showText [dict get $rule script]]"
+		: [dict get $rule reply]}]]
 	incr i
     }
 }
@@ -89,9 +116,12 @@ proc ::workbench::EditRule {} {
 	return
     }
     set rule [lindex $rules [string range $sel 1 end]]
-    foreach key {scope match pattern reply} {
+    foreach key {match pattern reply} {
 	set re($key) [dict get $rule $key]
     }
+    set re(scope) [scopeText [dict get $rule scope]]
+    .nb.rules.script delete 1.0 end
+    .nb.rules.script insert end [dict get $rule script]
 }
 
 # workbench::RuleAction what --
@@ -108,8 +138,9 @@ proc ::workbench::RuleAction {what} {
 	set re(status) "Select a rule first"
 	return
     }
+    set script [string trim [.nb.rules.script get 1.0 end-1c]]
     set rule [dict create scope $re(scope) match $re(match) \
-	    pattern $re(pattern) reply $re(reply)]
+	    pattern $re(pattern) reply $re(reply) script $script]
     set new $rules
     switch -- $what {
 	add { lappend new $rule }
@@ -130,5 +161,21 @@ proc ::workbench::RuleAction {what} {
     }
     if {$what ne "delete" && $index >= 0} {
 	.nb.rules.list selection set r$index
+    }
+}
+
+# workbench::UseScriptExample --
+#	Puts the chosen example's match, pattern and script in the editor.
+
+proc ::workbench::UseScriptExample {} {
+    variable scriptExamples
+    variable re
+    foreach {name match pattern body} $scriptExamples {
+	if {$name eq [.nb.rules.edit.example get]} {
+	    set re(match) $match
+	    set re(pattern) $pattern
+	    .nb.rules.script delete 1.0 end
+	    .nb.rules.script insert end $body
+	}
     }
 }

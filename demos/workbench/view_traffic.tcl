@@ -64,6 +64,13 @@ proc ::workbench::buildTrafficTab {w} {
     grid $w.send - -sticky ew
     grid columnconfigure $w 0 -weight 1
     grid rowconfigure $w 2 -weight 1
+    # In a narrow window the heading and the info line wrap rather than
+    # lose their ends.
+    bind $w <Configure> [list apply {{w width} {
+	foreach l [list $w.head $w.info] {
+	    $l configure -wraplength [expr {max(200, $width - 16)}]
+	}
+    }} $w %w]
     foreach v {dir regex} {
 	trace add variable ::workbench::tv($v) write \
 		[list ::workbench::ScheduleRerender]
@@ -100,8 +107,9 @@ proc ::workbench::BuildTrafficBar {w} {
     # The right-hand buttons first: when the window is narrow, the
     # entries shrink, not the buttons.
     pack $w.clear $w.copy $w.follow -in $w.r -side right -padx {4 0}
-    pack $w.lfind $w.find -in $w.r -side left -padx {0 4}
-    pack $w.lmode $w.mode $w.ldir $w.dir $w.lfilter $w.filter $w.regex \
+    pack $w.regex $w.lfind $w.find -in $w.r -side left -padx {0 4}
+    pack configure $w.lfind -padx {8 4}
+    pack $w.lmode $w.mode $w.ldir $w.dir $w.lfilter $w.filter \
 	    -in $w.l -side left -padx {0 4}
     pack configure $w.ldir $w.lfilter -padx {8 4}
     grid $w.l -row 0 -column 0 -sticky w
@@ -154,14 +162,14 @@ proc ::workbench::FlushTraffic {{max {}}} {
     variable settings
     set tv(flushTimer) {}
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	return
     }
     if {$max eq ""} {
 	set max $tv(perFlush)
     }
     lassign [rowsSince $id $tv(shownSeq) $max] skipped rows
-    set tv(shownSeq) [get $id seq]
+    set tv(shownSeq) [itemGet $id seq]
     set tv(busy) [expr {[llength $rows] >= 4 * $max / 2}]
     set insert {}
     set added 0
@@ -318,7 +326,7 @@ proc ::workbench::rerenderTraffic {} {
     set tv(widgetRows) 0
     set tv(filterError) {}
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	set tv(shownSeq) 0
 	refreshTrafficInfo
 	return
@@ -326,10 +334,10 @@ proc ::workbench::rerenderTraffic {} {
     # The newest rows first, the older ones by Backfill, a slice at a
     # time: a full window at once would hold the event loop too long.
     # Hex shows a text connection's messages as the bytes on the wire.
-    set o [get $id options]
+    set o [itemGet $id options]
     set tv(encoding) [expr {[dict get $o framing] eq "line"
 	    && [dict get $o encoding] ne "binary" ? [dict get $o encoding] : ""}]
-    set tv(shownSeq) [expr {max(0, [get $id seq] - $tv(perFlush))}]
+    set tv(shownSeq) [expr {max(0, [itemGet $id seq] - $tv(perFlush))}]
     set tv(firstSeq) -1
     FlushTraffic
     catch {after cancel $tv(backfillTimer)}
@@ -358,16 +366,16 @@ proc ::workbench::refreshTrafficInfo {} {
     variable tv
     variable ui
     set id $ui(current)
-    if {$id eq "" || ![exists $id]} {
+    if {$id eq "" || ![itemExists $id]} {
 	set tv(headText) "No connection selected: Connect... or Listen...\
 		to begin"
 	set tv(infoText) ""
 	return
     }
     set tv(headText) "[string totitle [describe $id] 0 0]"
-    set total [get $id seq]
+    set total [itemGet $id seq]
     set outside [expr {max(0, $total - $tv(widgetRows))}]
-    set text "[commas $total] rows, [commas $tv(widgetRows)] in the view,\
+    set text "[plural $total row], [commas $tv(widgetRows)] in the view,\
 	    [commas $outside] outside it"
     append text [expr {[logging] ? " (all are in the log)"
 	    : " (File > Log to file keeps them all)"}]

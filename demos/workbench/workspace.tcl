@@ -9,7 +9,8 @@
 #	    connections {{host 127.0.0.1 port 7000 options {framing line ...}}}
 #	    listeners {{host 127.0.0.1 port 7000 options {...} echo 1}}
 #	    snippets {{name hello mode text text {hello\n}}}
-#	    rules {{scope any match prefix pattern PING reply {PONG\1}}}
+#	    rules {{scope {listener 127.0.0.1 7000} match prefix pattern PING
+#		reply {PONG\1} script {} enabled 1}}
 #	    history {{hello} {GET / HTTP/1.0\r\n\r\n}}
 #
 #	The file is read as data: read, parsed as a dict, every field
@@ -120,12 +121,12 @@ proc ::workbench::workspace {{geometry {}}} {
     set connections {}
     set listeners {}
     foreach id [items] {
-	set d [dict create host [get $id host] port [get $id port] \
-		options [get $id options]]
-	switch -- [get $id kind] {
+	set d [dict create host [itemGet $id host] port [itemGet $id port] \
+		options [itemGet $id options]]
+	switch -- [itemGet $id kind] {
 	    client { lappend connections $d }
 	    listener {
-		dict set d echo [get $id echo]
+		dict set d echo [itemGet $id echo]
 		lappend listeners $d
 	    }
 	}
@@ -150,7 +151,7 @@ proc ::workbench::saveWorkspace {path {geometry {}}} {
     dict for {key value} [workspace $geometry] {
 	puts $f [list $key $value]
     }
-    ::close $f
+    close $f
     file rename -force $tmp $path
 }
 
@@ -167,7 +168,7 @@ proc ::workbench::readWorkspace {path} {
     set f [open $path r]
     fconfigure $f -encoding utf-8
     set text [read $f]
-    ::close $f
+    close $f
     # Comment lines at the top are not part of the dict (only there: a
     # line inside a value may start with "#").
     set lines [split $text \n]
@@ -209,6 +210,14 @@ proc ::workbench::readWorkspace {path} {
 	    }
 	    rules {
 		dict set result rules [lmap r [CheckList rules $value] {
+		    # An item id as a scope (files written before scopes
+		    # were saved as {kind host port}) means nothing after a
+		    # restart: the rule comes back disabled, for any.
+		    if {![catch {dict get $r scope} scope]
+			    && [regexp {^i\d+$} $scope]} {
+			dict set r scope any
+			dict set r enabled 0
+		    }
 		    checkRule $r
 		}]
 	    }

@@ -16,11 +16,7 @@ namespace eval ::tcpTest {
     variable spawnCount 0
 }
 
-# Constraints of the TCP tests.
-testConstraint ipv6 [expr {![catch {
-    set ::tcpTest::probe [socket -server list -myaddr ::1 0]
-    close $::tcpTest::probe
-}]}]
+# Constraints of the TCP tests (ipv6 is in helpers.tcl).
 testConstraint socat [expr {[auto_execok socat] ne ""}]
 # The tests use the options of netcat-openbsd (-N, -l host port).
 proc ::tcpTest::ncHelp {} {

@@ -1,8 +1,8 @@
 /*
- * resolve.h --
+ * resolver.h --
  *
  *	Name lookups for the I/O threads, in Courier's own named resolver
- *	threads (see resolve.c).
+ *	threads (see resolver.c).
  */
 
 #ifndef COURIER_RESOLVE_H
