@@ -1205,7 +1205,7 @@ PendingFinish(
     Tcl_IncrRefCount(cmdPtr);
     PendingFree(pendingPtr);
     Tcl_Preserve(interp);
-    CourierCallPrefix(interp, cmdPtr, n, words);
+    CourierCallPrefix(interp, "-command", NULL, cmdPtr, n, words);
     Tcl_ResetResult(interp);
     Tcl_Release(interp);
     Tcl_DecrRefCount(cmdPtr);
@@ -2130,8 +2130,9 @@ NoticeDeliver(
 	ActorCloseResource(&actorPtr->resource);
     }
     if (prefixPtr != NULL) {
-	CourierCallPrefix(interp, prefixPtr, msgPtr->kind == NOTE_ERROR
-		? 3 : 2, args);
+	CourierCallPrefix(interp, msgPtr->kind == NOTE_ERROR ? "-onerror"
+		: "-onexit", handleObj, prefixPtr,
+		msgPtr->kind == NOTE_ERROR ? 3 : 2, args);
 	Tcl_ResetResult(interp);
 	Tcl_DecrRefCount(prefixPtr);
     }

@@ -635,14 +635,16 @@ CourierConnSpawn(
 static void
 CallBack(
     Conn *connPtr,
+    const char *kind,		/* The option, to name a slow callback. */
     Tcl_Obj *prefixPtr,
     int objc,
-    Tcl_Obj *const args[])
+    Tcl_Obj *const args[])	/* args[0] is the handle's name. */
 {
     int i;
 
     if (prefixPtr != NULL) {
-	CourierCallPrefix(connPtr->interp, prefixPtr, objc, args);
+	CourierCallPrefix(connPtr->interp, kind, args[0], prefixPtr, objc,
+		args);
 	return;
     }
 
@@ -810,7 +812,7 @@ ConnDeliver(
 	Tcl_DecrRefCount(text);
 	connPtr->tclState = TCL_OPEN;
 	args[0] = HandleName(connPtr);
-	CallBack(connPtr, connPtr->opts.onconnect, 1, args);
+	CallBack(connPtr, "-onconnect", connPtr->opts.onconnect, 1, args);
 	break;
     }
     case CONN_MSG_DATA:
@@ -818,7 +820,7 @@ ConnDeliver(
 	connPtr->bytesIn += msgPtr->size;
 	args[0] = HandleName(connPtr);
 	args[1] = DecodeMessage(connPtr, msgPtr->data, msgPtr->size);
-	CallBack(connPtr, connPtr->opts.ondata, 2, args);
+	CallBack(connPtr, "-ondata", connPtr->opts.ondata, 2, args);
 	break;
     case CONN_MSG_BATCH: {
 	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
@@ -836,12 +838,12 @@ ConnDeliver(
 	}
 	args[0] = HandleName(connPtr);
 	args[1] = listPtr;
-	CallBack(connPtr, connPtr->opts.ondata, 2, args);
+	CallBack(connPtr, "-ondata", connPtr->opts.ondata, 2, args);
 	break;
     }
     case CONN_MSG_DRAIN:
 	args[0] = HandleName(connPtr);
-	CallBack(connPtr, connPtr->opts.ondrain, 1, args);
+	CallBack(connPtr, "-ondrain", connPtr->opts.ondrain, 1, args);
 	break;
     case CONN_MSG_EXIT: {
 	/* A child has exited and its output is all delivered: -onexit,
@@ -866,7 +868,7 @@ ConnDeliver(
 	exitArgs[1] = Tcl_NewWideIntObj(procPtr->tclExitCode);
 	exitArgs[2] = Tcl_NewStringObj(signum ? Tcl_SignalId(signum) : "",
 		-1);
-	CallBack(connPtr, procPtr->onexit, 3, exitArgs);
+	CallBack(connPtr, "-onexit", procPtr->onexit, 3, exitArgs);
 	if (!connPtr->handleClosed) {
 	    TclHalfClose(connPtr, 0);
 	}
@@ -905,7 +907,7 @@ ConnDeliver(
 		args[0] = HandleName(connPtr);
 		args[1] = Tcl_NewStringObj(message, messageLen);
 		connPtr->tclState = TCL_CLOSED;
-		CallBack(connPtr, connPtr->opts.onerror, 2, args);
+		CallBack(connPtr, "-onerror", connPtr->opts.onerror, 2, args);
 		if (connPtr->handleClosed) {
 		    Tcl_DecrRefCount(reason);
 		    break;
@@ -920,7 +922,7 @@ ConnDeliver(
 	}
 	args[0] = HandleName(connPtr);
 	args[1] = reason;
-	CallBack(connPtr, connPtr->opts.onclose, 2, args);
+	CallBack(connPtr, "-onclose", connPtr->opts.onclose, 2, args);
 	Tcl_DecrRefCount(reason);
 	break;
     }

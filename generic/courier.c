@@ -19,6 +19,7 @@
 #include "spawn.h"
 #include "actor.h"
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 typedef struct ThreadState {
     CourierInterp *interps;	/* Interps of this thread using Courier. */
     int exitHandlerSet;
+    uint64_t slowCallbacks;	/* Callbacks longer than -slowcallback. */
+    uint64_t slowestCallbackNs;	/* The longest of them. */
 } ThreadState;
 
 static Tcl_ThreadDataKey threadStateKey;
@@ -42,6 +45,9 @@ TCL_DECLARE_MUTEX(interpCountLock)
 static int interpCount;
 static int exitHandlerSet;
 
+/* courier::configure -slowcallback, in milliseconds (0: off). */
+static atomic_int slowCallbackMs = 0;
+
 static void	InstallInteractiveLoop(Tcl_Interp *interp);
 static void	ProcessExitHandler(ClientData clientData);
 static void	ShutDownThread(void);
@@ -50,6 +56,8 @@ static void	CloseResources(CourierInterp *cinterpPtr);
 static int	ConfigureObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
 static void	InterpDeleteProc(ClientData clientData, Tcl_Interp *interp);
+static void	ReportSlowCallback(Tcl_Interp *interp, const char *kind,
+		    Tcl_Obj *handleObj, Tcl_Obj *prefixPtr, uint64_t ns);
 static int	StatsObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
 static void	ThreadExitHandler(ClientData clientData);
@@ -115,6 +123,8 @@ Courier_Init(
 	    CourierFloodObjCmd, NULL, NULL);
     Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
 	    CourierStopFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::evalloop",
+	    CourierEvalLoopObjCmd, NULL, NULL);
     InstallInteractiveLoop(interp);
     return Tcl_PkgProvide(interp, "courier", COURIER_VERSION);
 }
@@ -421,6 +431,9 @@ InterpDeleteProc(
     int last;
 
     (void) interp;
+    if (cinterpPtr->onSlow != NULL) {
+	Tcl_DecrRefCount(cinterpPtr->onSlow);
+    }
     if (!cinterpPtr->detached) {
 	ThreadState *tsPtr =
 		Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
@@ -564,6 +577,12 @@ CourierPanicOutOfMemory(
  *	configure) while it runs, which would free the words of the running
  *	command, a lambda's body included. All callbacks go through here.
  *
+ *	With courier::configure -slowcallback ms set (> 0), the call is
+ *	timed (two reads of the clock; none when it is 0), and one that runs
+ *	longer is counted and reported (ReportSlowCallback) after it
+ *	returns, named by kind (the option the prefix came from, "-ondata")
+ *	and handleObj (the handle, or NULL for none).
+ *
  * Results:
  *	The Tcl result code of the call.
  *
@@ -578,12 +597,16 @@ CourierPanicOutOfMemory(
 int
 CourierCallPrefix(
     Tcl_Interp *interp,
+    const char *kind,
+    Tcl_Obj *handleObj,
     Tcl_Obj *prefixPtr,
     int objc,
     Tcl_Obj *const args[])
 {
     Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
     int prefixLen, n, i, code;
+    int slowMs = atomic_load_explicit(&slowCallbackMs, memory_order_relaxed);
+    uint64_t start = 0;
 
     if (Tcl_ListObjGetElements(interp, prefixPtr, &prefixLen, &prefix)
 	    != TCL_OK) {
@@ -604,9 +627,28 @@ CourierCallPrefix(
     for (i = 0; i < n; i++) {
 	Tcl_IncrRefCount(objv[i]);
     }
+    if (slowMs > 0) {
+	/* The report names them after the call, which may free them. */
+	Tcl_IncrRefCount(prefixPtr);
+	if (handleObj != NULL) {
+	    Tcl_IncrRefCount(handleObj);
+	}
+	start = uv_hrtime();
+    }
     code = n > 0 ? Tcl_EvalObjv(interp, n, objv, TCL_EVAL_GLOBAL) : TCL_OK;
     if (code != TCL_OK) {
 	Tcl_BackgroundException(interp, code);
+    }
+    if (slowMs > 0) {
+	uint64_t ns = uv_hrtime() - start;
+
+	if (ns > (uint64_t) slowMs * 1000000) {
+	    ReportSlowCallback(interp, kind, handleObj, prefixPtr, ns);
+	}
+	Tcl_DecrRefCount(prefixPtr);
+	if (handleObj != NULL) {
+	    Tcl_DecrRefCount(handleObj);
+	}
     }
     for (i = 0; i < n; i++) {
 	Tcl_DecrRefCount(objv[i]);
@@ -615,6 +657,83 @@ CourierCallPrefix(
 	ckfree(objv);
     }
     return code;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ReportSlowCallback --
+ *
+ *	A callback ran for ns nanoseconds, longer than -slowcallback: count
+ *	it in the thread's stats and report it once, by calling the
+ *	interpreter's -onslow prefix as {*}cmd handle kind ms command
+ *	(handle empty when the callback has none; ms whole milliseconds;
+ *	command the callback's prefix, without the arguments it was given)
+ *	at global level, or, with no -onslow, by writing a line to stderr.
+ *
+ * Side effects:
+ *	Whatever -onslow does; its errors go to the background-error
+ *	handler. The interpreter's result is kept.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ReportSlowCallback(
+    Tcl_Interp *interp,
+    const char *kind,
+    Tcl_Obj *handleObj,
+    Tcl_Obj *prefixPtr,
+    uint64_t ns)
+{
+    ThreadState *tsPtr =
+	    Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+    CourierInterp *cinterpPtr;
+    Tcl_WideInt ms = (Tcl_WideInt) (ns / 1000000);
+
+    tsPtr->slowCallbacks++;
+    if (ns > tsPtr->slowestCallbackNs) {
+	tsPtr->slowestCallbackNs = ns;
+    }
+    if (Tcl_InterpDeleted(interp)) {
+	return;
+    }
+    cinterpPtr = Tcl_GetAssocData(interp, ASSOC_KEY, NULL);
+    if (cinterpPtr != NULL && cinterpPtr->onSlow != NULL) {
+	Tcl_Obj *cmdPtr = Tcl_DuplicateObj(cinterpPtr->onSlow);
+	Tcl_InterpState state = Tcl_SaveInterpState(interp, TCL_OK);
+	int code;
+
+	Tcl_IncrRefCount(cmdPtr);
+	if (Tcl_ListObjAppendElement(NULL, cmdPtr,
+		handleObj != NULL ? handleObj : Tcl_NewObj()) != TCL_OK) {
+	    assert(0 && "-onslow is checked to be a list");
+	}
+	Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewStringObj(kind, -1));
+	Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewWideIntObj(ms));
+	Tcl_ListObjAppendElement(NULL, cmdPtr, prefixPtr);
+	code = Tcl_EvalObjEx(interp, cmdPtr, TCL_EVAL_GLOBAL);
+	if (code != TCL_OK) {
+	    Tcl_BackgroundException(interp, code);
+	}
+	Tcl_DecrRefCount(cmdPtr);
+	Tcl_RestoreInterpState(interp, state);
+    } else {
+	Tcl_Channel errChan = Tcl_GetStdChannel(TCL_STDERR);
+
+	if (errChan != NULL) {
+	    Tcl_Obj *lineObj = Tcl_ObjPrintf(
+		    "courier: slow callback: %" TCL_LL_MODIFIER "d ms in %s%s%s: %s\n",
+		    ms, kind, handleObj != NULL ? " of " : "",
+		    handleObj != NULL ? Tcl_GetString(handleObj) : "",
+		    Tcl_GetString(prefixPtr));
+
+	    Tcl_IncrRefCount(lineObj);
+	    Tcl_WriteObj(errChan, lineObj);
+	    Tcl_Flush(errChan);
+	    Tcl_DecrRefCount(lineObj);
+	}
+    }
 }
 
 /*
@@ -659,7 +778,8 @@ CourierGetPositiveWide(
  * StatsObjCmd --
  *
  *	courier::stats ?-reset?
- *	Returns the calling thread's inbox counters as a dict.
+ *	Returns the calling thread's inbox counters as a dict, and its
+ *	count of slow callbacks (-slowcallback) and the slowest one's time.
  *
  *----------------------------------------------------------------------
  */
@@ -672,6 +792,8 @@ StatsObjCmd(
     Tcl_Obj *const objv[])
 {
     CourierInterp *cinterpPtr;
+    ThreadState *tsPtr;
+    Tcl_Obj *dictPtr;
     int reset = 0;
 
     (void) clientData;
@@ -686,7 +808,16 @@ StatsObjCmd(
     if (cinterpPtr == NULL) {
 	return TCL_ERROR;
     }
-    Tcl_SetObjResult(interp, CourierInboxStats(cinterpPtr->inboxPtr, reset));
+    dictPtr = CourierInboxStats(cinterpPtr->inboxPtr, reset);
+    tsPtr = Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+    Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("slowCallbacks", -1),
+	    Tcl_NewWideIntObj((Tcl_WideInt) tsPtr->slowCallbacks));
+    Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("slowestCallbackUs", -1),
+	    Tcl_NewWideIntObj((Tcl_WideInt) (tsPtr->slowestCallbackNs / 1000)));
+    if (reset) {
+	tsPtr->slowCallbacks = tsPtr->slowestCallbackNs = 0;
+    }
+    Tcl_SetObjResult(interp, dictPtr);
     return TCL_OK;
 }
 
@@ -739,6 +870,10 @@ ThreadsObjCmd(
  *	-iothreads n		How many I/O threads new connections are
  *				spread over (default 1; takes effect for
  *				threads not yet started).
+ *	-onslow cmd		This interpreter's report of slow callbacks
+ *				(default {}: a line on stderr).
+ *	-slowcallback ms	Callbacks running longer are reported
+ *				(default 0: none are timed).
  *
  *----------------------------------------------------------------------
  */
@@ -751,7 +886,8 @@ ConfigureObjCmd(
     Tcl_Obj *const objv[])
 {
     typedef struct GlobalOptions {
-	Tcl_WideInt budget, inboxspin, iospin, iothreads;
+	Tcl_WideInt budget, inboxspin, iospin, iothreads, slowcallback;
+	Tcl_Obj *onslow;
     } GlobalOptions;
     static const CourierOptSpec specs[] = {
 	{.name = "-budget", .type = COURIER_OPT_WIDE,
@@ -766,19 +902,36 @@ ConfigureObjCmd(
 	{.name = "-iothreads", .type = COURIER_OPT_WIDE,
 	    .offset = offsetof(GlobalOptions, iothreads), .min = 1,
 	    .max = 16},
+	{.name = "-onslow", .type = COURIER_OPT_PREFIX,
+	    .offset = offsetof(GlobalOptions, onslow)},
+	{.name = "-slowcallback", .type = COURIER_OPT_WIDE,
+	    .offset = offsetof(GlobalOptions, slowcallback), .min = 0,
+	    .max = 3600000},
 	{.name = NULL}
     };
     GlobalOptions o, was;
     CourierOptTable table = {specs, &o};
+    CourierInterp *cinterpPtr = CourierGetInterp(interp);
+    int code;
 
     (void) clientData;
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
     o.budget = CourierInboxGetBudget();
     o.inboxspin = CourierInboxGetSpin();
     o.iospin = CourierIoGetSpin();
     o.iothreads = CourierIoGetThreadCount();
+    o.slowcallback = atomic_load(&slowCallbackMs);
+    o.onslow = cinterpPtr->onSlow;
+    if (o.onslow != NULL) {
+	Tcl_IncrRefCount(o.onslow);	/* The record's own reference. */
+    }
     was = o;
     if (objc <= 2) {
-	return CourierOptRead(interp, &table, 1, objc - 1, objv + 1, 0);
+	code = CourierOptRead(interp, &table, 1, objc - 1, objv + 1, 0);
+	CourierOptStoreObj(&o.onslow, NULL);
+	return code;
     }
 
     /*
@@ -787,7 +940,15 @@ ConfigureObjCmd(
      */
     if (CourierOptParse(interp, &table, 1, objc - 1, objv + 1, 0,
 	    NULL) != TCL_OK) {
+	CourierOptStoreObj(&o.onslow, NULL);
 	return TCL_ERROR;
+    }
+    if (o.onslow != was.onslow) {
+	CourierOptStoreObj(&cinterpPtr->onSlow, o.onslow);
+    }
+    CourierOptStoreObj(&o.onslow, NULL);
+    if (o.slowcallback != was.slowcallback) {
+	atomic_store(&slowCallbackMs, (int) o.slowcallback);
     }
     if (o.budget != was.budget) {
 	CourierInboxSetBudget((long) o.budget);

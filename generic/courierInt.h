@@ -49,6 +49,7 @@ struct CourierInterp {
     int detached;		/* The thread exit handler has closed
 				 * everything: only free on deletion. */
     unsigned long nextId;	/* Counter for handle names. */
+    Tcl_Obj *onSlow;		/* courier::configure -onslow, or NULL. */
 };
 
 MODULE_SCOPE CourierInterp *CourierGetInterp(Tcl_Interp *interp);
@@ -101,8 +102,13 @@ MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
 
-/* Callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. */
+/*
+ * Callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
+ * (the option the prefix came from, "-ondata") and handleObj (the handle
+ * it belongs to, or NULL) name it when it is slow (-slowcallback).
+ */
 MODULE_SCOPE int	CourierCallPrefix(Tcl_Interp *interp,
+			    const char *kind, Tcl_Obj *handleObj,
 			    Tcl_Obj *prefixPtr, int objc,
 			    Tcl_Obj *const args[]);
 MODULE_SCOPE int	CourierGetPositiveWide(Tcl_Interp *interp,
@@ -124,6 +130,7 @@ MODULE_SCOPE Tcl_Obj *	CourierThreadNames(void);
 /* Command procedures. */
 MODULE_SCOPE Tcl_ObjCmdProc CourierFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierStopFloodObjCmd;
+MODULE_SCOPE Tcl_ObjCmdProc CourierEvalLoopObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierResolveObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierUdpObjCmd;
 

@@ -52,6 +52,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <assert.h>
 
 /* Values of CourierInbox.wakeState. */
@@ -133,6 +134,8 @@ struct CourierInbox {
     uint64_t delivered;
     uint64_t discarded;
     uint64_t drains;
+    uint64_t budgetCuts;	/* Slices ended by the budget with work
+				 * left. */
     uint64_t resumes;
     size_t largestBacklog;
     uint64_t longestDrainNs;
@@ -152,7 +155,15 @@ static Tcl_ThreadDataKey inboxKey;
 /* Drain budget in microseconds, shared by all threads. */
 static atomic_long drainBudgetUs = 4000;
 
-/* How many messages are delivered between two looks at the clock. */
+/*
+ * How many messages are delivered between two looks at the clock while
+ * callbacks are quick. A slice also looks whenever the coarse clock
+ * (InboxCoarseTick) has moved, and after every message once callbacks
+ * are slow: a mean of more than budget / INBOX_CLOCK_STRIDE per message
+ * since the last look. So a slice runs past its budget by at most one
+ * callback, or one coarse clock tick (a few milliseconds) when callbacks
+ * are shorter than that.
+ */
 #define INBOX_CLOCK_STRIDE 16
 
 /*
@@ -203,6 +214,27 @@ static void		InboxSawGap(CourierInbox *inboxPtr);
 static int		InboxSpin(CourierInbox *inboxPtr, int flags);
 static void		PortFree(CourierPort *portPtr);
 static void		PortUnref(CourierPort *portPtr, size_t count);
+
+/*
+ * InboxCoarseTick --
+ *	A clock that is cheap to read (a few nanoseconds, no TSC read) and
+ *	moves only every few milliseconds: a slice reads it after every
+ *	callback to see whether the precise clock is worth reading. Where
+ *	there is no such clock, the precise one (read after every callback).
+ */
+
+static inline uint64_t
+InboxCoarseTick(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+#else
+    return uv_hrtime();
+#endif
+}
 
 /* What a message costs against its port's high-water mark. */
 static inline size_t
@@ -977,7 +1009,8 @@ CourierInboxForThreadIfOpen(void)
  *
  *	Takes everything posted so far and delivers messages in order until
  *	the backlog is empty or the time budget is spent (at least one
- *	message is delivered). Callbacks may re-enter the event loop; a
+ *	message is delivered; slow callbacks are timed one by one, see
+ *	INBOX_CLOCK_STRIDE). Callbacks may re-enter the event loop; a
  *	nested drain continues from the same backlog.
  *
  *----------------------------------------------------------------------
@@ -995,6 +1028,12 @@ InboxDrainSlice(
     unsigned n = 0;
     CourierMsgBlock *freeBlock = NULL;	/* Messages delivered, freed in */
     size_t freeCount = 0;		/* runs that share a block. */
+    uint64_t tick = InboxCoarseTick();	/* The coarse clock at the last
+					 * look at the precise one. */
+    uint64_t lookedAt = start;		/* The last look, */
+    unsigned lookedAtN = 0;		/* after that many messages. */
+    int checkEach = 0;			/* Callbacks are slow: look after
+					 * each. */
 
     uv_mutex_lock(&inboxPtr->lock);
     if (inboxPtr->incomingHead != NULL) {
@@ -1061,11 +1100,25 @@ InboxDrainSlice(
 	    break;
 	}
 
-	if (++n % INBOX_CLOCK_STRIDE == 0) {
-	    InboxFlushAccounting(inboxPtr);
-	    if (uv_hrtime() - start >= budgetNs) {
+	n++;
+	if (n % INBOX_CLOCK_STRIDE == 0 || checkEach
+		|| InboxCoarseTick() != tick) {
+	    uint64_t now = uv_hrtime();
+
+	    if (n % INBOX_CLOCK_STRIDE == 0) {
+		InboxFlushAccounting(inboxPtr);
+	    }
+	    if (now - start >= budgetNs) {
+		if (inboxPtr->backlogHead != NULL) {
+		    inboxPtr->budgetCuts++;
+		}
 		break;
 	    }
+	    checkEach = (now - lookedAt) * INBOX_CLOCK_STRIDE
+		    > budgetNs * (n - lookedAtN);
+	    lookedAt = now;
+	    lookedAtN = n;
+	    tick = InboxCoarseTick();
 	}
     }
     if (freeBlock != NULL) {
@@ -1211,6 +1264,7 @@ CourierInboxStats(
     PUT("pending", incoming + inboxPtr->backlogCount);
     PUT("wakeups", wakeups);
     PUT("drains", inboxPtr->drains);
+    PUT("budgetCuts", inboxPtr->budgetCuts);
     PUT("largestBacklog", inboxPtr->largestBacklog);
     PUT("longestDrainUs", inboxPtr->longestDrainNs / 1000);
     PUT("fullReplies", fullReplies);
@@ -1222,6 +1276,7 @@ CourierInboxStats(
 
     if (reset) {
 	inboxPtr->delivered = inboxPtr->discarded = inboxPtr->drains = 0;
+	inboxPtr->budgetCuts = 0;
 	inboxPtr->resumes = inboxPtr->longestDrainNs = 0;
 	inboxPtr->largestBacklog = 0;
 	inboxPtr->spins = inboxPtr->spinHits = 0;

@@ -439,7 +439,8 @@ ServerAcceptError(
     args[0] = serverName;
     args[1] = text;
     args[2] = Tcl_NewStringObj(name, -1);
-    CourierCallPrefix(interp, serverPtr->onAcceptError, 3, args);
+    CourierCallPrefix(interp, "-onaccepterror", args[0],
+	    serverPtr->onAcceptError, 3, args);
     Tcl_DecrRefCount(serverName);
     Tcl_DecrRefCount(text);
 }
@@ -498,7 +499,8 @@ ServerDeliver(
 	args[1] = connName;
 	args[2] = Tcl_NewStringObj(info.host, -1);
 	args[3] = Tcl_NewIntObj(info.port);
-	CourierCallPrefix(interp, serverPtr->onaccept, 4, args);
+	CourierCallPrefix(interp, "-onaccept", args[0],
+		serverPtr->onaccept, 4, args);
     }
     /*
      * -onaccept may have closed or renamed the handle: the message's

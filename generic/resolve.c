@@ -219,7 +219,7 @@ LookupDeliver(
     /* Space-separated numeric addresses read as a proper list. */
     args[1] = Tcl_NewStringObj((const char *) msgPtr->data,
 	    (int) msgPtr->size);
-    CourierCallPrefix(interp, cmdPtr, 2, args);
+    CourierCallPrefix(interp, "-command", NULL, cmdPtr, 2, args);
     Tcl_DecrRefCount(cmdPtr);
 }
 

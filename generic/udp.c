@@ -71,6 +71,7 @@ UdpSubmitWait(
 static void
 UdpCallBack(
     Udp *udpPtr,
+    const char *kind,		/* The option, to name a slow callback. */
     Tcl_Obj *prefixPtr,
     int objc,
     Tcl_Obj *const args[])
@@ -91,7 +92,8 @@ UdpCallBack(
 	}
 	return;
     }
-    CourierCallPrefix(udpPtr->handle.interp, prefixPtr, objc + 1, objv);
+    CourierCallPrefix(udpPtr->handle.interp, kind, udpPtr->handle.nameObj,
+	    prefixPtr, objc + 1, objv);
 }
 
 /*
@@ -161,7 +163,7 @@ UdpDeliver(
 		msgPtr->size - sizeof(peer));
 	args[1] = PeerHost(udpPtr, &peer);
 	args[2] = Tcl_NewIntObj(peer.port);
-	UdpCallBack(udpPtr, udpPtr->opts.ondata, 3, args);
+	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 3, args);
 	break;
     case UDP_MSG_BATCH: {
 	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
@@ -184,7 +186,7 @@ UdpDeliver(
 	    p += 4 + sizeof(peer) + n;
 	}
 	args[0] = listObj;
-	UdpCallBack(udpPtr, udpPtr->opts.ondata, 1, args);
+	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 1, args);
 	break;
     }
     case UDP_MSG_ERROR: {
@@ -197,7 +199,7 @@ UdpDeliver(
 	if (udpPtr->opts.onerror != NULL) {
 	    args[0] = text;
 	    args[1] = Tcl_NewStringObj(name, -1);
-	    UdpCallBack(udpPtr, udpPtr->opts.onerror, 2, args);
+	    UdpCallBack(udpPtr, "-onerror", udpPtr->opts.onerror, 2, args);
 	} else {
 	    /* No one would hear of it otherwise: as a fileevent error. */
 	    Tcl_SetObjResult(udpPtr->handle.interp, Tcl_ObjPrintf("%s: %s",
