@@ -114,6 +114,8 @@ MODULE_SCOPE void	CourierSockaddrName(const struct sockaddr *sa,
 			    char *host, size_t hostSize, int *portPtr);
 
 MODULE_SCOPE Tcl_ObjCmdProc CourierConnectObjCmd;
+MODULE_SCOPE void	CourierTcpInit(Tcl_Interp *interp);
 MODULE_SCOPE Tcl_ObjCmdProc CourierListenObjCmd;
+MODULE_SCOPE void	CourierListenInit(Tcl_Interp *interp);
 
 #endif /* COURIER_CONN_H */

@@ -52,6 +52,8 @@ struct CourierInterp {
 };
 
 MODULE_SCOPE CourierInterp *CourierGetInterp(Tcl_Interp *interp);
+
+/* util.c: the resources of an interpreter. */
 MODULE_SCOPE void	CourierResourceAdd(CourierInterp *ownerPtr,
 			    CourierResource *resPtr, const char *kind,
 			    void (*closeProc)(CourierResource *));
@@ -59,12 +61,12 @@ MODULE_SCOPE CourierResource *CourierResourceFind(CourierInterp *ownerPtr,
 			    const char *kind, const char *name);
 MODULE_SCOPE void	CourierResourceForget(CourierResource *resPtr);
 
-/* Errors. */
+/* util.c: errors. */
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
 
-/* Callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. */
+/* util.c: callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. */
 MODULE_SCOPE int	CourierCallPrefix(Tcl_Interp *interp,
 			    Tcl_Obj *prefixPtr, int objc,
 			    Tcl_Obj *const args[]);
@@ -88,6 +90,10 @@ MODULE_SCOPE Tcl_Obj *	CourierThreadNames(void);
 MODULE_SCOPE Tcl_ObjCmdProc CourierFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierStopFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierResolveObjCmd;
+
+/* Each subsystem's commands, created by Courier_Init. */
+MODULE_SCOPE void	CourierFloodInit(Tcl_Interp *interp);
+MODULE_SCOPE void	CourierResolveInit(Tcl_Interp *interp);
 MODULE_SCOPE Tcl_ObjCmdProc CourierUdpObjCmd;
 
 #endif /* COURIER_INT_H */

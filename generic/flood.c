@@ -514,3 +514,24 @@ FloodFree(
     ckfree(floodPtr->workers);
     ckfree(floodPtr);
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierFloodInit --
+ *
+ *	Creates courier::test::flood and courier::test::stopflood in an
+ *	interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierFloodInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::test::flood",
+	    CourierFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
+	    CourierStopFloodObjCmd, NULL, NULL);
+}

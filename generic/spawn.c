@@ -461,3 +461,20 @@ CourierSpawnObjCmd(
     return TCL_ERROR;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierSpawnInit --
+ *
+ *	Creates courier::spawn in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierSpawnInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
+	    NULL, NULL);
+}

@@ -74,5 +74,6 @@ MODULE_SCOPE Tcl_Obj *	CourierConnSpawn(Tcl_Interp *interp,
 			    CourierProcess *procPtr);
 
 MODULE_SCOPE Tcl_ObjCmdProc CourierSpawnObjCmd;
+MODULE_SCOPE void	CourierSpawnInit(Tcl_Interp *interp);
 
 #endif /* COURIER_SPAWN_H */

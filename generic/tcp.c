@@ -613,3 +613,20 @@ CourierConnAbortIo(
     CourierConnSubmit(connPtr, AbortRun);
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierTcpInit --
+ *
+ *	Creates courier::connect in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierTcpInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::connect", CourierConnectObjCmd,
+	    NULL, NULL);
+}
