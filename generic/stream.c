@@ -132,6 +132,12 @@ CourierConnCmdDone(
 }
 
 /*
+ *======================================================================
+ * The stream in the connection's I/O thread: posting, failing, closing.
+ *======================================================================
+ */
+
+/*
  * CourierConnIoAbort --
  *	A stopping I/O thread aborts the connection (called once for each of
  *	its open handles). A child process still running gets SIGTERM.

@@ -21,6 +21,13 @@
 static void	IoTryConnect(Conn *connPtr);
 
 /*
+ *======================================================================
+ * The Tcl side: runs in the owner interpreter's thread (but
+ * CourierSockaddrName, for any thread).
+ *======================================================================
+ */
+
+/*
  * CourierSockaddrName --
  *	Numeric host and port of a socket address.
  */
@@ -225,6 +232,12 @@ CourierConnectObjCmd(
     CourierOptRelease(connectOptionSpecs, &own);
     return TCL_ERROR;
 }
+
+/*
+ *======================================================================
+ * The I/O side: runs in the connection's I/O thread.
+ *======================================================================
+ */
 
 static void
 IoOnTimeout(
