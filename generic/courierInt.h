@@ -61,6 +61,29 @@ MODULE_SCOPE CourierResource *CourierResourceFind(CourierInterp *ownerPtr,
 			    const char *kind, const char *name);
 MODULE_SCOPE void	CourierResourceForget(CourierResource *resPtr);
 
+/*
+ * A handle (handle.c): the command that names an object in its owner
+ * interpreter. Embedded in the object; its resource must come first.
+ */
+
+typedef struct CourierHandle CourierHandle;
+typedef void (CourierHandleCloseProc)(CourierHandle *handlePtr);
+
+struct CourierHandle {
+    CourierResource resource;	/* Must be first. */
+    Tcl_Interp *interp;
+    Tcl_Command token;		/* NULL once the command is gone. */
+    Tcl_Obj *nameObj;		/* Its current, fully qualified name. */
+    int closed;
+    CourierHandleCloseProc *closeProc;
+};
+
+MODULE_SCOPE Tcl_Obj *	CourierHandleCreate(CourierHandle *handlePtr,
+			    CourierInterp *cinterpPtr, const char *kind,
+			    Tcl_ObjCmdProc *cmdProc,
+			    CourierHandleCloseProc *closeProc);
+MODULE_SCOPE void	CourierHandleClose(CourierHandle *handlePtr);
+
 /* util.c: errors. */
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);

@@ -51,9 +51,7 @@ typedef struct Server {
     CourierIoThread *ioPtr;
 
     /* Tcl half. */
-    CourierResource resource;
-    Tcl_Interp *interp;
-    Tcl_Command token;
+    CourierHandle handle;	/* Its command, name and resource. */
     CourierPort *tclPort;
     ConnOptions opts;		/* Given to every accepted connection. */
     Tcl_Obj *onaccept;
@@ -62,7 +60,6 @@ typedef struct Server {
     int pruneAt;		/* Drop the closed ones from clients when
 				 * it grows this long. */
     int maxClients;
-    int closed;
     int port;
     char host[64];
     int backlog;
@@ -82,14 +79,12 @@ typedef struct Server {
     atomic_int acceptErrors;	/* Accept failures seen, posted or not. */
 } Server;
 
-#define RESOURCE_TO_SERVER(resPtr) \
-    ((Server *) ((char *) (resPtr) - offsetof(Server, resource)))
+#define HANDLE_TO_SERVER(handlePtr) \
+    ((Server *) ((char *) (handlePtr) - offsetof(Server, handle)))
 
 static const char serverKind[] = "server";
 
-static void	ServerCloseResource(CourierResource *resPtr);
-static void	ServerCloseTcl(Server *serverPtr);
-static void	ServerCommandDeleted(ClientData clientData);
+static CourierHandleCloseProc ServerClosed;
 static int	ServerObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
 
@@ -398,7 +393,7 @@ CountClients(
 
     Tcl_ListObjGetElements(NULL, serverPtr->clients, &n, &names);
     for (i = 0; i < n; i++) {
-	if (CourierConnIsOpen(serverPtr->interp, Tcl_GetString(names[i]))) {
+	if (CourierConnIsOpen(serverPtr->handle.interp, Tcl_GetString(names[i]))) {
 	    Tcl_ListObjAppendElement(NULL, open, names[i]);
 	}
     }
@@ -421,17 +416,16 @@ ServerAcceptError(
     Server *serverPtr,
     CourierMsg *msgPtr)
 {
-    Tcl_Interp *interp = serverPtr->interp;
+    Tcl_Interp *interp = serverPtr->handle.interp;
     const char *name = (const char *) msgPtr->data;
     size_t nameLen = strlen(name);
     Tcl_Obj *text = Tcl_NewStringObj(name + nameLen + 1,
 	    (int) (msgPtr->size - nameLen - 1));
-    Tcl_Obj *serverName = Tcl_NewObj(), *args[3];
+    Tcl_Obj *serverName = serverPtr->handle.nameObj, *args[3];
 
     assert(nameLen < msgPtr->size);
     Tcl_IncrRefCount(text);
     Tcl_IncrRefCount(serverName);
-    Tcl_GetCommandFullName(interp, serverPtr->token, serverName);
     if (serverPtr->onAcceptError == NULL) {
 	Tcl_SetObjResult(interp, Tcl_ObjPrintf(
 		"listener %s cannot accept: %s", Tcl_GetString(serverName),
@@ -456,7 +450,7 @@ ServerDeliver(
     CourierMsg *msgPtr)
 {
     Server *serverPtr = ownerData;
-    Tcl_Interp *interp = serverPtr->interp;
+    Tcl_Interp *interp = serverPtr->handle.interp;
     AcceptInfo info;
     Tcl_Obj *connName;
 
@@ -488,12 +482,19 @@ ServerDeliver(
 	    serverPtr->pruneAt = 2 * CountClients(serverPtr) + 64;
 	}
     }
+    if (Tcl_IsShared(serverPtr->clients)) {
+	/* $s info handed the list out: append to a copy of our own. */
+	Tcl_Obj *copy = Tcl_DuplicateObj(serverPtr->clients);
+
+	Tcl_DecrRefCount(serverPtr->clients);
+	serverPtr->clients = copy;
+	Tcl_IncrRefCount(copy);
+    }
     Tcl_ListObjAppendElement(NULL, serverPtr->clients, connName);
     if (serverPtr->onaccept != NULL) {
 	Tcl_Obj *args[4];
 
-	args[0] = Tcl_NewObj();
-	Tcl_GetCommandFullName(interp, serverPtr->token, args[0]);
+	args[0] = serverPtr->handle.nameObj;
 	args[1] = connName;
 	args[2] = Tcl_NewStringObj(info.host, -1);
 	args[3] = Tcl_NewIntObj(info.port);
@@ -664,7 +665,7 @@ CourierListenObjCmd(
     Server *serverPtr;
     CourierIoThread *ioPtr;
     int fd, boundPort;
-    char cmdName[64];
+    Tcl_Obj *nameObj;
 
     (void) clientData;
     if (objc < 2) {
@@ -705,7 +706,6 @@ CourierListenObjCmd(
     atomic_init(&serverPtr->refCount, 3);	/* Tcl, I/O, port. */
     serverPtr->ioObj.abortProc = IoServerAbort;
     serverPtr->ioPtr = ioPtr;
-    serverPtr->interp = interp;
     serverPtr->opts = opts;
     serverPtr->onaccept = own.onaccept;		/* Takes the references. */
     serverPtr->onAcceptError = own.onAcceptError;
@@ -723,14 +723,10 @@ CourierListenObjCmd(
     serverPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr,
 	    &serverPortType, interp, serverPtr, serverPtr, 1 << 20);
     serverPtr->ioPort = serverPtr->tclPort;
-    CourierResourceAdd(cinterpPtr, &serverPtr->resource, serverKind,
-	    ServerCloseResource);
-    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
-	    serverPtr->resource.name);
-    serverPtr->token = Tcl_CreateObjCommand(interp, cmdName, ServerObjCmd,
-	    serverPtr, ServerCommandDeleted);
+    nameObj = CourierHandleCreate(&serverPtr->handle, cinterpPtr, serverKind,
+	    ServerObjCmd, ServerClosed);
     ServerSubmit(serverPtr, ListenRun, ListenDiscard);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(cmdName, -1));
+    Tcl_SetObjResult(interp, nameObj);
     CourierOptRelease(listenOptionSpecs, &own);
     return TCL_OK;
 
@@ -749,24 +745,21 @@ CourierListenObjCmd(
  *----------------------------------------------------------------------
  */
 
-static void
-ServerCloseTcl(
-    Server *serverPtr)
-{
-    Tcl_Command token = serverPtr->token;
+/*
+ * ServerClosed --
+ *	The handle is closed (CourierHandleClose): stop listening, drop the
+ *	Tcl half.
+ */
 
-    if (serverPtr->closed) {
-	return;
-    }
-    serverPtr->closed = 1;
+static void
+ServerClosed(
+    CourierHandle *handlePtr)
+{
+    Server *serverPtr = HANDLE_TO_SERVER(handlePtr);
+
     ServerSubmit(serverPtr, UnlistenRun, ServerCmdDiscard);
     CourierPortClose(serverPtr->tclPort);
     serverPtr->tclPort = NULL;
-    CourierResourceForget(&serverPtr->resource);
-    serverPtr->token = NULL;
-    if (token != NULL) {
-	Tcl_DeleteCommandFromToken(serverPtr->interp, token);
-    }
     CourierConnOptionsFree(&serverPtr->opts);
     if (serverPtr->onaccept != NULL) {
 	Tcl_DecrRefCount(serverPtr->onaccept);
@@ -779,25 +772,6 @@ ServerCloseTcl(
     Tcl_DecrRefCount(serverPtr->clients);
     serverPtr->clients = NULL;
     ServerUnref(serverPtr);		/* The Tcl half's. */
-}
-
-static void
-ServerCloseResource(
-    CourierResource *resPtr)
-{
-    ServerCloseTcl(RESOURCE_TO_SERVER(resPtr));
-}
-
-static void
-ServerCommandDeleted(
-    ClientData clientData)
-{
-    Server *serverPtr = clientData;
-
-    if (!serverPtr->closed) {
-	serverPtr->token = NULL;
-	ServerCloseTcl(serverPtr);
-    }
 }
 
 /*
@@ -824,10 +798,10 @@ ServerObjCmd(
 	"cget", "close", "configure", "info", "port", NULL
     };
     enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PORT };
-    Server *serverPtr = clientData;
+    Server *serverPtr = HANDLE_TO_SERVER(clientData);
     int index;
 
-    if (serverPtr->closed) {
+    if (serverPtr->handle.closed) {
 	/* Called from a delete trace while $s close runs. */
 	return CourierError(interp, "CLOSED", NULL,
 		"listener \"%s\" is being closed", Tcl_GetString(objv[0]));
@@ -852,7 +826,7 @@ ServerObjCmd(
 	Tcl_SetObjResult(interp, Tcl_NewIntObj(serverPtr->port));
 	return TCL_OK;
     case SC_CLOSE:
-	ServerCloseTcl(serverPtr);
+	CourierHandleClose(&serverPtr->handle);
 	return TCL_OK;
     case SC_INFO: {
 	Tcl_Obj *d = Tcl_NewDictObj();

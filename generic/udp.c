@@ -91,13 +91,9 @@ typedef struct Udp {
     CourierIoThread *ioPtr;
 
     /* Tcl half. */
-    CourierResource resource;
-    Tcl_Interp *interp;
-    Tcl_Command token;
-    Tcl_Obj *nameObj;		/* The handle's current name. */
+    CourierHandle handle;	/* Its command, name and resource. */
     CourierPort *tclPort;
     UdpOptions opts;
-    int closed;
     int family;			/* AF_INET or AF_INET6. */
     int port;
     char host[64];
@@ -130,15 +126,14 @@ typedef struct Udp {
     atomic_size_t pendingOut;		/* Bytes sent, not yet written. */
 } Udp;
 
-#define RESOURCE_TO_UDP(resPtr) \
-    ((Udp *) ((char *) (resPtr) - offsetof(Udp, resource)))
+#define HANDLE_TO_UDP(handlePtr) \
+    ((Udp *) ((char *) (handlePtr) - offsetof(Udp, handle)))
 
 static const char udpKind[] = "udp";
 
 static const char *const familyNames[] = {"any", "inet", "inet6", NULL};
 enum { FAMILY_ANY, FAMILY_INET, FAMILY_INET6 };
 
-static void	UdpCloseTcl(Udp *udpPtr);
 static void	IoUdpFlush(uv_check_t *handle);
 
 static void
@@ -158,11 +153,18 @@ UdpUnref(
  */
 
 /* A command to the I/O half. */
+/* The operations of UdpCmdRun. */
+enum {
+    UDP_OP_OPEN, UDP_OP_CLOSE, UDP_OP_CONFIGURE, UDP_OP_PAUSE,
+    UDP_OP_MEMBERSHIP, UDP_OP_CONNECT
+};
+
 typedef struct UdpCmd {
     CourierIoCmd header;
     Udp *udpPtr;
-    int flag;			/* What the run procedure is told. */
-    UdpOptions io;		/* Options, for UdpConfigureRun (no Tcl
+    int op;			/* UDP_OP_*: what UdpCmdRun does. */
+    int flag;			/* What the operation is told. */
+    UdpOptions io;		/* Options, for UDP_OP_CONFIGURE (no Tcl
 				 * values are read: only the numbers). */
     char ifaddr[64];		/* -multicastif, "" for none. */
     /* For commands whose caller waits for the answer (join, connect). */
@@ -185,19 +187,31 @@ typedef struct UdpSendCmd {
     unsigned char data[];
 } UdpSendCmd;
 
+static void	UdpCmdRun(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
+static void	UdpOpenRun(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
+static void	UdpOpenDiscard(CourierIoCmd *cmdPtr);
+static void	UdpCmdDiscard(CourierIoCmd *cmdPtr);
+
+/*
+ * UdpCmdNew --
+ *	A command for the I/O half: op is UDP_OP_OPEN (UdpOpenRun) or one
+ *	of UdpCmdRun's.
+ */
+
 static UdpCmd *
 UdpCmdNew(
     Udp *udpPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
+    int op)
 {
     UdpCmd *ucPtr = calloc(1, sizeof(UdpCmd));
 
     if (ucPtr == NULL) {
 	CourierPanicOutOfMemory(sizeof(UdpCmd));
     }
-    ucPtr->header.runProc = runProc;
-    ucPtr->header.discardProc = discardProc;
+    ucPtr->op = op;
+    ucPtr->header.runProc = op == UDP_OP_OPEN ? UdpOpenRun : UdpCmdRun;
+    ucPtr->header.discardProc = op == UDP_OP_OPEN ? UdpOpenDiscard
+	    : UdpCmdDiscard;
     ucPtr->udpPtr = udpPtr;
     atomic_fetch_add(&udpPtr->refCount, 1);
     return ucPtr;
@@ -506,7 +520,7 @@ IoUdpFlush(
 
 /*
  * IoUdpApply --
- *	Sets the socket options the I/O half is told (UdpConfigureRun and
+ *	Sets the socket options the I/O half is told (UDP_OP_CONFIGURE and
  *	at open). A failure is reported through -onerror.
  */
 
@@ -594,99 +608,67 @@ UdpOpenDiscard(
     UdpCmdDone(ucPtr, UV_ECANCELED);
 }
 
-static void
-UdpCloseRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-
-    (void) ioPtr;
-    IoUdpClose(ucPtr->udpPtr);
-    UdpCmdDone(ucPtr, 0);
-}
-
-static void
-UdpConfigureRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-
-    (void) ioPtr;
-    if (!ucPtr->udpPtr->ioClosed) {
-	IoUdpApply(ucPtr->udpPtr, ucPtr);
-    }
-    UdpCmdDone(ucPtr, 0);
-}
-
 /*
- * UdpPauseRun --
- *	flag: 1 pause, 0 resume ($u pause/resume), 2 the port resumed.
+ *----------------------------------------------------------------------
+ *
+ * UdpCmdRun --
+ *
+ *	Every command of the Tcl half but open and send, by its op:
+ *	  UDP_OP_CLOSE		close the socket;
+ *	  UDP_OP_CONFIGURE	apply the options the command carries;
+ *	  UDP_OP_PAUSE		flag 1 pause, 0 resume ($u pause/resume),
+ *				2 the port has room again;
+ *	  UDP_OP_MEMBERSHIP	join (flag UV_JOIN_GROUP) or leave a group on
+ *				ifaddr ("" for the kernel's choice);
+ *	  UDP_OP_CONNECT	fix the peer (addr).
+ *	A socket already closed does nothing (join and connect: UV_EBADF).
+ *
+ *----------------------------------------------------------------------
  */
 
 static void
-UdpPauseRun(
+UdpCmdRun(
     CourierIoThread *ioPtr,
     CourierIoCmd *cmdPtr)
 {
     UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
     Udp *udpPtr = ucPtr->udpPtr;
+    const struct sockaddr *addr = (const struct sockaddr *) &ucPtr->addr;
+    int err = 0;
 
     (void) ioPtr;
-    if (ucPtr->flag == 2) {
-	udpPtr->throttled = 0;
-    } else {
-	udpPtr->userPaused = ucPtr->flag;
+    if (udpPtr->ioClosed) {
+	UdpCmdDone(ucPtr, ucPtr->op == UDP_OP_MEMBERSHIP
+		|| ucPtr->op == UDP_OP_CONNECT ? UV_EBADF : 0);
+	return;
     }
-    if (!udpPtr->ioClosed) {
+    switch (ucPtr->op) {
+    case UDP_OP_CLOSE:
+	IoUdpClose(udpPtr);
+	break;
+    case UDP_OP_CONFIGURE:
+	IoUdpApply(udpPtr, ucPtr);
+	break;
+    case UDP_OP_PAUSE:
+	if (ucPtr->flag == 2) {
+	    udpPtr->throttled = 0;
+	} else {
+	    udpPtr->userPaused = ucPtr->flag;
+	}
 	IoUdpUpdateReading(udpPtr);
-    }
-    UdpCmdDone(ucPtr, 0);
-}
-
-/*
- * UdpMembershipRun --
- *	$u join/leave: flag is UV_JOIN_GROUP or UV_LEAVE_GROUP; ifaddr is
- *	the interface's address ("" for the kernel's choice).
- */
-
-static void
-UdpMembershipRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err = UV_EBADF;
-
-    (void) ioPtr;
-    if (!udpPtr->ioClosed) {
+	break;
+    case UDP_OP_MEMBERSHIP:
 	err = uv_udp_set_membership(&udpPtr->udp, ucPtr->group,
 		ucPtr->ifaddr[0] ? ucPtr->ifaddr : NULL,
 		(uv_membership) ucPtr->flag);
-    }
-    UdpCmdDone(ucPtr, err);
-}
-
-static void
-UdpConnectRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err = UV_EBADF;
-
-    (void) ioPtr;
-    if (!udpPtr->ioClosed) {
-	err = uv_udp_connect(&udpPtr->udp,
-		(const struct sockaddr *) &ucPtr->addr);
-	if (err == UV_EISCONN) {
+	break;
+    case UDP_OP_CONNECT:
+	err = uv_udp_connect(&udpPtr->udp, addr);
+	if (err == UV_EISCONN) {	/* Connected elsewhere: move. */
 	    uv_udp_connect(&udpPtr->udp, NULL);
-	    err = uv_udp_connect(&udpPtr->udp,
-		    (const struct sockaddr *) &ucPtr->addr);
+	    err = uv_udp_connect(&udpPtr->udp, addr);
 	}
+	break;
     }
     UdpCmdDone(ucPtr, err);
 }
@@ -860,11 +842,11 @@ UdpCallBack(
     int i;
 
     assert(objc < 4);
-    objv[0] = udpPtr->nameObj;
+    objv[0] = udpPtr->handle.nameObj;
     for (i = 0; i < objc; i++) {
 	objv[i + 1] = args[i];
     }
-    if (prefixPtr == NULL) {
+    if (prefixPtr == NULL || udpPtr->handle.closed) {
 	/* Free what was made for the call. */
 	for (i = 1; i <= objc; i++) {
 	    Tcl_IncrRefCount(objv[i]);
@@ -872,7 +854,7 @@ UdpCallBack(
 	}
 	return;
     }
-    CourierCallPrefix(udpPtr->interp, prefixPtr, objc + 1, objv);
+    CourierCallPrefix(udpPtr->handle.interp, prefixPtr, objc + 1, objv);
 }
 
 /*
@@ -981,10 +963,10 @@ UdpDeliver(
 	    UdpCallBack(udpPtr, udpPtr->opts.onerror, 2, args);
 	} else {
 	    /* No one would hear of it otherwise: as a fileevent error. */
-	    Tcl_SetObjResult(udpPtr->interp, Tcl_ObjPrintf("%s: %s",
-		    Tcl_GetString(udpPtr->nameObj), Tcl_GetString(text)));
-	    Tcl_SetErrorCode(udpPtr->interp, "COURIER", "UDP", name, NULL);
-	    Tcl_BackgroundException(udpPtr->interp, TCL_ERROR);
+	    Tcl_SetObjResult(udpPtr->handle.interp, Tcl_ObjPrintf("%s: %s",
+		    Tcl_GetString(udpPtr->handle.nameObj), Tcl_GetString(text)));
+	    Tcl_SetErrorCode(udpPtr->handle.interp, "COURIER", "UDP", name, NULL);
+	    Tcl_BackgroundException(udpPtr->handle.interp, TCL_ERROR);
 	}
 	Tcl_DecrRefCount(text);
 	break;
@@ -1000,7 +982,7 @@ UdpNotify(
     Udp *udpPtr = producerData;
 
     if (event == COURIER_NOTIFY_RESUME) {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UdpPauseRun, UdpCmdDiscard);
+	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = 2;
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -1171,10 +1153,9 @@ BindUdp(
 static UdpCmd *
 UdpCmdOptions(
     Udp *udpPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
+    int op)
 {
-    UdpCmd *ucPtr = UdpCmdNew(udpPtr, runProc, discardProc);
+    UdpCmd *ucPtr = UdpCmdNew(udpPtr, op);
 
     ucPtr->io = udpPtr->opts;
     ucPtr->io.ondata = ucPtr->io.onerror = ucPtr->io.multicastIf = NULL;
@@ -1186,16 +1167,17 @@ UdpCmdOptions(
     return ucPtr;
 }
 
-static void
-UdpCloseTcl(
-    Udp *udpPtr)
-{
-    Tcl_Command token = udpPtr->token;
+/*
+ * UdpClosed --
+ *	The handle is closed (CourierHandleClose): the socket goes, and the
+ *	Tcl half with it.
+ */
 
-    if (udpPtr->closed) {
-	return;
-    }
-    udpPtr->closed = 1;
+static void
+UdpClosed(
+    CourierHandle *handlePtr)
+{
+    Udp *udpPtr = HANDLE_TO_UDP(handlePtr);
 
     /*
      * Wait (a loop turn) until the I/O thread has closed the socket, so
@@ -1203,14 +1185,9 @@ UdpCloseTcl(
      * at once.
      */
 
-    UdpSubmitWait(udpPtr, UdpCmdNew(udpPtr, UdpCloseRun, UdpCmdDiscard));
+    UdpSubmitWait(udpPtr, UdpCmdNew(udpPtr, UDP_OP_CLOSE));
     CourierPortClose(udpPtr->tclPort);
     udpPtr->tclPort = NULL;
-    CourierResourceForget(&udpPtr->resource);
-    udpPtr->token = NULL;
-    if (token != NULL) {
-	Tcl_DeleteCommandFromToken(udpPtr->interp, token);
-    }
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
     if (udpPtr->peerObj != NULL) {
 	Tcl_DecrRefCount(udpPtr->peerObj);
@@ -1220,56 +1197,7 @@ UdpCloseTcl(
 	Tcl_DecrRefCount(udpPtr->lastHostObj);
 	udpPtr->lastHostObj = NULL;
     }
-    Tcl_DecrRefCount(udpPtr->nameObj);
-    udpPtr->nameObj = NULL;
     UdpUnref(udpPtr);			/* The Tcl half's. */
-}
-
-static void
-UdpCloseResource(
-    CourierResource *resPtr)
-{
-    UdpCloseTcl(RESOURCE_TO_UDP(resPtr));
-}
-
-static void
-UdpCommandDeleted(
-    ClientData clientData)
-{
-    Udp *udpPtr = clientData;
-
-    if (!udpPtr->closed) {
-	udpPtr->token = NULL;
-	UdpCloseTcl(udpPtr);
-    }
-}
-
-/*
- * UdpRenamed --
- *	A rename of the handle command: callbacks get the new name.
- */
-
-static void
-UdpRenamed(
-    ClientData clientData,
-    Tcl_Interp *interp,
-    const char *oldName,
-    const char *newName,
-    int flags)
-{
-    Udp *udpPtr = clientData;
-
-    (void) interp;
-    (void) oldName;
-    if ((flags & TCL_TRACE_RENAME) && newName != NULL && !udpPtr->closed
-	    && udpPtr->token != NULL) {
-	Tcl_Obj *nameObj = Tcl_NewObj();
-
-	Tcl_GetCommandFullName(udpPtr->interp, udpPtr->token, nameObj);
-	Tcl_IncrRefCount(nameObj);
-	Tcl_DecrRefCount(udpPtr->nameObj);
-	udpPtr->nameObj = nameObj;
-    }
 }
 
 /*
@@ -1306,8 +1234,8 @@ UdpSend(
 	return CourierError(interp, "USAGE", NULL,
 		"%s send: no host and port given, and the socket is not "
 		"connected (use \"%s connect host port\" first)",
-		Tcl_GetString(udpPtr->nameObj),
-		Tcl_GetString(udpPtr->nameObj));
+		Tcl_GetString(udpPtr->handle.nameObj),
+		Tcl_GetString(udpPtr->handle.nameObj));
     }
     if (objc == 5) {
 	host = Tcl_GetString(objv[2]);
@@ -1465,7 +1393,7 @@ UdpMembership(
 		"bad group \"%.100s\": not a multicast address (%s)", group,
 		udpPtr->family == AF_INET ? "224.0.0.0/4" : "ff00::/8");
     }
-    ucPtr = UdpCmdNew(udpPtr, UdpMembershipRun, UdpCmdDiscard);
+    ucPtr = UdpCmdNew(udpPtr, UDP_OP_MEMBERSHIP);
     ucPtr->flag = join ? UV_JOIN_GROUP : UV_LEAVE_GROUP;
     snprintf(ucPtr->group, sizeof(ucPtr->group), "%s", group);
     if (objc == 4 && InterfaceAddress(interp, udpPtr->family,
@@ -1512,7 +1440,7 @@ UdpConnect(
 	    &port) != TCL_OK) {
 	return TCL_ERROR;
     }
-    ucPtr = UdpCmdNew(udpPtr, UdpConnectRun, UdpCmdDiscard);
+    ucPtr = UdpCmdNew(udpPtr, UDP_OP_CONNECT);
     if (!ParseAddress(host, (int) port, udpPtr->family, &ucPtr->addr)) {
 	UdpCmdDone(ucPtr, 0);
 	return CourierError(interp, "VALUE", "host",
@@ -1635,8 +1563,8 @@ UdpConfigure(
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
     udpPtr->opts = copy;
     CourierPortSetHighWater(udpPtr->tclPort, (size_t) copy.maxPending);
-    CourierIoSubmit(udpPtr->ioPtr, &UdpCmdOptions(udpPtr, UdpConfigureRun,
-	    UdpCmdDiscard)->header);
+    CourierIoSubmit(udpPtr->ioPtr,
+	    &UdpCmdOptions(udpPtr, UDP_OP_CONFIGURE)->header);
     return TCL_OK;
 }
 
@@ -1653,7 +1581,7 @@ UdpObjCmd(
     };
     enum { UC_CGET, UC_CLOSE, UC_CONFIGURE, UC_CONNECT, UC_INFO, UC_JOIN,
 	UC_LEAVE, UC_PAUSE, UC_PORT, UC_RESUME, UC_SEND };
-    Udp *udpPtr = clientData;
+    Udp *udpPtr = HANDLE_TO_UDP(clientData);
     int index;
 
     if (objc < 2) {
@@ -1682,7 +1610,7 @@ UdpObjCmd(
 	return UdpMembership(udpPtr, interp, objc, objv, index == UC_JOIN);
     case UC_PAUSE:
     case UC_RESUME: {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UdpPauseRun, UdpCmdDiscard);
+	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = (index == UC_PAUSE);
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -1695,7 +1623,7 @@ UdpObjCmd(
 	Tcl_SetObjResult(interp, UdpInfo(udpPtr));
 	return TCL_OK;
     case UC_CLOSE:
-	UdpCloseTcl(udpPtr);
+	CourierHandleClose(&udpPtr->handle);
 	return TCL_OK;
     case UC_CGET:
 	if (objc != 3) {
@@ -1740,7 +1668,7 @@ CourierUdpObjCmd(
     CourierIoThread *ioPtr;
     Udp *udpPtr;
     UdpCmd *ucPtr;
-    char cmdName[64];
+    Tcl_Obj *nameObj;
     int fd;
 
     (void) clientData;
@@ -1781,25 +1709,18 @@ CourierUdpObjCmd(
     atomic_init(&udpPtr->pendingOut, 0);
     udpPtr->ioObj.abortProc = IoUdpAbort;
     udpPtr->ioPtr = ioPtr;
-    udpPtr->interp = interp;
+    udpPtr->handle.interp = interp;
     udpPtr->opts = opts;
     udpPtr->fd = fd;
     udpPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &udpPortType,
 	    interp, udpPtr, udpPtr, (size_t) opts.maxPending);
     udpPtr->ioPort = udpPtr->tclPort;
-    CourierResourceAdd(cinterpPtr, &udpPtr->resource, udpKind,
-	    UdpCloseResource);
-    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
-	    udpPtr->resource.name);
-    udpPtr->token = Tcl_CreateObjCommand(interp, cmdName, UdpObjCmd,
-	    udpPtr, UdpCommandDeleted);
-    Tcl_TraceCommand(interp, cmdName, TCL_TRACE_RENAME, UdpRenamed, udpPtr);
-    udpPtr->nameObj = Tcl_NewStringObj(cmdName, -1);
-    Tcl_IncrRefCount(udpPtr->nameObj);
-    ucPtr = UdpCmdOptions(udpPtr, UdpOpenRun, UdpOpenDiscard);
+    nameObj = CourierHandleCreate(&udpPtr->handle, cinterpPtr, udpKind,
+	    UdpObjCmd, UdpClosed);
+    ucPtr = UdpCmdOptions(udpPtr, UDP_OP_OPEN);
     CourierIoSubmit(ioPtr, &ucPtr->header);
     CourierOptRelease(udpCreateSpecs, &create);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(cmdName, -1));
+    Tcl_SetObjResult(interp, nameObj);
     return TCL_OK;
 
   error:
