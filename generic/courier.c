@@ -18,7 +18,6 @@
 #include "resolver.h"
 #include "spawn.h"
 #include "actor.h"
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,23 +107,14 @@ Courier_Init(
 	    NULL);
     Tcl_CreateObjCommand(interp, "::courier::configure", ConfigureObjCmd,
 	    NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::connect", CourierConnectObjCmd,
-	    NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::listen", CourierListenObjCmd,
-	    NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
-	    NULL, NULL);
+    CourierTcpInit(interp);
+    CourierListenInit(interp);
+    CourierResolveInit(interp);
     Tcl_CreateObjCommand(interp, "::courier::udp", CourierUdpObjCmd, NULL,
 	    NULL);
-    Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
-	    NULL, NULL);
+    CourierSpawnInit(interp);
     CourierActorInit(interp);
-    Tcl_CreateObjCommand(interp, "::courier::test::flood",
-	    CourierFloodObjCmd, NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
-	    CourierStopFloodObjCmd, NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::test::evalloop",
-	    CourierEvalLoopObjCmd, NULL, NULL);
+    CourierFloodInit(interp);
     InstallInteractiveLoop(interp);
     return Tcl_PkgProvide(interp, "courier", COURIER_VERSION);
 }
@@ -331,73 +321,10 @@ CourierGetInterp(
 }
 
 /*
- *----------------------------------------------------------------------
- *
- * CourierResourceAdd, CourierResourceForget, CourierResourceFind,
  * CloseResources --
- *
- *	The list of resources an interpreter owns, each named after its
- *	kind ("flood3"). closeProc must release everything and call
- *	CourierResourceForget. A linear search is fine for the handful of
- *	resources that have no command of their own.
- *
- *----------------------------------------------------------------------
+ *	Closes every resource of an interpreter, newest first (see
+ *	CourierResourceAdd in util.c).
  */
-
-void
-CourierResourceAdd(
-    CourierInterp *cinterpPtr,
-    CourierResource *resPtr,
-    const char *kind,
-    void (*closeProc)(CourierResource *))
-{
-    resPtr->kind = kind;
-    snprintf(resPtr->name, sizeof(resPtr->name), "%s%lu", kind,
-	    ++cinterpPtr->nextId);
-    resPtr->ownerPtr = cinterpPtr;
-    resPtr->closeProc = closeProc;
-    resPtr->prevPtr = NULL;
-    resPtr->nextPtr = cinterpPtr->resources;
-    if (cinterpPtr->resources != NULL) {
-	cinterpPtr->resources->prevPtr = resPtr;
-    }
-    cinterpPtr->resources = resPtr;
-}
-
-void
-CourierResourceForget(
-    CourierResource *resPtr)
-{
-    CourierInterp *cinterpPtr = resPtr->ownerPtr;
-
-    if (resPtr->prevPtr != NULL) {
-	resPtr->prevPtr->nextPtr = resPtr->nextPtr;
-    } else {
-	assert(cinterpPtr->resources == resPtr);
-	cinterpPtr->resources = resPtr->nextPtr;
-    }
-    if (resPtr->nextPtr != NULL) {
-	resPtr->nextPtr->prevPtr = resPtr->prevPtr;
-    }
-    resPtr->nextPtr = resPtr->prevPtr = NULL;
-}
-
-CourierResource *
-CourierResourceFind(
-    CourierInterp *cinterpPtr,
-    const char *kind,
-    const char *name)
-{
-    CourierResource *resPtr;
-
-    for (resPtr = cinterpPtr->resources; resPtr != NULL;
-	    resPtr = resPtr->nextPtr) {
-	if (resPtr->kind == kind && strcmp(resPtr->name, name) == 0) {
-	    return resPtr;
-	}
-    }
-    return NULL;
-}
 
 static void
 CloseResources(
@@ -519,51 +446,6 @@ ProcessExitHandler(
     ShutDownThread();
     CourierResolverStop(1);
     CourierIoStopAll();
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierError --
- *
- *	Sets a formatted error message and the error code
- *	{COURIER kind detail} (detail may be NULL).
- *
- * Results:
- *	TCL_ERROR, for "return CourierError(...)".
- *
- *----------------------------------------------------------------------
- */
-
-int
-CourierError(
-    Tcl_Interp *interp,
-    const char *kind,
-    const char *detail,
-    const char *fmt,
-    ...)
-{
-    va_list ap;
-    char buf[512];
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(buf, -1));
-    if (detail != NULL) {
-	Tcl_SetErrorCode(interp, "COURIER", kind, detail, NULL);
-    } else {
-	Tcl_SetErrorCode(interp, "COURIER", kind, NULL);
-    }
-    return TCL_ERROR;
-}
-
-void
-CourierPanicOutOfMemory(
-    size_t size)
-{
-    Tcl_Panic("courier: out of memory allocating %lu bytes",
-	    (unsigned long) size);
 }
 
 /*
@@ -734,42 +616,6 @@ ReportSlowCallback(
 	    Tcl_DecrRefCount(lineObj);
 	}
     }
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierGetPositiveWide --
- *
- *	Reads an integer option value in [min, max].
- *
- * Results:
- *	TCL_OK with *valuePtr set, or TCL_ERROR with a message naming the
- *	option and error code {COURIER VALUE option}.
- *
- *----------------------------------------------------------------------
- */
-
-int
-CourierGetPositiveWide(
-    Tcl_Interp *interp,
-    Tcl_Obj *objPtr,
-    const char *option,
-    Tcl_WideInt min,
-    Tcl_WideInt max,
-    Tcl_WideInt *valuePtr)
-{
-    Tcl_WideInt value;
-
-    if (Tcl_GetWideIntFromObj(NULL, objPtr, &value) != TCL_OK
-	    || value < min || value > max) {
-	return CourierError(interp, "VALUE", option,
-		"bad value \"%.100s\" for %s: expected an integer from "
-		"%" TCL_LL_MODIFIER "d to %" TCL_LL_MODIFIER "d",
-		Tcl_GetString(objPtr), option, min, max);
-    }
-    *valuePtr = value;
-    return TCL_OK;
 }
 
 /*

@@ -53,6 +53,8 @@ struct CourierInterp {
 };
 
 MODULE_SCOPE CourierInterp *CourierGetInterp(Tcl_Interp *interp);
+
+/* util.c: the resources of an interpreter. */
 MODULE_SCOPE void	CourierResourceAdd(CourierInterp *ownerPtr,
 			    CourierResource *resPtr, const char *kind,
 			    void (*closeProc)(CourierResource *));
@@ -97,13 +99,13 @@ MODULE_SCOPE int	CourierBindSocket(Tcl_Interp *interp, int type,
 			    int backlog, const char *what, int *familyPtr,
 			    int *boundPortPtr);
 
-/* Errors. */
+/* util.c: errors. */
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
 
 /*
- * Callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
+ * courier.c: callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
  * (the option the prefix came from, "-ondata") and handleObj (the handle
  * it belongs to, or NULL) name it when it is slow (-slowcallback).
  */
@@ -132,6 +134,10 @@ MODULE_SCOPE Tcl_ObjCmdProc CourierFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierStopFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierEvalLoopObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierResolveObjCmd;
+
+/* Each subsystem's commands, created by Courier_Init. */
+MODULE_SCOPE void	CourierFloodInit(Tcl_Interp *interp);
+MODULE_SCOPE void	CourierResolveInit(Tcl_Interp *interp);
 MODULE_SCOPE Tcl_ObjCmdProc CourierUdpObjCmd;
 
 #endif /* COURIER_INT_H */

@@ -596,3 +596,26 @@ CourierEvalLoopObjCmd(
     }
     return code;
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierFloodInit --
+ *
+ *	Creates courier::test::flood, stopflood and evalloop in an
+ *	interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierFloodInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::test::flood",
+	    CourierFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
+	    CourierStopFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::evalloop",
+	    CourierEvalLoopObjCmd, NULL, NULL);
+}

@@ -842,3 +842,21 @@ ServerObjCmd(
     }
     return TCL_OK;
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierListenInit --
+ *
+ *	Creates courier::listen in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierListenInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::listen", CourierListenObjCmd,
+	    NULL, NULL);
+}

@@ -240,3 +240,21 @@ LookupClose(
     Tcl_DecrRefCount(lookupPtr->cmdPtr);
     ckfree(lookupPtr);
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierResolveInit --
+ *
+ *	Creates courier::resolve in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierResolveInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
+	    NULL, NULL);
+}

@@ -1,11 +1,12 @@
 /*
  * spawn.c --
  *
- *	courier::spawn: child processes as workers. The command checks its
- *	arguments and builds the spec (argv, environment, directory) in the
- *	Tcl thread; conn.c creates the connection whose stream is the child's
- *	stdin and stdout, and the I/O thread spawns the child (this file's
- *	I/O functions), reaps it and reports its exit. See spawn.h.
+ *	courier::spawn: child processes as workers. Everything here runs in
+ *	the interpreter's thread: the command checks its arguments and
+ *	builds the spec (argv, environment, directory, a program found on
+ *	PATH), and signal names for $p kill. process.c creates the
+ *	connection whose stream is the child's stdin and stdout, and its I/O
+ *	thread spawns the child, reaps it and reports its exit. See spawn.h.
  */
 
 #include "spawn.h"
@@ -31,186 +32,6 @@ static const struct {
     {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
     {NULL, 0}
 };
-
-/*
- *======================================================================
- * The I/O half: runs in the connection's I/O thread.
- *======================================================================
- */
-
-#define HANDLE_TO_PROCESS(h) \
-    ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, handle)))
-
-/*
- * SpawnOnExit --
- *	libuv reaped the child: keep the status for the EXIT message and
- *	close the handle (its close callback may finish the connection).
- */
-
-static void
-SpawnOnExit(
-    uv_process_t *handle,
-    int64_t exitStatus,
-    int termSignal)
-{
-    CourierProcess *procPtr = HANDLE_TO_PROCESS(handle);
-
-    assert(procPtr->handleOpen);
-    procPtr->exited = 1;
-    procPtr->exitStatus = exitStatus;
-    procPtr->termSignal = termSignal;
-    procPtr->handleOpen = 0;
-    uv_close((uv_handle_t *) handle, procPtr->closeProc);
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierProcessSpawnIo --
- *
- *	Starts the child with a socket pair for its stdin and stdout (and
- *	stderr with -stderr merge). Our end is opened on *pipePtr, which the
- *	caller has initialised on loop.
- *
- * Results:
- *	0, or a libuv error code.
- *
- * Side effects:
- *	On success the process handle is open (procPtr->handleOpen), with
- *	data as its data; it is closed with closeProc when the child exits.
- *	On failure after uv_spawn was called, the handle is closing with
- *	closeProc all the same (libuv initialises it either way). Either
- *	way *handlesPtr counts the handle. procPtr->pid is set.
- *
- *----------------------------------------------------------------------
- */
-
-int
-CourierProcessSpawnIo(
-    CourierProcess *procPtr,
-    uv_loop_t *loop,
-    uv_pipe_t *pipePtr,
-    void *data,
-    uv_close_cb closeProc,
-    int *handlesPtr)
-{
-    uv_process_options_t options;
-    uv_stdio_container_t stdio[3];
-    uv_os_sock_t fds[2];
-    int rc;
-
-    assert(!procPtr->handleOpen && !procPtr->exited);
-    procPtr->closeProc = closeProc;	/* For SpawnOnExit. */
-
-    /* Ours non-blocking for libuv; the child's blocking, as programs
-     * expect of their standard streams. Both close on exec. */
-    rc = uv_socketpair(SOCK_STREAM, 0, fds, UV_NONBLOCK_PIPE, 0);
-    if (rc < 0) {
-	return rc;
-    }
-    rc = uv_pipe_open(pipePtr, fds[0]);
-    if (rc < 0) {
-	close(fds[0]);
-	close(fds[1]);
-	return rc;
-    }
-
-    memset(&options, 0, sizeof(options));
-    options.file = procPtr->argv[0];
-    options.args = procPtr->argv;
-    options.env = procPtr->envp;
-    options.cwd = procPtr->cwd;
-    options.exit_cb = SpawnOnExit;
-    options.stdio_count = 3;
-    options.stdio = stdio;
-    stdio[0].flags = UV_INHERIT_FD;
-    stdio[0].data.fd = fds[1];
-    stdio[1].flags = UV_INHERIT_FD;
-    stdio[1].data.fd = fds[1];
-    switch (procPtr->stderrMode) {
-    case COURIER_STDERR_MERGE:
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = fds[1];
-	break;
-    case COURIER_STDERR_DISCARD:
-	stdio[2].flags = UV_IGNORE;
-	break;
-    default:
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = 2;
-	break;
-    }
-    procPtr->handle.data = data;
-    rc = uv_spawn(loop, &procPtr->handle, &options);
-    close(fds[1]);			/* The child has its copies. */
-    (*handlesPtr)++;
-    if (rc < 0) {
-	uv_close((uv_handle_t *) &procPtr->handle, closeProc);
-	return rc;
-    }
-    procPtr->handleOpen = 1;
-    procPtr->pid = procPtr->handle.pid;
-    return 0;
-}
-
-/*
- * CourierProcessKillIo --
- *	Sends a signal to the child if it has not been reaped yet (after
- *	that its pid may belong to another process).
- */
-
-void
-CourierProcessKillIo(
-    CourierProcess *procPtr,
-    int signum)
-{
-    if (procPtr->handleOpen) {
-	uv_process_kill(&procPtr->handle, signum);
-    }
-}
-
-/*
- * CourierProcessAbortIo --
- *	The I/O thread stops, or the owner went away: a child still running
- *	gets SIGTERM and is no longer watched.
- */
-
-void
-CourierProcessAbortIo(
-    CourierProcess *procPtr,
-    uv_close_cb closeProc)
-{
-    if (procPtr->handleOpen) {
-	procPtr->handleOpen = 0;
-	uv_process_kill(&procPtr->handle, SIGTERM);
-	uv_close((uv_handle_t *) &procPtr->handle, closeProc);
-    }
-}
-
-/*
- * CourierProcessFree --
- *	Frees the spec and the struct (the last reference of the connection
- *	is gone, so neither half uses it).
- */
-
-void
-CourierProcessFree(
-    CourierProcess *procPtr)
-{
-    assert(!procPtr->handleOpen);
-    assert(procPtr->onexit == NULL);
-    uv_sem_destroy(&procPtr->answered);
-    free(procPtr->argv);
-    free(procPtr->envp);
-    free(procPtr->cwd);
-    free(procPtr);
-}
-
-/*
- *======================================================================
- * The Tcl half: courier::spawn.
- *======================================================================
- */
 
 /*
  * CourierGetSignalFromObj --
@@ -638,4 +459,22 @@ CourierSpawnObjCmd(
     CourierConnOptionsFree(&opts);
     CourierOptRelease(spawnOptionSpecs, &own);
     return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierSpawnInit --
+ *
+ *	Creates courier::spawn in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierSpawnInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
+	    NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * spawn.h --
  *
- *	Child processes (courier::spawn), shared by spawn.c (the command,
- *	the process handle) and conn.c (a process is a connection whose
+ *	Child processes (courier::spawn), shared by spawn.c (the command)
+ *	and process.c (the process handle; a process is a connection whose
  *	stream is a socket pair joined to the child's stdin and stdout, so
  *	reading, framing, writing and flow control are the connection's).
  *
@@ -52,7 +52,7 @@ typedef struct CourierProcess {
     int tclSignal;
 } CourierProcess;
 
-/* spawn.c: the I/O thread. */
+/* process.c: the I/O thread. */
 MODULE_SCOPE int	CourierProcessSpawnIo(CourierProcess *procPtr,
 			    uv_loop_t *loop, uv_pipe_t *pipePtr, void *data,
 			    uv_close_cb closeProc, int *handlesPtr);
@@ -61,17 +61,19 @@ MODULE_SCOPE void	CourierProcessKillIo(CourierProcess *procPtr,
 MODULE_SCOPE void	CourierProcessAbortIo(CourierProcess *procPtr,
 			    uv_close_cb closeProc);
 
-/* spawn.c: any thread, once neither half uses it. */
+/* process.c: any thread, once neither half uses it. */
 MODULE_SCOPE void	CourierProcessFree(CourierProcess *procPtr);
 
+/* spawn.c: signal names and numbers (Tcl thread). */
 MODULE_SCOPE int	CourierGetSignalFromObj(Tcl_Interp *interp,
 			    Tcl_Obj *objPtr, int *signumPtr);
 
-/* conn.c: the connection side of a process. */
+/* process.c: the connection of a process (Tcl thread). */
 MODULE_SCOPE Tcl_Obj *	CourierConnSpawn(Tcl_Interp *interp,
 			    CourierInterp *cinterpPtr, ConnOptions *optsPtr,
 			    CourierProcess *procPtr);
 
 MODULE_SCOPE Tcl_ObjCmdProc CourierSpawnObjCmd;
+MODULE_SCOPE void	CourierSpawnInit(Tcl_Interp *interp);
 
 #endif /* COURIER_SPAWN_H */
