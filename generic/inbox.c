@@ -37,11 +37,11 @@
  *	under a flood: Tcl_DoOneEvent runs idle handlers (where Tk repaints)
  *	only when no event is ready, so a drain that simply re-queued itself
  *	would starve them, and a drain event queued before the notifier is
- *	polled would starve timers and window events. Between two drain slices, every event that was ready
- *	and every idle handler get their turn. A wake-up is served before the
- *	notifier is polled, so it drains at once only if at most one slice
- *	ran since the last poll (InboxWakeMayDrain); else it leaves the drain
- *	to the event source.
+ *	polled would starve timers and window events. Between two drain
+ *	slices, every event that was ready and every idle handler get their
+ *	turn. A wake-up is served before the notifier is polled, so it drains
+ *	at once only if at most one slice ran since the last poll
+ *	(InboxWakeMayDrain); else it leaves the drain to the event source.
  *
  *	Conversations. A thread that has just delivered messages often gets
  *	the next one within microseconds: the reply to an ask its callback
