@@ -128,6 +128,9 @@ struct CourierInbox {
     atomic_int wakeQueued;	/* 1 from the taking of wakeEvPtr until its
 				 * proc runs. Written under the lock before
 				 * wakeState, read by the owner as a hint. */
+    atomic_int wakeInQueue;	/* Set by the producer once the wake-up it
+				 * took is in Tcl's queue; reset with
+				 * wakeQueued. For the spin. */
     uint64_t posted;
     uint64_t wakeups;
     uint64_t fullReplies;
@@ -276,6 +279,7 @@ CourierInboxForThread(void)
 	atomic_init(&inboxPtr->wakeState, INBOX_IDLE);
 	atomic_init(&inboxPtr->awakeAt, 0);
 	atomic_init(&inboxPtr->wakeQueued, 0);
+	atomic_init(&inboxPtr->wakeInQueue, 0);
 	inboxPtr->refCount = 1;
 	inboxPtr->eligible = 1;
 	Tcl_CreateEventSource(InboxSetupProc, InboxCheckProc, inboxPtr);
@@ -724,6 +728,8 @@ CourierPortPostChain(
 	if (wakeEvPtr != NULL) {
 	    Tcl_ThreadQueueEvent(inboxPtr->owner, &wakeEvPtr->header,
 		    TCL_QUEUE_TAIL);
+	    atomic_store_explicit(&inboxPtr->wakeInQueue, 1,
+		    memory_order_release);
 	}
 	Tcl_ThreadAlert(inboxPtr->owner);
 	uv_mutex_lock(&inboxPtr->lock);
@@ -922,8 +928,18 @@ InboxSpin(
     }
     inboxPtr->spins++;
     do {
+	/*
+	 * A hit once a message is posted and, if its producer took the
+	 * wake-up event, that event is in Tcl's queue: the thread then
+	 * finds it without sleeping.
+	 */
+
 	if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_acquire)
-		== INBOX_AWAKE) {
+		== INBOX_AWAKE
+		&& (!atomic_load_explicit(&inboxPtr->wakeQueued,
+			memory_order_relaxed)
+		    || atomic_load_explicit(&inboxPtr->wakeInQueue,
+			memory_order_acquire))) {
 	    inboxPtr->spinHits++;
 	    InboxSawGap(inboxPtr);
 	    return 1;
@@ -1075,6 +1091,7 @@ InboxArmWake(
     assert(inboxPtr->wakeEvPtr == NULL && !inboxPtr->closed);
     inboxPtr->wakeEvPtr = evPtr;
     atomic_store_explicit(&inboxPtr->wakeQueued, 0, memory_order_relaxed);
+    atomic_store_explicit(&inboxPtr->wakeInQueue, 0, memory_order_relaxed);
     uv_mutex_unlock(&inboxPtr->lock);
 }
 
