@@ -129,8 +129,9 @@ struct CourierInbox {
 				 * proc runs. Written under the lock before
 				 * wakeState, read by the owner as a hint. */
     atomic_int wakeInQueue;	/* Set by the producer once the wake-up it
-				 * took is in Tcl's queue; reset with
-				 * wakeQueued. For the spin. */
+				 * took is in Tcl's queue and the owner is
+				 * alerted; reset with wakeQueued. For the
+				 * spin. */
     uint64_t posted;
     uint64_t wakeups;
     uint64_t fullReplies;
@@ -728,10 +729,12 @@ CourierPortPostChain(
 	if (wakeEvPtr != NULL) {
 	    Tcl_ThreadQueueEvent(inboxPtr->owner, &wakeEvPtr->header,
 		    TCL_QUEUE_TAIL);
+	}
+	Tcl_ThreadAlert(inboxPtr->owner);
+	if (wakeEvPtr != NULL) {
 	    atomic_store_explicit(&inboxPtr->wakeInQueue, 1,
 		    memory_order_release);
 	}
-	Tcl_ThreadAlert(inboxPtr->owner);
 	uv_mutex_lock(&inboxPtr->lock);
 	if (--inboxPtr->postsInFlight == 0 && inboxPtr->closed) {
 	    uv_cond_broadcast(&inboxPtr->quiet);
@@ -930,8 +933,8 @@ InboxSpin(
     do {
 	/*
 	 * A hit once a message is posted and, if its producer took the
-	 * wake-up event, that event is in Tcl's queue: the thread then
-	 * finds it without sleeping.
+	 * wake-up event, that event is in Tcl's queue and the alert made:
+	 * the thread then finds it without sleeping in the notifier.
 	 */
 
 	if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_acquire)
