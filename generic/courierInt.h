@@ -2,7 +2,8 @@
  * courierInt.h --
  *
  *	Declarations shared by Courier's C files. Nothing here is public:
- *	the only exported symbol is Courier_Init.
+ *	the library exports only Courier_Init and Courier_Unload, the entry
+ *	points of Tcl's load and unload.
  */
 
 #ifndef COURIER_INT_H
@@ -22,9 +23,10 @@
 
 /*
  * A resource is anything an interpreter owns that must be shut down when
- * the interpreter is deleted or its thread exits: a test flood now, later
- * connections, listeners, processes. Each kind embeds one as its first
- * member and says how to close it.
+ * the interpreter is deleted or its thread exits: connections (TCP and
+ * child processes), servers, actors and actor clients, pending lookups,
+ * test floods. Each kind embeds one as its first member and says how to
+ * close it.
  */
 
 typedef struct CourierResource CourierResource;
@@ -34,7 +36,8 @@ struct CourierResource {
     CourierResource *nextPtr;
     CourierResource *prevPtr;
     CourierInterp *ownerPtr;
-    const char *kind;		/* "flood", ...: also the name's prefix. */
+    const char *kind;		/* "conn", "flood", ...: also the name's
+				 * prefix. */
     char name[32];		/* kind + a number, unique in the interp. */
     void (*closeProc)(CourierResource *resPtr);	/* Must call
 						 * CourierResourceForget. */
