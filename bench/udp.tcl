@@ -41,6 +41,8 @@ namespace eval ::bench::udp {
     # The issue's targets.
     variable targets {ratio 5.0 batchRatio 10.0 tickGapMs 20.0}
     variable size 64
+    # What the sender printed.
+    variable senderOut ""
     # Courier's receive buffer (SO_RCVBUF; Linux caps an unprivileged
     # request at net.core.rmem_max and doubles it for its bookkeeping);
     # COURIER_UDPBENCH_RECVBUFFER=0 leaves the kernel's default, as the
