@@ -175,7 +175,8 @@ static const char connKind[] = "conn";
 
 /*
  * SubmitKill --
- *	Asks the I/O thread to signal a child process.
+ *	Asks the I/O thread to signal a child process; signum 0: the handle
+ *	is gone (SIGTERM, then SIGKILL after COURIER_KILL_GRACE_MS).
  */
 
 static void
@@ -1188,9 +1189,9 @@ TclHalfClose(
     }
     CourierConnOptionsFree(&connPtr->opts);
     if (connPtr->procPtr != NULL) {
-	/* A child does not outlive its handle. */
+	/* A child does not outlive its handle: SIGTERM, then SIGKILL. */
 	if (!connPtr->procPtr->exitSeen) {
-	    SubmitKill(connPtr, SIGTERM);
+	    SubmitKill(connPtr, 0);
 	}
 	if (connPtr->procPtr->onexit != NULL) {
 	    Tcl_DecrRefCount(connPtr->procPtr->onexit);

@@ -34,7 +34,8 @@ static void	IoTryConnect(Conn *connPtr);
 /*
  * CourierConnIoAbort --
  *	A stopping I/O thread aborts the connection (called once for each of
- *	its open handles). A child process still running gets SIGTERM.
+ *	its open handles). A child process still running gets SIGTERM, then
+ *	SIGKILL, and is reaped before the loop ends (CourierProcessAbortIo).
  */
 
 void
@@ -44,7 +45,7 @@ CourierConnIoAbort(
     Conn *connPtr = (Conn *) objPtr;
 
     if (connPtr->procPtr != NULL) {
-	CourierProcessAbortIo(connPtr->procPtr, IoOnHandleClosed);
+	CourierProcessAbortIo(connPtr->procPtr);
     }
     IoCloseHandles(connPtr, 1);
 }
@@ -1320,7 +1321,10 @@ CourierConnIoSpawnDiscard(
     CourierConnCmdDiscard(cmdPtr);
 }
 
-/* $p kill, and SIGTERM for a child whose handle goes (flag: signal). */
+/*
+ * $p kill (flag: the signal), and a child whose handle goes (flag 0:
+ * SIGTERM, then SIGKILL after the grace period).
+ */
 void
 CourierConnIoKill(
     CourierIoThread *ioPtr,
@@ -1329,6 +1333,10 @@ CourierConnIoKill(
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
 
     (void) ioPtr;
-    CourierProcessKillIo(ccPtr->connPtr->procPtr, ccPtr->flag);
+    if (ccPtr->flag == 0) {
+	CourierProcessAbortIo(ccPtr->connPtr->procPtr);
+    } else {
+	CourierProcessKillIo(ccPtr->connPtr->procPtr, ccPtr->flag);
+    }
     CourierConnCmdDone(ccPtr);
 }

@@ -41,6 +41,26 @@ static const struct {
 #define HANDLE_TO_PROCESS(h) \
     ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, handle)))
 
+#define TIMER_TO_PROCESS(h) \
+    ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, killTimer)))
+
+/*
+ * CloseKillTimer --
+ *	Closes the escalation timer, if any (its close callback counts it
+ *	out of the connection's handles).
+ */
+
+static void
+CloseKillTimer(
+    CourierProcess *procPtr)
+{
+    if (procPtr->killTimerOpen) {
+	procPtr->killTimerOpen = 0;
+	uv_timer_stop(&procPtr->killTimer);
+	uv_close((uv_handle_t *) &procPtr->killTimer, procPtr->closeProc);
+    }
+}
+
 /*
  * SpawnOnExit --
  *	libuv reaped the child: keep the status for the EXIT message and
@@ -61,6 +81,32 @@ SpawnOnExit(
     procPtr->termSignal = termSignal;
     procPtr->handleOpen = 0;
     uv_close((uv_handle_t *) handle, procPtr->closeProc);
+    CloseKillTimer(procPtr);
+}
+
+/*
+ * KillTimerFired --
+ *	The grace period after SIGTERM is over and the child still runs:
+ *	SIGKILL. After as long again it still has not been reaped (stuck in
+ *	the kernel): stop watching it, so that the I/O thread can stop.
+ */
+
+static void
+KillTimerFired(
+    uv_timer_t *timer)
+{
+    CourierProcess *procPtr = TIMER_TO_PROCESS(timer);
+
+    assert(procPtr->handleOpen);
+    if (!procPtr->killed) {
+	procPtr->killed = 1;
+	uv_process_kill(&procPtr->handle, SIGKILL);
+	uv_timer_start(timer, KillTimerFired, COURIER_KILL_GRACE_MS, 0);
+	return;
+    }
+    procPtr->handleOpen = 0;
+    uv_close((uv_handle_t *) &procPtr->handle, procPtr->closeProc);
+    CloseKillTimer(procPtr);
 }
 
 /*
@@ -101,6 +147,7 @@ CourierProcessSpawnIo(
 
     assert(!procPtr->handleOpen && !procPtr->exited);
     procPtr->closeProc = closeProc;	/* For SpawnOnExit. */
+    procPtr->handlesPtr = handlesPtr;	/* For AbortIo's timer. */
 
     /* Ours non-blocking for libuv; the child's blocking, as programs
      * expect of their standard streams. Both close on exec. */
@@ -171,20 +218,28 @@ CourierProcessKillIo(
 
 /*
  * CourierProcessAbortIo --
- *	The I/O thread stops, or the owner went away: a child still running
- *	gets SIGTERM and is no longer watched.
+ *	The handle is gone, or the I/O thread stops: a child still running
+ *	gets SIGTERM, and SIGKILL COURIER_KILL_GRACE_MS later if it still
+ *	runs. The process handle stays open until libuv has reaped the
+ *	child (so that no zombie is left behind), which keeps a stopping
+ *	I/O thread's loop running until then. Once per process.
  */
 
 void
 CourierProcessAbortIo(
-    CourierProcess *procPtr,
-    uv_close_cb closeProc)
+    CourierProcess *procPtr)
 {
-    if (procPtr->handleOpen) {
-	procPtr->handleOpen = 0;
-	uv_process_kill(&procPtr->handle, SIGTERM);
-	uv_close((uv_handle_t *) &procPtr->handle, closeProc);
+    if (!procPtr->handleOpen || procPtr->aborting) {
+	return;
     }
+    procPtr->aborting = 1;
+    uv_process_kill(&procPtr->handle, SIGTERM);
+    uv_timer_init(procPtr->handle.loop, &procPtr->killTimer);
+    procPtr->killTimer.data = procPtr->handle.data;
+    procPtr->killTimerOpen = 1;
+    (*procPtr->handlesPtr)++;
+    uv_timer_start(&procPtr->killTimer, KillTimerFired,
+	    COURIER_KILL_GRACE_MS, 0);
 }
 
 /*
@@ -197,7 +252,7 @@ void
 CourierProcessFree(
     CourierProcess *procPtr)
 {
-    assert(!procPtr->handleOpen);
+    assert(!procPtr->handleOpen && !procPtr->killTimerOpen);
     assert(procPtr->onexit == NULL);
     uv_sem_destroy(&procPtr->answered);
     free(procPtr->argv);
@@ -247,6 +302,33 @@ CourierGetSignalFromObj(
 	    "bad signal \"%.50s\": expected a number from 1 to 64 or one of "
 	    "HUP, INT, QUIT, KILL, USR1, USR2, PIPE, ALRM, TERM, CONT, STOP, "
 	    "TSTP", Tcl_GetString(objPtr));
+}
+
+/*
+ * HasNul --
+ *	Does a string hold a NUL character? The system calls take C strings,
+ *	which would silently end at it. Tcl keeps U+0000 as the bytes C0 80
+ *	in its string form.
+ */
+
+static int
+HasNul(
+    Tcl_Obj *objPtr)
+{
+    int len;
+    const char *s = Tcl_GetStringFromObj(objPtr, &len);
+    const char *p = s, *end = s + len;
+
+    if (memchr(s, '\0', (size_t) len) != NULL) {
+	return 1;
+    }
+    while ((p = memchr(p, '\xC0', (size_t) (end - p))) != NULL) {
+	if (p + 1 < end && (unsigned char) p[1] == 0x80) {
+	    return 1;
+	}
+	p++;
+    }
+    return 0;
 }
 
 /*
@@ -317,15 +399,23 @@ BuildEnvironment(
 	for (; !done; Tcl_DictObjNext(&search, &key, &value, &done)) {
 	    const char *name = Tcl_GetString(key);
 
-	    if (name[0] == '\0' || strchr(name, '=') != NULL) {
+	    if (name[0] == '\0' || strchr(name, '=') != NULL || HasNul(key)
+		    || HasNul(value)) {
 		Tcl_DictObjDone(&search);
 		for (i = 0; i < n; i++) {
 		    Tcl_DStringFree(&strings[i]);
 		}
 		ckfree(strings);
+		if (name[0] != '\0' && strchr(name, '=') == NULL
+			&& !HasNul(key)) {
+		    return CourierError(interp, "VALUE", "-env",
+			    "bad value for variable \"%.100s\" in -env: it "
+			    "holds a NUL character, which an environment "
+			    "variable cannot hold", name);
+		}
 		return CourierError(interp, "VALUE", "-env",
 			"bad variable name \"%.100s\" in -env: expected a "
-			"non-empty name without \"=\"", name);
+			"non-empty name without \"=\" or NUL", name);
 	    }
 	    Tcl_UtfToExternalDString(NULL, name, -1, &strings[n]);
 	    Tcl_DStringAppend(&strings[n], "=", 1);
@@ -497,6 +587,14 @@ CourierSpawnObjCmd(
 		"bad cmdlist \"%.100s\": expected a list of a program and "
 		"its arguments", Tcl_GetString(objv[1]));
     }
+    for (i = 0; i < nwords; i++) {
+	if (HasNul(words[i])) {
+	    return CourierError(interp, "VALUE", "cmdlist",
+		    "bad cmdlist: word %d (\"%.100s\") holds a NUL character, "
+		    "which a program's name or arguments cannot hold", i,
+		    Tcl_GetString(words[i]));
+	}
+    }
     for (i = 2; i < objc; i += 2) {
 	if (Tcl_GetIndexFromObj(NULL, objv[i], socketOnly, "option", 0,
 		&index) == TCL_OK) {
@@ -522,8 +620,17 @@ CourierSpawnObjCmd(
 	}
 	switch (index) {
 	case SP_CWD: {
-	    Tcl_StatBuf *statPtr = Tcl_AllocStatBuf();
-	    int isDir = Tcl_FSStat(objv[i + 1], statPtr) == 0
+	    Tcl_StatBuf *statPtr;
+	    int isDir;
+
+	    if (HasNul(objv[i + 1])) {
+		CourierError(interp, "VALUE", "-cwd",
+			"bad -cwd \"%.200s\": it holds a NUL character, "
+			"which a path cannot hold", Tcl_GetString(objv[i + 1]));
+		goto error;
+	    }
+	    statPtr = Tcl_AllocStatBuf();
+	    isDir = Tcl_FSStat(objv[i + 1], statPtr) == 0
 		    && S_ISDIR(Tcl_GetModeFromStat(statPtr));
 
 	    ckfree(statPtr);
