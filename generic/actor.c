@@ -1746,6 +1746,15 @@ ActorHandleDeleted(
     if (Tcl_GetCurrentThread() == actorPtr->ownerThread
 	    && actorPtr->token != NULL && !actorPtr->closing) {
 	actorPtr->token = NULL;
+	if (Tcl_InterpDeleted(actorPtr->ownerInterp)) {
+	    /*
+	     * The creator is being deleted, and Tcl deletes its commands
+	     * before its Courier state: stop all its actors now, so that
+	     * they end together rather than one join after another.
+	     */
+
+	    CourierActorStopOwned(actorPtr->resource.ownerPtr);
+	}
 	ActorCloseResource(&actorPtr->resource);
     }
     ActorUnref(actorPtr);
