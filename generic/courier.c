@@ -330,6 +330,7 @@ static void
 CloseResources(
     CourierInterp *cinterpPtr)
 {
+    CourierActorStopOwned(cinterpPtr);	/* All at once, then one by one. */
     while (cinterpPtr->resources != NULL) {
 	CourierResource *resPtr = cinterpPtr->resources;
 
@@ -433,9 +434,11 @@ ShutDownThread(void)
 /*
  * ProcessExitHandler --
  *	exit: Tcl runs process exit handlers before the calling thread's
- *	exit handlers, so close this thread's objects first (their close
- *	commands reach the I/O threads), then stop and join the I/O threads.
- *	The thread exit handler then closes the inbox.
+ *	exit handlers, so stop every actor (with a deadline for their
+ *	threads) and close this thread's objects first (their close commands
+ *	reach the I/O threads), then stop and join the I/O threads (which
+ *	reap the children they signalled). The thread exit handler then
+ *	closes the inbox.
  */
 
 static void
@@ -443,6 +446,7 @@ ProcessExitHandler(
     ClientData clientData)
 {
     (void) clientData;
+    CourierActorExiting();
     ShutDownThread();
     CourierResolverStop(1);
     CourierIoStopAll();

@@ -130,6 +130,8 @@ typedef struct CourierThread CourierThread;
 MODULE_SCOPE CourierThread *CourierThreadStart(const char *name,
 			    void (*proc)(void *arg), void *arg);
 MODULE_SCOPE void	CourierThreadJoin(CourierThread *threadPtr);
+MODULE_SCOPE int	CourierThreadJoinUntil(CourierThread *threadPtr,
+			    uint64_t deadline);
 MODULE_SCOPE Tcl_Obj *	CourierThreadNames(void);
 
 /* Command procedures. */

@@ -27,6 +27,25 @@
 
 #define HANDLE_TO_PROCESS(h) \
     ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, handle)))
+#define TIMER_TO_PROCESS(h) \
+    ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, killTimer)))
+
+/*
+ * CloseKillTimer --
+ *	Closes the escalation timer, if any (its close callback counts it
+ *	out of the connection's handles).
+ */
+
+static void
+CloseKillTimer(
+    CourierProcess *procPtr)
+{
+    if (procPtr->killTimerOpen) {
+	procPtr->killTimerOpen = 0;
+	uv_timer_stop(&procPtr->killTimer);
+	uv_close((uv_handle_t *) &procPtr->killTimer, procPtr->closeProc);
+    }
+}
 
 /*
  * SpawnOnExit --
@@ -48,6 +67,32 @@ SpawnOnExit(
     procPtr->termSignal = termSignal;
     procPtr->handleOpen = 0;
     uv_close((uv_handle_t *) handle, procPtr->closeProc);
+    CloseKillTimer(procPtr);
+}
+
+/*
+ * KillTimerFired --
+ *	The grace period after SIGTERM is over and the child still runs:
+ *	SIGKILL. After as long again it still has not been reaped (stuck in
+ *	the kernel): stop watching it, so that the I/O thread can stop.
+ */
+
+static void
+KillTimerFired(
+    uv_timer_t *timer)
+{
+    CourierProcess *procPtr = TIMER_TO_PROCESS(timer);
+
+    assert(procPtr->handleOpen);
+    if (!procPtr->killed) {
+	procPtr->killed = 1;
+	uv_process_kill(&procPtr->handle, SIGKILL);
+	uv_timer_start(timer, KillTimerFired, COURIER_KILL_GRACE_MS, 0);
+	return;
+    }
+    procPtr->handleOpen = 0;
+    uv_close((uv_handle_t *) &procPtr->handle, procPtr->closeProc);
+    CloseKillTimer(procPtr);
 }
 
 /*
@@ -88,6 +133,7 @@ CourierProcessSpawnIo(
 
     assert(!procPtr->handleOpen && !procPtr->exited);
     procPtr->closeProc = closeProc;	/* For SpawnOnExit. */
+    procPtr->handlesPtr = handlesPtr;	/* For AbortIo's timer. */
 
     /* Ours non-blocking for libuv; the child's blocking, as programs
      * expect of their standard streams. Both close on exec. */
@@ -158,20 +204,28 @@ CourierProcessKillIo(
 
 /*
  * CourierProcessAbortIo --
- *	The I/O thread stops, or the owner went away: a child still running
- *	gets SIGTERM and is no longer watched.
+ *	The handle is gone, or the I/O thread stops: a child still running
+ *	gets SIGTERM, and SIGKILL COURIER_KILL_GRACE_MS later if it still
+ *	runs. The process handle stays open until libuv has reaped the
+ *	child (so that no zombie is left behind), which keeps a stopping
+ *	I/O thread's loop running until then. Once per process.
  */
 
 void
 CourierProcessAbortIo(
-    CourierProcess *procPtr,
-    uv_close_cb closeProc)
+    CourierProcess *procPtr)
 {
-    if (procPtr->handleOpen) {
-	procPtr->handleOpen = 0;
-	uv_process_kill(&procPtr->handle, SIGTERM);
-	uv_close((uv_handle_t *) &procPtr->handle, closeProc);
+    if (!procPtr->handleOpen || procPtr->aborting) {
+	return;
     }
+    procPtr->aborting = 1;
+    uv_process_kill(&procPtr->handle, SIGTERM);
+    uv_timer_init(procPtr->handle.loop, &procPtr->killTimer);
+    procPtr->killTimer.data = procPtr->handle.data;
+    procPtr->killTimerOpen = 1;
+    (*procPtr->handlesPtr)++;
+    uv_timer_start(&procPtr->killTimer, KillTimerFired,
+	    COURIER_KILL_GRACE_MS, 0);
 }
 
 /*
@@ -184,7 +238,7 @@ void
 CourierProcessFree(
     CourierProcess *procPtr)
 {
-    assert(!procPtr->handleOpen);
+    assert(!procPtr->handleOpen && !procPtr->killTimerOpen);
     assert(procPtr->onexit == NULL);
     uv_sem_destroy(&procPtr->answered);
     free(procPtr->argv);
@@ -256,7 +310,10 @@ CourierConnIoSpawnDiscard(
     CourierConnCmdDiscard(cmdPtr);
 }
 
-/* $p kill, and SIGTERM for a child whose handle goes (flag: signal). */
+/*
+ * $p kill (flag: the signal), and a child whose handle goes (flag 0:
+ * SIGTERM, then SIGKILL after the grace period).
+ */
 void
 CourierConnIoKill(
     CourierIoThread *ioPtr,
@@ -265,7 +322,11 @@ CourierConnIoKill(
     ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
 
     (void) ioPtr;
-    CourierProcessKillIo(ccPtr->connPtr->procPtr, ccPtr->flag);
+    if (ccPtr->flag == 0) {
+	CourierProcessAbortIo(ccPtr->connPtr->procPtr);
+    } else {
+	CourierProcessKillIo(ccPtr->connPtr->procPtr, ccPtr->flag);
+    }
     CourierConnCmdDone(ccPtr);
 }
 
@@ -394,7 +455,7 @@ CourierProcessExited(
 /*
  * CourierProcessHandleClosed --
  *      The handle goes (CourierConnTclHalfClose): a child does not outlive
- *      it, and -onexit is dropped.
+ *      it (SIGTERM, then SIGKILL), and -onexit is dropped.
  */
 
 void
@@ -402,7 +463,8 @@ CourierProcessHandleClosed(
     Conn *connPtr)
 {
     if (!connPtr->procPtr->exitSeen) {
-	CourierProcessSubmitKill(connPtr, SIGTERM);
+	/* SIGTERM, then SIGKILL after COURIER_KILL_GRACE_MS. */
+	CourierProcessSubmitKill(connPtr, 0);
     }
     if (connPtr->procPtr->onexit != NULL) {
 	Tcl_DecrRefCount(connPtr->procPtr->onexit);

@@ -105,6 +105,33 @@ PackStrings(
 }
 
 /*
+ * HasNul --
+ *	Does a string hold a NUL character? The system calls take C strings,
+ *	which would silently end at it. Tcl keeps U+0000 as the bytes C0 80
+ *	in its string form.
+ */
+
+static int
+HasNul(
+    Tcl_Obj *objPtr)
+{
+    int len;
+    const char *s = Tcl_GetStringFromObj(objPtr, &len);
+    const char *p = s, *end = s + len;
+
+    if (memchr(s, '\0', (size_t) len) != NULL) {
+	return 1;
+    }
+    while ((p = memchr(p, '\xC0', (size_t) (end - p))) != NULL) {
+	if (p + 1 < end && (unsigned char) p[1] == 0x80) {
+	    return 1;
+	}
+	p++;
+    }
+    return 0;
+}
+
+/*
  * BuildEnvironment --
  *	The child's environment: ours, with the -env dict's variables added
  *	or replaced. Error code {COURIER VALUE -env}.
@@ -138,15 +165,23 @@ BuildEnvironment(
 	for (; !done; Tcl_DictObjNext(&search, &key, &value, &done)) {
 	    const char *name = Tcl_GetString(key);
 
-	    if (name[0] == '\0' || strchr(name, '=') != NULL) {
+	    if (name[0] == '\0' || strchr(name, '=') != NULL || HasNul(key)
+		    || HasNul(value)) {
 		Tcl_DictObjDone(&search);
 		for (i = 0; i < n; i++) {
 		    Tcl_DStringFree(&strings[i]);
 		}
 		ckfree(strings);
+		if (name[0] != '\0' && strchr(name, '=') == NULL
+			&& !HasNul(key)) {
+		    return CourierError(interp, "VALUE", "-env",
+			    "bad value for variable \"%.100s\" in -env: it "
+			    "holds a NUL character, which an environment "
+			    "variable cannot hold", name);
+		}
 		return CourierError(interp, "VALUE", "-env",
 			"bad variable name \"%.100s\" in -env: expected a "
-			"non-empty name without \"=\"", name);
+			"non-empty name without \"=\" or NUL", name);
 	    }
 	    Tcl_UtfToExternalDString(NULL, name, -1, &strings[n]);
 	    Tcl_DStringAppend(&strings[n], "=", 1);
@@ -300,11 +335,18 @@ ParseCwd(
     Tcl_Obj *valueObj,
     void *fieldPtr)
 {
-    Tcl_StatBuf *statPtr = Tcl_AllocStatBuf();
-    int isDir = Tcl_FSStat(valueObj, statPtr) == 0
-	    && S_ISDIR(Tcl_GetModeFromStat(statPtr));
+    Tcl_StatBuf *statPtr;
+    int isDir;
 
     (void) specPtr;
+    if (HasNul(valueObj)) {
+	return CourierError(interp, "VALUE", "-cwd",
+		"bad -cwd \"%.200s\": it holds a NUL character, which a path "
+		"cannot hold", Tcl_GetString(valueObj));
+    }
+    statPtr = Tcl_AllocStatBuf();
+    isDir = Tcl_FSStat(valueObj, statPtr) == 0
+	    && S_ISDIR(Tcl_GetModeFromStat(statPtr));
     ckfree(statPtr);
     if (!isDir) {
 	return CourierError(interp, "VALUE", "-cwd",
@@ -393,6 +435,14 @@ CourierSpawnObjCmd(
 	    return CourierError(interp, "OPTION", Tcl_GetString(objv[i]),
 		    "option \"%s\" applies to sockets, not to processes",
 		    Tcl_GetString(objv[i]));
+	}
+    }
+    for (i = 0; i < nwords; i++) {
+	if (HasNul(words[i])) {
+	    return CourierError(interp, "VALUE", "cmdlist",
+		    "bad cmdlist: word %d (\"%.100s\") holds a NUL character, "
+		    "which a program's name or arguments cannot hold", i,
+		    Tcl_GetString(words[i]));
 	}
     }
     cinterpPtr = CourierGetInterp(interp);

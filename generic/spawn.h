@@ -19,6 +19,14 @@
 
 #include "conn.h"
 
+/*
+ * A child whose handle is gone (or whose I/O thread stops) gets SIGTERM,
+ * then SIGKILL if it still runs this long after; the I/O thread waits as
+ * long again for the kernel to let it be reaped, then stops waiting.
+ */
+
+#define COURIER_KILL_GRACE_MS 1000
+
 /* Where the child's stderr goes. */
 typedef enum {
     COURIER_STDERR_INHERIT,	/* Ours. */
@@ -40,6 +48,11 @@ typedef struct CourierProcess {
     uv_process_t handle;
     uv_close_cb closeProc;	/* Closes the handle when the child exits. */
     int handleOpen;
+    uv_timer_t killTimer;	/* SIGTERM, then SIGKILL (AbortIo). */
+    int killTimerOpen;
+    int aborting;		/* SIGTERM sent: the handle is gone. */
+    int killed;			/* SIGKILL sent. */
+    int *handlesPtr;		/* The connection's count of open handles. */
     int exited;
     int64_t exitStatus;
     int termSignal;
@@ -58,8 +71,7 @@ MODULE_SCOPE int	CourierProcessSpawnIo(CourierProcess *procPtr,
 			    uv_close_cb closeProc, int *handlesPtr);
 MODULE_SCOPE void	CourierProcessKillIo(CourierProcess *procPtr,
 			    int signum);
-MODULE_SCOPE void	CourierProcessAbortIo(CourierProcess *procPtr,
-			    uv_close_cb closeProc);
+MODULE_SCOPE void	CourierProcessAbortIo(CourierProcess *procPtr);
 
 /* process.c: any thread, once neither half uses it. */
 MODULE_SCOPE void	CourierProcessFree(CourierProcess *procPtr);

@@ -140,7 +140,8 @@ CourierConnCmdDone(
 /*
  * CourierConnIoAbort --
  *	A stopping I/O thread aborts the connection (called once for each of
- *	its open handles). A child process still running gets SIGTERM.
+ *	its open handles). A child process still running gets SIGTERM, then
+ *	SIGKILL, and is reaped before the loop ends (CourierProcessAbortIo).
  */
 
 void
@@ -150,7 +151,7 @@ CourierConnIoAbort(
     Conn *connPtr = (Conn *) objPtr;
 
     if (connPtr->procPtr != NULL) {
-	CourierProcessAbortIo(connPtr->procPtr, CourierStreamOnHandleClosed);
+	CourierProcessAbortIo(connPtr->procPtr);
     }
     CourierStreamCloseHandles(connPtr, 1);
 }
