@@ -2,7 +2,8 @@
  * actor.h --
  *
  *	Actors: a named thread with its own interpreter and a mailbox (a
- *	port into that thread's inbox). See actor.c.
+ *	port into that thread's inbox). See actor.c (the overview) and
+ *	actorInt.h (the files that implement them).
  */
 
 #ifndef COURIER_ACTOR_H
