@@ -22,7 +22,7 @@ namespace eval ::workbench {
     variable home [file join [file dirname [file normalize [info script]]] \
 	    workbench]
     foreach file {payload connections traffic rules statistics logfile workspace
-	    loadgen view_dialogs view_main view_traffic view_send view_graph
+	    loadgen udp view_dialogs view_main view_traffic view_send view_graph
 	    view_loadgen view_rules} {
 	source [file join $home $file.tcl]
     }
