@@ -21,7 +21,7 @@ namespace eval ::workbench {
 	handles {} timer {} sampler {} startUs 0 sent 0 received 0
 	errors 0 lastError {} samples {} window 64 lastReceived 0
 	lastUs 0 achieved 0 p50 0 p99 0 max 0 seconds 0 sendCarry 0
-	opened 0 skip 0 stride 1 proto tcp}
+	opened 0 skip 0 stride 1 proto tcp sentMark 0}
     variable loadSamplesMax 10000 ;# About as many round trips kept a second.
 }
 
@@ -47,7 +47,7 @@ proc ::workbench::startLoad {host port conns rate {size 64}} {
 	    rate $rate size $size handles {} startUs [clock microseconds] \
 	    sent 0 received 0 errors 0 lastError {} samples {} \
 	    lastReceived 0 lastUs [clock microseconds] achieved 0 \
-	    p50 0 p99 0 max 0 seconds 0 opened 0 skip 0 stride 1]
+	    p50 0 p99 0 max 0 seconds 0 opened 0 skip 0 stride 1 sentMark 0]
     set load(pad) [string repeat x $size]
     for {set i 0} {$i < $conns} {incr i} {
 	set h [courier::connect $host $port -framing line -batch 1 \
@@ -103,8 +103,12 @@ proc ::workbench::loadState {} {
     foreach key [array names load open,*] {
 	incr open $load($key)
     }
+    # Lost: while running, what was sent before the last figures (a
+    # second ago or more) and has not come back; once stopped, all that
+    # has not come back.
+    set sent [expr {$load(state) eq "running" ? $load(sentMark) : $load(sent)}]
     return [list {*}[array get load] openNow $open \
-	    lost [expr {max(0, $load(sent) - $load(received))}]]
+	    lost [expr {max(0, $sent - $load(received))}]]
 }
 
 # workbench::startUdpLoad host port rate ?size? --
@@ -140,7 +144,7 @@ proc ::workbench::startUdpLoad {host port rate {size 64}} {
 	    startUs [clock microseconds] \
 	    sent 0 received 0 errors 0 lastError {} samples {} \
 	    lastReceived 0 lastUs [clock microseconds] achieved 0 \
-	    p50 0 p99 0 max 0 seconds 0 opened 1 skip 0 stride 1 \
+	    p50 0 p99 0 max 0 seconds 0 opened 1 skip 0 stride 1 sentMark 0 \
 	    seq,0 0 open,0 1]
     set load(pad) [string repeat x $size]
     set load(timer) [after 10 ::workbench::LoadUdpTick]
@@ -300,6 +304,7 @@ proc ::workbench::LoadFigures {} {
     set load(stride) [expr {max(1, int(($load(received)
 	    - $load(lastReceived)) / $loadSamplesMax))}]
     set load(lastReceived) $load(received)
+    set load(sentMark) $load(sent)
     set load(lastUs) $now
     lassign [percentiles $load(samples) {50 99 100}] \
 	    load(p50) load(p99) load(max)

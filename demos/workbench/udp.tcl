@@ -25,7 +25,7 @@ proc ::workbench::udpBind {port {host 127.0.0.1} {opts {}}} {
     set u [CheckUdpOptions $opts]
     set id [NewItem udp [list host $host port $port \
 	    options [CheckOptions {framing raw encoding binary}] \
-	    label "udp [endpoint $host $port]" {*}$u \
+	    label "UDP [endpoint $host $port]" {*}$u \
 	    lastFrom {} lastTo {}]]
     if {[catch {OpenUdp $id} msg opt]} {
 	remove $id
@@ -102,7 +102,7 @@ proc ::workbench::OpenUdp {id} {
     set item($id,lastTo) {}
     if {$item($id,port) == 0} {
 	set item($id,port) [$handle port]
-	set item($id,label) "udp [endpoint $item($id,host) $item($id,port)]"
+	set item($id,label) "UDP [endpoint $item($id,host) $item($id,port)]"
     }
     SetState $id open
     Event $id "bound to $item($id,host) port [$handle port]"
@@ -293,7 +293,7 @@ proc ::workbench::RestoreUdp {d} {
     set port [dict get $d port]
     set id [NewItem udp [list host $host port $port \
 	    options [CheckOptions {framing raw encoding binary}] \
-	    label "udp [endpoint $host $port]" \
+	    label "UDP [endpoint $host $port]" \
 	    {*}[dict remove $d host port] lastFrom {} lastTo {} \
 	    reason "from the workspace"]]
     if {[catch {OpenUdp $id} msg]} {

@@ -2,12 +2,13 @@
 #
 #	The send panel: text with escapes and macros, hex, or a file; the
 #	history (the combobox's list); saved snippets; repeat every N ms.
-#	It sends to the selected item (a listener: to all its clients).
+#	It sends to the selected item (a listener: to all its clients; a UDP
+#	socket: one datagram to the HOST:PORT in the "To" box).
 
 namespace eval ::workbench {
     variable sp			;# Array: send panel state.
     array set sp {mode text text {} every 1000 repeat 0 timer {} sent 0
-	snippet {} status {} adds {} historyAt -1}
+	snippet {} status {} adds {} historyAt -1 to {}}
 }
 
 proc ::workbench::buildSendPanel {w} {
@@ -21,6 +22,13 @@ proc ::workbench::buildSendPanel {w} {
     ttk::label $w.row.status -textvariable ::workbench::sp(status) \
 	    -style Status.TLabel
     pack $w.row.send -side right -padx {4 0}
+    # Shown for a UDP socket only (showSendTarget): where datagrams go.
+    ttk::label $w.row.lto -text "To"
+    ttk::entry $w.row.to -textvariable ::workbench::sp(to) -width 22 \
+	    -font TkFixedFont
+    bind $w.row.to <Return> {::workbench::uiSend 1}
+    tooltip $w.row.to "HOST:PORT (\[::1\]:5000 for IPv6) that the datagrams\
+	    go to. Auto-responder and echo replies go to each sender."
     pack $w.row.status -side right -padx {6 2}
     pack $w.row.data -side left -fill x -expand 1
     bind $w.row.data <Return> {::workbench::uiSend 1}
@@ -97,6 +105,28 @@ proc ::workbench::BrowseFile {} {
     }
 }
 
+# workbench::showSendTarget id --
+#	Shows the "To" box for a UDP socket (filled with its target), hides
+#	it otherwise.
+
+proc ::workbench::showSendTarget {id} {
+    variable sp
+    set row .nb.traffic.send.row
+    if {![winfo exists $row.to]} {
+	return
+    }
+    if {$id ne "" && [itemExists $id] && [itemGet $id kind] eq "udp"} {
+	set t [itemGet $id target]
+	set sp(to) [expr {$t eq "" ? "" : [endpoint {*}$t]}]
+	if {"$row.to" ni [pack slaves $row]} {
+	    pack $row.to -side right -padx {4 0} -after $row.status
+	    pack $row.lto -side right -padx {8 0} -after $row.to
+	}
+    } else {
+	pack forget $row.lto $row.to
+    }
+}
+
 # workbench::uiSend --
 #	Sends the panel's data to the selected item. Errors (closed, bad
 #	escape, bad hex) go to the status line and stop a repeat.
@@ -110,6 +140,9 @@ proc ::workbench::uiSend {{clear 0}} {
 	return 0
     }
     if {[catch {
+	if {[itemGet $id kind] eq "udp"} {
+	    udpTarget $id {*}[splitTarget [string trim $sp(to)]]
+	}
 	set data [encodePayload $sp(mode) $sp(text) $id]
 	set n [itemSendBytes $id $data]
     } msg]} {
@@ -198,6 +231,9 @@ proc ::workbench::DeleteSnippet {} {
 proc ::workbench::sendAdds {id} {
     if {$id eq "" || ![itemExists $id]} {
 	return ""
+    }
+    if {[itemGet $id kind] eq "udp"} {
+	return "one datagram per send"
     }
     set o [itemGet $id options]
     switch -- [dict get $o framing] {
