@@ -202,7 +202,7 @@ proc ::workbench::Dialog {w title} {
 
 proc ::workbench::DialogButtons {w label cmd} {
     ttk::button $w.buttons.ok -text $label -default active \
-	    -command [list $cmd $w]
+	    -command [list {*}$cmd $w]
     ttk::button $w.buttons.cancel -text "Cancel" -command [list destroy $w]
     pack $w.buttons.cancel $w.buttons.ok -side right -padx {6 0}
     bind $w <Return> [list $w.buttons.ok invoke]
