@@ -12,6 +12,14 @@
 #	the broadcast flag are kept on the item, so that a reopen or a
 #	workspace restores them.
 
+namespace eval ::workbench {
+    # Datagrams received but not yet handled, per socket, at most: enough
+    # to ride out a second or so of this thread being busy (or waiting for
+    # a CPU) at tens of thousands of datagrams a second; beyond it the
+    # kernel drops, and "kernel drops" in the socket's info counts them.
+    variable udpMaxPending 33554432
+}
+
 # workbench::udpBind port ?host? ?opts? --
 #	Binds a UDP socket (port 0: any free one); returns its item id. An
 #	error to bind is raised here and no item stays. opts is a dict of
@@ -88,10 +96,11 @@ proc ::workbench::CheckUdpOptions {opts} {
 
 proc ::workbench::OpenUdp {id} {
     variable item
+    variable udpMaxPending
     variable byHandle
     set handle [courier::udp -port $item($id,port) -host $item($id,host) \
 	    -reuseaddr $item($id,reuseaddr) -broadcast $item($id,broadcast) \
-	    -batch 1 -recvbuffer 4194304 \
+	    -batch 1 -recvbuffer 4194304 -maxpending $udpMaxPending \
 	    -ondata [list ::workbench::OnUdpData $id] \
 	    -onerror [list ::workbench::OnUdpError $id]]
     set byHandle($handle) $id

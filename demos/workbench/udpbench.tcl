@@ -65,7 +65,8 @@ print(n, flush=True)
 }
 close $f
 
-set argv [list --no-workspace --geometry 1100x760+0+0 --log $logFile]
+set argv [list --no-workspace --geometry 1100x760+0+0 --log $logFile \
+	--log-size 4096]
 source [file join [file dirname [file dirname [file normalize \
 	[info script]]]] workbench.tcl]
 update
@@ -215,7 +216,7 @@ while {[gets $f line] >= 0} {
     set prev($key) $n
 }
 close $f
-file delete $logFile $sender
+file delete $sender {*}[glob -nocomplain $logFile*]
 
 foreach r $results {
     set key [string index [dict get $r phase] 0]
