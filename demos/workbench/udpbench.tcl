@@ -21,7 +21,9 @@
 #	(defaults 60 s, 10 s, 1 ms; CSV: append one row per phase to that
 #	file). Prints one line "phase <dict>" per phase. A click's time
 #	less the time this process and the X server waited for a CPU
-#	(/proc/PID/schedstat: other processes' load) is "appClickMs".
+#	(/proc/PID/schedstat: other processes' load) is "appClickMs"; the
+#	worst lateness of a 10 ms timer, so corrected, "appLagMs" (beside
+#	the status bar's worst lag, "worstLagMs").
 
 package require Tk
 lassign [list 60 10 1 {}] paced flood interval csv
@@ -74,7 +76,8 @@ update
 set id [::workbench::udpBind 0]
 set port [::workbench::itemGet $id port]
 set handle [::workbench::itemGet $id handle]
-after 100 {set ::go 1}
+# Let the window settle (first paint, fonts) before measuring.
+after 1000 {set ::go 1}
 vwait ::go
 .pw.side.tree selection set $id
 update
@@ -121,6 +124,18 @@ proc clickLoop {} {
     set ::clickTimer [after 500 clickLoop]
 }
 
+# A 10 ms ticker: its worst lateness less the CPU wait in between is the
+# lag the app itself caused ("appLagMs").
+proc appTick {due wait} {
+    set now [clock microseconds]
+    set w [runWaitUs]
+    if {$due} {
+	set late [expr {max(0, $now - $due)}]
+	set ::appLag [expr {max($::appLag, ($late - ($w - $wait)) / 1000.0)}]
+    }
+    set ::appTimer [after 10 [list appTick [expr {$now + 10000}] $w]]
+}
+
 proc wait {ms} {
     after $ms {set ::waited 1}
     vwait ::waited
@@ -136,6 +151,8 @@ proc phase {name seconds interval} {
     set ::clicks {}
     set ::appClicks {}
     ::workbench::resetLag
+    set ::appLag 0
+    appTick 0 0
     set chan [open |[list python3 $sender $port $name $seconds $interval] r]
     fileevent $chan readable [list apply {{chan} {
 	set ::sent [gets $chan]
@@ -145,6 +162,7 @@ proc phase {name seconds interval} {
     clickLoop
     vwait ::sent
     after cancel $::clickTimer
+    after cancel $::appTimer
     set worstLag $::workbench::lag(worst)
     close $chan
     # Caught up: everything sent delivered or counted as dropped, or no
@@ -176,6 +194,7 @@ proc phase {name seconds interval} {
 	    worstClickMs [format %.1f [tcl::mathfunc::max 0 {*}$::clicks]] \
 	    appClickMs [format %.1f [tcl::mathfunc::max 0 {*}$::appClicks]] \
 	    worstLagMs [format %.1f $worstLag] \
+	    appLagMs [format %.1f $::appLag] \
 	    runQueueWaitMs [expr {([runWaitUs] - $runWait0) / 1000}]]
 }
 
