@@ -136,21 +136,15 @@ proc ::workbench::BuildToolbar {w} {
 	tooltip $w.$name $tip
 	pack $w.$name -side left -padx {0 3}
     }
+    # "UDP..." at its own width, so that the summary still fits at the
+    # minimum window size.
+    $w.udp configure -width -4
     ttk::checkbutton $w.echo -text "Echo" -variable ::workbench::ui(echo) \
 	    -command ::workbench::OnEchoToggle -takefocus 0
     tooltip $w.echo "The selected listener or UDP socket sends every\
 	    message back to its sender"
     pack $w.echo -side left -padx {8 0}
-    ttk::checkbutton $w.broadcast -text "Broadcast" \
-	    -variable ::workbench::ui(broadcast) \
-	    -command ::workbench::OnBroadcastToggle -takefocus 0
-    tooltip $w.broadcast "The selected UDP socket may send to broadcast\
-	    addresses"
-    ttk::button $w.join -text "Multicast..." -takefocus 0 -width -6 \
-	    -command {::workbench::uiGroup join}
-    tooltip $w.join "Join a multicast group on the selected UDP socket\
-	    (Connection menu: leave one)"
-    pack $w.broadcast $w.join -side left -padx {8 0}
+
     ttk::label $w.summary -textvariable ::workbench::ui(summaryText) \
 	    -style Status.TLabel
     pack $w.summary -side right
@@ -380,9 +374,7 @@ proc ::workbench::UpdateButtons {} {
     set can(pause) [expr {$state in {open paused} && $kind ne "listener"}]
     set can(remove) [expr {$state ne ""}]
     set can(echo) [expr {$kind in {listener udp}}]
-    set can(broadcast) [expr {$kind eq "udp"}]
-    set can(join) [expr {$kind eq "udp" && $state in {open paused}}]
-    foreach b {reopen close pause remove echo broadcast join} {
+    foreach b {reopen close pause remove echo} {
 	.tb.$b state [expr {$can($b) ? "!disabled" : "disabled"}]
     }
     .tb.pause configure -text [expr {$state eq "paused" ? "Resume" : "Pause"}]

@@ -22,12 +22,26 @@ proc ::workbench::buildSendPanel {w} {
     ttk::label $w.row.status -textvariable ::workbench::sp(status) \
 	    -style Status.TLabel
     pack $w.row.send -side right -padx {4 0}
-    # Shown for a UDP socket only (showSendTarget): where datagrams go.
-    ttk::label $w.row.lto -text "To"
-    ttk::entry $w.row.to -textvariable ::workbench::sp(to) -width 22 \
+    # A line shown for a UDP socket only (showSendTarget): where
+    # datagrams go, broadcast, multicast.
+    ttk::frame $w.udp
+    ttk::label $w.udp.lto -text "To"
+    ttk::entry $w.udp.to -textvariable ::workbench::sp(to) -width 18 \
 	    -font TkFixedFont
-    bind $w.row.to <Return> {::workbench::uiSend 1}
-    tooltip $w.row.to "HOST:PORT (\[::1\]:5000 for IPv6) that the datagrams\
+    bind $w.udp.to <Return> {::workbench::uiSend 1}
+    ttk::checkbutton $w.udp.broadcast -text "Broadcast" \
+	    -variable ::workbench::ui(broadcast) \
+	    -command ::workbench::OnBroadcastToggle
+    tooltip $w.udp.broadcast "This UDP socket may send to broadcast\
+	    addresses"
+    ttk::button $w.udp.join -text "Multicast..." -width -5 \
+	    -command {::workbench::uiGroup join}
+    tooltip $w.udp.join "Join a multicast group on this UDP socket\
+	    (Connection menu: leave one)"
+    pack $w.udp.lto -side left -padx {0 4}
+    pack $w.udp.to -side left
+    pack $w.udp.broadcast $w.udp.join -side left -padx {8 0}
+    tooltip $w.udp.to "HOST:PORT (\[::1\]:5000 for IPv6) that the datagrams\
 	    go to. Auto-responder and echo replies go to each sender."
     pack $w.row.status -side right -padx {6 2}
     pack $w.row.data -side left -fill x -expand 1
@@ -106,24 +120,23 @@ proc ::workbench::BrowseFile {} {
 }
 
 # workbench::showSendTarget id --
-#	Shows the "To" box for a UDP socket (filled with its target), hides
-#	it otherwise.
+#	Shows the UDP line (the "To" box filled with the socket's target,
+#	Broadcast, Multicast...) for a UDP socket; hides it otherwise.
 
 proc ::workbench::showSendTarget {id} {
     variable sp
-    set row .nb.traffic.send.row
-    if {![winfo exists $row.to]} {
+    set w .nb.traffic.send
+    if {![winfo exists $w.udp]} {
 	return
     }
     if {$id ne "" && [itemExists $id] && [itemGet $id kind] eq "udp"} {
 	set t [itemGet $id target]
 	set sp(to) [expr {$t eq "" ? "" : [endpoint {*}$t]}]
-	if {"$row.to" ni [pack slaves $row]} {
-	    pack $row.to -side right -padx {4 0} -after $row.status
-	    pack $row.lto -side right -padx {8 0} -after $row.to
+	if {"$w.udp" ni [pack slaves $w]} {
+	    pack $w.udp -fill x -pady {0 4} -after $w.row
 	}
     } else {
-	pack forget $row.lto $row.to
+	pack forget $w.udp
     }
 }
 
@@ -226,14 +239,15 @@ proc ::workbench::DeleteSnippet {} {
 # workbench::sendAdds id --
 #	What the framing of item id adds to each message sent, for the
 #	send panel: "sends add \n", "sends add a 4-byte length", "sent as
-#	is" (raw framing).
+#	is" (raw framing); nothing for a UDP socket.
 
 proc ::workbench::sendAdds {id} {
     if {$id eq "" || ![itemExists $id]} {
 	return ""
     }
     if {[itemGet $id kind] eq "udp"} {
-	return "one datagram per send"
+	# One datagram per send, nothing added: the UDP line says enough.
+	return ""
     }
     set o [itemGet $id options]
     switch -- [dict get $o framing] {
