@@ -153,7 +153,10 @@ proc phase {name seconds interval} {
     ::workbench::resetLag
     set ::appLag 0
     appTick 0 0
-    set chan [open |[list python3 $sender $port $name $seconds $interval] r]
+    # Without LD_PRELOAD: a sanitizer's runtime (when this process runs
+    # under one) has no business in the sender.
+    set chan [open |[list env -u LD_PRELOAD python3 $sender $port $name \
+	    $seconds $interval] r]
     fileevent $chan readable [list apply {{chan} {
 	set ::sent [gets $chan]
 	fileevent $chan readable {}
