@@ -6,7 +6,10 @@
 #	by side with the Thread extension's thread::send -async, per message
 #	and in batches of 100, against the dispatch limit: the rate at which
 #	a plain compiled Tcl loop can call the same proc. No delivery
-#	mechanism can beat that limit, so it is the yardstick.
+#	mechanism can beat that limit, so it is the yardstick. And against
+#	the floor of delivery: courier::test::evalloop calls the same proc
+#	from a C loop with Tcl_EvalObjv, each time with a fresh byte array
+#	like a delivered message, with no queue, thread or event loop.
 #
 #	The file has two roles:
 #	  - sourced by run.tcl, it defines ::bench::inbox::run, which starts
@@ -21,13 +24,15 @@ namespace eval ::bench::inbox {
     variable size 16
     variable scenarios {
 	limit    "dispatch limit (Tcl loop)"
+	floor    "floor (C Tcl_EvalObjv loop)"
 	courier1 "courier, 1 producer"
 	courier4 "courier, 4 producers"
 	send     "thread::send -async"
 	batch    "thread::send -async, batch 100"
     }
     # The issue's targets for courier's per-message delivery.
-    variable targets {sendRatio 2.0 limitRatio 0.75 tickGapMs 25.0}
+    variable targets {sendRatio 2.0 limitRatio 0.75 floorRatio 0.90
+	tickGapMs 25.0}
 }
 
 # ----------------------------------------------------------------------
@@ -167,7 +172,7 @@ proc ::bench::inbox::Prepare {scenario} {
     variable workerScript
     variable worker
     switch -glob -- $scenario {
-	courier* { package require courier }
+	courier* - floor { package require courier }
 	send - batch {
 	    package require Thread
 	    set worker [thread::create $workerScript]
@@ -183,6 +188,7 @@ proc ::bench::inbox::Start {scenario N payload} {
     variable size
     switch -- $scenario {
 	limit { Loop $N $payload }
+	floor { courier::test::evalloop $N $size cb }
 	courier1 - courier4 {
 	    # Four producers post N in all, so each posts a quarter.
 	    set k [expr {$scenario eq "courier4" ? 4 : 1}]
@@ -294,15 +300,16 @@ proc ::bench::inbox::run {} {
 	}
     }
     set rows [Rows $results]
-    ::bench::table {scenario msgs/s "vs send" "vs limit" "tick gap ms"
-	"idle gap ms" "peak RSS MiB"} [lmap row $rows {lrange $row 1 end}]
+    ::bench::table {scenario msgs/s "vs send" "vs limit" "vs floor"
+	"tick gap ms" "idle gap ms" "peak RSS MiB"} \
+	    [lmap row $rows {lrange $row 1 end}]
     Notes $results
     Spread [array get runs]
     Targets $results
     # A partial table would pass for a complete one: keep the last file.
     if {[dict size $results] == [dict size $scenarios]} {
 	set path [::bench::csv inbox.csv {key scenario n seconds msgs_per_s
-	    vs_send vs_limit tick_gap_ms idle_gap_ms peak_rss_mib} \
+	    vs_send vs_limit vs_floor tick_gap_ms idle_gap_ms peak_rss_mib} \
 		[lmap row $rows {Csv $row $results}]]
 	puts "\nwritten: bench/results/[file tail $path]"
     }
@@ -322,18 +329,21 @@ proc ::bench::inbox::Ratio {results key base} {
 
 # bench::inbox::Rows --
 #	One table row per scenario that produced a result:
-#	key label rate vsSend vsLimit tickGap idleGap rss.
+#	key label rate vsSend vsLimit vsFloor tickGap idleGap rss.
 proc ::bench::inbox::Rows {results} {
     variable scenarios
     set rows {}
     dict for {key r} $results {
 	set vsSend [Ratio $results $key send]
 	set vsLimit [Ratio $results $key limit]
+	set vsFloor [Ratio $results $key floor]
 	lappend rows [list $key [dict get $scenarios $key] \
 		[format %.0f [dict get $r rate]] \
 		[expr {$vsSend eq "" ? "-" : [format %.2fx $vsSend]}] \
 		[expr {$vsLimit eq "" ? "-" : [format "%.0f %%" \
 			[expr {100 * $vsLimit}]]}] \
+		[expr {$vsFloor eq "" ? "-" : [format "%.0f %%" \
+			[expr {100 * $vsFloor}]]}] \
 		[format %.1f [dict get $r tickGapMs]] \
 		[format %.1f [dict get $r idleGapMs]] \
 		[format %.1f [dict get $r rssMiB]]]
@@ -348,11 +358,13 @@ proc ::bench::inbox::Csv {row results} {
     set r [dict get $results $key]
     set vsSend [Ratio $results $key send]
     set vsLimit [Ratio $results $key limit]
+    set vsFloor [Ratio $results $key floor]
     list $key [lindex $row 1] [dict get $r n] \
 	    [format %.3f [dict get $r seconds]] [lindex $row 2] \
 	    [expr {$vsSend eq "" ? "" : [format %.3f $vsSend]}] \
 	    [expr {$vsLimit eq "" ? "" : [format %.3f $vsLimit]}] \
-	    [lindex $row 5] [lindex $row 6] [lindex $row 7]
+	    [expr {$vsFloor eq "" ? "" : [format %.3f $vsFloor]}] \
+	    [lindex $row 6] [lindex $row 7] [lindex $row 8]
 }
 
 # bench::inbox::Notes --
@@ -412,6 +424,7 @@ proc ::bench::inbox::Targets {results} {
 	puts "targets for [dict get $scenarios $key]:"
 	set vsSend [Ratio $results $key send]
 	set vsLimit [Ratio $results $key limit]
+	set vsFloor [Ratio $results $key floor]
 	set gap [dict get $results $key tickGapMs]
 	Verdict ">= [dict get $targets sendRatio]x thread::send -async" \
 		[expr {$vsSend ne ""
@@ -423,6 +436,12 @@ proc ::bench::inbox::Targets {results} {
 		    && $vsLimit >= [dict get $targets limitRatio]}] \
 		[expr {$vsLimit eq "" ? "no result"
 		    : [format "%.0f %%" [expr {100 * $vsLimit}]]}]
+	Verdict ">= [expr {round(100 * [dict get $targets floorRatio])}] %\
+		of the floor (C loop)" \
+		[expr {$vsFloor ne ""
+		    && $vsFloor >= [dict get $targets floorRatio]}] \
+		[expr {$vsFloor eq "" ? "no result"
+		    : [format "%.0f %%" [expr {100 * $vsFloor}]]}]
 	Verdict "ticker gap <= [dict get $targets tickGapMs] ms" \
 		[expr {$gap <= [dict get $targets tickGapMs]}] \
 		[format "%.1f ms" $gap]

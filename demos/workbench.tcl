@@ -137,6 +137,7 @@ proc ::workbench::Main {argv} {
 	    : [defaultWorkspace]}]
     buildMainWindow
     startLagMeter 10
+    startSlowMeter 25
     # Building and mapping the window is not the event loop lagging:
     # the worst lag counts from when the window is up.
     after idle [list after 200 ::workbench::resetLag]

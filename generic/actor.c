@@ -40,7 +40,11 @@
  *
  *	Lifetimes. The creating interpreter owns the actor (a Courier
  *	resource): deleting it, ending its thread or exiting the process stops
- *	the actor at once and joins its thread. An actor that ends on its own
+ *	the actor at once and joins its thread. All the actors concerned are
+ *	stopped first, then joined, so that they end in parallel. Exit waits
+ *	COURIER_EXIT_WAIT_MS in all; a thread still running then (blocked in
+ *	a C call that cancellation cannot interrupt) is detached and no longer
+ *	holds the process (CourierActorExiting). An actor that ends on its own
  *	(stop, exit, crash without restart) tells its creator, which joins it
  *	and runs -onexit. Every ask gets an answer: a reply, an error reply
  *	when the actor stops first, or a timeout; nothing is delivered into a
@@ -180,6 +184,9 @@ struct Actor {
     atomic_int restarts;
     Actor *nextPtr;		/* Registry; guarded by registryLock. */
     Actor *prevPtr;
+    Actor *waitingFor;		/* Guarded by registryLock: the actor this
+				 * one's thread is in a call to (which the
+				 * caller holds a reference to), or NULL. */
 
     /* Actor thread only. */
     Tcl_Interp *runInterp;
@@ -1205,7 +1212,7 @@ PendingFinish(
     Tcl_IncrRefCount(cmdPtr);
     PendingFree(pendingPtr);
     Tcl_Preserve(interp);
-    CourierCallPrefix(interp, cmdPtr, n, words);
+    CourierCallPrefix(interp, "-command", NULL, cmdPtr, n, words);
     Tcl_ResetResult(interp);
     Tcl_Release(interp);
     Tcl_DecrRefCount(cmdPtr);
@@ -1343,16 +1350,88 @@ ActorAsk(
 /*
  *----------------------------------------------------------------------
  *
+ * CallWouldDeadlock, CallDone --
+ *
+ *	Deadlock detection for call between actors. An actor that calls
+ *	another notes whom it waits for; a call that would close a cycle
+ *	(the target waits, directly or through others, for the caller) can
+ *	never be answered, since a waiting actor runs no message. Such a
+ *	call fails at once. The check and the note are made under the
+ *	registry lock, so that of two calls closing a cycle at the same
+ *	time the second sees the first. Every actor on a chain is alive:
+ *	the one waiting for it holds a reference until its call returns.
+ *
+ * Results:
+ *	CallWouldDeadlock: 1 with an error {COURIER ACTOR DEADLOCK} in
+ *	interp, or 0 with selfPtr noted as waiting for targetPtr (CallDone
+ *	clears the note; NULL is allowed, for a caller that is no actor).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+CallWouldDeadlock(
+    Tcl_Interp *interp,
+    Actor *selfPtr,
+    Actor *targetPtr)
+{
+    Actor *p;
+    char chain[400];
+    size_t used;
+    int steps = 0;
+
+    used = (size_t) snprintf(chain, sizeof(chain), "%s", selfPtr->name);
+    uv_mutex_lock(&registryLock);
+    for (p = targetPtr; p != NULL && p != selfPtr && steps < 10000;
+	    p = p->waitingFor, steps++) {
+	if (used < sizeof(chain)) {
+	    used += (size_t) snprintf(chain + used, sizeof(chain) - used,
+		    " -> %s", p->name);
+	}
+    }
+    if (p != selfPtr) {
+	selfPtr->waitingFor = targetPtr;
+    }
+    uv_mutex_unlock(&registryLock);
+    if (p != selfPtr) {
+	return 0;
+    }
+    if (used < sizeof(chain)) {
+	snprintf(chain + used, sizeof(chain) - used, " -> %s",
+		selfPtr->name);
+    }
+    CourierError(interp, "ACTOR", "DEADLOCK",
+	    "call to actor \"%s\" would deadlock: the actors would wait for "
+	    "each other for ever (%s)", targetPtr->name, chain);
+    return 1;
+}
+
+static void
+CallDone(
+    Actor *selfPtr)
+{
+    if (selfPtr != NULL) {
+	uv_mutex_lock(&registryLock);
+	selfPtr->waitingFor = NULL;
+	uv_mutex_unlock(&registryLock);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * ActorCall --
  *
  *	$a call ?-timeout ms? ?--? cmd ?arg ...?
  *	Posts the command and blocks this thread until the reply (no events
- *	run meanwhile). Refused on a Tk GUI thread and for an actor's own
- *	mailbox (it would wait for itself).
+ *	run meanwhile). Refused on a Tk GUI thread, for an actor's own
+ *	mailbox (it would wait for itself) and for a call that would close a
+ *	cycle of actors waiting for each other (CallWouldDeadlock).
  *
  * Results:
  *	The handler's result, or its error (message and errorcode);
- *	{COURIER ACTOR TIMEOUT} after -timeout ms.
+ *	{COURIER ACTOR TIMEOUT} after -timeout ms; {COURIER ACTOR
+ *	DEADLOCK}.
  *
  *----------------------------------------------------------------------
  */
@@ -1370,6 +1449,7 @@ ActorCall(
     Tcl_WideInt timeoutMs = 0;
     SyncSlot *slotPtr;
     CourierMsg *replyPtr;
+    Actor *selfPtr;
     uint64_t deadline, id;
     int i = 0, n, timedOut = 0, abandoned = 0;
 
@@ -1391,12 +1471,17 @@ ActorCall(
 		"call would freeze the GUI: this thread owns a Tk main window "
 		"(use ask -command instead)");
     }
+    selfPtr = ActorOfThread();
+    if (selfPtr != NULL && CallWouldDeadlock(interp, selfPtr, actorPtr)) {
+	return TCL_ERROR;
+    }
 
     slotPtr = SlotNew();
     if (ActorSend(interp, actorPtr, MakeMail(MAIL_CALL, actorPtr, slotPtr, 0,
 	    objc - i, objv + i), 0) != TCL_OK) {
 	SlotUnref(slotPtr);		/* The message's reference. */
 	SlotUnref(slotPtr);
+	CallDone(selfPtr);
 	return TCL_ERROR;
     }
     deadline = timeoutMs > 0 ? uv_hrtime() + (uint64_t) timeoutMs * 1000000
@@ -1423,6 +1508,7 @@ ActorCall(
     slotPtr->reply = NULL;
     uv_mutex_unlock(&slotPtr->lock);
     SlotUnref(slotPtr);
+    CallDone(selfPtr);
 
     if (replyPtr == NULL) {
 	if (abandoned) {
@@ -1661,6 +1747,15 @@ ActorHandleDeleted(
     if (Tcl_GetCurrentThread() == actorPtr->ownerThread
 	    && actorPtr->token != NULL && !actorPtr->closing) {
 	actorPtr->token = NULL;
+	if (Tcl_InterpDeleted(actorPtr->ownerInterp)) {
+	    /*
+	     * The creator is being deleted, and Tcl deletes its commands
+	     * before its Courier state: stop all its actors now, so that
+	     * they end together rather than one join after another.
+	     */
+
+	    CourierActorStopOwned(actorPtr->resource.ownerPtr);
+	}
 	ActorCloseResource(&actorPtr->resource);
     }
     ActorUnref(actorPtr);
@@ -1869,7 +1964,7 @@ ActorCreate(
 		break;
 	    }
 	}
-	if (*p != '\0' || p - name > ACTOR_NAME_MAX) {
+	if (*p != '\0' || p == name || p - name > ACTOR_NAME_MAX) {
 	    return CourierError(interp, "VALUE", "name",
 		    "bad actor name \"%.100s\": expected 1 to %d letters, "
 		    "digits, \"_\", \".\" or \"-\"", name, ACTOR_NAME_MAX);
@@ -2011,6 +2106,8 @@ ActorCreate(
  *----------------------------------------------------------------------
  */
 
+static atomic_uint_fast64_t exitDeadline;	/* uv_hrtime; 0: not exiting. */
+
 static void
 ActorCloseResource(
     CourierResource *resPtr)
@@ -2021,8 +2118,15 @@ ActorCloseResource(
     assert(!actorPtr->closing);
     actorPtr->closing = 1;
     if (actorPtr->threadPtr != NULL) {
+	uint64_t deadline = atomic_load(&exitDeadline);
+
 	ActorStopNow(actorPtr);
-	CourierThreadJoin(actorPtr->threadPtr);
+	if (deadline != 0) {
+	    /* Exiting: a thread that does not end in time is let go. */
+	    CourierThreadJoinUntil(actorPtr->threadPtr, deadline);
+	} else {
+	    CourierThreadJoin(actorPtr->threadPtr);
+	}
 	actorPtr->threadPtr = NULL;
     }
     CourierPortClose(actorPtr->controlPort);
@@ -2045,6 +2149,86 @@ ActorCloseResource(
 	Tcl_DeleteCommandFromToken(actorPtr->ownerInterp, token);
     }
     ActorUnref(actorPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierActorStopOwned --
+ *
+ *	An interpreter is deleted or its thread exits (creator thread):
+ *	stops every actor it created at once, before its resources are
+ *	closed one by one (ActorCloseResource joins them), so that the
+ *	actors end in parallel rather than one after another.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierActorStopOwned(
+    CourierInterp *cinterpPtr)
+{
+    CourierResource *resPtr;
+
+    for (resPtr = cinterpPtr->resources; resPtr != NULL;
+	    resPtr = resPtr->nextPtr) {
+	if (resPtr->kind == actorKind
+		&& ((Actor *) resPtr)->threadPtr != NULL) {
+	    ActorStopNow((Actor *) resPtr);
+	}
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierActorExiting --
+ *
+ *	The process exits (exit handler, before any resource is closed):
+ *	sets the deadline by which the joins of actor threads give up
+ *	(COURIER_EXIT_WAIT_MS from now) and stops every actor of the
+ *	process at once, whichever thread created it.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierActorExiting(void)
+{
+    Actor *actorPtr, **actors = NULL;
+    size_t n = 0, cap = 0, i;
+
+    uv_once(&registryOnce, RegistryInit);
+    atomic_store(&exitDeadline,
+	    uv_hrtime() + (uint64_t) COURIER_EXIT_WAIT_MS * 1000000);
+
+    /* Take references under the lock; stop them after it. */
+    uv_mutex_lock(&registryLock);
+    for (actorPtr = registry; actorPtr != NULL; actorPtr = actorPtr->nextPtr) {
+	if (n == cap) {
+	    cap = cap ? 2 * cap : 16;
+	    actors = realloc(actors, cap * sizeof(*actors));
+	    if (actors == NULL) {
+		CourierPanicOutOfMemory(cap * sizeof(*actors));
+	    }
+	}
+	ActorRef(actorPtr);
+	actors[n++] = actorPtr;
+    }
+    uv_mutex_unlock(&registryLock);
+    for (i = 0; i < n; i++) {
+	int started;
+
+	actorPtr = actors[i];
+	uv_mutex_lock(&actorPtr->lock);
+	started = actorPtr->started;	/* Its mailbox exists. */
+	uv_mutex_unlock(&actorPtr->lock);
+	if (started) {
+	    ActorStopNow(actorPtr);
+	}
+	ActorUnref(actorPtr);
+    }
+    free(actors);
 }
 
 /*
@@ -2130,8 +2314,9 @@ NoticeDeliver(
 	ActorCloseResource(&actorPtr->resource);
     }
     if (prefixPtr != NULL) {
-	CourierCallPrefix(interp, prefixPtr, msgPtr->kind == NOTE_ERROR
-		? 3 : 2, args);
+	CourierCallPrefix(interp, msgPtr->kind == NOTE_ERROR ? "-onerror"
+		: "-onexit", handleObj, prefixPtr,
+		msgPtr->kind == NOTE_ERROR ? 3 : 2, args);
 	Tcl_ResetResult(interp);
 	Tcl_DecrRefCount(prefixPtr);
     }

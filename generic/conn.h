@@ -4,7 +4,8 @@
  *	Connections as the rest of Courier sees them: listen.c (listeners,
  *	which create connections for accepted sockets), spawn.c (a child
  *	process's stream is a connection) and courier.c. The inside is in
- *	connInt.h, for conn.c (the Tcl half) and connio.c (the I/O half).
+ *	connInt.h, for the files that make a connection (stream.c,
+ *	streamwrite.c, tcp.c, process.c, conn.c, deliver.c).
  *
  *	A Conn has two halves with one owner each: the Tcl half (handle
  *	command, callbacks, options) belongs to the interpreter's thread; the
@@ -113,6 +114,8 @@ MODULE_SCOPE void	CourierSockaddrName(const struct sockaddr *sa,
 			    char *host, size_t hostSize, int *portPtr);
 
 MODULE_SCOPE Tcl_ObjCmdProc CourierConnectObjCmd;
+MODULE_SCOPE void	CourierTcpInit(Tcl_Interp *interp);
 MODULE_SCOPE Tcl_ObjCmdProc CourierListenObjCmd;
+MODULE_SCOPE void	CourierListenInit(Tcl_Interp *interp);
 
 #endif /* COURIER_CONN_H */

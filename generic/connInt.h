@@ -1,11 +1,20 @@
 /*
  * connInt.h --
  *
- *	The inside of a connection, for the two files that make it: conn.c
- *	(the struct's life, courier::connect, the handle command and the
- *	delivery of its messages: the Tcl half) and connio.c (the libuv
- *	side: connect, read, frame, write, close: the I/O half). Other
- *	files use conn.h and spawn.h only.
+ *	The inside of a connection, for the files that make it:
+ *	  stream.c	the struct's life and the commands to the I/O half;
+ *			the byte stream shared by sockets and processes:
+ *			posting, reading and framing, failing and closing
+ *			(I/O thread);
+ *	  streamwrite.c	writes batched into one writev, half-close (I/O
+ *			thread);
+ *	  tcp.c		courier::connect (Tcl thread); lookup answer,
+ *			connect and retries, accepted sockets (I/O thread);
+ *	  process.c	a child process's connection: spawn, kill, exit
+ *			status (both threads);
+ *	  conn.c	the Tcl half: options, the handle and its command;
+ *	  deliver.c	the Tcl half: the port's procedures, the callbacks.
+ *	Other files use conn.h and spawn.h only.
  *
  *	A Conn has two halves with one owner each. The I/O half's fields
  *	are touched only by the connection's I/O thread, the Tcl half's only
@@ -67,7 +76,7 @@ struct Conn {
 	uv_pipe_t pipe;		/* or a child's stdin and stdout. */
     } stream;
     int streamInit;
-    CourierProcess *procPtr;	/* A child process (spawn.c), or NULL. */
+    CourierProcess *procPtr;	/* A child process (process.c), or NULL. */
     struct addrinfo *addrs, *nextAddr;
     struct addrinfo numericInfo;	/* A numeric host, no lookup. */
     struct sockaddr_storage numericAddr;
@@ -134,7 +143,7 @@ typedef struct WriteCmd {
     unsigned char data[];
 } WriteCmd;
 
-/* conn.c: the struct and the commands, any thread. */
+/* stream.c: the struct and the commands, any thread. */
 MODULE_SCOPE Conn *	CourierConnAlloc(CourierIoThread *ioPtr);
 MODULE_SCOPE ConnCmd *	CourierConnCmdNew(Conn *connPtr,
 			    void (*runProc)(CourierIoThread *, CourierIoCmd *));
@@ -143,27 +152,68 @@ MODULE_SCOPE void	CourierConnCmdDiscard(CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierConnSubmit(Conn *connPtr,
 			    void (*runProc)(CourierIoThread *, CourierIoCmd *));
 
-/* connio.c: what the I/O thread runs for the Tcl half. */
+/* stream.c: what the I/O thread runs for the Tcl half. */
 MODULE_SCOPE void	CourierConnIoAbort(CourierIoObject *objPtr);
-MODULE_SCOPE void	CourierConnIoConnect(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoStart(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoSpawn(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoSpawnDiscard(CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoWrite(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoWriteDiscard(CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierConnIoClose(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoShutdown(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierConnIoPause(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierConnIoConfigure(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
+
+/* stream.c: the byte stream, for tcp.c, process.c and streamwrite.c (I/O
+ * thread). */
+MODULE_SCOPE void	CourierStreamPost(Conn *connPtr, int kind,
+			    const void *bytes, size_t length);
+MODULE_SCOPE void	CourierStreamFail(Conn *connPtr, const char *kind,
+			    int uvErr, const char *message, int reset);
+MODULE_SCOPE void	CourierStreamFinish(Conn *connPtr);
+MODULE_SCOPE void	CourierStreamOnHandleClosed(uv_handle_t *handle);
+MODULE_SCOPE void	CourierStreamCloseHandles(Conn *connPtr, int reset);
+MODULE_SCOPE void	CourierStreamStartReading(Conn *connPtr);
+
+/* streamwrite.c: writes and half-close (I/O thread). */
+MODULE_SCOPE void	CourierConnIoWrite(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoWriteDiscard(CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoShutdown(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierStreamFlushEarly(Conn *connPtr);
+MODULE_SCOPE void	CourierStreamMaybeFinish(Conn *connPtr);
+
+/* tcp.c: the connect and start commands (I/O thread). */
+MODULE_SCOPE void	CourierConnIoConnect(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoStart(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+
+/* process.c: a child's commands (I/O thread) and its Tcl half. */
+MODULE_SCOPE void	CourierConnIoSpawn(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierConnIoSpawnDiscard(CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierConnIoKill(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierProcessSubmitKill(Conn *connPtr, int signum);
+MODULE_SCOPE void	CourierProcessExited(Conn *connPtr,
+			    CourierMsg *msgPtr);
+MODULE_SCOPE void	CourierProcessHandleClosed(Conn *connPtr);
+MODULE_SCOPE void	CourierProcessInfo(Conn *connPtr, Tcl_Obj *d);
+MODULE_SCOPE int	CourierProcessKill(Conn *connPtr, Tcl_Interp *interp,
+			    int objc, Tcl_Obj *const objv[]);
+
+/* conn.c: the Tcl half (owner thread). */
+MODULE_SCOPE void	CourierConnOptionsToIo(const ConnOptions *o,
+			    ConnIoConfig *io);
+MODULE_SCOPE Tcl_Obj *	CourierConnTclHalfCreate(CourierInterp *cinterpPtr,
+			    Conn *connPtr, const ConnOptions *optsPtr,
+			    int state);
+MODULE_SCOPE void	CourierConnTclHalfClose(Conn *connPtr, int abort);
+
+/* deliver.c: the port's procedures and the callbacks (owner thread). */
+MODULE_SCOPE const CourierPortType courierConnPortType;
+MODULE_SCOPE void	CourierConnCallBack(Conn *connPtr, const char *kind,
+			    Tcl_Obj *prefixPtr, int objc,
+			    Tcl_Obj *const args[]);
+MODULE_SCOPE Tcl_Obj *	CourierConnHandleName(Conn *connPtr);
 
 #endif /* COURIER_CONNINT_H */

@@ -18,7 +18,7 @@
 #include "resolver.h"
 #include "spawn.h"
 #include "actor.h"
-#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +29,8 @@
 typedef struct ThreadState {
     CourierInterp *interps;	/* Interps of this thread using Courier. */
     int exitHandlerSet;
+    uint64_t slowCallbacks;	/* Callbacks longer than -slowcallback. */
+    uint64_t slowestCallbackNs;	/* The longest of them. */
 } ThreadState;
 
 static Tcl_ThreadDataKey threadStateKey;
@@ -42,6 +44,9 @@ TCL_DECLARE_MUTEX(interpCountLock)
 static int interpCount;
 static int exitHandlerSet;
 
+/* courier::configure -slowcallback, in milliseconds (0: off). */
+static atomic_int slowCallbackMs = 0;
+
 static void	InstallInteractiveLoop(Tcl_Interp *interp);
 static void	ProcessExitHandler(ClientData clientData);
 static void	ShutDownThread(void);
@@ -50,6 +55,8 @@ static void	CloseResources(CourierInterp *cinterpPtr);
 static int	ConfigureObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
 static void	InterpDeleteProc(ClientData clientData, Tcl_Interp *interp);
+static void	ReportSlowCallback(Tcl_Interp *interp, const char *kind,
+		    Tcl_Obj *handleObj, Tcl_Obj *prefixPtr, uint64_t ns);
 static int	StatsObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
 static void	ThreadExitHandler(ClientData clientData);
@@ -100,21 +107,14 @@ Courier_Init(
 	    NULL);
     Tcl_CreateObjCommand(interp, "::courier::configure", ConfigureObjCmd,
 	    NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::connect", CourierConnectObjCmd,
-	    NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::listen", CourierListenObjCmd,
-	    NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
-	    NULL, NULL);
+    CourierTcpInit(interp);
+    CourierListenInit(interp);
+    CourierResolveInit(interp);
     Tcl_CreateObjCommand(interp, "::courier::udp", CourierUdpObjCmd, NULL,
 	    NULL);
-    Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
-	    NULL, NULL);
+    CourierSpawnInit(interp);
     CourierActorInit(interp);
-    Tcl_CreateObjCommand(interp, "::courier::test::flood",
-	    CourierFloodObjCmd, NULL, NULL);
-    Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
-	    CourierStopFloodObjCmd, NULL, NULL);
+    CourierFloodInit(interp);
     InstallInteractiveLoop(interp);
     return Tcl_PkgProvide(interp, "courier", COURIER_VERSION);
 }
@@ -321,78 +321,16 @@ CourierGetInterp(
 }
 
 /*
- *----------------------------------------------------------------------
- *
- * CourierResourceAdd, CourierResourceForget, CourierResourceFind,
  * CloseResources --
- *
- *	The list of resources an interpreter owns, each named after its
- *	kind ("flood3"). closeProc must release everything and call
- *	CourierResourceForget. A linear search is fine for the handful of
- *	resources that have no command of their own.
- *
- *----------------------------------------------------------------------
+ *	Closes every resource of an interpreter, newest first (see
+ *	CourierResourceAdd in util.c).
  */
-
-void
-CourierResourceAdd(
-    CourierInterp *cinterpPtr,
-    CourierResource *resPtr,
-    const char *kind,
-    void (*closeProc)(CourierResource *))
-{
-    resPtr->kind = kind;
-    snprintf(resPtr->name, sizeof(resPtr->name), "%s%lu", kind,
-	    ++cinterpPtr->nextId);
-    resPtr->ownerPtr = cinterpPtr;
-    resPtr->closeProc = closeProc;
-    resPtr->prevPtr = NULL;
-    resPtr->nextPtr = cinterpPtr->resources;
-    if (cinterpPtr->resources != NULL) {
-	cinterpPtr->resources->prevPtr = resPtr;
-    }
-    cinterpPtr->resources = resPtr;
-}
-
-void
-CourierResourceForget(
-    CourierResource *resPtr)
-{
-    CourierInterp *cinterpPtr = resPtr->ownerPtr;
-
-    if (resPtr->prevPtr != NULL) {
-	resPtr->prevPtr->nextPtr = resPtr->nextPtr;
-    } else {
-	assert(cinterpPtr->resources == resPtr);
-	cinterpPtr->resources = resPtr->nextPtr;
-    }
-    if (resPtr->nextPtr != NULL) {
-	resPtr->nextPtr->prevPtr = resPtr->prevPtr;
-    }
-    resPtr->nextPtr = resPtr->prevPtr = NULL;
-}
-
-CourierResource *
-CourierResourceFind(
-    CourierInterp *cinterpPtr,
-    const char *kind,
-    const char *name)
-{
-    CourierResource *resPtr;
-
-    for (resPtr = cinterpPtr->resources; resPtr != NULL;
-	    resPtr = resPtr->nextPtr) {
-	if (resPtr->kind == kind && strcmp(resPtr->name, name) == 0) {
-	    return resPtr;
-	}
-    }
-    return NULL;
-}
 
 static void
 CloseResources(
     CourierInterp *cinterpPtr)
 {
+    CourierActorStopOwned(cinterpPtr);	/* All at once, then one by one. */
     while (cinterpPtr->resources != NULL) {
 	CourierResource *resPtr = cinterpPtr->resources;
 
@@ -421,6 +359,9 @@ InterpDeleteProc(
     int last;
 
     (void) interp;
+    if (cinterpPtr->onSlow != NULL) {
+	Tcl_DecrRefCount(cinterpPtr->onSlow);
+    }
     if (!cinterpPtr->detached) {
 	ThreadState *tsPtr =
 		Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
@@ -493,9 +434,11 @@ ShutDownThread(void)
 /*
  * ProcessExitHandler --
  *	exit: Tcl runs process exit handlers before the calling thread's
- *	exit handlers, so close this thread's objects first (their close
- *	commands reach the I/O threads), then stop and join the I/O threads.
- *	The thread exit handler then closes the inbox.
+ *	exit handlers, so stop every actor (with a deadline for their
+ *	threads) and close this thread's objects first (their close commands
+ *	reach the I/O threads), then stop and join the I/O threads (which
+ *	reap the children they signalled). The thread exit handler then
+ *	closes the inbox.
  */
 
 static void
@@ -503,54 +446,10 @@ ProcessExitHandler(
     ClientData clientData)
 {
     (void) clientData;
+    CourierActorExiting();
     ShutDownThread();
     CourierResolverStop(1);
     CourierIoStopAll();
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierError --
- *
- *	Sets a formatted error message and the error code
- *	{COURIER kind detail} (detail may be NULL).
- *
- * Results:
- *	TCL_ERROR, for "return CourierError(...)".
- *
- *----------------------------------------------------------------------
- */
-
-int
-CourierError(
-    Tcl_Interp *interp,
-    const char *kind,
-    const char *detail,
-    const char *fmt,
-    ...)
-{
-    va_list ap;
-    char buf[512];
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(buf, -1));
-    if (detail != NULL) {
-	Tcl_SetErrorCode(interp, "COURIER", kind, detail, NULL);
-    } else {
-	Tcl_SetErrorCode(interp, "COURIER", kind, NULL);
-    }
-    return TCL_ERROR;
-}
-
-void
-CourierPanicOutOfMemory(
-    size_t size)
-{
-    Tcl_Panic("courier: out of memory allocating %lu bytes",
-	    (unsigned long) size);
 }
 
 /*
@@ -563,6 +462,12 @@ CourierPanicOutOfMemory(
  *	reconfigure, unset or shimmer its own prefix (through cget or
  *	configure) while it runs, which would free the words of the running
  *	command, a lambda's body included. All callbacks go through here.
+ *
+ *	With courier::configure -slowcallback ms set (> 0), the call is
+ *	timed (two reads of the clock; none when it is 0), and one that runs
+ *	longer is counted and reported (ReportSlowCallback) after it
+ *	returns, named by kind (the option the prefix came from, "-ondata")
+ *	and handleObj (the handle, or NULL for none).
  *
  * Results:
  *	The Tcl result code of the call.
@@ -578,12 +483,16 @@ CourierPanicOutOfMemory(
 int
 CourierCallPrefix(
     Tcl_Interp *interp,
+    const char *kind,
+    Tcl_Obj *handleObj,
     Tcl_Obj *prefixPtr,
     int objc,
     Tcl_Obj *const args[])
 {
     Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
     int prefixLen, n, i, code;
+    int slowMs = atomic_load_explicit(&slowCallbackMs, memory_order_relaxed);
+    uint64_t start = 0;
 
     if (Tcl_ListObjGetElements(interp, prefixPtr, &prefixLen, &prefix)
 	    != TCL_OK) {
@@ -604,9 +513,28 @@ CourierCallPrefix(
     for (i = 0; i < n; i++) {
 	Tcl_IncrRefCount(objv[i]);
     }
+    if (slowMs > 0) {
+	/* The report names them after the call, which may free them. */
+	Tcl_IncrRefCount(prefixPtr);
+	if (handleObj != NULL) {
+	    Tcl_IncrRefCount(handleObj);
+	}
+	start = uv_hrtime();
+    }
     code = n > 0 ? Tcl_EvalObjv(interp, n, objv, TCL_EVAL_GLOBAL) : TCL_OK;
     if (code != TCL_OK) {
 	Tcl_BackgroundException(interp, code);
+    }
+    if (slowMs > 0) {
+	uint64_t ns = uv_hrtime() - start;
+
+	if (ns > (uint64_t) slowMs * 1000000) {
+	    ReportSlowCallback(interp, kind, handleObj, prefixPtr, ns);
+	}
+	Tcl_DecrRefCount(prefixPtr);
+	if (handleObj != NULL) {
+	    Tcl_DecrRefCount(handleObj);
+	}
     }
     for (i = 0; i < n; i++) {
 	Tcl_DecrRefCount(objv[i]);
@@ -620,37 +548,78 @@ CourierCallPrefix(
 /*
  *----------------------------------------------------------------------
  *
- * CourierGetPositiveWide --
+ * ReportSlowCallback --
  *
- *	Reads an integer option value in [min, max].
+ *	A callback ran for ns nanoseconds, longer than -slowcallback: count
+ *	it in the thread's stats and report it once, by calling the
+ *	interpreter's -onslow prefix as {*}cmd handle kind ms command
+ *	(handle empty when the callback has none; ms whole milliseconds;
+ *	command the callback's prefix, without the arguments it was given)
+ *	at global level, or, with no -onslow, by writing a line to stderr.
  *
- * Results:
- *	TCL_OK with *valuePtr set, or TCL_ERROR with a message naming the
- *	option and error code {COURIER VALUE option}.
+ * Side effects:
+ *	Whatever -onslow does; its errors go to the background-error
+ *	handler. The interpreter's result is kept.
  *
  *----------------------------------------------------------------------
  */
 
-int
-CourierGetPositiveWide(
+static void
+ReportSlowCallback(
     Tcl_Interp *interp,
-    Tcl_Obj *objPtr,
-    const char *option,
-    Tcl_WideInt min,
-    Tcl_WideInt max,
-    Tcl_WideInt *valuePtr)
+    const char *kind,
+    Tcl_Obj *handleObj,
+    Tcl_Obj *prefixPtr,
+    uint64_t ns)
 {
-    Tcl_WideInt value;
+    ThreadState *tsPtr =
+	    Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+    CourierInterp *cinterpPtr;
+    Tcl_WideInt ms = (Tcl_WideInt) (ns / 1000000);
 
-    if (Tcl_GetWideIntFromObj(NULL, objPtr, &value) != TCL_OK
-	    || value < min || value > max) {
-	return CourierError(interp, "VALUE", option,
-		"bad value \"%.100s\" for %s: expected an integer from "
-		"%" TCL_LL_MODIFIER "d to %" TCL_LL_MODIFIER "d",
-		Tcl_GetString(objPtr), option, min, max);
+    tsPtr->slowCallbacks++;
+    if (ns > tsPtr->slowestCallbackNs) {
+	tsPtr->slowestCallbackNs = ns;
     }
-    *valuePtr = value;
-    return TCL_OK;
+    if (Tcl_InterpDeleted(interp)) {
+	return;
+    }
+    cinterpPtr = Tcl_GetAssocData(interp, ASSOC_KEY, NULL);
+    if (cinterpPtr != NULL && cinterpPtr->onSlow != NULL) {
+	Tcl_Obj *cmdPtr = Tcl_DuplicateObj(cinterpPtr->onSlow);
+	Tcl_InterpState state = Tcl_SaveInterpState(interp, TCL_OK);
+	int code;
+
+	Tcl_IncrRefCount(cmdPtr);
+	if (Tcl_ListObjAppendElement(NULL, cmdPtr,
+		handleObj != NULL ? handleObj : Tcl_NewObj()) != TCL_OK) {
+	    assert(0 && "-onslow is checked to be a list");
+	}
+	Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewStringObj(kind, -1));
+	Tcl_ListObjAppendElement(NULL, cmdPtr, Tcl_NewWideIntObj(ms));
+	Tcl_ListObjAppendElement(NULL, cmdPtr, prefixPtr);
+	code = Tcl_EvalObjEx(interp, cmdPtr, TCL_EVAL_GLOBAL);
+	if (code != TCL_OK) {
+	    Tcl_BackgroundException(interp, code);
+	}
+	Tcl_DecrRefCount(cmdPtr);
+	Tcl_RestoreInterpState(interp, state);
+    } else {
+	Tcl_Channel errChan = Tcl_GetStdChannel(TCL_STDERR);
+
+	if (errChan != NULL) {
+	    Tcl_Obj *lineObj = Tcl_ObjPrintf(
+		    "courier: slow callback: %" TCL_LL_MODIFIER "d ms in %s%s%s: %s\n",
+		    ms, kind, handleObj != NULL ? " of " : "",
+		    handleObj != NULL ? Tcl_GetString(handleObj) : "",
+		    Tcl_GetString(prefixPtr));
+
+	    Tcl_IncrRefCount(lineObj);
+	    Tcl_WriteObj(errChan, lineObj);
+	    Tcl_Flush(errChan);
+	    Tcl_DecrRefCount(lineObj);
+	}
+    }
 }
 
 /*
@@ -659,7 +628,8 @@ CourierGetPositiveWide(
  * StatsObjCmd --
  *
  *	courier::stats ?-reset?
- *	Returns the calling thread's inbox counters as a dict.
+ *	Returns the calling thread's inbox counters as a dict, and its
+ *	count of slow callbacks (-slowcallback) and the slowest one's time.
  *
  *----------------------------------------------------------------------
  */
@@ -672,6 +642,8 @@ StatsObjCmd(
     Tcl_Obj *const objv[])
 {
     CourierInterp *cinterpPtr;
+    ThreadState *tsPtr;
+    Tcl_Obj *dictPtr;
     int reset = 0;
 
     (void) clientData;
@@ -686,7 +658,16 @@ StatsObjCmd(
     if (cinterpPtr == NULL) {
 	return TCL_ERROR;
     }
-    Tcl_SetObjResult(interp, CourierInboxStats(cinterpPtr->inboxPtr, reset));
+    dictPtr = CourierInboxStats(cinterpPtr->inboxPtr, reset);
+    tsPtr = Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));
+    Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("slowCallbacks", -1),
+	    Tcl_NewWideIntObj((Tcl_WideInt) tsPtr->slowCallbacks));
+    Tcl_DictObjPut(NULL, dictPtr, Tcl_NewStringObj("slowestCallbackUs", -1),
+	    Tcl_NewWideIntObj((Tcl_WideInt) (tsPtr->slowestCallbackNs / 1000)));
+    if (reset) {
+	tsPtr->slowCallbacks = tsPtr->slowestCallbackNs = 0;
+    }
+    Tcl_SetObjResult(interp, dictPtr);
     return TCL_OK;
 }
 
@@ -739,6 +720,10 @@ ThreadsObjCmd(
  *	-iothreads n		How many I/O threads new connections are
  *				spread over (default 1; takes effect for
  *				threads not yet started).
+ *	-onslow cmd		This interpreter's report of slow callbacks
+ *				(default {}: a line on stderr).
+ *	-slowcallback ms	Callbacks running longer are reported
+ *				(default 0: none are timed).
  *
  *----------------------------------------------------------------------
  */
@@ -751,7 +736,8 @@ ConfigureObjCmd(
     Tcl_Obj *const objv[])
 {
     typedef struct GlobalOptions {
-	Tcl_WideInt budget, inboxspin, iospin, iothreads;
+	Tcl_WideInt budget, inboxspin, iospin, iothreads, slowcallback;
+	Tcl_Obj *onslow;
     } GlobalOptions;
     static const CourierOptSpec specs[] = {
 	{.name = "-budget", .type = COURIER_OPT_WIDE,
@@ -766,19 +752,36 @@ ConfigureObjCmd(
 	{.name = "-iothreads", .type = COURIER_OPT_WIDE,
 	    .offset = offsetof(GlobalOptions, iothreads), .min = 1,
 	    .max = 16},
+	{.name = "-onslow", .type = COURIER_OPT_PREFIX,
+	    .offset = offsetof(GlobalOptions, onslow)},
+	{.name = "-slowcallback", .type = COURIER_OPT_WIDE,
+	    .offset = offsetof(GlobalOptions, slowcallback), .min = 0,
+	    .max = 3600000},
 	{.name = NULL}
     };
     GlobalOptions o, was;
     CourierOptTable table = {specs, &o};
+    CourierInterp *cinterpPtr = CourierGetInterp(interp);
+    int code;
 
     (void) clientData;
+    if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
     o.budget = CourierInboxGetBudget();
     o.inboxspin = CourierInboxGetSpin();
     o.iospin = CourierIoGetSpin();
     o.iothreads = CourierIoGetThreadCount();
+    o.slowcallback = atomic_load(&slowCallbackMs);
+    o.onslow = cinterpPtr->onSlow;
+    if (o.onslow != NULL) {
+	Tcl_IncrRefCount(o.onslow);	/* The record's own reference. */
+    }
     was = o;
     if (objc <= 2) {
-	return CourierOptRead(interp, &table, 1, objc - 1, objv + 1, 0);
+	code = CourierOptRead(interp, &table, 1, objc - 1, objv + 1, 0);
+	CourierOptStoreObj(&o.onslow, NULL);
+	return code;
     }
 
     /*
@@ -787,7 +790,15 @@ ConfigureObjCmd(
      */
     if (CourierOptParse(interp, &table, 1, objc - 1, objv + 1, 0,
 	    NULL) != TCL_OK) {
+	CourierOptStoreObj(&o.onslow, NULL);
 	return TCL_ERROR;
+    }
+    if (o.onslow != was.onslow) {
+	CourierOptStoreObj(&cinterpPtr->onSlow, o.onslow);
+    }
+    CourierOptStoreObj(&o.onslow, NULL);
+    if (o.slowcallback != was.slowcallback) {
+	atomic_store(&slowCallbackMs, (int) o.slowcallback);
     }
     if (o.budget != was.budget) {
 	CourierInboxSetBudget((long) o.budget);

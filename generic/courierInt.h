@@ -2,7 +2,8 @@
  * courierInt.h --
  *
  *	Declarations shared by Courier's C files. Nothing here is public:
- *	the only exported symbol is Courier_Init.
+ *	the library exports only Courier_Init and Courier_Unload, the entry
+ *	points of Tcl's load and unload.
  */
 
 #ifndef COURIER_INT_H
@@ -22,9 +23,10 @@
 
 /*
  * A resource is anything an interpreter owns that must be shut down when
- * the interpreter is deleted or its thread exits: a test flood now, later
- * connections, listeners, processes. Each kind embeds one as its first
- * member and says how to close it.
+ * the interpreter is deleted or its thread exits: connections (TCP and
+ * child processes), servers, actors and actor clients, pending lookups,
+ * test floods. Each kind embeds one as its first member and says how to
+ * close it.
  */
 
 typedef struct CourierResource CourierResource;
@@ -34,7 +36,8 @@ struct CourierResource {
     CourierResource *nextPtr;
     CourierResource *prevPtr;
     CourierInterp *ownerPtr;
-    const char *kind;		/* "flood", ...: also the name's prefix. */
+    const char *kind;		/* "conn", "flood", ...: also the name's
+				 * prefix. */
     char name[32];		/* kind + a number, unique in the interp. */
     void (*closeProc)(CourierResource *resPtr);	/* Must call
 						 * CourierResourceForget. */
@@ -49,9 +52,12 @@ struct CourierInterp {
     int detached;		/* The thread exit handler has closed
 				 * everything: only free on deletion. */
     unsigned long nextId;	/* Counter for handle names. */
+    Tcl_Obj *onSlow;		/* courier::configure -onslow, or NULL. */
 };
 
 MODULE_SCOPE CourierInterp *CourierGetInterp(Tcl_Interp *interp);
+
+/* util.c: the resources of an interpreter. */
 MODULE_SCOPE void	CourierResourceAdd(CourierInterp *ownerPtr,
 			    CourierResource *resPtr, const char *kind,
 			    void (*closeProc)(CourierResource *));
@@ -59,13 +65,55 @@ MODULE_SCOPE CourierResource *CourierResourceFind(CourierInterp *ownerPtr,
 			    const char *kind, const char *name);
 MODULE_SCOPE void	CourierResourceForget(CourierResource *resPtr);
 
-/* Errors. */
+/*
+ * A handle (handle.c): the command that names an object in its owner
+ * interpreter. Embedded in the object; its resource must come first.
+ */
+
+typedef struct CourierHandle CourierHandle;
+typedef void (CourierHandleCloseProc)(CourierHandle *handlePtr);
+
+struct CourierHandle {
+    CourierResource resource;	/* Must be first. */
+    Tcl_Interp *interp;
+    Tcl_Command token;		/* NULL once the command is gone. */
+    Tcl_Obj *nameObj;		/* Its current, fully qualified name. */
+    int closed;
+    CourierHandleCloseProc *closeProc;
+};
+
+MODULE_SCOPE Tcl_Obj *	CourierHandleCreate(CourierHandle *handlePtr,
+			    CourierInterp *cinterpPtr, const char *kind,
+			    Tcl_ObjCmdProc *cmdProc,
+			    CourierHandleCloseProc *closeProc);
+MODULE_SCOPE void	CourierHandleClose(CourierHandle *handlePtr);
+
+/* address.c: local addresses, binding in the Tcl thread. */
+struct sockaddr_storage;
+enum {
+    COURIER_BIND_REUSEADDR = 1,	/* SO_REUSEADDR */
+    COURIER_BIND_REUSEPORT = 2,	/* SO_REUSEPORT */
+    COURIER_BIND_V6ONLY = 4	/* IPV6_V6ONLY, for an IPv6 address */
+};
+MODULE_SCOPE int	CourierParseAddress(const char *host, int port,
+			    int family, struct sockaddr_storage *addrPtr);
+MODULE_SCOPE int	CourierBindSocket(Tcl_Interp *interp, int type,
+			    const char *host, int port, int family, int flags,
+			    int backlog, const char *what, int *familyPtr,
+			    int *boundPortPtr);
+
+/* util.c: errors. */
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
 
-/* Callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. */
+/*
+ * courier.c: callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
+ * (the option the prefix came from, "-ondata") and handleObj (the handle
+ * it belongs to, or NULL) name it when it is slow (-slowcallback).
+ */
 MODULE_SCOPE int	CourierCallPrefix(Tcl_Interp *interp,
+			    const char *kind, Tcl_Obj *handleObj,
 			    Tcl_Obj *prefixPtr, int objc,
 			    Tcl_Obj *const args[]);
 MODULE_SCOPE int	CourierGetPositiveWide(Tcl_Interp *interp,
@@ -82,12 +130,19 @@ typedef struct CourierThread CourierThread;
 MODULE_SCOPE CourierThread *CourierThreadStart(const char *name,
 			    void (*proc)(void *arg), void *arg);
 MODULE_SCOPE void	CourierThreadJoin(CourierThread *threadPtr);
+MODULE_SCOPE int	CourierThreadJoinUntil(CourierThread *threadPtr,
+			    uint64_t deadline);
 MODULE_SCOPE Tcl_Obj *	CourierThreadNames(void);
 
 /* Command procedures. */
 MODULE_SCOPE Tcl_ObjCmdProc CourierFloodObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierStopFloodObjCmd;
+MODULE_SCOPE Tcl_ObjCmdProc CourierEvalLoopObjCmd;
 MODULE_SCOPE Tcl_ObjCmdProc CourierResolveObjCmd;
+
+/* Each subsystem's commands, created by Courier_Init. */
+MODULE_SCOPE void	CourierFloodInit(Tcl_Interp *interp);
+MODULE_SCOPE void	CourierResolveInit(Tcl_Interp *interp);
 MODULE_SCOPE Tcl_ObjCmdProc CourierUdpObjCmd;
 
 #endif /* COURIER_INT_H */

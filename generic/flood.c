@@ -436,7 +436,8 @@ FloodDeliver(
 	return;
     }
     arg = Tcl_NewByteArrayObj(msgPtr->data, (int) msgPtr->size);
-    CourierCallPrefix(floodPtr->interp, floodPtr->cmdPtr, 1, &arg);
+    CourierCallPrefix(floodPtr->interp, "-command", NULL,
+	    floodPtr->cmdPtr, 1, &arg);
 }
 
 /*
@@ -462,7 +463,8 @@ FloodFinish(
     Tcl_IncrRefCount(nameObj);
     FloodClose(&floodPtr->resource);
     if (doneCmdPtr != NULL) {
-	CourierCallPrefix(interp, doneCmdPtr, 1, &nameObj);
+	CourierCallPrefix(interp, "-ondone", nameObj, doneCmdPtr, 1,
+		&nameObj);
 	Tcl_ResetResult(interp);
 	Tcl_DecrRefCount(doneCmdPtr);
     }
@@ -513,4 +515,107 @@ FloodFree(
     uv_mutex_destroy(&floodPtr->lock);
     ckfree(floodPtr->workers);
     ckfree(floodPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierEvalLoopObjCmd --
+ *
+ *	courier::test::evalloop count size cmd
+ *	The floor of delivery, for benchmarks: calls {*}cmd $message count
+ *	times from a C loop with Tcl_EvalObjv at global level, each time
+ *	with a new byte array copied from one message of size bytes (the
+ *	flood's first, "0:0..."): what delivering a message to cmd costs
+ *	with no queue, no thread and no event loop in between. The message
+ *	is filled once: a producer fills its messages in its own thread.
+ *
+ * Results:
+ *	TCL_OK with an empty result, or the first error of cmd (the loop
+ *	stops there), or a usage error {COURIER USAGE} or a bad value
+ *	{COURIER VALUE count|size}.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierEvalLoopObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    Tcl_WideInt count, size, i;
+    Tcl_Obj **prefix, **words, *prefixPtr;
+    int prefixLen, n, k, code = TCL_OK;
+    CourierMsg *msgPtr;
+
+    (void) clientData;
+    if (objc != 4) {
+	Tcl_WrongNumArgs(interp, 1, objv, "count size cmd");
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    if (CourierGetPositiveWide(interp, objv[1], "count", 0,
+	    (Tcl_WideInt) 1 << 40, &count) != TCL_OK
+	    || CourierGetPositiveWide(interp, objv[2], "size", 0,
+	    1 << 20, &size) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    /* A private copy: cmd may shimmer or redefine its own value. */
+    prefixPtr = Tcl_DuplicateObj(objv[3]);
+    Tcl_IncrRefCount(prefixPtr);
+    if (Tcl_ListObjGetElements(interp, prefixPtr, &prefixLen, &prefix)
+	    != TCL_OK) {
+	Tcl_DecrRefCount(prefixPtr);
+	return TCL_ERROR;
+    }
+    n = prefixLen + 1;
+    words = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * n);
+    for (k = 0; k < prefixLen; k++) {
+	words[k] = prefix[k];
+	Tcl_IncrRefCount(words[k]);
+    }
+    msgPtr = (CourierMsg *) ckalloc(sizeof(CourierMsg) + (size_t) size);
+    msgPtr->size = (size_t) size;
+    FloodFill(msgPtr, 0, 0);
+    for (i = 0; i < count && code == TCL_OK; i++) {
+	words[prefixLen] = Tcl_NewByteArrayObj(msgPtr->data, (int) size);
+	Tcl_IncrRefCount(words[prefixLen]);
+	code = Tcl_EvalObjv(interp, n, words, TCL_EVAL_GLOBAL);
+	Tcl_DecrRefCount(words[prefixLen]);
+    }
+    for (k = 0; k < prefixLen; k++) {
+	Tcl_DecrRefCount(words[k]);
+    }
+    ckfree(words);
+    ckfree(msgPtr);
+    Tcl_DecrRefCount(prefixPtr);
+    if (code == TCL_OK) {
+	Tcl_ResetResult(interp);
+    }
+    return code;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierFloodInit --
+ *
+ *	Creates courier::test::flood, stopflood and evalloop in an
+ *	interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierFloodInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::test::flood",
+	    CourierFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::stopflood",
+	    CourierStopFloodObjCmd, NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::courier::test::evalloop",
+	    CourierEvalLoopObjCmd, NULL, NULL);
 }

@@ -2,33 +2,46 @@
  * inbox.c --
  *
  *	Delivery of messages from any C thread into one Tcl thread. See
- *	inbox.h for the contract and ../shared/DESIGN.md for why.
+ *	inbox.h for the contract and doc/design.md for why.
  *
  *	How a message travels:
  *
  *	  producer thread                      owner (Tcl) thread
  *	  ---------------                      ------------------
- *	  CourierPortPost: lock, append to     InboxSetupProc/InboxCheckProc
- *	  "incoming", count the port's         (an event source): when there
- *	  backlog; if the inbox was IDLE,      is work and draining is
- *	  mark it AWAKE and, after unlock,     "eligible", queue one drain event.
- *	  Tcl_ThreadAlert the owner.
- *	                                       InboxDrainEventProc: splice
- *	                                       "incoming" onto the backlog in
- *	                                       O(1), deliver until the budget is
- *	                                       spent. If work remains, drainage
- *	                                       becomes ineligible until an idle
- *	                                       handler (InboxRearmIdleProc) runs.
+ *	  CourierPortPost: lock, append to     InboxDrainEventProc (the wake-
+ *	  "incoming", count the port's         up, run from Tcl's event queue):
+ *	  backlog; if the inbox was IDLE,      allocate the next wake-up event,
+ *	  mark it AWAKE and take the wake-     splice "incoming" onto the
+ *	  up event the owner allocated         backlog in O(1), deliver until
+ *	  beforehand; after unlock,            the budget is spent. If work
+ *	  Tcl_ThreadQueueEvent it to the       remains, drainage becomes
+ *	  owner and Tcl_ThreadAlert the        ineligible until an idle handler
+ *	  owner. Later posts only append.      (InboxRearmIdleProc) runs.
  *
+ *	                                       InboxSetupProc/InboxCheckProc
+ *	                                       (an event source): while there
+ *	                                       is work, no wake-up in flight
+ *	                                       and draining is "eligible",
+ *	                                       queue a drain event after the
+ *	                                       notifier poll: the next slices
+ *	                                       of a long burst, the messages of
+ *	                                       a nested event loop.
+ *
+ *	So a burst costs one queued event and one alert, whatever its size,
+ *	and producers never call Tcl's allocator: the owner allocates the
+ *	wake-up event before it is needed, the producer only hands it over.
  *	(A parked inbox drains anyway after INBOX_PARK_MAX_NS, for event
  *	loops that never run idle handlers.)
  *
- *	That last step is what keeps Tk alive under a flood: Tcl_DoOneEvent
- *	runs idle handlers (where Tk repaints) only when no event is ready,
- *	so a drain that simply re-queued itself would starve them, and a drain
- *	event queued before the notifier is polled would starve timers and
- *	window events. Between two drain slices, every event that was ready
- *	and every idle handler get their turn.
+ *	Parking after a slice that ran out of budget is what keeps Tk alive
+ *	under a flood: Tcl_DoOneEvent runs idle handlers (where Tk repaints)
+ *	only when no event is ready, so a drain that simply re-queued itself
+ *	would starve them, and a drain event queued before the notifier is
+ *	polled would starve timers and window events. Between two drain
+ *	slices, every event that was ready and every idle handler get their
+ *	turn. A wake-up is served before the notifier is polled, so it drains
+ *	at once only if at most one slice ran since the last poll
+ *	(InboxWakeMayDrain); else it leaves the drain to the event source.
  *
  *	Conversations. A thread that has just delivered messages often gets
  *	the next one within microseconds: the reply to an ask its callback
@@ -52,6 +65,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <assert.h>
 
 /* Values of CourierInbox.wakeState. */
@@ -106,6 +120,19 @@ struct CourierInbox {
     int closed;			/* No more posts are accepted. */
     int postsInFlight;		/* Producers alerting the owner now. */
     size_t refCount;		/* The owner thread + one per port. */
+    struct InboxDrainEvent *wakeEvPtr;
+				/* The next wake-up, ckalloc'ed by the owner;
+				 * the post that finds the inbox IDLE takes
+				 * it and queues it. NULL until the owner's
+				 * event loop first runs, while one is in
+				 * flight, and once the inbox is closed. */
+    atomic_int wakeQueued;	/* 1 from the taking of wakeEvPtr until its
+				 * proc runs. Written under the lock before
+				 * wakeState, read by the owner as a hint. */
+    atomic_int wakeInQueue;	/* Set by the producer once the wake-up it
+				 * took is in Tcl's queue and the owner is
+				 * alerted; reset with wakeQueued. For the
+				 * spin. */
     uint64_t posted;
     uint64_t wakeups;
     uint64_t fullReplies;
@@ -117,7 +144,11 @@ struct CourierInbox {
     CourierPort *openPorts;
     CourierPort *touchedPorts;
     int eligible;		/* May the check proc queue a drain? */
-    int eventQueued;		/* Is a drain event in Tcl's queue? */
+    int eventQueued;		/* Is a drain event queued by the check
+				 * proc in Tcl's queue? */
+    int drainsSincePoll;	/* Drain slices since the check proc last
+				 * ran, i.e. since the notifier was polled. */
+    int wakeArmed;		/* InboxArmWake has run once. */
     int rearmPending;		/* Is InboxRearmIdleProc scheduled? */
     uint64_t parkedAt;		/* When eligible last went to 0. */
     int ownerClosed;		/* CourierInboxClose has run. */
@@ -128,11 +159,14 @@ struct CourierInbox {
 				 * end of a drain to the next post. */
     uint64_t idleSeenAt;	/* When the idle handlers last ran (as far
 				 * as InboxRearmIdleProc knows). */
+    uint64_t wakeEvents;	/* Wake-ups run from Tcl's event queue. */
     uint64_t spins;
     uint64_t spinHits;
     uint64_t delivered;
     uint64_t discarded;
     uint64_t drains;
+    uint64_t budgetCuts;	/* Slices ended by the budget with work
+				 * left. */
     uint64_t resumes;
     size_t largestBacklog;
     uint64_t longestDrainNs;
@@ -141,6 +175,8 @@ struct CourierInbox {
 typedef struct InboxDrainEvent {
     Tcl_Event header;
     CourierInbox *inboxPtr;
+    int wake;			/* 1: a producer's wake-up (wakeEvPtr);
+				 * 0: queued by the check proc. */
 } InboxDrainEvent;
 
 typedef struct InboxThreadData {
@@ -152,7 +188,15 @@ static Tcl_ThreadDataKey inboxKey;
 /* Drain budget in microseconds, shared by all threads. */
 static atomic_long drainBudgetUs = 4000;
 
-/* How many messages are delivered between two looks at the clock. */
+/*
+ * How many messages are delivered between two looks at the clock while
+ * callbacks are quick. A slice also looks whenever the coarse clock
+ * (InboxCoarseTick) has moved, and after every message once callbacks
+ * are slow: a mean of more than budget / INBOX_CLOCK_STRIDE per message
+ * since the last look. So a slice runs past its budget by at most one
+ * callback, or one coarse clock tick (a few milliseconds) when callbacks
+ * are shorter than that.
+ */
 #define INBOX_CLOCK_STRIDE 16
 
 /*
@@ -195,6 +239,9 @@ static void		InboxFlushAccounting(CourierInbox *inboxPtr);
 static int		InboxHasWork(CourierInbox *inboxPtr);
 static int		InboxMayDrain(CourierInbox *inboxPtr,
 			    uint64_t *waitNsPtr);
+static InboxDrainEvent *InboxNewEvent(CourierInbox *inboxPtr, int wake);
+static void		InboxArmWake(CourierInbox *inboxPtr);
+static int		InboxWakeMayDrain(CourierInbox *inboxPtr);
 static void		InboxRearmIdleProc(ClientData clientData);
 static void		InboxRelease(CourierInbox *inboxPtr);
 static void		InboxSetupProc(ClientData clientData, int flags);
@@ -203,6 +250,27 @@ static void		InboxSawGap(CourierInbox *inboxPtr);
 static int		InboxSpin(CourierInbox *inboxPtr, int flags);
 static void		PortFree(CourierPort *portPtr);
 static void		PortUnref(CourierPort *portPtr, size_t count);
+
+/*
+ * InboxCoarseTick --
+ *	A clock that is cheap to read (a few nanoseconds, no TSC read) and
+ *	moves only every few milliseconds: a slice reads it after every
+ *	callback to see whether the precise clock is worth reading. Where
+ *	there is no such clock, the precise one (read after every callback).
+ */
+
+static inline uint64_t
+InboxCoarseTick(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+#else
+    return uv_hrtime();
+#endif
+}
 
 /* What a message costs against its port's high-water mark. */
 static inline size_t
@@ -243,6 +311,8 @@ CourierInboxForThread(void)
 	inboxPtr->owner = Tcl_GetCurrentThread();
 	atomic_init(&inboxPtr->wakeState, INBOX_IDLE);
 	atomic_init(&inboxPtr->awakeAt, 0);
+	atomic_init(&inboxPtr->wakeQueued, 0);
+	atomic_init(&inboxPtr->wakeInQueue, 0);
 	inboxPtr->refCount = 1;
 	inboxPtr->eligible = 1;
 	Tcl_CreateEventSource(InboxSetupProc, InboxCheckProc, inboxPtr);
@@ -276,6 +346,7 @@ CourierInboxClose(void)
 	    Tcl_GetThreadData(&inboxKey, sizeof(InboxThreadData));
     CourierInbox *inboxPtr = tsdPtr->inboxPtr;
     CourierMsg *msgPtr;
+    InboxDrainEvent *wakeEvPtr;
 
     if (inboxPtr == NULL) {
 	return;
@@ -285,6 +356,15 @@ CourierInboxClose(void)
     while (inboxPtr->postsInFlight > 0) {
 	uv_cond_wait(&inboxPtr->quiet, &inboxPtr->lock);
     }
+
+    /*
+     * No producer queues a wake-up from now on: the one in hand (if not
+     * taken) is freed here, a taken one is in Tcl's queue and deleted
+     * below with the drain events.
+     */
+
+    wakeEvPtr = inboxPtr->wakeEvPtr;
+    inboxPtr->wakeEvPtr = NULL;
     if (inboxPtr->incomingHead != NULL) {
 	if (inboxPtr->backlogTail != NULL) {
 	    inboxPtr->backlogTail->next = inboxPtr->incomingHead;
@@ -316,6 +396,9 @@ CourierInboxClose(void)
 
     Tcl_DeleteEventSource(InboxSetupProc, InboxCheckProc, inboxPtr);
     Tcl_DeleteEvents(InboxDrainEventFilter, inboxPtr);
+    if (wakeEvPtr != NULL) {
+	ckfree(wakeEvPtr);
+    }
     if (inboxPtr->rearmPending) {
 	Tcl_CancelIdleCall(InboxRearmIdleProc, inboxPtr);
     }
@@ -346,6 +429,7 @@ InboxRelease(
     uv_mutex_unlock(&inboxPtr->lock);
     if (left == 0) {
 	assert(inboxPtr->incomingHead == NULL);
+	assert(inboxPtr->wakeEvPtr == NULL);
 	uv_cond_destroy(&inboxPtr->quiet);
 	uv_mutex_destroy(&inboxPtr->lock);
 	free(inboxPtr);
@@ -610,6 +694,7 @@ CourierPortPostChain(
     size_t count = 0, cost = 0;
     int result = COURIER_POST_OK;
     int alert = 0;
+    InboxDrainEvent *wakeEvPtr = NULL;
 
     assert(headPtr != NULL);
     for (msgPtr = headPtr; msgPtr != NULL; msgPtr = msgPtr->next) {
@@ -642,6 +727,19 @@ CourierPortPostChain(
     }
     if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_relaxed)
 	    == INBOX_IDLE) {
+	/*
+	 * The first message of a burst. Take the owner's ready-made wake-up
+	 * event, unless the last one is still queued (a drain of the check
+	 * proc got to its messages first): then that one, or the event
+	 * source once it has run, drains this message.
+	 */
+
+	wakeEvPtr = inboxPtr->wakeEvPtr;
+	if (wakeEvPtr != NULL) {
+	    inboxPtr->wakeEvPtr = NULL;
+	    atomic_store_explicit(&inboxPtr->wakeQueued, 1,
+		    memory_order_relaxed);
+	}
 	atomic_store_explicit(&inboxPtr->awakeAt, uv_hrtime(),
 		memory_order_relaxed);
 	atomic_store_explicit(&inboxPtr->wakeState, INBOX_AWAKE,
@@ -653,7 +751,22 @@ CourierPortPostChain(
     uv_mutex_unlock(&inboxPtr->lock);
 
     if (alert) {
+	/*
+	 * The owner's thread is alive: CourierInboxClose, in its exit
+	 * handler, waits for postsInFlight to drop to 0 and refuses later
+	 * posts. Tcl_ThreadQueueEvent takes the event over (no allocation
+	 * here); the alert wakes the owner if it sleeps in the notifier.
+	 */
+
+	if (wakeEvPtr != NULL) {
+	    Tcl_ThreadQueueEvent(inboxPtr->owner, &wakeEvPtr->header,
+		    TCL_QUEUE_TAIL);
+	}
 	Tcl_ThreadAlert(inboxPtr->owner);
+	if (wakeEvPtr != NULL) {
+	    atomic_store_explicit(&inboxPtr->wakeInQueue, 1,
+		    memory_order_release);
+	}
 	uv_mutex_lock(&inboxPtr->lock);
 	if (--inboxPtr->postsInFlight == 0 && inboxPtr->closed) {
 	    uv_cond_broadcast(&inboxPtr->quiet);
@@ -692,7 +805,9 @@ InboxHasWork(
  *	The inbox's event source. Setup keeps the notifier from blocking
  *	while a drain is due; check queues the drain event. Both ignore
  *	calls that do not include file events, so "update idletasks" (idle
- *	events only) never delivers network messages.
+ *	events only) never delivers network messages, and both leave the
+ *	work to a producer's wake-up event while one is in flight (it is in
+ *	Tcl's queue, or about to be, and its producer alerts the thread).
  *
  *----------------------------------------------------------------------
  */
@@ -705,7 +820,25 @@ InboxSetupProc(
     CourierInbox *inboxPtr = clientData;
     uint64_t waitNs;
 
-    if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued) {
+    if (!inboxPtr->wakeArmed) {
+	/*
+	 * The thread runs its event loop, so Tcl's notifier knows it now:
+	 * producers may queue events to it from here on. (A thread may open
+	 * its inbox before it creates an interpreter, as an actor's does;
+	 * an event queued to it then would be lost.) Until now posts only
+	 * alerted, and this event source drains what they brought. The
+	 * call to Tcl_DeleteEvents (which finds nothing) makes sure that
+	 * this thread, not a producer, creates the mutex of its event
+	 * queue, which Tcl allocates on first use.
+	 */
+
+	inboxPtr->wakeArmed = 1;
+	Tcl_DeleteEvents(InboxDrainEventFilter, inboxPtr);
+	InboxArmWake(inboxPtr);
+    }
+    if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued
+	    || atomic_load_explicit(&inboxPtr->wakeQueued,
+		    memory_order_relaxed)) {
 	return;
     }
     if (!InboxHasWork(inboxPtr)) {
@@ -742,10 +875,15 @@ InboxCheckProc(
     int flags)
 {
     CourierInbox *inboxPtr = clientData;
-    InboxDrainEvent *evPtr;
     uint64_t waitNs;
 
-    if (!(flags & TCL_FILE_EVENTS) || inboxPtr->eventQueued
+    if (!(flags & TCL_FILE_EVENTS)) {
+	return;
+    }
+    inboxPtr->drainsSincePoll = 0;
+    if (inboxPtr->eventQueued
+	    || atomic_load_explicit(&inboxPtr->wakeQueued,
+		    memory_order_relaxed)
 	    || !InboxHasWork(inboxPtr)) {
 	return;
     }
@@ -755,11 +893,29 @@ InboxCheckProc(
     if (!InboxMayDrain(inboxPtr, &waitNs)) {
 	return;
     }
-    evPtr = (InboxDrainEvent *) ckalloc(sizeof(InboxDrainEvent));
-    evPtr->header.proc = InboxDrainEventProc;
-    evPtr->inboxPtr = inboxPtr;
     inboxPtr->eventQueued = 1;
-    Tcl_QueueEvent(&evPtr->header, TCL_QUEUE_TAIL);
+    Tcl_QueueEvent(&InboxNewEvent(inboxPtr, 0)->header, TCL_QUEUE_TAIL);
+}
+
+/*
+ * InboxNewEvent --
+ *	Allocates a drain event (owner thread: Tcl's allocator): a wake-up
+ *	for producers to queue, or one the check proc queues.
+ */
+
+static InboxDrainEvent *
+InboxNewEvent(
+    CourierInbox *inboxPtr,
+    int wake)
+{
+    InboxDrainEvent *evPtr = (InboxDrainEvent *)
+	    ckalloc(sizeof(InboxDrainEvent));
+
+    evPtr->header.proc = InboxDrainEventProc;
+    evPtr->header.nextPtr = NULL;
+    evPtr->inboxPtr = inboxPtr;
+    evPtr->wake = wake;
+    return evPtr;
 }
 
 /*
@@ -807,8 +963,18 @@ InboxSpin(
     }
     inboxPtr->spins++;
     do {
+	/*
+	 * A hit once a message is posted and, if its producer took the
+	 * wake-up event, that event is in Tcl's queue and the alert made:
+	 * the thread then finds it without sleeping in the notifier.
+	 */
+
 	if (atomic_load_explicit(&inboxPtr->wakeState, memory_order_acquire)
-		== INBOX_AWAKE) {
+		== INBOX_AWAKE
+		&& (!atomic_load_explicit(&inboxPtr->wakeQueued,
+			memory_order_relaxed)
+		    || atomic_load_explicit(&inboxPtr->wakeInQueue,
+			memory_order_acquire))) {
 	    inboxPtr->spinHits++;
 	    InboxSawGap(inboxPtr);
 	    return 1;
@@ -889,6 +1055,11 @@ InboxDrainEventFilter(
  *	waits until the idle handlers have run (InboxRearmIdleProc): every
  *	window event, timer and repaint pending now goes first.
  *
+ *	A producer's wake-up first allocates the next wake-up event (so
+ *	that a nested event loop in a callback of this slice is woken by
+ *	the next burst too), then drains only if InboxWakeMayDrain allows;
+ *	otherwise the event source queues the drain in its turn.
+ *
  * Results:
  *	0 when the flags exclude file events (the event stays queued),
  *	else 1.
@@ -901,12 +1072,21 @@ InboxDrainEventProc(
     Tcl_Event *evPtr,
     int flags)
 {
-    CourierInbox *inboxPtr = ((InboxDrainEvent *) evPtr)->inboxPtr;
+    InboxDrainEvent *drainPtr = (InboxDrainEvent *) evPtr;
+    CourierInbox *inboxPtr = drainPtr->inboxPtr;
 
     if (!(flags & TCL_FILE_EVENTS)) {
 	return 0;
     }
-    inboxPtr->eventQueued = 0;
+    if (drainPtr->wake) {
+	inboxPtr->wakeEvents++;
+	InboxArmWake(inboxPtr);
+	if (!InboxWakeMayDrain(inboxPtr)) {
+	    return 1;
+	}
+    } else {
+	inboxPtr->eventQueued = 0;
+    }
 
     /*
      * A callback may close the inbox (the thread exit handlers run when a
@@ -919,12 +1099,61 @@ InboxDrainEventProc(
     uv_mutex_unlock(&inboxPtr->lock);
 
     InboxDrainSlice(inboxPtr);
+    inboxPtr->drainsSincePoll++;
     inboxPtr->spinArmed = 1;
     inboxPtr->drainEndAt = uv_hrtime();
     if (!inboxPtr->ownerClosed && InboxHasWork(inboxPtr)) {
 	InboxPark(inboxPtr);
     }
     InboxRelease(inboxPtr);
+    return 1;
+}
+
+/*
+ * InboxArmWake --
+ *	Hands the producers the next wake-up event, allocated here in the
+ *	owner thread. Called when the event loop first runs and each time a
+ *	wake-up runs.
+ */
+
+static void
+InboxArmWake(
+    CourierInbox *inboxPtr)
+{
+    InboxDrainEvent *evPtr = InboxNewEvent(inboxPtr, 1);
+
+    uv_mutex_lock(&inboxPtr->lock);
+    assert(inboxPtr->wakeEvPtr == NULL && !inboxPtr->closed);
+    inboxPtr->wakeEvPtr = evPtr;
+    atomic_store_explicit(&inboxPtr->wakeQueued, 0, memory_order_relaxed);
+    atomic_store_explicit(&inboxPtr->wakeInQueue, 0, memory_order_relaxed);
+    uv_mutex_unlock(&inboxPtr->lock);
+}
+
+/*
+ * InboxWakeMayDrain --
+ *	May a producer's wake-up drain now? Not when there is nothing left
+ *	(a drain of the check proc took its messages), when the inbox is
+ *	parked, or when two slices have run since the notifier was last
+ *	polled: a wake-up is queued at any time and served before the poll
+ *	of the next Tcl_DoOneEvent, so without this, bursts that each come
+ *	just after the last drain would keep timers, window events and
+ *	sockets of the thread's own waiting.
+ */
+
+static int
+InboxWakeMayDrain(
+    CourierInbox *inboxPtr)
+{
+    uint64_t waitNs;
+
+    if (!InboxHasWork(inboxPtr) || inboxPtr->drainsSincePoll >= 2
+	    || !InboxMayDrain(inboxPtr, &waitNs)) {
+	return 0;
+    }
+    if (inboxPtr->drainEndAt != 0) {
+	InboxSawGap(inboxPtr);
+    }
     return 1;
 }
 
@@ -977,7 +1206,8 @@ CourierInboxForThreadIfOpen(void)
  *
  *	Takes everything posted so far and delivers messages in order until
  *	the backlog is empty or the time budget is spent (at least one
- *	message is delivered). Callbacks may re-enter the event loop; a
+ *	message is delivered; slow callbacks are timed one by one, see
+ *	INBOX_CLOCK_STRIDE). Callbacks may re-enter the event loop; a
  *	nested drain continues from the same backlog.
  *
  *----------------------------------------------------------------------
@@ -995,6 +1225,12 @@ InboxDrainSlice(
     unsigned n = 0;
     CourierMsgBlock *freeBlock = NULL;	/* Messages delivered, freed in */
     size_t freeCount = 0;		/* runs that share a block. */
+    uint64_t tick = InboxCoarseTick();	/* The coarse clock at the last
+					 * look at the precise one. */
+    uint64_t lookedAt = start;		/* The last look, */
+    unsigned lookedAtN = 0;		/* after that many messages. */
+    int checkEach = 0;			/* Callbacks are slow: look after
+					 * each. */
 
     uv_mutex_lock(&inboxPtr->lock);
     if (inboxPtr->incomingHead != NULL) {
@@ -1061,11 +1297,25 @@ InboxDrainSlice(
 	    break;
 	}
 
-	if (++n % INBOX_CLOCK_STRIDE == 0) {
-	    InboxFlushAccounting(inboxPtr);
-	    if (uv_hrtime() - start >= budgetNs) {
+	n++;
+	if (n % INBOX_CLOCK_STRIDE == 0 || checkEach
+		|| InboxCoarseTick() != tick) {
+	    uint64_t now = uv_hrtime();
+
+	    if (n % INBOX_CLOCK_STRIDE == 0) {
+		InboxFlushAccounting(inboxPtr);
+	    }
+	    if (now - start >= budgetNs) {
+		if (inboxPtr->backlogHead != NULL) {
+		    inboxPtr->budgetCuts++;
+		}
 		break;
 	    }
+	    checkEach = (now - lookedAt) * INBOX_CLOCK_STRIDE
+		    > budgetNs * (n - lookedAtN);
+	    lookedAt = now;
+	    lookedAtN = n;
+	    tick = InboxCoarseTick();
 	}
     }
     if (freeBlock != NULL) {
@@ -1210,7 +1460,9 @@ CourierInboxStats(
     PUT("discarded", inboxPtr->discarded);
     PUT("pending", incoming + inboxPtr->backlogCount);
     PUT("wakeups", wakeups);
+    PUT("wakeEvents", inboxPtr->wakeEvents);
     PUT("drains", inboxPtr->drains);
+    PUT("budgetCuts", inboxPtr->budgetCuts);
     PUT("largestBacklog", inboxPtr->largestBacklog);
     PUT("longestDrainUs", inboxPtr->longestDrainNs / 1000);
     PUT("fullReplies", fullReplies);
@@ -1222,9 +1474,10 @@ CourierInboxStats(
 
     if (reset) {
 	inboxPtr->delivered = inboxPtr->discarded = inboxPtr->drains = 0;
+	inboxPtr->budgetCuts = 0;
 	inboxPtr->resumes = inboxPtr->longestDrainNs = 0;
 	inboxPtr->largestBacklog = 0;
-	inboxPtr->spins = inboxPtr->spinHits = 0;
+	inboxPtr->spins = inboxPtr->spinHits = inboxPtr->wakeEvents = 0;
     }
     return dictPtr;
 }

@@ -5,16 +5,18 @@
  *
  *	Every Tcl thread that uses Courier has one inbox. Code that lives in
  *	that thread opens *ports* on it: a port is one stream of messages with
- *	one producer (a socket, a child process, a test flood) and one
- *	receiver (a Tcl object in the owner thread). The producer posts
+ *	one producer (a socket, a child process, an actor, a test flood)
+ *	and one receiver (a Tcl object in the owner thread). The producer posts
  *	messages to the port from its own thread; the owner thread delivers
  *	them, in order, through the port's deliver procedure.
  *
- *	Rules that make this safe (see ../shared/DESIGN.md):
+ *	Rules that make this safe (doc/design.md tells why):
  *	- A message is plain malloc'ed C data, never a Tcl_Obj.
- *	- Producers wake the owner once per burst: the first message posted
- *	  to an idle inbox queues one Tcl event and alerts the thread; later
- *	  ones only append.
+ *	- Producers wake the owner once per burst, not once per message:
+ *	  the first message posted to an idle inbox queues the owner's
+ *	  wake-up event (allocated beforehand by the owner thread, so that
+ *	  producers never call Tcl's allocator) with Tcl_ThreadQueueEvent
+ *	  and alerts the thread; later ones only append.
  *	- The owner drains for at most a time budget, then lets every pending
  *	  window event, timer and idle handler run before it drains again.
  *	- Each port counts the bytes posted but not yet delivered. Above its

@@ -51,9 +51,7 @@ typedef struct Server {
     CourierIoThread *ioPtr;
 
     /* Tcl half. */
-    CourierResource resource;
-    Tcl_Interp *interp;
-    Tcl_Command token;
+    CourierHandle handle;	/* Its command, name and resource. */
     CourierPort *tclPort;
     ConnOptions opts;		/* Given to every accepted connection. */
     Tcl_Obj *onaccept;
@@ -62,7 +60,6 @@ typedef struct Server {
     int pruneAt;		/* Drop the closed ones from clients when
 				 * it grows this long. */
     int maxClients;
-    int closed;
     int port;
     char host[64];
     int backlog;
@@ -82,14 +79,12 @@ typedef struct Server {
     atomic_int acceptErrors;	/* Accept failures seen, posted or not. */
 } Server;
 
-#define RESOURCE_TO_SERVER(resPtr) \
-    ((Server *) ((char *) (resPtr) - offsetof(Server, resource)))
+#define HANDLE_TO_SERVER(handlePtr) \
+    ((Server *) ((char *) (handlePtr) - offsetof(Server, handle)))
 
 static const char serverKind[] = "server";
 
-static void	ServerCloseResource(CourierResource *resPtr);
-static void	ServerCloseTcl(Server *serverPtr);
-static void	ServerCommandDeleted(ClientData clientData);
+static CourierHandleCloseProc ServerClosed;
 static int	ServerObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
 
@@ -398,7 +393,7 @@ CountClients(
 
     Tcl_ListObjGetElements(NULL, serverPtr->clients, &n, &names);
     for (i = 0; i < n; i++) {
-	if (CourierConnIsOpen(serverPtr->interp, Tcl_GetString(names[i]))) {
+	if (CourierConnIsOpen(serverPtr->handle.interp, Tcl_GetString(names[i]))) {
 	    Tcl_ListObjAppendElement(NULL, open, names[i]);
 	}
     }
@@ -421,17 +416,16 @@ ServerAcceptError(
     Server *serverPtr,
     CourierMsg *msgPtr)
 {
-    Tcl_Interp *interp = serverPtr->interp;
+    Tcl_Interp *interp = serverPtr->handle.interp;
     const char *name = (const char *) msgPtr->data;
     size_t nameLen = strlen(name);
     Tcl_Obj *text = Tcl_NewStringObj(name + nameLen + 1,
 	    (int) (msgPtr->size - nameLen - 1));
-    Tcl_Obj *serverName = Tcl_NewObj(), *args[3];
+    Tcl_Obj *serverName = serverPtr->handle.nameObj, *args[3];
 
     assert(nameLen < msgPtr->size);
     Tcl_IncrRefCount(text);
     Tcl_IncrRefCount(serverName);
-    Tcl_GetCommandFullName(interp, serverPtr->token, serverName);
     if (serverPtr->onAcceptError == NULL) {
 	Tcl_SetObjResult(interp, Tcl_ObjPrintf(
 		"listener %s cannot accept: %s", Tcl_GetString(serverName),
@@ -445,7 +439,8 @@ ServerAcceptError(
     args[0] = serverName;
     args[1] = text;
     args[2] = Tcl_NewStringObj(name, -1);
-    CourierCallPrefix(interp, serverPtr->onAcceptError, 3, args);
+    CourierCallPrefix(interp, "-onaccepterror", args[0],
+	    serverPtr->onAcceptError, 3, args);
     Tcl_DecrRefCount(serverName);
     Tcl_DecrRefCount(text);
 }
@@ -456,7 +451,7 @@ ServerDeliver(
     CourierMsg *msgPtr)
 {
     Server *serverPtr = ownerData;
-    Tcl_Interp *interp = serverPtr->interp;
+    Tcl_Interp *interp = serverPtr->handle.interp;
     AcceptInfo info;
     Tcl_Obj *connName;
 
@@ -488,16 +483,24 @@ ServerDeliver(
 	    serverPtr->pruneAt = 2 * CountClients(serverPtr) + 64;
 	}
     }
+    if (Tcl_IsShared(serverPtr->clients)) {
+	/* $s info handed the list out: append to a copy of our own. */
+	Tcl_Obj *copy = Tcl_DuplicateObj(serverPtr->clients);
+
+	Tcl_DecrRefCount(serverPtr->clients);
+	serverPtr->clients = copy;
+	Tcl_IncrRefCount(copy);
+    }
     Tcl_ListObjAppendElement(NULL, serverPtr->clients, connName);
     if (serverPtr->onaccept != NULL) {
 	Tcl_Obj *args[4];
 
-	args[0] = Tcl_NewObj();
-	Tcl_GetCommandFullName(interp, serverPtr->token, args[0]);
+	args[0] = serverPtr->handle.nameObj;
 	args[1] = connName;
 	args[2] = Tcl_NewStringObj(info.host, -1);
 	args[3] = Tcl_NewIntObj(info.port);
-	CourierCallPrefix(interp, serverPtr->onaccept, 4, args);
+	CourierCallPrefix(interp, "-onaccept", args[0],
+		serverPtr->onaccept, 4, args);
     }
     /*
      * -onaccept may have closed or renamed the handle: the message's
@@ -543,65 +546,6 @@ ServerPortReleased(
 static const CourierPortType serverPortType = {
     "server", ServerDeliver, ServerNotify, ServerPortReleased, ServerDiscard
 };
-
-/*
- * BindListener --
- *	socket, bind, listen in the calling thread. Returns the descriptor,
- *	or -1 with an error in interp.
- */
-
-static int
-BindListener(
-    Tcl_Interp *interp,
-    const char *host,
-    int port,
-    int backlog,
-    int *boundPortPtr)
-{
-    struct sockaddr_storage addr;
-    socklen_t len;
-    int fd, on = 1, family;
-
-    memset(&addr, 0, sizeof(addr));
-    if (strcmp(host, "localhost") == 0) {
-	host = "127.0.0.1";
-    }
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *) &addr) == 0) {
-	family = AF_INET;
-	len = sizeof(struct sockaddr_in);
-    } else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *) &addr) == 0) {
-	family = AF_INET6;
-	len = sizeof(struct sockaddr_in6);
-    } else {
-	CourierError(interp, "VALUE", "-host",
-		"bad value \"%.100s\" for -host: expected a numeric IPv4 or "
-		"IPv6 address, or localhost", host);
-	return -1;
-    }
-    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot create a socket: %s", Tcl_ErrnoMsg(errno));
-	return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (bind(fd, (struct sockaddr *) &addr, len) < 0
-	    || listen(fd, backlog) < 0) {
-	int err = errno;
-
-	close(fd);
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot listen on %s port %d: %s", host, port,
-		Tcl_ErrnoMsg(err));
-	return -1;
-    }
-    len = sizeof(addr);
-    getsockname(fd, (struct sockaddr *) &addr, &len);
-    *boundPortPtr = ntohs(family == AF_INET
-	    ? ((struct sockaddr_in *) &addr)->sin_port
-	    : ((struct sockaddr_in6 *) &addr)->sin6_port);
-    return fd;
-}
 
 /*
  *----------------------------------------------------------------------
@@ -663,8 +607,8 @@ CourierListenObjCmd(
     const char *host;
     Server *serverPtr;
     CourierIoThread *ioPtr;
-    int fd, boundPort;
-    char cmdName[64];
+    int fd, boundPort, family;
+    Tcl_Obj *nameObj;
 
     (void) clientData;
     if (objc < 2) {
@@ -687,7 +631,9 @@ CourierListenObjCmd(
     }
     host = own.host != NULL ? Tcl_GetString(own.host) : "127.0.0.1";
 
-    fd = BindListener(interp, host, (int) port, own.backlog, &boundPort);
+    fd = CourierBindSocket(interp, SOCK_STREAM, host, (int) port, AF_UNSPEC,
+	    COURIER_BIND_REUSEADDR, own.backlog, "listen on", &family,
+	    &boundPort);
     if (fd < 0) {
 	goto error;
     }
@@ -705,7 +651,6 @@ CourierListenObjCmd(
     atomic_init(&serverPtr->refCount, 3);	/* Tcl, I/O, port. */
     serverPtr->ioObj.abortProc = IoServerAbort;
     serverPtr->ioPtr = ioPtr;
-    serverPtr->interp = interp;
     serverPtr->opts = opts;
     serverPtr->onaccept = own.onaccept;		/* Takes the references. */
     serverPtr->onAcceptError = own.onAcceptError;
@@ -723,14 +668,10 @@ CourierListenObjCmd(
     serverPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr,
 	    &serverPortType, interp, serverPtr, serverPtr, 1 << 20);
     serverPtr->ioPort = serverPtr->tclPort;
-    CourierResourceAdd(cinterpPtr, &serverPtr->resource, serverKind,
-	    ServerCloseResource);
-    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
-	    serverPtr->resource.name);
-    serverPtr->token = Tcl_CreateObjCommand(interp, cmdName, ServerObjCmd,
-	    serverPtr, ServerCommandDeleted);
+    nameObj = CourierHandleCreate(&serverPtr->handle, cinterpPtr, serverKind,
+	    ServerObjCmd, ServerClosed);
     ServerSubmit(serverPtr, ListenRun, ListenDiscard);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(cmdName, -1));
+    Tcl_SetObjResult(interp, nameObj);
     CourierOptRelease(listenOptionSpecs, &own);
     return TCL_OK;
 
@@ -749,24 +690,21 @@ CourierListenObjCmd(
  *----------------------------------------------------------------------
  */
 
-static void
-ServerCloseTcl(
-    Server *serverPtr)
-{
-    Tcl_Command token = serverPtr->token;
+/*
+ * ServerClosed --
+ *	The handle is closed (CourierHandleClose): stop listening, drop the
+ *	Tcl half.
+ */
 
-    if (serverPtr->closed) {
-	return;
-    }
-    serverPtr->closed = 1;
+static void
+ServerClosed(
+    CourierHandle *handlePtr)
+{
+    Server *serverPtr = HANDLE_TO_SERVER(handlePtr);
+
     ServerSubmit(serverPtr, UnlistenRun, ServerCmdDiscard);
     CourierPortClose(serverPtr->tclPort);
     serverPtr->tclPort = NULL;
-    CourierResourceForget(&serverPtr->resource);
-    serverPtr->token = NULL;
-    if (token != NULL) {
-	Tcl_DeleteCommandFromToken(serverPtr->interp, token);
-    }
     CourierConnOptionsFree(&serverPtr->opts);
     if (serverPtr->onaccept != NULL) {
 	Tcl_DecrRefCount(serverPtr->onaccept);
@@ -779,25 +717,6 @@ ServerCloseTcl(
     Tcl_DecrRefCount(serverPtr->clients);
     serverPtr->clients = NULL;
     ServerUnref(serverPtr);		/* The Tcl half's. */
-}
-
-static void
-ServerCloseResource(
-    CourierResource *resPtr)
-{
-    ServerCloseTcl(RESOURCE_TO_SERVER(resPtr));
-}
-
-static void
-ServerCommandDeleted(
-    ClientData clientData)
-{
-    Server *serverPtr = clientData;
-
-    if (!serverPtr->closed) {
-	serverPtr->token = NULL;
-	ServerCloseTcl(serverPtr);
-    }
 }
 
 /*
@@ -824,10 +743,10 @@ ServerObjCmd(
 	"cget", "close", "configure", "info", "port", NULL
     };
     enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PORT };
-    Server *serverPtr = clientData;
+    Server *serverPtr = HANDLE_TO_SERVER(clientData);
     int index;
 
-    if (serverPtr->closed) {
+    if (serverPtr->handle.closed) {
 	/* Called from a delete trace while $s close runs. */
 	return CourierError(interp, "CLOSED", NULL,
 		"listener \"%s\" is being closed", Tcl_GetString(objv[0]));
@@ -852,7 +771,7 @@ ServerObjCmd(
 	Tcl_SetObjResult(interp, Tcl_NewIntObj(serverPtr->port));
 	return TCL_OK;
     case SC_CLOSE:
-	ServerCloseTcl(serverPtr);
+	CourierHandleClose(&serverPtr->handle);
 	return TCL_OK;
     case SC_INFO: {
 	Tcl_Obj *d = Tcl_NewDictObj();
@@ -922,4 +841,22 @@ ServerObjCmd(
     }
     }
     return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierListenInit --
+ *
+ *	Creates courier::listen in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierListenInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::listen", CourierListenObjCmd,
+	    NULL, NULL);
 }

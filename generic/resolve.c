@@ -219,7 +219,7 @@ LookupDeliver(
     /* Space-separated numeric addresses read as a proper list. */
     args[1] = Tcl_NewStringObj((const char *) msgPtr->data,
 	    (int) msgPtr->size);
-    CourierCallPrefix(interp, cmdPtr, 2, args);
+    CourierCallPrefix(interp, "-command", NULL, cmdPtr, 2, args);
     Tcl_DecrRefCount(cmdPtr);
 }
 
@@ -239,4 +239,22 @@ LookupClose(
     CourierResourceForget(resPtr);
     Tcl_DecrRefCount(lookupPtr->cmdPtr);
     ckfree(lookupPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierResolveInit --
+ *
+ *	Creates courier::resolve in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierResolveInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::resolve", CourierResolveObjCmd,
+	    NULL, NULL);
 }

@@ -1,11 +1,12 @@
 /*
  * spawn.c --
  *
- *	courier::spawn: child processes as workers. The command checks its
- *	arguments and builds the spec (argv, environment, directory) in the
- *	Tcl thread; conn.c creates the connection whose stream is the child's
- *	stdin and stdout, and the I/O thread spawns the child (this file's
- *	I/O functions), reaps it and reports its exit. See spawn.h.
+ *	courier::spawn: child processes as workers. Everything here runs in
+ *	the interpreter's thread: the command checks its arguments and
+ *	builds the spec (argv, environment, directory, a program found on
+ *	PATH), and signal names for $p kill. process.c creates the
+ *	connection whose stream is the child's stdin and stdout, and its I/O
+ *	thread spawns the child, reaps it and reports its exit. See spawn.h.
  */
 
 #include "spawn.h"
@@ -31,186 +32,6 @@ static const struct {
     {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
     {NULL, 0}
 };
-
-/*
- *======================================================================
- * The I/O half: runs in the connection's I/O thread.
- *======================================================================
- */
-
-#define HANDLE_TO_PROCESS(h) \
-    ((CourierProcess *) ((char *) (h) - offsetof(CourierProcess, handle)))
-
-/*
- * SpawnOnExit --
- *	libuv reaped the child: keep the status for the EXIT message and
- *	close the handle (its close callback may finish the connection).
- */
-
-static void
-SpawnOnExit(
-    uv_process_t *handle,
-    int64_t exitStatus,
-    int termSignal)
-{
-    CourierProcess *procPtr = HANDLE_TO_PROCESS(handle);
-
-    assert(procPtr->handleOpen);
-    procPtr->exited = 1;
-    procPtr->exitStatus = exitStatus;
-    procPtr->termSignal = termSignal;
-    procPtr->handleOpen = 0;
-    uv_close((uv_handle_t *) handle, procPtr->closeProc);
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierProcessSpawnIo --
- *
- *	Starts the child with a socket pair for its stdin and stdout (and
- *	stderr with -stderr merge). Our end is opened on *pipePtr, which the
- *	caller has initialised on loop.
- *
- * Results:
- *	0, or a libuv error code.
- *
- * Side effects:
- *	On success the process handle is open (procPtr->handleOpen), with
- *	data as its data; it is closed with closeProc when the child exits.
- *	On failure after uv_spawn was called, the handle is closing with
- *	closeProc all the same (libuv initialises it either way). Either
- *	way *handlesPtr counts the handle. procPtr->pid is set.
- *
- *----------------------------------------------------------------------
- */
-
-int
-CourierProcessSpawnIo(
-    CourierProcess *procPtr,
-    uv_loop_t *loop,
-    uv_pipe_t *pipePtr,
-    void *data,
-    uv_close_cb closeProc,
-    int *handlesPtr)
-{
-    uv_process_options_t options;
-    uv_stdio_container_t stdio[3];
-    uv_os_sock_t fds[2];
-    int rc;
-
-    assert(!procPtr->handleOpen && !procPtr->exited);
-    procPtr->closeProc = closeProc;	/* For SpawnOnExit. */
-
-    /* Ours non-blocking for libuv; the child's blocking, as programs
-     * expect of their standard streams. Both close on exec. */
-    rc = uv_socketpair(SOCK_STREAM, 0, fds, UV_NONBLOCK_PIPE, 0);
-    if (rc < 0) {
-	return rc;
-    }
-    rc = uv_pipe_open(pipePtr, fds[0]);
-    if (rc < 0) {
-	close(fds[0]);
-	close(fds[1]);
-	return rc;
-    }
-
-    memset(&options, 0, sizeof(options));
-    options.file = procPtr->argv[0];
-    options.args = procPtr->argv;
-    options.env = procPtr->envp;
-    options.cwd = procPtr->cwd;
-    options.exit_cb = SpawnOnExit;
-    options.stdio_count = 3;
-    options.stdio = stdio;
-    stdio[0].flags = UV_INHERIT_FD;
-    stdio[0].data.fd = fds[1];
-    stdio[1].flags = UV_INHERIT_FD;
-    stdio[1].data.fd = fds[1];
-    switch (procPtr->stderrMode) {
-    case COURIER_STDERR_MERGE:
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = fds[1];
-	break;
-    case COURIER_STDERR_DISCARD:
-	stdio[2].flags = UV_IGNORE;
-	break;
-    default:
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = 2;
-	break;
-    }
-    procPtr->handle.data = data;
-    rc = uv_spawn(loop, &procPtr->handle, &options);
-    close(fds[1]);			/* The child has its copies. */
-    (*handlesPtr)++;
-    if (rc < 0) {
-	uv_close((uv_handle_t *) &procPtr->handle, closeProc);
-	return rc;
-    }
-    procPtr->handleOpen = 1;
-    procPtr->pid = procPtr->handle.pid;
-    return 0;
-}
-
-/*
- * CourierProcessKillIo --
- *	Sends a signal to the child if it has not been reaped yet (after
- *	that its pid may belong to another process).
- */
-
-void
-CourierProcessKillIo(
-    CourierProcess *procPtr,
-    int signum)
-{
-    if (procPtr->handleOpen) {
-	uv_process_kill(&procPtr->handle, signum);
-    }
-}
-
-/*
- * CourierProcessAbortIo --
- *	The I/O thread stops, or the owner went away: a child still running
- *	gets SIGTERM and is no longer watched.
- */
-
-void
-CourierProcessAbortIo(
-    CourierProcess *procPtr,
-    uv_close_cb closeProc)
-{
-    if (procPtr->handleOpen) {
-	procPtr->handleOpen = 0;
-	uv_process_kill(&procPtr->handle, SIGTERM);
-	uv_close((uv_handle_t *) &procPtr->handle, closeProc);
-    }
-}
-
-/*
- * CourierProcessFree --
- *	Frees the spec and the struct (the last reference of the connection
- *	is gone, so neither half uses it).
- */
-
-void
-CourierProcessFree(
-    CourierProcess *procPtr)
-{
-    assert(!procPtr->handleOpen);
-    assert(procPtr->onexit == NULL);
-    uv_sem_destroy(&procPtr->answered);
-    free(procPtr->argv);
-    free(procPtr->envp);
-    free(procPtr->cwd);
-    free(procPtr);
-}
-
-/*
- *======================================================================
- * The Tcl half: courier::spawn.
- *======================================================================
- */
 
 /*
  * CourierGetSignalFromObj --
@@ -284,6 +105,33 @@ PackStrings(
 }
 
 /*
+ * HasNul --
+ *	Does a string hold a NUL character? The system calls take C strings,
+ *	which would silently end at it. Tcl keeps U+0000 as the bytes C0 80
+ *	in its string form.
+ */
+
+static int
+HasNul(
+    Tcl_Obj *objPtr)
+{
+    int len;
+    const char *s = Tcl_GetStringFromObj(objPtr, &len);
+    const char *p = s, *end = s + len;
+
+    if (memchr(s, '\0', (size_t) len) != NULL) {
+	return 1;
+    }
+    while ((p = memchr(p, '\xC0', (size_t) (end - p))) != NULL) {
+	if (p + 1 < end && (unsigned char) p[1] == 0x80) {
+	    return 1;
+	}
+	p++;
+    }
+    return 0;
+}
+
+/*
  * BuildEnvironment --
  *	The child's environment: ours, with the -env dict's variables added
  *	or replaced. Error code {COURIER VALUE -env}.
@@ -317,15 +165,23 @@ BuildEnvironment(
 	for (; !done; Tcl_DictObjNext(&search, &key, &value, &done)) {
 	    const char *name = Tcl_GetString(key);
 
-	    if (name[0] == '\0' || strchr(name, '=') != NULL) {
+	    if (name[0] == '\0' || strchr(name, '=') != NULL || HasNul(key)
+		    || HasNul(value)) {
 		Tcl_DictObjDone(&search);
 		for (i = 0; i < n; i++) {
 		    Tcl_DStringFree(&strings[i]);
 		}
 		ckfree(strings);
+		if (name[0] != '\0' && strchr(name, '=') == NULL
+			&& !HasNul(key)) {
+		    return CourierError(interp, "VALUE", "-env",
+			    "bad value for variable \"%.100s\" in -env: it "
+			    "holds a NUL character, which an environment "
+			    "variable cannot hold", name);
+		}
 		return CourierError(interp, "VALUE", "-env",
 			"bad variable name \"%.100s\" in -env: expected a "
-			"non-empty name without \"=\"", name);
+			"non-empty name without \"=\" or NUL", name);
 	    }
 	    Tcl_UtfToExternalDString(NULL, name, -1, &strings[n]);
 	    Tcl_DStringAppend(&strings[n], "=", 1);
@@ -479,11 +335,18 @@ ParseCwd(
     Tcl_Obj *valueObj,
     void *fieldPtr)
 {
-    Tcl_StatBuf *statPtr = Tcl_AllocStatBuf();
-    int isDir = Tcl_FSStat(valueObj, statPtr) == 0
-	    && S_ISDIR(Tcl_GetModeFromStat(statPtr));
+    Tcl_StatBuf *statPtr;
+    int isDir;
 
     (void) specPtr;
+    if (HasNul(valueObj)) {
+	return CourierError(interp, "VALUE", "-cwd",
+		"bad -cwd \"%.200s\": it holds a NUL character, which a path "
+		"cannot hold", Tcl_GetString(valueObj));
+    }
+    statPtr = Tcl_AllocStatBuf();
+    isDir = Tcl_FSStat(valueObj, statPtr) == 0
+	    && S_ISDIR(Tcl_GetModeFromStat(statPtr));
     ckfree(statPtr);
     if (!isDir) {
 	return CourierError(interp, "VALUE", "-cwd",
@@ -574,6 +437,14 @@ CourierSpawnObjCmd(
 		    Tcl_GetString(objv[i]));
 	}
     }
+    for (i = 0; i < nwords; i++) {
+	if (HasNul(words[i])) {
+	    return CourierError(interp, "VALUE", "cmdlist",
+		    "bad cmdlist: word %d (\"%.100s\") holds a NUL character, "
+		    "which a program's name or arguments cannot hold", i,
+		    Tcl_GetString(words[i]));
+	}
+    }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
 	return TCL_ERROR;
@@ -638,4 +509,22 @@ CourierSpawnObjCmd(
     CourierConnOptionsFree(&opts);
     CourierOptRelease(spawnOptionSpecs, &own);
     return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierSpawnInit --
+ *
+ *	Creates courier::spawn in an interpreter (called by Courier_Init).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierSpawnInit(
+    Tcl_Interp *interp)
+{
+    Tcl_CreateObjCommand(interp, "::courier::spawn", CourierSpawnObjCmd,
+	    NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * spawn.h --
  *
- *	Child processes (courier::spawn), shared by spawn.c (the command,
- *	the process handle) and conn.c (a process is a connection whose
+ *	Child processes (courier::spawn), shared by spawn.c (the command)
+ *	and process.c (the process handle; a process is a connection whose
  *	stream is a socket pair joined to the child's stdin and stdout, so
  *	reading, framing, writing and flow control are the connection's).
  *
@@ -18,6 +18,14 @@
 #define COURIER_SPAWN_H
 
 #include "conn.h"
+
+/*
+ * A child whose handle is gone (or whose I/O thread stops) gets SIGTERM,
+ * then SIGKILL if it still runs this long after; the I/O thread waits as
+ * long again for the kernel to let it be reaped, then stops waiting.
+ */
+
+#define COURIER_KILL_GRACE_MS 1000
 
 /* Where the child's stderr goes. */
 typedef enum {
@@ -40,6 +48,11 @@ typedef struct CourierProcess {
     uv_process_t handle;
     uv_close_cb closeProc;	/* Closes the handle when the child exits. */
     int handleOpen;
+    uv_timer_t killTimer;	/* SIGTERM, then SIGKILL (AbortIo). */
+    int killTimerOpen;
+    int aborting;		/* SIGTERM sent: the handle is gone. */
+    int killed;			/* SIGKILL sent. */
+    int *handlesPtr;		/* The connection's count of open handles. */
     int exited;
     int64_t exitStatus;
     int termSignal;
@@ -52,26 +65,27 @@ typedef struct CourierProcess {
     int tclSignal;
 } CourierProcess;
 
-/* spawn.c: the I/O thread. */
+/* process.c: the I/O thread. */
 MODULE_SCOPE int	CourierProcessSpawnIo(CourierProcess *procPtr,
 			    uv_loop_t *loop, uv_pipe_t *pipePtr, void *data,
 			    uv_close_cb closeProc, int *handlesPtr);
 MODULE_SCOPE void	CourierProcessKillIo(CourierProcess *procPtr,
 			    int signum);
-MODULE_SCOPE void	CourierProcessAbortIo(CourierProcess *procPtr,
-			    uv_close_cb closeProc);
+MODULE_SCOPE void	CourierProcessAbortIo(CourierProcess *procPtr);
 
-/* spawn.c: any thread, once neither half uses it. */
+/* process.c: any thread, once neither half uses it. */
 MODULE_SCOPE void	CourierProcessFree(CourierProcess *procPtr);
 
+/* spawn.c: signal names and numbers (Tcl thread). */
 MODULE_SCOPE int	CourierGetSignalFromObj(Tcl_Interp *interp,
 			    Tcl_Obj *objPtr, int *signumPtr);
 
-/* conn.c: the connection side of a process. */
+/* process.c: the connection of a process (Tcl thread). */
 MODULE_SCOPE Tcl_Obj *	CourierConnSpawn(Tcl_Interp *interp,
 			    CourierInterp *cinterpPtr, ConnOptions *optsPtr,
 			    CourierProcess *procPtr);
 
 MODULE_SCOPE Tcl_ObjCmdProc CourierSpawnObjCmd;
+MODULE_SCOPE void	CourierSpawnInit(Tcl_Interp *interp);
 
 #endif /* COURIER_SPAWN_H */

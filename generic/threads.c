@@ -4,7 +4,9 @@
  *	Every thread Courier starts goes through here: it gets an OS-visible
  *	name (what top -H, gdb and /proc/PID/task/TID/comm show) and an
  *	entry in a registry that "courier::threads" lists. Threads are
- *	joinable; whoever starts one joins it.
+ *	joinable; whoever starts one joins it, or gives up waiting after a
+ *	deadline (CourierThreadJoinUntil), and the thread then frees its own
+ *	record when it ends.
  *
  *	The registry lock is private to this file and held only around list
  *	updates.
@@ -24,22 +26,42 @@ struct CourierThread {
     char name[THREAD_NAME_MAX];
     void (*proc)(void *arg);
     void *arg;
+    int done;			/* Guarded by registryLock: proc returned. */
+    int detached;		/* Guarded by registryLock: nobody joins. */
     CourierThread *nextPtr;
     CourierThread *prevPtr;
 };
 
 static uv_once_t registryOnce = UV_ONCE_INIT;
 static uv_mutex_t registryLock;
+static uv_cond_t registryDone;		/* A thread's proc returned. */
 static CourierThread *registry;
 
 static void	RegistryInit(void);
+static void	RegistryUnlink(CourierThread *threadPtr);
 static void	ThreadTrampoline(void *arg);
 
 static void
 RegistryInit(void)
 {
-    if (uv_mutex_init(&registryLock) != 0) {
+    if (uv_mutex_init(&registryLock) != 0
+	    || uv_cond_init(&registryDone) != 0) {
 	Tcl_Panic("courier: cannot create the thread registry lock");
+    }
+}
+
+/* Removes a record from the registry; the caller holds registryLock. */
+static void
+RegistryUnlink(
+    CourierThread *threadPtr)
+{
+    if (threadPtr->prevPtr != NULL) {
+	threadPtr->prevPtr->nextPtr = threadPtr->nextPtr;
+    } else {
+	registry = threadPtr->nextPtr;
+    }
+    if (threadPtr->nextPtr != NULL) {
+	threadPtr->nextPtr->prevPtr = threadPtr->prevPtr;
     }
 }
 
@@ -85,14 +107,7 @@ CourierThreadStart(
     if (uv_thread_create(&threadPtr->handle, ThreadTrampoline,
 	    threadPtr) != 0) {
 	uv_mutex_lock(&registryLock);
-	if (threadPtr->prevPtr != NULL) {
-	    threadPtr->prevPtr->nextPtr = threadPtr->nextPtr;
-	} else {
-	    registry = threadPtr->nextPtr;
-	}
-	if (threadPtr->nextPtr != NULL) {
-	    threadPtr->nextPtr->prevPtr = threadPtr->prevPtr;
-	}
+	RegistryUnlink(threadPtr);
 	uv_mutex_unlock(&registryLock);
 	free(threadPtr);
 	return NULL;
@@ -109,6 +124,12 @@ CourierThreadStart(
     return threadPtr;
 }
 
+/*
+ * ThreadTrampoline --
+ *	The new thread: names itself, runs proc, then says it is done; a
+ *	thread nobody will join (detached) frees its own record.
+ */
+
 static void
 ThreadTrampoline(
     void *arg)
@@ -119,6 +140,16 @@ ThreadTrampoline(
     pthread_setname_np(pthread_self(), threadPtr->name);
 #endif
     threadPtr->proc(threadPtr->arg);
+    uv_mutex_lock(&registryLock);
+    if (threadPtr->detached) {
+	RegistryUnlink(threadPtr);
+	uv_mutex_unlock(&registryLock);
+	free(threadPtr);
+	return;
+    }
+    threadPtr->done = 1;
+    uv_cond_broadcast(&registryDone);
+    uv_mutex_unlock(&registryLock);
 }
 
 /*
@@ -141,16 +172,59 @@ CourierThreadJoin(
     assert(rc == 0);
     (void) rc;
     uv_mutex_lock(&registryLock);
-    if (threadPtr->prevPtr != NULL) {
-	threadPtr->prevPtr->nextPtr = threadPtr->nextPtr;
-    } else {
-	registry = threadPtr->nextPtr;
-    }
-    if (threadPtr->nextPtr != NULL) {
-	threadPtr->nextPtr->prevPtr = threadPtr->prevPtr;
-    }
+    RegistryUnlink(threadPtr);
     uv_mutex_unlock(&registryLock);
     free(threadPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierThreadJoinUntil --
+ *
+ *	Like CourierThreadJoin, but waits only until deadline (uv_hrtime
+ *	nanoseconds). A thread still running then is detached: it goes on
+ *	(no longer waited for by anyone) and frees its own record when it
+ *	ends.
+ *
+ * Results:
+ *	1 if the thread was joined, 0 if it was detached.
+ *
+ * Side effects:
+ *	The record is freed now (joined) or by the thread (detached); the
+ *	caller must not use it again either way.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierThreadJoinUntil(
+    CourierThread *threadPtr,
+    uint64_t deadline)
+{
+    int done;
+
+    uv_mutex_lock(&registryLock);
+    for (;;) {
+	uint64_t now = uv_hrtime();
+
+	done = threadPtr->done;
+	if (done || now >= deadline) {
+	    break;
+	}
+	uv_cond_timedwait(&registryDone, &registryLock, deadline - now);
+    }
+    if (!done) {
+	/* The thread frees the record; a detached thread's resources go
+	 * with it. */
+	threadPtr->detached = 1;
+	pthread_detach(threadPtr->handle);
+    }
+    uv_mutex_unlock(&registryLock);
+    if (done) {
+	CourierThreadJoin(threadPtr);	/* It has returned: no wait. */
+    }
+    return done;
 }
 
 /*

@@ -8,28 +8,21 @@
  *	no name lookup), so that "address in use" and the port picked for
  *	port 0 are known when courier::udp returns. Its I/O thread then owns
  *	it: it receives, and posts the datagrams of one loop turn to the
- *	handle's inbox port as one chain (UdpFlushRecv, from a uv_check
- *	handle), or as one packed message with -batch. Sends are commands: a
- *	numeric address is checked in the Tcl thread, a host name is looked
- *	up on the resolver threads (resolver.c) and the datagram sent when the
- *	answer comes back to the I/O thread.
+ *	handle's inbox port (udpio.c). Sends are commands: a numeric
+ *	address and the size are checked here, in the Tcl thread; a host
+ *	name is looked up by the I/O half.
  *
  *	UDP has no flow control: when the undelivered datagrams pass
  *	-maxpending bytes the I/O thread stops receiving until the port
  *	resumes it, and the kernel drops what its buffer cannot hold.
  *	Courier itself never drops a datagram it has received.
  *
- *	Who owns what: the Tcl half (handle, options, callbacks) belongs to
- *	the interpreter's thread; the uv_udp_t and the pending chain to the
- *	I/O thread; they share only atomic counters. The struct is freed
- *	when the last reference goes (Tcl half, I/O half, port, commands).
+ *	This file is the Tcl half (see udpInt.h): everything here runs in
+ *	the interpreter's thread. The struct is freed when the last
+ *	reference goes (Tcl half, I/O half, port, commands).
  */
 
-#include "courierInt.h"
-#include "io.h"
-#include "resolver.h"
-#include <stdatomic.h>
-#include <stdint.h>
+#include "udpInt.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,196 +30,14 @@
 #include <unistd.h>
 #include <assert.h>
 #include <ifaddrs.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
-
-/* Kinds of the messages the I/O half posts. */
-enum {
-    UDP_MSG_DATAGRAM = 1,	/* UdpPeer, then the payload. */
-    UDP_MSG_BATCH,		/* [u32 length][UdpPeer][payload]... */
-    UDP_MSG_ERROR		/* "ERRNAME\0message". */
-};
-
-/* The largest payloads IPv4 and IPv6 (without jumbograms) can carry. */
-#define UDP_MAX_PAYLOAD4 65507
-#define UDP_MAX_PAYLOAD6 65527
-
-/* A datagram's sender, as it crosses to the Tcl thread (no strings). */
-typedef struct UdpPeer {
-    uint8_t family;		/* AF_INET or AF_INET6. */
-    uint8_t pad;
-    uint16_t port;		/* Host order. */
-    uint8_t addr[16];		/* 4 or 16 bytes used. */
-} UdpPeer;
-
-/* What can be changed with $u configure. */
-typedef struct UdpOptions {
-    int broadcast;
-    int ttl;
-    int multicastLoop;
-    int multicastTtl;
-    Tcl_Obj *multicastIf;	/* NULL: the kernel's choice. */
-    int recvBuffer;		/* SO_RCVBUF; 0: the kernel's default. */
-    int maxDatagram;		/* Larger ones count as truncated. */
-    Tcl_WideInt maxPending;
-    int batch;
-    Tcl_Encoding encoding;	/* NULL: binary. */
-    Tcl_Obj *ondata, *onerror;
-} UdpOptions;
-
-/* What is given once, to courier::udp. */
-typedef struct UdpCreateOptions {
-    int port;
-    Tcl_Obj *host;		/* NULL: 127.0.0.1. */
-    int family;			/* An index into familyNames. */
-    int reuseAddr;
-} UdpCreateOptions;
-
-typedef struct Udp {
-    CourierIoObject ioObj;	/* Must be first: the data of its handle. */
-    atomic_int refCount;	/* Tcl half, I/O half, port, commands. */
-    CourierIoThread *ioPtr;
-
-    /* Tcl half. */
-    CourierResource resource;
-    Tcl_Interp *interp;
-    Tcl_Command token;
-    Tcl_Obj *nameObj;		/* The handle's current name. */
-    CourierPort *tclPort;
-    UdpOptions opts;
-    int closed;
-    int family;			/* AF_INET or AF_INET6. */
-    int port;
-    char host[64];
-    unsigned long inode;	/* The socket's, for its kernel counters. */
-    int connected;		/* $u connect was called. */
-    Tcl_Obj *peerObj;		/* {host port} after connect, or NULL. */
-    Tcl_Obj *lastHostObj;	/* The last sender's host, cached ... */
-    UdpPeer lastPeer;		/* ... for this address. */
-    uint64_t datagramsIn, bytesIn, datagramsOut, bytesOut;
-
-    /* I/O half. */
-    uv_udp_t udp;
-    uv_check_t flush;		/* Posts what one loop turn received. */
-    CourierPort *ioPort;
-    int fd;			/* Until the I/O half takes it. */
-    int ioHandles;		/* libuv handles not yet closed. */
-    int receiving;		/* uv_udp_recv_start is in force. */
-    int throttled;		/* The port said FULL. */
-    int userPaused;		/* $u pause. */
-    int ioClosed;
-    int ioBatch;		/* -batch, as the I/O half knows it. */
-    size_t ioMaxDatagram;	/* -maxdatagram, likewise. */
-    CourierMsg *pendHead, *pendTail;	/* Received, not yet posted. */
-    unsigned char *batchBuf;	/* -batch: the packed datagrams ... */
-    size_t batchLen, batchCap;	/* ... of this loop turn. */
-
-    /* Both halves. */
-    atomic_uint_fast64_t truncated;	/* Datagrams cut by the kernel. */
-    atomic_uint_fast64_t sendErrors;
-    atomic_size_t pendingOut;		/* Bytes sent, not yet written. */
-} Udp;
-
-#define RESOURCE_TO_UDP(resPtr) \
-    ((Udp *) ((char *) (resPtr) - offsetof(Udp, resource)))
 
 static const char udpKind[] = "udp";
 
 static const char *const familyNames[] = {"any", "inet", "inet6", NULL};
 enum { FAMILY_ANY, FAMILY_INET, FAMILY_INET6 };
-
-static void	UdpCloseTcl(Udp *udpPtr);
-static void	IoUdpFlush(uv_check_t *handle);
-
-static void
-UdpUnref(
-    Udp *udpPtr)
-{
-    if (atomic_fetch_sub(&udpPtr->refCount, 1) == 1) {
-	free(udpPtr->batchBuf);
-	free(udpPtr);
-    }
-}
-
-/*
- *======================================================================
- * I/O half.
- *======================================================================
- */
-
-/* A command to the I/O half. */
-typedef struct UdpCmd {
-    CourierIoCmd header;
-    Udp *udpPtr;
-    int flag;			/* What the run procedure is told. */
-    UdpOptions io;		/* Options, for UdpConfigureRun (no Tcl
-				 * values are read: only the numbers). */
-    char ifaddr[64];		/* -multicastif, "" for none. */
-    /* For commands whose caller waits for the answer (join, connect). */
-    uv_sem_t *donePtr;
-    int *resultPtr;
-    char group[64];
-    struct sockaddr_storage addr;
-} UdpCmd;
-
-/* A datagram to send: the command, then the bytes. */
-typedef struct UdpSendCmd {
-    CourierIoCmd header;
-    Udp *udpPtr;
-    uv_udp_send_t req;
-    struct sockaddr_storage addr;
-    int useAddr;		/* 0: the connected peer. */
-    char *hostName;		/* A name to look up first, or NULL. */
-    char service[8];
-    size_t length;
-    unsigned char data[];
-} UdpSendCmd;
-
-static UdpCmd *
-UdpCmdNew(
-    Udp *udpPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
-{
-    UdpCmd *ucPtr = calloc(1, sizeof(UdpCmd));
-
-    if (ucPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(UdpCmd));
-    }
-    ucPtr->header.runProc = runProc;
-    ucPtr->header.discardProc = discardProc;
-    ucPtr->udpPtr = udpPtr;
-    atomic_fetch_add(&udpPtr->refCount, 1);
-    return ucPtr;
-}
-
-/*
- * UdpCmdDone --
- *	Frees a command; tells a waiting caller its result first.
- */
-
-static void
-UdpCmdDone(
-    UdpCmd *ucPtr,
-    int result)
-{
-    if (ucPtr->donePtr != NULL) {
-	*ucPtr->resultPtr = result;
-	uv_sem_post(ucPtr->donePtr);
-    }
-    UdpUnref(ucPtr->udpPtr);
-    free(ucPtr);
-}
-
-static void
-UdpCmdDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmdDone((UdpCmd *) cmdPtr, UV_ECANCELED);
-}
 
 /*
  * UdpSubmitWait --
@@ -252,598 +63,6 @@ UdpSubmitWait(
 }
 
 /*
- * IoPostError --
- *	Posts "ERRNAME\0message" for -onerror.
- */
-
-static void
-IoPostError(
-    Udp *udpPtr,
-    int err,
-    const char *text)
-{
-    const char *name = uv_err_name(err);
-    size_t nameLen = strlen(name), textLen = strlen(text);
-    CourierMsg *msgPtr = CourierMsgAlloc(nameLen + 1 + textLen);
-
-    msgPtr->kind = UDP_MSG_ERROR;
-    memcpy(msgPtr->data, name, nameLen + 1);
-    memcpy(msgPtr->data + nameLen + 1, text, textLen);
-    if (udpPtr->ioPort != NULL) {
-	CourierPortPost(udpPtr->ioPort, msgPtr);
-    } else {
-	CourierMsgFree(msgPtr);
-    }
-}
-
-static void
-IoUdpClosed(
-    uv_handle_t *handle)
-{
-    Udp *udpPtr = handle->data;
-
-    assert(udpPtr->ioHandles > 0);
-    if (--udpPtr->ioHandles > 0) {
-	return;
-    }
-    CourierMsgFreeChain(udpPtr->pendHead);
-    udpPtr->pendHead = udpPtr->pendTail = NULL;
-    if (udpPtr->ioPort != NULL) {
-	CourierPortRelease(udpPtr->ioPort);
-	udpPtr->ioPort = NULL;
-    }
-    UdpUnref(udpPtr);			/* The I/O half's. */
-}
-
-/*
- * IoUdpClose --
- *	Closes the socket and the flush handle; the last close callback
- *	ends the I/O half. Safe to call twice.
- */
-
-static void
-IoUdpClose(
-    Udp *udpPtr)
-{
-    if (udpPtr->ioClosed) {
-	return;
-    }
-    udpPtr->ioClosed = 1;
-    uv_close((uv_handle_t *) &udpPtr->udp, IoUdpClosed);
-    uv_close((uv_handle_t *) &udpPtr->flush, IoUdpClosed);
-}
-
-static void
-IoUdpAbort(
-    CourierIoObject *objPtr)
-{
-    IoUdpClose((Udp *) objPtr);
-}
-
-/*
- * IoUdpPeer --
- *	The sender of a datagram in the form that crosses threads.
- */
-
-static void
-IoUdpPeer(
-    const struct sockaddr *addr,
-    UdpPeer *peerPtr)
-{
-    memset(peerPtr, 0, sizeof(*peerPtr));
-    if (addr->sa_family == AF_INET6) {
-	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *) addr;
-
-	peerPtr->family = AF_INET6;
-	peerPtr->port = ntohs(a6->sin6_port);
-	memcpy(peerPtr->addr, &a6->sin6_addr, 16);
-    } else {
-	const struct sockaddr_in *a4 = (const struct sockaddr_in *) addr;
-
-	peerPtr->family = AF_INET;
-	peerPtr->port = ntohs(a4->sin_port);
-	memcpy(peerPtr->addr, &a4->sin_addr, 4);
-    }
-}
-
-static void
-IoUdpAlloc(
-    uv_handle_t *handle,
-    size_t suggested,
-    uv_buf_t *bufPtr)
-{
-    Udp *udpPtr = handle->data;
-    size_t size;
-
-    (void) suggested;
-    bufPtr->base = (char *) CourierIoReadBuffer(udpPtr->ioPtr, &size);
-    bufPtr->len = size < udpPtr->ioMaxDatagram ? size
-	    : udpPtr->ioMaxDatagram;
-}
-
-/*
- * IoUdpRecv --
- *	One datagram (or an error) from libuv: kept in the turn's pending
- *	chain or batch; the flush handle posts it once the turn's reads are
- *	done.
- */
-
-static void
-IoUdpRecv(
-    uv_udp_t *handle,
-    ssize_t nread,
-    const uv_buf_t *bufPtr,
-    const struct sockaddr *addr,
-    unsigned flags)
-{
-    Udp *udpPtr = handle->data;
-    UdpPeer peer;
-
-    if (nread < 0) {
-	/* An ICMP error on a connected socket, say: report, go on. */
-	IoPostError(udpPtr, (int) nread, uv_strerror((int) nread));
-	return;
-    }
-    if (addr == NULL) {
-	return;				/* Nothing more to read now. */
-    }
-    IoUdpPeer(addr, &peer);
-    if (flags & UV_UDP_PARTIAL) {
-	char text[160], host[INET6_ADDRSTRLEN];
-
-	atomic_fetch_add(&udpPtr->truncated, 1);
-	inet_ntop(peer.family, peer.addr, host, sizeof(host));
-	snprintf(text, sizeof(text), "datagram from %s port %u was larger "
-		"than -maxdatagram (%lu bytes): dropped", host,
-		(unsigned) peer.port, (unsigned long) bufPtr->len);
-	IoPostError(udpPtr, UV_EMSGSIZE, text);
-	return;
-    }
-    if (udpPtr->ioBatch) {
-	size_t need = udpPtr->batchLen + 4 + sizeof(UdpPeer) + (size_t) nread;
-	uint32_t len32 = (uint32_t) nread;
-
-	if (need > udpPtr->batchCap) {
-	    size_t cap = udpPtr->batchCap ? udpPtr->batchCap : 64 * 1024;
-	    unsigned char *bigger;
-
-	    while (cap < need) {
-		cap *= 2;
-	    }
-	    bigger = realloc(udpPtr->batchBuf, cap);
-	    if (bigger == NULL) {
-		CourierPanicOutOfMemory(cap);
-	    }
-	    udpPtr->batchBuf = bigger;
-	    udpPtr->batchCap = cap;
-	}
-	memcpy(udpPtr->batchBuf + udpPtr->batchLen, &len32, 4);
-	memcpy(udpPtr->batchBuf + udpPtr->batchLen + 4, &peer, sizeof(peer));
-	memcpy(udpPtr->batchBuf + udpPtr->batchLen + 4 + sizeof(peer),
-		bufPtr->base, (size_t) nread);
-	udpPtr->batchLen = need;
-    } else {
-	CourierMsg *msgPtr = CourierMsgAlloc(sizeof(peer) + (size_t) nread);
-
-	msgPtr->kind = UDP_MSG_DATAGRAM;
-	memcpy(msgPtr->data, &peer, sizeof(peer));
-	memcpy(msgPtr->data + sizeof(peer), bufPtr->base, (size_t) nread);
-	msgPtr->next = NULL;
-	if (udpPtr->pendTail != NULL) {
-	    udpPtr->pendTail->next = msgPtr;
-	} else {
-	    udpPtr->pendHead = msgPtr;
-	}
-	udpPtr->pendTail = msgPtr;
-    }
-    uv_check_start(&udpPtr->flush, IoUdpFlush);
-}
-
-/*
- * IoUdpUpdateReading --
- *	Receives while neither the user nor the port has paused it.
- */
-
-static void
-IoUdpUpdateReading(
-    Udp *udpPtr)
-{
-    int want = !udpPtr->userPaused && !udpPtr->throttled
-	    && !udpPtr->ioClosed;
-
-    if (want && !udpPtr->receiving) {
-	if (uv_udp_recv_start(&udpPtr->udp, IoUdpAlloc, IoUdpRecv) == 0) {
-	    udpPtr->receiving = 1;
-	}
-    } else if (!want && udpPtr->receiving) {
-	uv_udp_recv_stop(&udpPtr->udp);
-	udpPtr->receiving = 0;
-    }
-}
-
-/*
- * IoUdpFlush --
- *	The check handle, after the loop turn's reads: posts what they
- *	received in one go; stops receiving if the port is full.
- */
-
-static void
-IoUdpFlush(
-    uv_check_t *handle)
-{
-    Udp *udpPtr = handle->data;
-    int result = COURIER_POST_OK;
-
-    uv_check_stop(handle);
-    if (udpPtr->pendHead != NULL) {
-	CourierMsg *headPtr = udpPtr->pendHead;
-
-	udpPtr->pendHead = udpPtr->pendTail = NULL;
-	result = CourierPortPostChain(udpPtr->ioPort, headPtr);
-    }
-    if (udpPtr->batchLen > 0 && result != COURIER_POST_CLOSED) {
-	CourierMsg *msgPtr = CourierMsgAlloc(udpPtr->batchLen);
-
-	msgPtr->kind = UDP_MSG_BATCH;
-	memcpy(msgPtr->data, udpPtr->batchBuf, udpPtr->batchLen);
-	result = CourierPortPost(udpPtr->ioPort, msgPtr);
-    }
-    udpPtr->batchLen = 0;
-    if (udpPtr->batchCap > 1024 * 1024) {
-	/* A burst is over: do not keep its buffer. */
-	free(udpPtr->batchBuf);
-	udpPtr->batchBuf = NULL;
-	udpPtr->batchCap = 0;
-    }
-    CourierIoPosted(udpPtr->ioPtr);
-    if (result == COURIER_POST_FULL) {
-	udpPtr->throttled = 1;
-	IoUdpUpdateReading(udpPtr);
-    } else if (result == COURIER_POST_CLOSED) {
-	IoUdpClose(udpPtr);
-    }
-}
-
-/*
- * IoUdpApply --
- *	Sets the socket options the I/O half is told (UdpConfigureRun and
- *	at open). A failure is reported through -onerror.
- */
-
-static void
-IoUdpApply(
-    Udp *udpPtr,
-    const UdpCmd *ucPtr)
-{
-    const UdpOptions *o = &ucPtr->io;
-    int err;
-
-    udpPtr->ioBatch = o->batch;
-    udpPtr->ioMaxDatagram = (size_t) o->maxDatagram;
-    if (o->recvBuffer > 0) {
-	int value = o->recvBuffer;
-
-	if ((err = uv_recv_buffer_size((uv_handle_t *) &udpPtr->udp,
-		&value)) != 0) {
-	    IoPostError(udpPtr, err, "cannot set -recvbuffer");
-	}
-    }
-    if ((err = uv_udp_set_broadcast(&udpPtr->udp, o->broadcast)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -broadcast");
-    }
-    if ((err = uv_udp_set_ttl(&udpPtr->udp, o->ttl)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -ttl");
-    }
-    if ((err = uv_udp_set_multicast_loop(&udpPtr->udp,
-	    o->multicastLoop)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -multicastloop");
-    }
-    if ((err = uv_udp_set_multicast_ttl(&udpPtr->udp,
-	    o->multicastTtl)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -multicastttl");
-    }
-    if (ucPtr->ifaddr[0] != '\0' && (err = uv_udp_set_multicast_interface(
-	    &udpPtr->udp, ucPtr->ifaddr)) != 0) {
-	IoPostError(udpPtr, err, "cannot set -multicastif");
-    }
-}
-
-static void
-UdpOpenRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err;
-
-    uv_udp_init(CourierIoLoop(ioPtr), &udpPtr->udp);
-    udpPtr->udp.data = udpPtr;
-    uv_check_init(CourierIoLoop(ioPtr), &udpPtr->flush);
-    udpPtr->flush.data = udpPtr;
-    udpPtr->ioHandles = 2;
-    err = uv_udp_open(&udpPtr->udp, udpPtr->fd);
-    if (err != 0) {
-	close(udpPtr->fd);
-	IoPostError(udpPtr, err, uv_strerror(err));
-	IoUdpClose(udpPtr);
-    } else {
-	IoUdpApply(udpPtr, ucPtr);
-	IoUdpUpdateReading(udpPtr);
-    }
-    UdpCmdDone(ucPtr, err);
-}
-
-/*
- * UdpOpenDiscard --
- *	The I/O thread stopped before the socket was opened: the I/O half
- *	ends here.
- */
-
-static void
-UdpOpenDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-
-    close(udpPtr->fd);
-    CourierPortRelease(udpPtr->ioPort);
-    udpPtr->ioPort = NULL;
-    UdpUnref(udpPtr);			/* The I/O half's. */
-    UdpCmdDone(ucPtr, UV_ECANCELED);
-}
-
-static void
-UdpCloseRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-
-    (void) ioPtr;
-    IoUdpClose(ucPtr->udpPtr);
-    UdpCmdDone(ucPtr, 0);
-}
-
-static void
-UdpConfigureRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-
-    (void) ioPtr;
-    if (!ucPtr->udpPtr->ioClosed) {
-	IoUdpApply(ucPtr->udpPtr, ucPtr);
-    }
-    UdpCmdDone(ucPtr, 0);
-}
-
-/*
- * UdpPauseRun --
- *	flag: 1 pause, 0 resume ($u pause/resume), 2 the port resumed.
- */
-
-static void
-UdpPauseRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-
-    (void) ioPtr;
-    if (ucPtr->flag == 2) {
-	udpPtr->throttled = 0;
-    } else {
-	udpPtr->userPaused = ucPtr->flag;
-    }
-    if (!udpPtr->ioClosed) {
-	IoUdpUpdateReading(udpPtr);
-    }
-    UdpCmdDone(ucPtr, 0);
-}
-
-/*
- * UdpMembershipRun --
- *	$u join/leave: flag is UV_JOIN_GROUP or UV_LEAVE_GROUP; ifaddr is
- *	the interface's address ("" for the kernel's choice).
- */
-
-static void
-UdpMembershipRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err = UV_EBADF;
-
-    (void) ioPtr;
-    if (!udpPtr->ioClosed) {
-	err = uv_udp_set_membership(&udpPtr->udp, ucPtr->group,
-		ucPtr->ifaddr[0] ? ucPtr->ifaddr : NULL,
-		(uv_membership) ucPtr->flag);
-    }
-    UdpCmdDone(ucPtr, err);
-}
-
-static void
-UdpConnectRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpCmd *ucPtr = (UdpCmd *) cmdPtr;
-    Udp *udpPtr = ucPtr->udpPtr;
-    int err = UV_EBADF;
-
-    (void) ioPtr;
-    if (!udpPtr->ioClosed) {
-	err = uv_udp_connect(&udpPtr->udp,
-		(const struct sockaddr *) &ucPtr->addr);
-	if (err == UV_EISCONN) {
-	    uv_udp_connect(&udpPtr->udp, NULL);
-	    err = uv_udp_connect(&udpPtr->udp,
-		    (const struct sockaddr *) &ucPtr->addr);
-	}
-    }
-    UdpCmdDone(ucPtr, err);
-}
-
-/*
- * Sending.
- */
-
-static void
-UdpSendFree(
-    UdpSendCmd *sendPtr)
-{
-    atomic_fetch_sub(&sendPtr->udpPtr->pendingOut, sendPtr->length);
-    UdpUnref(sendPtr->udpPtr);
-    free(sendPtr->hostName);
-    free(sendPtr);
-}
-
-static void
-UdpSendDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    UdpSendFree((UdpSendCmd *) cmdPtr);
-}
-
-static void
-IoSendFailed(
-    UdpSendCmd *sendPtr,
-    int err,
-    const char *what)
-{
-    char text[300];
-
-    atomic_fetch_add(&sendPtr->udpPtr->sendErrors, 1);
-    snprintf(text, sizeof(text), "cannot send a datagram of %lu bytes%s%s: "
-	    "%s", (unsigned long) sendPtr->length, what ? " to " : "",
-	    what ? what : "", uv_strerror(err));
-    IoPostError(sendPtr->udpPtr, err, text);
-}
-
-static void
-IoOnSent(
-    uv_udp_send_t *req,
-    int status)
-{
-    UdpSendCmd *sendPtr = req->data;
-
-    if (status < 0) {
-	IoSendFailed(sendPtr, status, sendPtr->hostName);
-    }
-    UdpSendFree(sendPtr);
-}
-
-/*
- * IoSendNow --
- *	Sends at once when the socket takes it (uv_udp_try_send), else
- *	queues it in libuv; the command is freed when done.
- */
-
-static void
-IoSendNow(
-    UdpSendCmd *sendPtr)
-{
-    Udp *udpPtr = sendPtr->udpPtr;
-    uv_buf_t buf = uv_buf_init((char *) sendPtr->data,
-	    (unsigned) sendPtr->length);
-    const struct sockaddr *addr = sendPtr->useAddr
-	    ? (const struct sockaddr *) &sendPtr->addr : NULL;
-    int n;
-
-    if (udpPtr->ioClosed) {
-	UdpSendFree(sendPtr);
-	return;
-    }
-    n = uv_udp_try_send(&udpPtr->udp, &buf, 1, addr);
-    if (n >= 0) {
-	UdpSendFree(sendPtr);
-	return;
-    }
-    if (n != UV_EAGAIN) {
-	IoSendFailed(sendPtr, n, sendPtr->hostName);
-	UdpSendFree(sendPtr);
-	return;
-    }
-    sendPtr->req.data = sendPtr;
-    n = uv_udp_send(&sendPtr->req, &udpPtr->udp, &buf, 1, addr, IoOnSent);
-    if (n < 0) {
-	IoSendFailed(sendPtr, n, sendPtr->hostName);
-	UdpSendFree(sendPtr);
-    }
-}
-
-/*
- * IoOnResolved --
- *	The answer to a send's host name: the first address of the
- *	socket's family gets the datagram.
- */
-
-static void
-IoOnResolved(
-    void *clientData,
-    int status,
-    struct addrinfo *result)
-{
-    UdpSendCmd *sendPtr = clientData;
-    struct addrinfo *ai;
-
-    if (status == UV_ECANCELED) {
-	UdpSendFree(sendPtr);		/* The I/O thread has stopped. */
-	return;
-    }
-    for (ai = status == 0 ? result : NULL; ai != NULL; ai = ai->ai_next) {
-	if (ai->ai_family == sendPtr->udpPtr->family) {
-	    memcpy(&sendPtr->addr, ai->ai_addr, ai->ai_addrlen);
-	    break;
-	}
-    }
-    if (result != NULL) {
-	CourierResolveFree(result);
-    }
-    if (ai == NULL) {
-	IoSendFailed(sendPtr, status != 0 ? status : UV_EAI_ADDRFAMILY,
-		sendPtr->hostName);
-	UdpSendFree(sendPtr);
-	return;
-    }
-    sendPtr->useAddr = 1;
-    IoSendNow(sendPtr);
-}
-
-static void
-UdpSendRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    UdpSendCmd *sendPtr = (UdpSendCmd *) cmdPtr;
-
-    if (sendPtr->hostName != NULL && !sendPtr->udpPtr->ioClosed) {
-	int err = CourierResolve(ioPtr, sendPtr->hostName, sendPtr->service,
-		sendPtr->udpPtr->family, IoOnResolved, sendPtr);
-
-	if (err != 0) {
-	    IoSendFailed(sendPtr, err, sendPtr->hostName);
-	    UdpSendFree(sendPtr);
-	}
-	return;
-    }
-    IoSendNow(sendPtr);
-}
-
-/*
- *======================================================================
- * Tcl half.
- *======================================================================
- */
-
-/*
  * UdpCallBack --
  *	{*}prefix handle ?arg ...? through CourierCallPrefix (references held
  *	for the call; errors to bgerror). Nothing when the option is unset.
@@ -852,6 +71,7 @@ UdpSendRun(
 static void
 UdpCallBack(
     Udp *udpPtr,
+    const char *kind,		/* The option, to name a slow callback. */
     Tcl_Obj *prefixPtr,
     int objc,
     Tcl_Obj *const args[])
@@ -860,11 +80,11 @@ UdpCallBack(
     int i;
 
     assert(objc < 4);
-    objv[0] = udpPtr->nameObj;
+    objv[0] = udpPtr->handle.nameObj;
     for (i = 0; i < objc; i++) {
 	objv[i + 1] = args[i];
     }
-    if (prefixPtr == NULL) {
+    if (prefixPtr == NULL || udpPtr->handle.closed) {
 	/* Free what was made for the call. */
 	for (i = 1; i <= objc; i++) {
 	    Tcl_IncrRefCount(objv[i]);
@@ -872,7 +92,8 @@ UdpCallBack(
 	}
 	return;
     }
-    CourierCallPrefix(udpPtr->interp, prefixPtr, objc + 1, objv);
+    CourierCallPrefix(udpPtr->handle.interp, kind, udpPtr->handle.nameObj,
+	    prefixPtr, objc + 1, objv);
 }
 
 /*
@@ -942,7 +163,7 @@ UdpDeliver(
 		msgPtr->size - sizeof(peer));
 	args[1] = PeerHost(udpPtr, &peer);
 	args[2] = Tcl_NewIntObj(peer.port);
-	UdpCallBack(udpPtr, udpPtr->opts.ondata, 3, args);
+	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 3, args);
 	break;
     case UDP_MSG_BATCH: {
 	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
@@ -965,7 +186,7 @@ UdpDeliver(
 	    p += 4 + sizeof(peer) + n;
 	}
 	args[0] = listObj;
-	UdpCallBack(udpPtr, udpPtr->opts.ondata, 1, args);
+	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 1, args);
 	break;
     }
     case UDP_MSG_ERROR: {
@@ -978,13 +199,13 @@ UdpDeliver(
 	if (udpPtr->opts.onerror != NULL) {
 	    args[0] = text;
 	    args[1] = Tcl_NewStringObj(name, -1);
-	    UdpCallBack(udpPtr, udpPtr->opts.onerror, 2, args);
+	    UdpCallBack(udpPtr, "-onerror", udpPtr->opts.onerror, 2, args);
 	} else {
 	    /* No one would hear of it otherwise: as a fileevent error. */
-	    Tcl_SetObjResult(udpPtr->interp, Tcl_ObjPrintf("%s: %s",
-		    Tcl_GetString(udpPtr->nameObj), Tcl_GetString(text)));
-	    Tcl_SetErrorCode(udpPtr->interp, "COURIER", "UDP", name, NULL);
-	    Tcl_BackgroundException(udpPtr->interp, TCL_ERROR);
+	    Tcl_SetObjResult(udpPtr->handle.interp, Tcl_ObjPrintf("%s: %s",
+		    Tcl_GetString(udpPtr->handle.nameObj), Tcl_GetString(text)));
+	    Tcl_SetErrorCode(udpPtr->handle.interp, "COURIER", "UDP", name, NULL);
+	    Tcl_BackgroundException(udpPtr->handle.interp, TCL_ERROR);
 	}
 	Tcl_DecrRefCount(text);
 	break;
@@ -1000,7 +221,7 @@ UdpNotify(
     Udp *udpPtr = producerData;
 
     if (event == COURIER_NOTIFY_RESUME) {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UdpPauseRun, UdpCmdDiscard);
+	UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = 2;
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -1011,7 +232,7 @@ static void
 UdpPortReleased(
     void *producerData)
 {
-    UdpUnref(producerData);
+    CourierUdpUnref(producerData);
 }
 
 static const CourierPortType udpPortType = {
@@ -1068,35 +289,6 @@ static const CourierOptSpec udpCreateSpecs[] = {
 };
 
 /*
- * ParseAddress --
- *	A numeric address (or localhost) and a port as a sockaddr; the
- *	family must be the socket's unless family is AF_UNSPEC.
- *	Returns 1 on success, 0 for not numeric.
- */
-
-static int
-ParseAddress(
-    const char *host,
-    int port,
-    int family,
-    struct sockaddr_storage *addrPtr)
-{
-    memset(addrPtr, 0, sizeof(*addrPtr));
-    if (strcmp(host, "localhost") == 0) {
-	host = family == AF_INET6 ? "::1" : "127.0.0.1";
-    }
-    if (family != AF_INET6 && uv_ip4_addr(host, port,
-	    (struct sockaddr_in *) addrPtr) == 0) {
-	return 1;
-    }
-    if (family != AF_INET && uv_ip6_addr(host, port,
-	    (struct sockaddr_in6 *) addrPtr) == 0) {
-	return 1;
-    }
-    return 0;
-}
-
-/*
  * BindUdp --
  *	socket, options, bind in the calling thread. Returns the
  *	descriptor, or -1 with an error in interp.
@@ -1108,57 +300,21 @@ BindUdp(
     Udp *udpPtr,
     const UdpCreateOptions *c)
 {
-    struct sockaddr_storage addr;
     struct stat st;
-    socklen_t len;
     const char *host = c->host ? Tcl_GetString(c->host) : NULL;
-    int fd, on = 1, family = c->family == FAMILY_INET ? AF_INET
+    int fd, family = c->family == FAMILY_INET ? AF_INET
 	    : c->family == FAMILY_INET6 ? AF_INET6 : AF_UNSPEC;
 
     if (host == NULL) {
 	host = family == AF_INET6 ? "::1" : "127.0.0.1";
     }
-    if (!ParseAddress(host, c->port, family, &addr)) {
-	CourierError(interp, "VALUE", "-host",
-		"bad value \"%.100s\" for -host: expected a numeric %s "
-		"address, or localhost", host, family == AF_INET ? "IPv4"
-		: family == AF_INET6 ? "IPv6" : "IPv4 or IPv6");
-	return -1;
-    }
-    family = addr.ss_family;
-    len = family == AF_INET ? sizeof(struct sockaddr_in)
-	    : sizeof(struct sockaddr_in6);
-    fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot create a socket: %s", Tcl_ErrnoMsg(errno));
-	return -1;
-    }
-    if (c->reuseAddr) {
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-    }
-    if (family == AF_INET6) {
-	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    }
-    if (bind(fd, (struct sockaddr *) &addr, len) < 0) {
-	int err = errno;
-
-	close(fd);
-	CourierError(interp, "POSIX", Tcl_ErrnoId(),
-		"cannot bind a UDP socket to %s port %d: %s", host, c->port,
-		Tcl_ErrnoMsg(err));
-	return -1;
-    }
-    len = sizeof(addr);
-    getsockname(fd, (struct sockaddr *) &addr, &len);
-    if (fstat(fd, &st) == 0) {
+    fd = CourierBindSocket(interp, SOCK_DGRAM, host, c->port, family,
+	    COURIER_BIND_V6ONLY | (c->reuseAddr ? COURIER_BIND_REUSEADDR
+	    | COURIER_BIND_REUSEPORT : 0), 0, "bind a UDP socket to",
+	    &udpPtr->family, &udpPtr->port);
+    if (fd >= 0 && fstat(fd, &st) == 0) {
 	udpPtr->inode = (unsigned long) st.st_ino;
     }
-    udpPtr->family = family;
-    udpPtr->port = ntohs(family == AF_INET
-	    ? ((struct sockaddr_in *) &addr)->sin_port
-	    : ((struct sockaddr_in6 *) &addr)->sin6_port);
     snprintf(udpPtr->host, sizeof(udpPtr->host), "%s", host);
     return fd;
 }
@@ -1171,10 +327,9 @@ BindUdp(
 static UdpCmd *
 UdpCmdOptions(
     Udp *udpPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
+    int op)
 {
-    UdpCmd *ucPtr = UdpCmdNew(udpPtr, runProc, discardProc);
+    UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, op);
 
     ucPtr->io = udpPtr->opts;
     ucPtr->io.ondata = ucPtr->io.onerror = ucPtr->io.multicastIf = NULL;
@@ -1186,16 +341,17 @@ UdpCmdOptions(
     return ucPtr;
 }
 
-static void
-UdpCloseTcl(
-    Udp *udpPtr)
-{
-    Tcl_Command token = udpPtr->token;
+/*
+ * UdpClosed --
+ *	The handle is closed (CourierHandleClose): the socket goes, and the
+ *	Tcl half with it.
+ */
 
-    if (udpPtr->closed) {
-	return;
-    }
-    udpPtr->closed = 1;
+static void
+UdpClosed(
+    CourierHandle *handlePtr)
+{
+    Udp *udpPtr = HANDLE_TO_UDP(handlePtr);
 
     /*
      * Wait (a loop turn) until the I/O thread has closed the socket, so
@@ -1203,14 +359,9 @@ UdpCloseTcl(
      * at once.
      */
 
-    UdpSubmitWait(udpPtr, UdpCmdNew(udpPtr, UdpCloseRun, UdpCmdDiscard));
+    UdpSubmitWait(udpPtr, CourierUdpCmdNew(udpPtr, UDP_OP_CLOSE));
     CourierPortClose(udpPtr->tclPort);
     udpPtr->tclPort = NULL;
-    CourierResourceForget(&udpPtr->resource);
-    udpPtr->token = NULL;
-    if (token != NULL) {
-	Tcl_DeleteCommandFromToken(udpPtr->interp, token);
-    }
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
     if (udpPtr->peerObj != NULL) {
 	Tcl_DecrRefCount(udpPtr->peerObj);
@@ -1220,56 +371,7 @@ UdpCloseTcl(
 	Tcl_DecrRefCount(udpPtr->lastHostObj);
 	udpPtr->lastHostObj = NULL;
     }
-    Tcl_DecrRefCount(udpPtr->nameObj);
-    udpPtr->nameObj = NULL;
-    UdpUnref(udpPtr);			/* The Tcl half's. */
-}
-
-static void
-UdpCloseResource(
-    CourierResource *resPtr)
-{
-    UdpCloseTcl(RESOURCE_TO_UDP(resPtr));
-}
-
-static void
-UdpCommandDeleted(
-    ClientData clientData)
-{
-    Udp *udpPtr = clientData;
-
-    if (!udpPtr->closed) {
-	udpPtr->token = NULL;
-	UdpCloseTcl(udpPtr);
-    }
-}
-
-/*
- * UdpRenamed --
- *	A rename of the handle command: callbacks get the new name.
- */
-
-static void
-UdpRenamed(
-    ClientData clientData,
-    Tcl_Interp *interp,
-    const char *oldName,
-    const char *newName,
-    int flags)
-{
-    Udp *udpPtr = clientData;
-
-    (void) interp;
-    (void) oldName;
-    if ((flags & TCL_TRACE_RENAME) && newName != NULL && !udpPtr->closed
-	    && udpPtr->token != NULL) {
-	Tcl_Obj *nameObj = Tcl_NewObj();
-
-	Tcl_GetCommandFullName(udpPtr->interp, udpPtr->token, nameObj);
-	Tcl_IncrRefCount(nameObj);
-	Tcl_DecrRefCount(udpPtr->nameObj);
-	udpPtr->nameObj = nameObj;
-    }
+    CourierUdpUnref(udpPtr);			/* The Tcl half's. */
 }
 
 /*
@@ -1306,8 +408,8 @@ UdpSend(
 	return CourierError(interp, "USAGE", NULL,
 		"%s send: no host and port given, and the socket is not "
 		"connected (use \"%s connect host port\" first)",
-		Tcl_GetString(udpPtr->nameObj),
-		Tcl_GetString(udpPtr->nameObj));
+		Tcl_GetString(udpPtr->handle.nameObj),
+		Tcl_GetString(udpPtr->handle.nameObj));
     }
     if (objc == 5) {
 	host = Tcl_GetString(objv[2]);
@@ -1319,8 +421,8 @@ UdpSend(
 		&port) != TCL_OK) {
 	    return TCL_ERROR;
 	}
-	numeric = ParseAddress(host, (int) port, udpPtr->family, &addr);
-	if (!numeric && ParseAddress(host, (int) port, AF_UNSPEC, &addr)) {
+	numeric = CourierParseAddress(host, (int) port, udpPtr->family, &addr);
+	if (!numeric && CourierParseAddress(host, (int) port, AF_UNSPEC, &addr)) {
 	    return CourierError(interp, "VALUE", "host",
 		    "cannot send to %s from an %s socket", host,
 		    udpPtr->family == AF_INET ? "IPv4" : "IPv6");
@@ -1350,8 +452,8 @@ UdpSend(
     if (sendPtr == NULL) {
 	CourierPanicOutOfMemory(sizeof(UdpSendCmd) + (size_t) length);
     }
-    sendPtr->header.runProc = UdpSendRun;
-    sendPtr->header.discardProc = UdpSendDiscard;
+    sendPtr->header.runProc = CourierUdpIoSend;
+    sendPtr->header.discardProc = CourierUdpIoSendDiscard;
     sendPtr->header.reply = 1;
     sendPtr->udpPtr = udpPtr;
     atomic_fetch_add(&udpPtr->refCount, 1);
@@ -1396,7 +498,7 @@ InterfaceAddress(
     struct ifaddrs *list, *ifa;
     int found = 0;
 
-    if (ParseAddress(iface, 0, family, &addr)) {
+    if (CourierParseAddress(iface, 0, family, &addr)) {
 	snprintf(buf, bufSize, "%s", iface);
 	return 0;
     }
@@ -1450,7 +552,7 @@ UdpMembership(
 	return TCL_ERROR;
     }
     group = Tcl_GetString(objv[2]);
-    if (!ParseAddress(group, 0, udpPtr->family, &addr)) {
+    if (!CourierParseAddress(group, 0, udpPtr->family, &addr)) {
 	return CourierError(interp, "VALUE", "group",
 		"bad group \"%.100s\": expected a numeric %s multicast "
 		"address", group, udpPtr->family == AF_INET ? "IPv4" : "IPv6");
@@ -1465,13 +567,13 @@ UdpMembership(
 		"bad group \"%.100s\": not a multicast address (%s)", group,
 		udpPtr->family == AF_INET ? "224.0.0.0/4" : "ff00::/8");
     }
-    ucPtr = UdpCmdNew(udpPtr, UdpMembershipRun, UdpCmdDiscard);
+    ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_MEMBERSHIP);
     ucPtr->flag = join ? UV_JOIN_GROUP : UV_LEAVE_GROUP;
     snprintf(ucPtr->group, sizeof(ucPtr->group), "%s", group);
     if (objc == 4 && InterfaceAddress(interp, udpPtr->family,
 	    Tcl_GetString(objv[3]), ucPtr->ifaddr,
 	    sizeof(ucPtr->ifaddr)) != TCL_OK) {
-	UdpCmdDone(ucPtr, 0);
+	CourierUdpCmdDone(ucPtr, 0);
 	return TCL_ERROR;
     }
     err = UdpSubmitWait(udpPtr, ucPtr);
@@ -1512,9 +614,9 @@ UdpConnect(
 	    &port) != TCL_OK) {
 	return TCL_ERROR;
     }
-    ucPtr = UdpCmdNew(udpPtr, UdpConnectRun, UdpCmdDiscard);
-    if (!ParseAddress(host, (int) port, udpPtr->family, &ucPtr->addr)) {
-	UdpCmdDone(ucPtr, 0);
+    ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_CONNECT);
+    if (!CourierParseAddress(host, (int) port, udpPtr->family, &ucPtr->addr)) {
+	CourierUdpCmdDone(ucPtr, 0);
 	return CourierError(interp, "VALUE", "host",
 		"bad host \"%.100s\": expected a numeric %s address, or "
 		"localhost", host, udpPtr->family == AF_INET ? "IPv4" : "IPv6");
@@ -1635,8 +737,8 @@ UdpConfigure(
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
     udpPtr->opts = copy;
     CourierPortSetHighWater(udpPtr->tclPort, (size_t) copy.maxPending);
-    CourierIoSubmit(udpPtr->ioPtr, &UdpCmdOptions(udpPtr, UdpConfigureRun,
-	    UdpCmdDiscard)->header);
+    CourierIoSubmit(udpPtr->ioPtr,
+	    &UdpCmdOptions(udpPtr, UDP_OP_CONFIGURE)->header);
     return TCL_OK;
 }
 
@@ -1653,7 +755,7 @@ UdpObjCmd(
     };
     enum { UC_CGET, UC_CLOSE, UC_CONFIGURE, UC_CONNECT, UC_INFO, UC_JOIN,
 	UC_LEAVE, UC_PAUSE, UC_PORT, UC_RESUME, UC_SEND };
-    Udp *udpPtr = clientData;
+    Udp *udpPtr = HANDLE_TO_UDP(clientData);
     int index;
 
     if (objc < 2) {
@@ -1682,7 +784,7 @@ UdpObjCmd(
 	return UdpMembership(udpPtr, interp, objc, objv, index == UC_JOIN);
     case UC_PAUSE:
     case UC_RESUME: {
-	UdpCmd *ucPtr = UdpCmdNew(udpPtr, UdpPauseRun, UdpCmdDiscard);
+	UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_PAUSE);
 
 	ucPtr->flag = (index == UC_PAUSE);
 	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
@@ -1695,7 +797,7 @@ UdpObjCmd(
 	Tcl_SetObjResult(interp, UdpInfo(udpPtr));
 	return TCL_OK;
     case UC_CLOSE:
-	UdpCloseTcl(udpPtr);
+	CourierHandleClose(&udpPtr->handle);
 	return TCL_OK;
     case UC_CGET:
 	if (objc != 3) {
@@ -1740,7 +842,7 @@ CourierUdpObjCmd(
     CourierIoThread *ioPtr;
     Udp *udpPtr;
     UdpCmd *ucPtr;
-    char cmdName[64];
+    Tcl_Obj *nameObj;
     int fd;
 
     (void) clientData;
@@ -1779,27 +881,20 @@ CourierUdpObjCmd(
     atomic_init(&udpPtr->truncated, 0);
     atomic_init(&udpPtr->sendErrors, 0);
     atomic_init(&udpPtr->pendingOut, 0);
-    udpPtr->ioObj.abortProc = IoUdpAbort;
+    udpPtr->ioObj.abortProc = CourierUdpIoAbort;
     udpPtr->ioPtr = ioPtr;
-    udpPtr->interp = interp;
+    udpPtr->handle.interp = interp;
     udpPtr->opts = opts;
     udpPtr->fd = fd;
     udpPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &udpPortType,
 	    interp, udpPtr, udpPtr, (size_t) opts.maxPending);
     udpPtr->ioPort = udpPtr->tclPort;
-    CourierResourceAdd(cinterpPtr, &udpPtr->resource, udpKind,
-	    UdpCloseResource);
-    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
-	    udpPtr->resource.name);
-    udpPtr->token = Tcl_CreateObjCommand(interp, cmdName, UdpObjCmd,
-	    udpPtr, UdpCommandDeleted);
-    Tcl_TraceCommand(interp, cmdName, TCL_TRACE_RENAME, UdpRenamed, udpPtr);
-    udpPtr->nameObj = Tcl_NewStringObj(cmdName, -1);
-    Tcl_IncrRefCount(udpPtr->nameObj);
-    ucPtr = UdpCmdOptions(udpPtr, UdpOpenRun, UdpOpenDiscard);
+    nameObj = CourierHandleCreate(&udpPtr->handle, cinterpPtr, udpKind,
+	    UdpObjCmd, UdpClosed);
+    ucPtr = UdpCmdOptions(udpPtr, UDP_OP_OPEN);
     CourierIoSubmit(ioPtr, &ucPtr->header);
     CourierOptRelease(udpCreateSpecs, &create);
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(cmdName, -1));
+    Tcl_SetObjResult(interp, nameObj);
     return TCL_OK;
 
   error:

@@ -204,7 +204,7 @@ proc ::courier::co::Conn {c} {
     if {$full ne "" && [::info exists Q($full)]} {
 	return $full
     }
-    if {[regexp {^::courier::conn\d+$} $full]} {
+    if {[regexp {^::courier::(conn|udp)\d+$} $full]} {
 	throw {COURIER USAGE} "connection \"$c\" is not managed by\
 		courier::co: adopt it first (courier::co::adopt $c)"
     }
@@ -443,6 +443,19 @@ proc ::courier::co::OnBatch {c messages} {
     }
 }
 
+# OnDatagram u data host port --
+#	-ondata of an adopted UDP socket: each datagram is queued as the
+#	triple {data host port} that receive returns.
+proc ::courier::co::OnDatagram {u data host port} {
+    OnData $u [list $data $host $port]
+}
+
+# OnDatagrams u triples --
+#	The same with -batch 1.
+proc ::courier::co::OnDatagrams {u triples} {
+    OnBatch $u $triples
+}
+
 # Full c --
 #	The queue passed the limit (its bytes plus Overhead per message):
 #	stop reading the socket (TCP then holds the peer back) until
@@ -629,6 +642,31 @@ proc ::courier::co::AdoptConn {c} {
     trace add command $c delete ::courier::co::Gone
 }
 
+# AdoptUdp u --
+#	A UDP socket: its datagrams are queued like a connection's messages
+#	(as {data host port}); it is open from the start and never closes
+#	on its own.
+proc ::courier::co::AdoptUdp {u} {
+    variable Q
+    variable H
+    variable Bytes
+    variable Limit
+    variable Paused
+    variable Open
+    if {[::info exists Q($u)]} {
+	return
+    }
+    set handler [expr {[$u cget -batch] ? "OnDatagrams" : "OnDatagram"}]
+    $u configure -ondata ::courier::co::$handler
+    set Q($u) {}
+    set H($u) 0
+    set Bytes($u) 0
+    set Limit($u) [$u cget -maxpending]
+    set Paused($u) 0
+    set Open($u) 1
+    trace add command $u delete ::courier::co::Gone
+}
+
 proc ::courier::co::AdoptListener {s} {
     variable Accepted
     if {[::info exists Accepted($s)]} {
@@ -657,9 +695,11 @@ proc ::courier::co::adopt {args} {
 	AdoptConn $full
     } elseif {[regexp {^::courier::server\d+$} $full]} {
 	AdoptListener $full
+    } elseif {[regexp {^::courier::udp\d+$} $full]} {
+	AdoptUdp $full
     } else {
-	throw [list COURIER HANDLE $h] "no connection or listener named\
-		\"$h\" in this interpreter"
+	throw [list COURIER HANDLE $h] "no connection, listener or UDP\
+		socket named \"$h\" in this interpreter"
     }
     return $full
 }
@@ -841,6 +881,10 @@ proc ::courier::co::Stream {args} {
     }
     NeedCoro receive
     set c [Conn $c]
+    if {[string match ::courier::udp* $c]} {
+	throw [list COURIER USAGE -$want] "courier::co::receive -$want reads\
+		a byte stream: \"$c\" is a UDP socket, which delivers datagrams"
+    }
     set framing [$c cget -framing]
     if {$framing ne "raw"} {
 	throw [list COURIER USAGE -$want] "courier::co::receive -$want needs\
@@ -982,16 +1026,36 @@ proc ::courier::co::select {args} {
 # courier::co::send conn data ?-timeout ms? --
 #	$conn send; then, while the output is above -sendbuffer, waits for
 #	it to drain, so a coroutine that sends in a loop is held back by
-#	the peer instead of growing memory.
+#	the peer instead of growing memory. On a UDP socket, -to {host port}
+#	names the receiver (else the connected peer) and nothing waits:
+#	datagrams are not held back.
 proc ::courier::co::send {args} {
     variable Q
     variable Reason
-    if {[llength $args] != 2 && [llength $args] != 4} {
-	Usage send conn data ?-timeout ms?
+    if {[llength $args] < 2 || [llength $args] % 2} {
+	Usage send conn data ?-timeout ms? "?-to {host port}?"
     }
-    set ms [Options [lassign $args c data]]
+    set options [lassign $args c data]
+    set to {}
+    if {[dict exists $options -to]} {
+	set to [dict get $options -to]
+	dict unset options -to
+    }
+    set ms [Options $options]
     NeedCoro send
     set c [Conn $c]
+    if {[string match ::courier::udp* $c]} {
+	if {[llength $to] ni {0 2}} {
+	    throw {COURIER VALUE -to} "bad value \"$to\" for -to: expected\
+		    a list of a host and a port"
+	}
+	$c send {*}$to $data
+	return
+    }
+    if {[llength $to]} {
+	throw {COURIER OPTION -to} "option \"-to\" is for UDP sockets:\
+		\"$c\" is a connection"
+    }
     if {[::info exists Reason($c)]} {
 	Closed $c $Reason($c)
     }
@@ -1064,11 +1128,11 @@ proc ::courier::co::close {args} {
     set full [Resolve $h]
     if {[regexp {^::courier::conn\d+$} $full]} {
 	$full close {*}[lrange $args 1 end]
-    } elseif {[regexp {^::courier::server\d+$} $full]} {
+    } elseif {[regexp {^::courier::(server|udp)\d+$} $full]} {
 	$full close
     } else {
-	throw [list COURIER HANDLE $h] "no connection or listener named\
-		\"$h\" in this interpreter"
+	throw [list COURIER HANDLE $h] "no connection, listener or UDP\
+		socket named \"$h\" in this interpreter"
     }
     return
 }

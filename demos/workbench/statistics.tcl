@@ -12,6 +12,9 @@ namespace eval ::workbench {
     variable previous		;# Array: id -> counters a second ago.
     array set previous {}
     variable historyLength 60
+    variable slow {}		;# {atMs ms handle kind command}, slowest
+				;# first (NoteSlow).
+    variable slowKept 3
 }
 
 # workbench::startLagMeter ?periodMs? --
@@ -53,6 +56,49 @@ proc ::workbench::resetLag {} {
     variable lag
     set lag(worst) 0
     set lag(window) 0
+}
+
+# workbench::startSlowMeter ?ms? --
+#	Has Courier name every callback that holds the event loop longer
+#	than ms (courier::configure -slowcallback, -onslow): the lag meter
+#	says the loop was late, this says which callback made it so.
+
+proc ::workbench::startSlowMeter {{ms 25}} {
+    variable slow {}
+    courier::configure -slowcallback $ms -onslow ::workbench::NoteSlow
+}
+
+# workbench::NoteSlow handle kind ms command --
+#	-onslow: keeps the slowest callbacks of the last minute, at most
+#	slowKept of them, slowest first.
+
+proc ::workbench::NoteSlow {handle kind ms command} {
+    variable slow
+    variable slowKept
+    set now [clock milliseconds]
+    set kept [lmap entry $slow {
+	if {[lindex $entry 0] < $now - 60000} continue
+	set entry
+    }]
+    lappend kept [list $now $ms $handle $kind $command]
+    set slow [lrange [lsort -integer -decreasing -index 1 $kept] \
+	    0 [expr {$slowKept - 1}]]
+}
+
+# workbench::slowRecent --
+#	The slowest callbacks of the last minute, slowest first: a list of
+#	{ms handle kind command}.
+
+proc ::workbench::slowRecent {} {
+    variable slow
+    set since [expr {[clock milliseconds] - 60000}]
+    set out {}
+    foreach entry $slow {
+	if {[lindex $entry 0] >= $since} {
+	    lappend out [lrange $entry 1 end]
+	}
+    }
+    return $out
 }
 
 # workbench::sampleRates --

@@ -7,8 +7,9 @@
 
 namespace eval ::workbench {
     variable ui			;# Array: view state.
-    array set ui {current {} sidebarTimer {} lagText {} logText {}
-	summaryText {} echo 0 broadcast 0 refreshMs 250 sidebarSlice 40 sidebarNext 0}
+    array set ui {current {} sidebarTimer {} lagText {} slowText {} logText {}
+	summaryText {} echo 0 broadcast 0 refreshMs 250 sidebarSlice 40
+	sidebarNext 0}
     variable dirty		;# Array: items whose sidebar row changed.
     array set dirty {}
 }
@@ -470,7 +471,10 @@ proc ::workbench::BuildStatusBar {w} {
     ttk::label $w.versions -style Status.TLabel -text "Courier\
 	    [package present courier] \u00B7 Tcl [info patchlevel] \u00B7 Tk\
 	    [package present Tk]"
+    ttk::label $w.slow -textvariable ::workbench::ui(slowText) \
+	    -style Status.TLabel
     pack $w.title $w.dot $w.lag -side left
+    pack $w.slow -side left -padx {6 0}
     pack $w.versions -side right
     pack $w.log -side left -padx {12 0}
     # A narrow window drops the versions (Help > About has them), so
@@ -485,6 +489,9 @@ proc ::workbench::BuildStatusBar {w} {
     tooltip $w.lag "How late a 10 ms timer fires: the worst of the last\
 	    quarter second, and the worst since start (View > Reset the\
 	    worst lag). Under 25 ms a person sees no delay."
+    tooltip $w.slow "The slowest callback of the last minute that held\
+	    the event loop over 25 ms (courier::configure -slowcallback):\
+	    how long, which option of which handle, and its command."
 }
 
 proc ::workbench::RefreshStatus {} {
@@ -492,6 +499,7 @@ proc ::workbench::RefreshStatus {} {
     variable log
     lassign [lagSample] now worst
     set ui(lagText) "[LagText $now] now, [LagText $worst] worst"
+    set ui(slowText) [SlowText [slowRecent]]
     .status.dot configure -foreground [expr {$now < 25 ? "green3"
 	    : $now < 100 ? "orange" : "red3"}]
     if {[info exists ui(problem)] && $ui(problem) ne ""} {
@@ -516,6 +524,29 @@ proc ::workbench::RefreshStatus {} {
 	}
     }
     set ui(summaryText) "$listening listening, $open open, $closed closed"
+}
+
+# workbench::SlowText slow --
+#	The status bar's word on the slowest recent callbacks (slowRecent):
+#	the slowest in full, and how many others.
+
+proc ::workbench::SlowText {slow} {
+    if {![llength $slow]} {
+	return ""
+    }
+    lassign [lindex $slow 0] ms handle kind command
+    set text "slowest: $ms ms in $kind"
+    if {$handle ne ""} {
+	append text " of [namespace tail $handle]"
+    }
+    if {[string length $command] > 40} {
+	set command [string range $command 0 38]\u2026
+    }
+    append text " ($command)"
+    if {[llength $slow] > 1} {
+	append text ", [expr {[llength $slow] - 1}] more"
+    }
+    return $text
 }
 
 proc ::workbench::LagText {ms} {

@@ -1,0 +1,308 @@
+/*
+ * deliver.c --
+ *
+ *	The delivery of a connection's messages, in the owner interpreter's
+ *	thread: the inbox port's procedures for a connection. What the I/O
+ *	half posted (connected, data, a batch, drain, eof, closed, a child's
+ *	exit) becomes a call of -onconnect, -ondata, -ondrain, -onerror,
+ *	-onclose or -onexit, messages decoded through -encoding; an error no
+ *	callback hears goes to bgerror. See connInt.h.
+ */
+
+#include "connInt.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Delivery: the port's procedures.
+ *
+ *----------------------------------------------------------------------
+ */
+
+/*
+ * CourierConnCallBack --
+ *	{*}prefix ?arg ...? at global level; errors to bgerror. The words
+ *	are held across the call, which may reconfigure or close the handle.
+ *	Without a prefix the arguments are freed.
+ */
+
+void
+CourierConnCallBack(
+    Conn *connPtr,
+    const char *kind,		/* The option, to name a slow callback. */
+    Tcl_Obj *prefixPtr,
+    int objc,
+    Tcl_Obj *const args[])	/* args[0] is the handle's name. */
+{
+    int i;
+
+    if (prefixPtr != NULL) {
+	CourierCallPrefix(connPtr->interp, kind, args[0], prefixPtr, objc,
+		args);
+	return;
+    }
+
+    /* No callback: free the values made for it (a message, a reason). */
+    for (i = 0; i < objc; i++) {
+	Tcl_IncrRefCount(args[i]);
+	Tcl_DecrRefCount(args[i]);
+    }
+}
+
+/*
+ * CourierConnHandleName --
+ *	The handle's name as callbacks receive it: shared, made again only
+ *	when the handle is renamed (ConnRenamed).
+ */
+
+Tcl_Obj *
+CourierConnHandleName(
+    Conn *connPtr)
+{
+    return connPtr->nameObj;
+}
+
+/*
+ * DecodeMessage --
+ *	A message's bytes as a Tcl value: a string through -encoding for
+ *	line framing, else (or with -encoding binary) a byte array.
+ *
+ *	Every length must fit Tcl's int sizes. The I/O half never frames a
+ *	message over -maxmessage, which is at most COURIER_MAX_MESSAGE (and
+ *	COURIER_MAX_ENCODED_LINE for lines with an encoding), and a raw read
+ *	is far shorter: a longer message here is a bug, and a panic is
+ *	better than Tcl reading past the buffer. A line longer than an
+ *	encoding can take was framed before the options changed to line
+ *	framing with that encoding (it waited in the inbox meanwhile): it
+ *	comes as bytes, undecoded, rather than overflow the decoder.
+ */
+
+static Tcl_Obj *
+DecodeMessage(
+    Conn *connPtr,
+    const unsigned char *bytes,
+    size_t length)
+{
+    if (length > (size_t) COURIER_MAX_MESSAGE) {
+	Tcl_Panic("courier: a message of %" TCL_LL_MODIFIER "u bytes is "
+		"longer than any -maxmessage", (Tcl_WideUInt) length);
+    }
+    if (connPtr->opts.framing == COURIER_FRAMING_LINE
+	    && connPtr->opts.encoding != NULL
+	    && length <= (size_t) COURIER_MAX_ENCODED_LINE) {
+	Tcl_DString ds;
+	Tcl_Obj *objPtr;
+	size_t i;
+
+	/*
+	 * Plain ASCII (no NUL) is the same in every encoding Courier is
+	 * likely to meet and in Tcl's own representation: skip the
+	 * conversion, which costs more than the rest of the delivery.
+	 */
+
+	for (i = 0; i < length; i++) {
+	    if (bytes[i] == 0 || bytes[i] >= 0x80) {
+		break;
+	    }
+	}
+	if (i == length && connPtr->asciiCompatible) {
+	    return Tcl_NewStringObj((const char *) bytes, (int) length);
+	}
+	Tcl_ExternalToUtfDString(connPtr->opts.encoding, (const char *) bytes,
+		(int) length, &ds);
+	objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds),
+		Tcl_DStringLength(&ds));
+	Tcl_DStringFree(&ds);
+	return objPtr;
+    }
+    return Tcl_NewByteArrayObj(bytes, (int) length);
+}
+
+/*
+ * ReportUnheard --
+ *	A connection failed or ended with an error (refused, timeout, reset,
+ *	error) and has neither -onerror nor -onclose to say so: the error
+ *	goes to the interpreter's bgerror, as an error in a fileevent
+ *	script would, with the error code {COURIER CLOSED reason...}.
+ */
+
+static void
+ReportUnheard(
+    Conn *connPtr,
+    Tcl_Obj *reason,
+    const char *message,
+    int messageLen)
+{
+    Tcl_Interp *interp = connPtr->interp;
+    Tcl_Obj *code = Tcl_NewListObj(0, NULL);
+
+    Tcl_ListObjAppendElement(NULL, code, Tcl_NewStringObj("COURIER", -1));
+    Tcl_ListObjAppendElement(NULL, code, Tcl_NewStringObj("CLOSED", -1));
+    Tcl_ListObjAppendList(NULL, code, reason);
+    if (connPtr->host != NULL) {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\" to %s "
+		"port %s: %.*s (no -onerror or -onclose to report it)",
+		Tcl_GetString(connPtr->nameObj), connPtr->host,
+		connPtr->service, messageLen, message));
+    } else {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\": %.*s "
+		"(no -onerror or -onclose to report it)",
+		Tcl_GetString(connPtr->nameObj), messageLen, message));
+    }
+    Tcl_SetObjErrorCode(interp, code);
+    Tcl_BackgroundException(interp, TCL_ERROR);
+}
+
+static void
+ConnDeliver(
+    void *ownerData,
+    CourierMsg *msgPtr)
+{
+    Conn *connPtr = ownerData;
+    Tcl_Obj *args[2];
+
+    switch (msgPtr->kind) {
+    case CONN_MSG_CONNECTED: {
+	/* "{peerHost} peerPort {localHost} localPort" (IoOpened). */
+	Tcl_Obj *text = Tcl_NewStringObj((const char *) msgPtr->data,
+		(int) msgPtr->size);
+	Tcl_Obj **parts;
+	int n;
+
+	Tcl_IncrRefCount(text);
+	if (Tcl_ListObjGetElements(NULL, text, &n, &parts) == TCL_OK
+		&& n == 4 && connPtr->peerPtr == NULL) {
+	    connPtr->peerPtr = Tcl_NewListObj(2, parts);
+	    Tcl_IncrRefCount(connPtr->peerPtr);
+	    connPtr->localPtr = Tcl_NewListObj(2, parts + 2);
+	    Tcl_IncrRefCount(connPtr->localPtr);
+	}
+	Tcl_DecrRefCount(text);
+	connPtr->tclState = TCL_OPEN;
+	args[0] = CourierConnHandleName(connPtr);
+	CourierConnCallBack(connPtr, "-onconnect", connPtr->opts.onconnect, 1, args);
+	break;
+    }
+    case CONN_MSG_DATA:
+	connPtr->msgsIn++;
+	connPtr->bytesIn += msgPtr->size;
+	args[0] = CourierConnHandleName(connPtr);
+	args[1] = DecodeMessage(connPtr, msgPtr->data, msgPtr->size);
+	CourierConnCallBack(connPtr, "-ondata", connPtr->opts.ondata, 2, args);
+	break;
+    case CONN_MSG_BATCH: {
+	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
+	Tcl_Obj *listPtr = Tcl_NewListObj(0, NULL);
+
+	while (p + 4 <= end) {
+	    uint32_t n;
+
+	    memcpy(&n, p, 4);
+	    Tcl_ListObjAppendElement(NULL, listPtr,
+		    DecodeMessage(connPtr, p + 4, n));
+	    connPtr->msgsIn++;
+	    connPtr->bytesIn += n;
+	    p += 4 + n;
+	}
+	args[0] = CourierConnHandleName(connPtr);
+	args[1] = listPtr;
+	CourierConnCallBack(connPtr, "-ondata", connPtr->opts.ondata, 2, args);
+	break;
+    }
+    case CONN_MSG_DRAIN:
+	args[0] = CourierConnHandleName(connPtr);
+	CourierConnCallBack(connPtr, "-ondrain", connPtr->opts.ondrain, 1, args);
+	break;
+    case CONN_MSG_EXIT:
+	CourierProcessExited(connPtr, msgPtr);
+	break;
+    case CONN_MSG_EOF:
+    case CONN_MSG_CLOSED: {
+	Tcl_Obj *reason = Tcl_NewListObj(0, NULL);
+
+	if (msgPtr->kind == CONN_MSG_EOF) {
+	    Tcl_ListObjAppendElement(NULL, reason,
+		    Tcl_NewStringObj("eof", -1));
+	    /* Flush what callbacks sent, then FIN and close. */
+	    CourierConnSubmit(connPtr, CourierConnIoClose);
+	} else {
+	    const char *kind = (const char *) msgPtr->data;
+	    const char *errName = kind + strlen(kind) + 1;
+	    const char *message = errName + strlen(errName) + 1;
+	    int messageLen = (int) (msgPtr->size
+		    - (size_t) (message - kind));
+
+	    Tcl_ListObjAppendElement(NULL, reason,
+		    Tcl_NewStringObj(kind, -1));
+	    if (strcmp(kind, "closed") != 0) {
+		Tcl_ListObjAppendElement(NULL, reason,
+			Tcl_NewStringObj(message, messageLen));
+		Tcl_ListObjAppendElement(NULL, reason,
+			Tcl_NewStringObj(errName, -1));
+	    }
+	    if (connPtr->opts.onerror == NULL && connPtr->opts.onclose == NULL
+		    && strcmp(kind, "closed") != 0) {
+		ReportUnheard(connPtr, reason, message, messageLen);
+	    }
+	    if (strcmp(kind, "error") == 0 || strcmp(kind, "timeout") == 0
+		    || strcmp(kind, "refused") == 0) {
+		args[0] = CourierConnHandleName(connPtr);
+		args[1] = Tcl_NewStringObj(message, messageLen);
+		connPtr->tclState = TCL_CLOSED;
+		CourierConnCallBack(connPtr, "-onerror", connPtr->opts.onerror, 2, args);
+		if (connPtr->handleClosed) {
+		    Tcl_DecrRefCount(reason);
+		    break;
+		}
+	    }
+	}
+	connPtr->tclState = TCL_CLOSED;
+	Tcl_IncrRefCount(reason);
+	if (connPtr->reasonPtr == NULL) {
+	    connPtr->reasonPtr = reason;
+	    Tcl_IncrRefCount(reason);
+	}
+	args[0] = CourierConnHandleName(connPtr);
+	args[1] = reason;
+	CourierConnCallBack(connPtr, "-onclose", connPtr->opts.onclose, 2, args);
+	Tcl_DecrRefCount(reason);
+	break;
+    }
+    }
+}
+
+/*
+ * ConnNotify --
+ *	Flow control news from the inbox (Tcl thread): a RESUME restarts
+ *	reading in the I/O thread.
+ */
+
+static void
+ConnNotify(
+    void *producerData,
+    int event)
+{
+    Conn *connPtr = producerData;
+
+    if (event == COURIER_NOTIFY_RESUME) {
+	ConnCmd *ccPtr = CourierConnCmdNew(connPtr, CourierConnIoPause);
+
+	ccPtr->flag = 2;
+	CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+    }
+}
+
+static void
+ConnPortReleased(
+    void *producerData)
+{
+    CourierConnUnref(producerData);
+}
+
+const CourierPortType courierConnPortType = {
+    "conn", ConnDeliver, ConnNotify, ConnPortReleased, NULL
+};

@@ -1,0 +1,719 @@
+/*
+ * stream.c --
+ *
+ *	The byte stream of a connection, shared by TCP sockets (tcp.c) and
+ *	a child process's stdin and stdout (process.c), as libuv's stream.c
+ *	is shared by tcp.c, pipe.c and process.c. It owns the Conn struct's
+ *	life and the commands the Tcl half sends to the I/O half (any
+ *	thread), and, in the connection's I/O thread: posting to the inbox
+ *	port, reading and framing (one chain of messages per read), failing
+ *	and closing the handles, pause and resume, and a new configuration.
+ *	Writes, batched into one writev, and half-close are in
+ *	streamwrite.c. See connInt.h.
+ */
+
+#include "connInt.h"
+#include "resolver.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+static void	IoCloseNow(Conn *connPtr, int reset);
+static void	IoHeedPost(Conn *connPtr, int result);
+static void	IoFrameRefused(Conn *connPtr, int rc);
+
+/*
+ *======================================================================
+ * The shared struct and the commands to the I/O half (any thread).
+ *======================================================================
+ */
+
+Conn *
+CourierConnAlloc(
+    CourierIoThread *ioPtr)
+{
+    Conn *connPtr = calloc(1, sizeof(Conn));
+
+    if (connPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(Conn));
+    }
+    connPtr->ioPtr = ioPtr;
+    connPtr->ioObj.abortProc = CourierConnIoAbort;
+    atomic_init(&connPtr->refCount, 1);	/* The I/O half's. */
+    atomic_init(&connPtr->pendingOut, 0);
+    atomic_init(&connPtr->bytesWritten, 0);
+    atomic_init(&connPtr->bytesRead, 0);
+    connPtr->ioState = IO_NEW;
+    return connPtr;
+}
+
+
+void
+CourierConnRef(
+    Conn *connPtr)
+{
+    atomic_fetch_add(&connPtr->refCount, 1);
+}
+
+/*
+ * CourierConnUnref --
+ *	Drops a reference (any thread). By the time the last goes, each half
+ *	has released what it owned in its own thread, so only memory is left.
+ */
+
+void
+CourierConnUnref(
+    Conn *connPtr)
+{
+    if (atomic_fetch_sub(&connPtr->refCount, 1) == 1) {
+	assert(connPtr->handlesOpen == 0);
+	if (connPtr->procPtr != NULL) {
+	    CourierProcessFree(connPtr->procPtr);
+	}
+	free(connPtr->host);
+	free(connPtr->myaddr);
+	free(connPtr);
+    }
+}
+
+
+void
+CourierConnCmdDiscard(
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+
+    if (ccPtr->portPtr != NULL) {
+	/* A connect or start that never ran: nothing will post. */
+	CourierPortRelease(ccPtr->portPtr);
+    }
+    CourierConnUnref(ccPtr->connPtr);
+    free(ccPtr);
+}
+
+ConnCmd *
+CourierConnCmdNew(
+    Conn *connPtr,
+    void (*runProc)(CourierIoThread *, CourierIoCmd *))
+{
+    ConnCmd *ccPtr = calloc(1, sizeof(ConnCmd));
+
+    if (ccPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(ConnCmd));
+    }
+    ccPtr->header.runProc = runProc;
+    ccPtr->header.discardProc = CourierConnCmdDiscard;
+    ccPtr->connPtr = connPtr;
+    CourierConnRef(connPtr);
+    return ccPtr;
+}
+
+void
+CourierConnSubmit(
+    Conn *connPtr,
+    void (*runProc)(CourierIoThread *, CourierIoCmd *))
+{
+    ConnCmd *ccPtr = CourierConnCmdNew(connPtr, runProc);
+
+    CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+}
+
+/*
+ * The end of a command's run: drop its reference and free it.
+ */
+
+void
+CourierConnCmdDone(
+    ConnCmd *ccPtr)
+{
+    CourierConnUnref(ccPtr->connPtr);
+    free(ccPtr);
+}
+
+/*
+ *======================================================================
+ * The stream in the connection's I/O thread: posting, failing, closing.
+ *======================================================================
+ */
+
+/*
+ * CourierConnIoAbort --
+ *	A stopping I/O thread aborts the connection (called once for each of
+ *	its open handles). A child process still running gets SIGTERM, then
+ *	SIGKILL, and is reaped before the loop ends (CourierProcessAbortIo).
+ */
+
+void
+CourierConnIoAbort(
+    CourierIoObject *objPtr)
+{
+    Conn *connPtr = (Conn *) objPtr;
+
+    if (connPtr->procPtr != NULL) {
+	CourierProcessAbortIo(connPtr->procPtr);
+    }
+    CourierStreamCloseHandles(connPtr, 1);
+}
+
+/*
+ * CourierStreamPost --
+ *	Posts one message to the Tcl half. A port that is closed (the handle
+ *	is gone) or full stops reading; nothing else changes.
+ */
+
+void
+CourierStreamPost(
+    Conn *connPtr,
+    int kind,
+    const void *bytes,
+    size_t length)
+{
+    CourierMsg *msgPtr;
+
+    if (connPtr->ioPort == NULL) {
+	return;				/* Never given a port (not started). */
+    }
+    msgPtr = CourierMsgAlloc(length);
+    msgPtr->kind = kind;
+    if (length > 0) {
+	memcpy(msgPtr->data, bytes, length);
+    }
+    IoHeedPost(connPtr, CourierPortPost(connPtr->ioPort, msgPtr));
+}
+
+/*
+ * IoHeedPost --
+ *	Acts on what a post answered. FULL: stop reading until RESUME.
+ *	CLOSED: the handle is gone and a close command is on its way. Either
+ *	way, stop reading now.
+ */
+
+static void
+IoHeedPost(
+    Conn *connPtr,
+    int result)
+{
+    CourierIoPosted(connPtr->ioPtr);
+    if (result != COURIER_POST_OK && connPtr->reading) {
+	uv_read_stop(STREAM(connPtr));
+	connPtr->reading = 0;
+	connPtr->flowPaused = 1;
+    }
+}
+
+/*
+ * CourierStreamFail --
+ *	The connection is over (error, reset, timeout, refused): tell the
+ *	Tcl half why, once, and close the handles.
+ */
+
+void
+CourierStreamFail(
+    Conn *connPtr,
+    const char *kind,
+    int uvErr,
+    const char *message,
+    int reset)			/* Close with a reset (RST), not a FIN. */
+{
+    char buf[512];
+    int n;
+
+    if (!connPtr->failed && connPtr->ioPort != NULL) {
+	connPtr->failed = 1;
+	n = snprintf(buf, sizeof(buf), "%s%c%s%c%s", kind, 0,
+		uvErr ? uv_err_name(uvErr) : "", 0,
+		message ? message : (uvErr ? uv_strerror(uvErr) : ""));
+	if (n >= (int) sizeof(buf)) {
+	    n = sizeof(buf) - 1;
+	}
+	CourierStreamPost(connPtr, CONN_MSG_CLOSED, buf, (size_t) n);
+    }
+    CourierStreamCloseHandles(connPtr, reset);
+}
+
+/*
+ * CourierStreamFinish --
+ *	Every handle is closed: free what the I/O half owns, tell a child's
+ *	exit status, release the port (nothing more will be posted) and the
+ *	I/O half's reference.
+ */
+
+void
+CourierStreamFinish(
+    Conn *connPtr)
+{
+    assert(connPtr->handlesOpen == 0);
+    connPtr->ioState = IO_CLOSED;
+    CourierStreamFlushEarly(connPtr);		/* Drops them: the state is closed. */
+    if (connPtr->addrs != NULL) {
+	CourierResolveFree(connPtr->addrs);
+	connPtr->addrs = NULL;
+    }
+    if (connPtr->framerInit) {
+	CourierFramerFree(&connPtr->framer);
+	connPtr->framerInit = 0;
+    }
+    if (connPtr->rawMsg != NULL) {
+	CourierMsgFree(connPtr->rawMsg);
+	connPtr->rawMsg = NULL;
+    }
+    if (connPtr->procPtr != NULL && connPtr->procPtr->exited) {
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%lld %d",
+		(long long) connPtr->procPtr->exitStatus,
+		connPtr->procPtr->termSignal);
+
+	CourierStreamPost(connPtr, CONN_MSG_EXIT, buf, (size_t) n);
+    }
+    if (connPtr->ioPort != NULL) {
+	CourierPort *portPtr = connPtr->ioPort;
+
+	connPtr->ioPort = NULL;
+	CourierPortRelease(portPtr);
+    }
+    CourierConnUnref(connPtr);
+}
+
+void
+CourierStreamOnHandleClosed(
+    uv_handle_t *handle)
+{
+    Conn *connPtr = handle->data;
+
+    assert(connPtr->handlesOpen > 0);
+    if (--connPtr->handlesOpen == 0) {
+	CourierStreamFinish(connPtr);
+    }
+}
+
+/*
+ * CourierStreamCloseHandles --
+ *	Starts closing the connection in the I/O thread, once; the last
+ *	handle's close callback finishes it. A name lookup in progress is
+ *	not waited for: its answer is dropped when it comes.
+ */
+
+void
+CourierStreamCloseHandles(
+    Conn *connPtr,
+    int reset)
+{
+    if (connPtr->ioState == IO_CLOSING || connPtr->ioState == IO_CLOSED) {
+	return;
+    }
+    connPtr->ioState = IO_CLOSING;
+    IoCloseNow(connPtr, reset);
+}
+
+static void
+IoCloseNow(
+    Conn *connPtr,
+    int reset)
+{
+    connPtr->reading = 0;
+    if (connPtr->timerInit) {
+	uv_close((uv_handle_t *) &connPtr->timer, CourierStreamOnHandleClosed);
+	connPtr->timerInit = 0;
+    }
+    if (connPtr->streamInit) {
+	connPtr->streamInit = 0;
+	if (!reset || connPtr->procPtr != NULL
+		|| uv_tcp_close_reset(&connPtr->stream.tcp,
+			CourierStreamOnHandleClosed) < 0) {
+	    uv_close((uv_handle_t *) STREAM(connPtr), CourierStreamOnHandleClosed);
+	}
+    }
+    if (connPtr->handlesOpen == 0) {
+	CourierStreamFinish(connPtr);
+    }
+}
+
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Reading: the framer splits what arrives; the messages of one read go
+ * to the Tcl half as one chain in one block.
+ *
+ *----------------------------------------------------------------------
+ */
+
+typedef struct FrameBatch {
+    const unsigned char **ptrs;
+    size_t *sizes;
+    size_t count, cap, total;
+} FrameBatch;
+
+static void
+CollectFrame(
+    void *clientData,
+    const unsigned char *bytes,
+    size_t length)
+{
+    FrameBatch *batchPtr = clientData;
+
+    /* The framer's maximum is -maxmessage, itself at most this. */
+    assert(length <= (size_t) COURIER_MAX_MESSAGE);
+    if (batchPtr->count == batchPtr->cap) {
+	batchPtr->cap = batchPtr->cap ? 2 * batchPtr->cap : 64;
+	batchPtr->ptrs = realloc(batchPtr->ptrs,
+		batchPtr->cap * sizeof(*batchPtr->ptrs));
+	batchPtr->sizes = realloc(batchPtr->sizes,
+		batchPtr->cap * sizeof(*batchPtr->sizes));
+	if (batchPtr->ptrs == NULL || batchPtr->sizes == NULL) {
+	    CourierPanicOutOfMemory(batchPtr->cap * sizeof(size_t));
+	}
+    }
+    batchPtr->ptrs[batchPtr->count] = bytes;
+    batchPtr->sizes[batchPtr->count] = length;
+    batchPtr->count++;
+    batchPtr->total += length;
+}
+
+static void
+IoOnAlloc(
+    uv_handle_t *handle,
+    size_t suggested,
+    uv_buf_t *buf)
+{
+    Conn *connPtr = handle->data;
+    size_t size, backlog, held, room;
+
+    (void) suggested;
+    buf->base = (char *) CourierIoReadBuffer(connPtr->ioPtr, &size);
+
+    /*
+     * Read no more than the room left under -maxpending (but at least
+     * 4 KiB), so that one read cannot take the backlog far past it.
+     */
+
+    backlog = CourierPortBacklog(connPtr->ioPort);
+    held = connPtr->framerInit ? CourierFramerBuffered(&connPtr->framer)
+	    : 0;
+    if (backlog == 0) {
+	/*
+	 * With messages waiting in the inbox, the bytes of a message in
+	 * progress (held by the framer) take room too; with none waiting
+	 * they do not: a message longer than -maxpending must still be
+	 * read to its end (the framer holds it to -maxmessage).
+	 */
+
+	held = 0;
+    }
+    room = backlog + held < connPtr->io.maxPending
+	    ? connPtr->io.maxPending - backlog - held : 0;
+    if (connPtr->costPerByte > 1) {
+	room /= connPtr->costPerByte;	/* Small messages cost more. */
+    }
+    if (room < 4096) {
+	room = 4096;
+    }
+    buf->len = room < size ? room : size;
+
+    /*
+     * Raw framing: every read is one message, so read straight into a
+     * message and spare a copy (IoOnRead trims it to what came).
+     */
+
+    if (connPtr->io.framing == COURIER_FRAMING_RAW && !connPtr->io.batch) {
+	if (connPtr->rawMsg == NULL) {
+	    connPtr->rawMsg = CourierMsgAlloc(COURIER_MSG_READ_SIZE);
+	}
+	buf->base = (char *) connPtr->rawMsg->data;
+    }
+}
+
+/*
+ * PostFrames --
+ *	Posts the frames of one read: one chain of messages, or in batch
+ *	mode one message that packs them all.
+ */
+
+static void
+PostFrames(
+    Conn *connPtr,
+    FrameBatch *batchPtr)
+{
+    CourierMsg *headPtr, *msgPtr;
+    size_t i;
+
+    if (connPtr->io.batch) {
+	unsigned char *p;
+
+	headPtr = CourierMsgAlloc(batchPtr->total + 4 * batchPtr->count);
+	headPtr->kind = CONN_MSG_BATCH;
+	p = headPtr->data;
+	for (i = 0; i < batchPtr->count; i++) {
+	    uint32_t n = (uint32_t) batchPtr->sizes[i];
+
+	    memcpy(p, &n, 4);
+	    memcpy(p + 4, batchPtr->ptrs[i], n);
+	    p += 4 + n;
+	}
+    } else {
+	headPtr = CourierMsgAllocChain(batchPtr->count, batchPtr->sizes, 0);
+	for (msgPtr = headPtr, i = 0; msgPtr != NULL;
+		msgPtr = msgPtr->next, i++) {
+	    msgPtr->kind = CONN_MSG_DATA;
+	    memcpy(msgPtr->data, batchPtr->ptrs[i], batchPtr->sizes[i]);
+	}
+    }
+    IoHeedPost(connPtr, CourierPortPostChain(connPtr->ioPort, headPtr));
+}
+
+/*
+ * IoLearnCost --
+ *	What the messages of a read cost the inbox (bytes and each
+ *	message's bookkeeping, as it counts them) per byte read: IoOnAlloc
+ *	divides the room under -maxpending by it, so that a stream of tiny
+ *	messages stays near the limit rather than many times over it.
+ */
+
+static void
+IoLearnCost(
+    Conn *connPtr,
+    size_t nread,
+    const FrameBatch *batchPtr)
+{
+    size_t cost;
+
+    if (nread < 4096) {
+	return;				/* Too few bytes to tell. */
+    }
+    cost = batchPtr->total + (connPtr->io.batch
+	    ? 4 * batchPtr->count + sizeof(CourierMsg)
+	    : batchPtr->count * sizeof(CourierMsg));
+    connPtr->costPerByte = (unsigned) ((cost + nread - 1) / nread);
+}
+
+static void
+IoOnRead(
+    uv_stream_t *stream,
+    ssize_t nread,
+    const uv_buf_t *buf)
+{
+    Conn *connPtr = stream->data;
+    FrameBatch batch = {NULL, NULL, 0, 0, 0};
+    int rc;
+
+    if (nread == 0) {
+	return;
+    }
+    if (nread == UV_EOF) {
+	uv_read_stop(stream);
+	connPtr->reading = 0;
+	connPtr->eof = 1;
+	CourierStreamPost(connPtr, CONN_MSG_EOF, NULL, 0);
+	return;
+    }
+    if (nread < 0) {
+	CourierStreamFail(connPtr, nread == UV_ECONNRESET ? "reset" : "error",
+		(int) nread, NULL, 0);
+	return;
+    }
+    atomic_fetch_add(&connPtr->bytesRead, (uint64_t) nread);
+    if (connPtr->rawMsg != NULL && buf->base
+	    == (char *) connPtr->rawMsg->data) {
+	CourierMsg *msgPtr;
+
+	if (nread >= COURIER_MSG_READ_SIZE / 4) {
+	    /* Send the read buffer itself: at most 4 times the bytes. */
+	    msgPtr = connPtr->rawMsg;
+	    connPtr->rawMsg = NULL;
+	    msgPtr->size = (size_t) nread;
+	} else {
+	    /* A short read: copy it, keep the buffer for the next. */
+	    msgPtr = CourierMsgAlloc((size_t) nread);
+	    memcpy(msgPtr->data, buf->base, (size_t) nread);
+	}
+	msgPtr->kind = CONN_MSG_DATA;
+	IoHeedPost(connPtr, CourierPortPost(connPtr->ioPort, msgPtr));
+	return;
+    }
+    rc = CourierFramerFeed(&connPtr->framer, (unsigned char *) buf->base,
+	    (size_t) nread, CollectFrame, &batch);
+    if (batch.count > 0) {
+	PostFrames(connPtr, &batch);
+    }
+    IoLearnCost(connPtr, (size_t) nread, &batch);
+    free(batch.ptrs);
+    free(batch.sizes);
+    if (rc != COURIER_FRAME_OK) {
+	IoFrameRefused(connPtr, rc);
+    }
+}
+
+/*
+ * IoFrameRefused --
+ *	The framer refused the stream (rc is not COURIER_FRAME_OK: today
+ *	only TOO_BIG, a message over -maxmessage): the rest of the stream
+ *	cannot be trusted, so the connection fails with an error and is
+ *	reset. Every path that feeds the framer ends here on a refusal.
+ */
+
+static void
+IoFrameRefused(
+    Conn *connPtr,
+    int rc)
+{
+    char msg[200];
+
+    assert(rc == COURIER_FRAME_TOO_BIG);
+    (void) rc;
+    snprintf(msg, sizeof(msg), "message larger than -maxmessage "
+	    "(%llu bytes): connection closed",
+	    (unsigned long long) connPtr->io.maxMessage);
+    CourierStreamFail(connPtr, "error", 0, msg, 1);
+}
+
+void
+CourierStreamStartReading(
+    Conn *connPtr)
+{
+    if (connPtr->ioState == IO_OPEN && !connPtr->reading
+	    && !connPtr->flowPaused && !connPtr->userPaused && !connPtr->eof
+	    && connPtr->ioPort != NULL) {
+	if (uv_read_start(STREAM(connPtr), IoOnAlloc,
+		IoOnRead) == 0) {
+	    connPtr->reading = 1;
+	}
+    }
+}
+
+
+/*
+ * CourierConnIoClose --
+ *	Graceful (flag 0): writes already queued go out, then FIN, then the
+ *	socket closes. Abort (flag 1): reset at once.
+ */
+
+void
+CourierConnIoClose(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+
+    (void) ioPtr;
+    if (connPtr->ioState == IO_NEW && connPtr->streamInit) {
+	/*
+	 * An accepted socket closed by -onaccept: never started, but what
+	 * -onaccept sent still goes out.
+	 */
+
+	connPtr->ioState = IO_OPEN;
+	CourierStreamFlushEarly(connPtr);
+    }
+    if (ccPtr->flag) {
+	CourierStreamCloseHandles(connPtr, 1);
+    } else if ((connPtr->ioState == IO_NEW
+	    || connPtr->ioState == IO_RESOLVING
+	    || connPtr->ioState == IO_CONNECTING)
+	    && connPtr->earlyHead == NULL) {
+	/*
+	 * Still connecting with nothing to send: nothing to wait for (a
+	 * peer that never answers would keep the socket for minutes).
+	 */
+
+	CourierStreamCloseHandles(connPtr, 0);
+    } else if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
+	    || connPtr->ioState == IO_CONNECTING) {
+	/* Still connecting: once open, write what was sent, then close. */
+	connPtr->closeWhenFlushed = 1;
+    } else if (connPtr->ioState == IO_OPEN) {
+	connPtr->closeWhenFlushed = 1;
+	if (connPtr->reading) {
+	    uv_read_stop(STREAM(connPtr));
+	    connPtr->reading = 0;
+	}
+	CourierStreamMaybeFinish(connPtr);
+    } else {
+	CourierStreamCloseHandles(connPtr, 0);
+    }
+    CourierConnCmdDone(ccPtr);
+}
+
+
+/* Manual pause (flag 1) and resume (flag 0); flow-control resume (2). */
+void
+CourierConnIoPause(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+
+    (void) ioPtr;
+    if (ccPtr->flag == 1) {
+	connPtr->userPaused = 1;
+	if (connPtr->reading) {
+	    uv_read_stop(STREAM(connPtr));
+	    connPtr->reading = 0;
+	}
+    } else {
+	if (ccPtr->flag == 0) {
+	    connPtr->userPaused = 0;
+	} else {
+	    connPtr->flowPaused = 0;
+	}
+	CourierStreamStartReading(connPtr);	/* Only if open and not held back. */
+    }
+    CourierConnCmdDone(ccPtr);
+}
+
+/*
+ * CourierConnIoConfigure --
+ *	New options for the I/O half. A framer change keeps the bytes of a
+ *	message in progress and reads them again with the new framing and
+ *	-maxmessage, exactly as if they had just arrived: the messages they
+ *	complete are posted, and a refusal (a line or a length prefix over
+ *	the new -maxmessage) fails the connection as a read would.
+ */
+
+void
+CourierConnIoConfigure(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+    ConnIoConfig *newPtr = &ccPtr->config;
+
+    (void) ioPtr;
+    if (connPtr->framerInit && (newPtr->framing != connPtr->io.framing
+	    || newPtr->eol != connPtr->io.eol
+	    || newPtr->lengthBytes != connPtr->io.lengthBytes
+	    || newPtr->maxMessage != connPtr->io.maxMessage)) {
+	if (connPtr->ioState == IO_OPEN) {
+	    FrameBatch batch = {NULL, NULL, 0, 0, 0};
+	    int rc;
+
+	    connPtr->io = *newPtr;
+	    rc = CourierFramerReconfigure(&connPtr->framer, newPtr->framing,
+		    newPtr->eol, newPtr->lengthBytes, newPtr->maxMessage,
+		    CollectFrame, &batch);
+	    if (batch.count > 0) {
+		PostFrames(connPtr, &batch);
+	    }
+	    free(batch.ptrs);
+	    free(batch.sizes);
+	    if (rc != COURIER_FRAME_OK) {
+		IoFrameRefused(connPtr, rc);
+	    }
+	} else {
+	    /* Not reading (any more): what it held goes. */
+	    CourierFramerFree(&connPtr->framer);
+	    CourierFramerInit(&connPtr->framer, newPtr->framing, newPtr->eol,
+		    newPtr->lengthBytes, newPtr->maxMessage);
+	}
+    }
+    connPtr->io = *newPtr;
+    if (connPtr->ioState == IO_OPEN && connPtr->procPtr == NULL) {
+	uv_tcp_nodelay(&connPtr->stream.tcp, connPtr->io.nodelay);
+	uv_tcp_keepalive(&connPtr->stream.tcp, connPtr->io.keepalive, 60);
+    }
+    CourierConnCmdDone(ccPtr);
+}
+

@@ -1,0 +1,314 @@
+/*
+ * streamwrite.c --
+ *
+ *	The writing side of a connection's byte stream (see stream.c and
+ *	connInt.h), socket or pipe alike; everything here runs in the
+ *	connection's I/O thread. Sends queued during one batch of commands
+ *	go out in one uv_write (a writev); sends made before the stream
+ *	opened wait for it; -ondrain is owed once the output falls to half
+ *	of -sendbuffer; a half-close ($c shutdown write, a child's stdin
+ *	closed) or a graceful close sends FIN once every write is done.
+ */
+
+#include "connInt.h"
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Writing. A write command carries its bytes and is its own uv_write_t.
+ *
+ *----------------------------------------------------------------------
+ */
+
+
+/* One uv_write: every WriteCmd queued when the batch ended. */
+typedef struct WriteBatch {
+    uv_write_t req;
+    Conn *connPtr;
+    WriteCmd *cmds;
+    size_t total;
+} WriteBatch;
+
+void
+CourierConnIoWriteDiscard(
+    CourierIoCmd *cmdPtr)
+{
+    WriteCmd *wPtr = (WriteCmd *) cmdPtr;
+
+    atomic_fetch_sub(&wPtr->connPtr->pendingOut, wPtr->length);
+    CourierConnUnref(wPtr->connPtr);
+    free(wPtr);
+}
+
+static void
+DiscardList(
+    WriteCmd *wPtr)
+{
+    while (wPtr != NULL) {
+	WriteCmd *nextPtr = wPtr->nextOut;
+
+	CourierConnIoWriteDiscard(&wPtr->header);
+	wPtr = nextPtr;
+    }
+}
+
+static void
+IoOnWritten(
+    uv_write_t *req,
+    int status)
+{
+    WriteBatch *batchPtr = req->data;
+    Conn *connPtr = batchPtr->connPtr;
+    WriteCmd *wPtr, *nextPtr;
+    size_t left;
+
+    connPtr->writesInFlight--;
+    left = atomic_fetch_sub(&connPtr->pendingOut, batchPtr->total)
+	    - batchPtr->total;
+    for (wPtr = batchPtr->cmds; wPtr != NULL; wPtr = nextPtr) {
+	nextPtr = wPtr->nextOut;
+	CourierConnUnref(connPtr);
+	free(wPtr);
+    }
+    if (status == 0) {
+	atomic_fetch_add(&connPtr->bytesWritten, batchPtr->total);
+    } else if (connPtr->ioState == IO_OPEN) {
+	CourierStreamFail(connPtr, status == UV_ECONNRESET || status == UV_EPIPE
+		? "reset" : "error", status, NULL, 0);
+    }
+    if (connPtr->overHigh && left <= connPtr->io.sendBuffer / 2) {
+	connPtr->overHigh = 0;
+	if (connPtr->ioState == IO_OPEN) {
+	    CourierStreamPost(connPtr, CONN_MSG_DRAIN, NULL, 0);
+	}
+    }
+    CourierStreamMaybeFinish(connPtr);
+    CourierConnUnref(connPtr);			/* The batch's. */
+    free(batchPtr);
+}
+
+/*
+ * IoFlush --
+ *	Writes everything queued in one uv_write (a writev).
+ */
+
+static void
+IoFlush(
+    Conn *connPtr)
+{
+    uv_buf_t stackBufs[64], *bufs = stackBufs;
+    WriteBatch *batchPtr;
+    WriteCmd *wPtr;
+    size_t i = 0;
+
+    if (connPtr->outHead == NULL) {
+	return;
+    }
+    if (connPtr->ioState != IO_OPEN || connPtr->shutdownWhenFlushed < 0) {
+	DiscardList(connPtr->outHead);
+	connPtr->outHead = connPtr->outTail = NULL;
+	connPtr->outCount = 0;
+	return;
+    }
+    batchPtr = malloc(sizeof(WriteBatch));
+    if (batchPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(WriteBatch));
+    }
+    if (connPtr->outCount > sizeof(stackBufs) / sizeof(stackBufs[0])) {
+	bufs = malloc(sizeof(uv_buf_t) * connPtr->outCount);
+	if (bufs == NULL) {
+	    CourierPanicOutOfMemory(sizeof(uv_buf_t) * connPtr->outCount);
+	}
+    }
+    batchPtr->connPtr = connPtr;
+    batchPtr->cmds = connPtr->outHead;
+    batchPtr->total = 0;
+    for (wPtr = connPtr->outHead; wPtr != NULL; wPtr = wPtr->nextOut) {
+	bufs[i++] = uv_buf_init((char *) wPtr->data, (unsigned) wPtr->length);
+	batchPtr->total += wPtr->length;
+    }
+    connPtr->outHead = connPtr->outTail = NULL;
+    connPtr->outCount = 0;
+    batchPtr->req.data = batchPtr;
+    CourierConnRef(connPtr);
+    connPtr->writesInFlight++;
+    if (uv_write(&batchPtr->req, STREAM(connPtr), bufs,
+	    (unsigned) i, IoOnWritten) < 0) {
+	connPtr->writesInFlight--;
+	atomic_fetch_sub(&connPtr->pendingOut, batchPtr->total);
+	for (wPtr = batchPtr->cmds; wPtr != NULL; ) {
+	    WriteCmd *nextPtr = wPtr->nextOut;
+
+	    CourierConnUnref(connPtr);
+	    free(wPtr);
+	    wPtr = nextPtr;
+	}
+	CourierConnUnref(connPtr);
+	free(batchPtr);
+    }
+    if (bufs != stackBufs) {
+	free(bufs);
+    }
+}
+
+static void
+FlushRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    Conn *connPtr = (Conn *) ((char *) cmdPtr - offsetof(Conn, flushCmd));
+
+    (void) ioPtr;
+    connPtr->flushScheduled = 0;
+    IoFlush(connPtr);
+    CourierStreamMaybeFinish(connPtr);
+    CourierConnUnref(connPtr);			/* The schedule's. */
+}
+
+static void
+AppendWrite(
+    WriteCmd **headPtr,
+    WriteCmd **tailPtr,
+    WriteCmd *wPtr)
+{
+    wPtr->nextOut = NULL;
+    if (*tailPtr != NULL) {
+	(*tailPtr)->nextOut = wPtr;
+    } else {
+	*headPtr = wPtr;
+    }
+    *tailPtr = wPtr;
+}
+
+/*
+ * CourierConnIoWrite --
+ *	A send: kept until connected, then queued for the write that goes
+ *	out when the current batch of commands is done.
+ */
+
+void
+CourierConnIoWrite(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    WriteCmd *wPtr = (WriteCmd *) cmdPtr;
+    Conn *connPtr = wPtr->connPtr;
+
+    if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
+	    || connPtr->ioState == IO_CONNECTING) {
+	AppendWrite(&connPtr->earlyHead, &connPtr->earlyTail, wPtr);
+	return;
+    }
+    if (connPtr->ioState != IO_OPEN || connPtr->shutdownWhenFlushed < 0) {
+	CourierConnIoWriteDiscard(cmdPtr);
+	return;
+    }
+    if (wPtr->overHigh) {
+	connPtr->overHigh = 1;
+    }
+    AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
+    connPtr->outCount++;
+    if (!connPtr->flushScheduled) {
+	connPtr->flushScheduled = 1;
+	connPtr->flushCmd.runProc = FlushRun;
+	connPtr->flushCmd.discardProc = NULL;
+	CourierConnRef(connPtr);
+	CourierIoAfterBatch(ioPtr, &connPtr->flushCmd);
+    }
+}
+
+/*
+ * CourierStreamFlushEarly --
+ *	Writes sent before the connection opened go out now that it is open
+ *	(or are dropped, when it failed).
+ */
+
+void
+CourierStreamFlushEarly(
+    Conn *connPtr)
+{
+    WriteCmd *wPtr = connPtr->earlyHead, *nextPtr;
+
+    connPtr->earlyHead = connPtr->earlyTail = NULL;
+    if (connPtr->ioState != IO_OPEN) {
+	DiscardList(wPtr);
+	return;
+    }
+    for (; wPtr != NULL; wPtr = nextPtr) {
+	nextPtr = wPtr->nextOut;
+	if (wPtr->overHigh) {
+	    connPtr->overHigh = 1;
+	}
+	AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
+	connPtr->outCount++;
+    }
+    IoFlush(connPtr);
+}
+
+static void
+IoOnShutdown(
+    uv_shutdown_t *req,
+    int status)
+{
+    Conn *connPtr = req->data;
+
+    (void) status;
+    connPtr->shutdownInFlight = 0;
+    if (connPtr->closeWhenFlushed) {
+	CourierStreamCloseHandles(connPtr, 0);
+    }
+    CourierConnUnref(connPtr);
+}
+
+/*
+ * CourierStreamMaybeFinish --
+ *	Once every queued write is done, a pending half-close or graceful
+ *	close proceeds: FIN first, then (for a close) the socket goes.
+ */
+
+void
+CourierStreamMaybeFinish(
+    Conn *connPtr)
+{
+    if (connPtr->ioState != IO_OPEN || connPtr->writesInFlight > 0
+	    || connPtr->outHead != NULL || connPtr->shutdownInFlight) {
+	return;
+    }
+    if ((connPtr->shutdownWhenFlushed > 0 || connPtr->closeWhenFlushed)
+	    && connPtr->shutdownWhenFlushed >= 0) {
+	connPtr->shutdownWhenFlushed = -1;	/* FIN sent: no more writes. */
+	connPtr->shutdownReq.data = connPtr;
+	CourierConnRef(connPtr);
+	if (uv_shutdown(&connPtr->shutdownReq, STREAM(connPtr),
+		IoOnShutdown) == 0) {
+	    connPtr->shutdownInFlight = 1;
+	    return;
+	}
+	CourierConnUnref(connPtr);
+    }
+    if (connPtr->closeWhenFlushed) {
+	CourierStreamCloseHandles(connPtr, 0);
+    }
+}
+
+
+void
+CourierConnIoShutdown(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+
+    (void) ioPtr;
+    if (connPtr->shutdownWhenFlushed == 0) {
+	/* Before the connection opens, this waits for it. */
+	connPtr->shutdownWhenFlushed = 1;
+	CourierStreamMaybeFinish(connPtr);
+    }
+    CourierConnCmdDone(ccPtr);
+}
+

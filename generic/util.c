@@ -1,0 +1,166 @@
+/*
+ * util.c --
+ *
+ *	The small helpers every part of Courier uses, in the thread of the
+ *	interpreter they are given (CourierPanicOutOfMemory: any thread):
+ *	errors with an -errorcode, the out-of-memory panic, reading a
+ *	bounded integer, and the list of resources an interpreter owns (the
+ *	CourierInterp itself is courier.c's, and so is CourierCallPrefix,
+ *	which keeps the per-thread counts of slow callbacks).
+ */
+
+#include "courierInt.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <assert.h>
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierResourceAdd, CourierResourceForget, CourierResourceFind --
+ *
+ *	The list of resources an interpreter owns, each named after its
+ *	kind ("flood3"). closeProc must release everything and call
+ *	CourierResourceForget (courier.c's CloseResources calls it when the
+ *	interpreter or its thread goes). A linear search is fine for the handful of
+ *	resources that have no command of their own.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierResourceAdd(
+    CourierInterp *cinterpPtr,
+    CourierResource *resPtr,
+    const char *kind,
+    void (*closeProc)(CourierResource *))
+{
+    resPtr->kind = kind;
+    snprintf(resPtr->name, sizeof(resPtr->name), "%s%lu", kind,
+	    ++cinterpPtr->nextId);
+    resPtr->ownerPtr = cinterpPtr;
+    resPtr->closeProc = closeProc;
+    resPtr->prevPtr = NULL;
+    resPtr->nextPtr = cinterpPtr->resources;
+    if (cinterpPtr->resources != NULL) {
+	cinterpPtr->resources->prevPtr = resPtr;
+    }
+    cinterpPtr->resources = resPtr;
+}
+
+void
+CourierResourceForget(
+    CourierResource *resPtr)
+{
+    CourierInterp *cinterpPtr = resPtr->ownerPtr;
+
+    if (resPtr->prevPtr != NULL) {
+	resPtr->prevPtr->nextPtr = resPtr->nextPtr;
+    } else {
+	assert(cinterpPtr->resources == resPtr);
+	cinterpPtr->resources = resPtr->nextPtr;
+    }
+    if (resPtr->nextPtr != NULL) {
+	resPtr->nextPtr->prevPtr = resPtr->prevPtr;
+    }
+    resPtr->nextPtr = resPtr->prevPtr = NULL;
+}
+
+CourierResource *
+CourierResourceFind(
+    CourierInterp *cinterpPtr,
+    const char *kind,
+    const char *name)
+{
+    CourierResource *resPtr;
+
+    for (resPtr = cinterpPtr->resources; resPtr != NULL;
+	    resPtr = resPtr->nextPtr) {
+	if (resPtr->kind == kind && strcmp(resPtr->name, name) == 0) {
+	    return resPtr;
+	}
+    }
+    return NULL;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierError --
+ *
+ *	Sets a formatted error message and the error code
+ *	{COURIER kind detail} (detail may be NULL).
+ *
+ * Results:
+ *	TCL_ERROR, for "return CourierError(...)".
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierError(
+    Tcl_Interp *interp,
+    const char *kind,
+    const char *detail,
+    const char *fmt,
+    ...)
+{
+    va_list ap;
+    char buf[512];
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(buf, -1));
+    if (detail != NULL) {
+	Tcl_SetErrorCode(interp, "COURIER", kind, detail, NULL);
+    } else {
+	Tcl_SetErrorCode(interp, "COURIER", kind, NULL);
+    }
+    return TCL_ERROR;
+}
+
+void
+CourierPanicOutOfMemory(
+    size_t size)
+{
+    Tcl_Panic("courier: out of memory allocating %lu bytes",
+	    (unsigned long) size);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierGetPositiveWide --
+ *
+ *	Reads an integer option value in [min, max].
+ *
+ * Results:
+ *	TCL_OK with *valuePtr set, or TCL_ERROR with a message naming the
+ *	option and error code {COURIER VALUE option}.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierGetPositiveWide(
+    Tcl_Interp *interp,
+    Tcl_Obj *objPtr,
+    const char *option,
+    Tcl_WideInt min,
+    Tcl_WideInt max,
+    Tcl_WideInt *valuePtr)
+{
+    Tcl_WideInt value;
+
+    if (Tcl_GetWideIntFromObj(NULL, objPtr, &value) != TCL_OK
+	    || value < min || value > max) {
+	return CourierError(interp, "VALUE", option,
+		"bad value \"%.100s\" for %s: expected an integer from "
+		"%" TCL_LL_MODIFIER "d to %" TCL_LL_MODIFIER "d",
+		Tcl_GetString(objPtr), option, min, max);
+    }
+    *valuePtr = value;
+    return TCL_OK;
+}
