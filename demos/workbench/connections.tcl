@@ -193,6 +193,7 @@ proc ::workbench::reopen {id} {
     switch -- $item($id,kind) {
 	client   { Open $id }
 	listener { OpenListener $id }
+	udp      { OpenUdp $id }
 	default  { Fail VALUE id "an accepted connection cannot be reopened" }
     }
 }
@@ -395,7 +396,13 @@ proc ::workbench::TakeCounters {id} {
     if {$item($id,handle) eq "" || $item($id,kind) eq "listener"} {
 	return
     }
-    if {![catch {$item($id,handle) info} info]} {
+    if {$item($id,kind) eq "udp"} {
+	if {![catch {$item($id,handle) info} info]} {
+	    set item($id,msgsIn) [dict get $info datagramsIn]
+	    set item($id,bytesIn) [dict get $info bytesIn]
+	    set item($id,bytesOut) [dict get $info bytesOut]
+	}
+    } elseif {![catch {$item($id,handle) info} info]} {
 	set item($id,msgsIn) [dict get $info messagesIn]
 	set item($id,bytesIn) [dict get $info bytesIn]
 	set item($id,bytesOut) [dict get $info bytesOut]
@@ -561,6 +568,9 @@ proc ::workbench::OnClose {id handle reason} {
 
 proc ::workbench::itemSend {id data} {
     variable item
+    if {$item($id,kind) eq "udp"} {
+	return [itemSendBytes $id [replyBytes $id $data]]
+    }
     if {$item($id,kind) eq "listener"} {
 	set n 0
 	foreach child $item($id,children) {
@@ -579,17 +589,24 @@ proc ::workbench::itemSend {id data} {
     return 1
 }
 
-# workbench::itemSendBytes id bytes --
+# workbench::itemSendBytes id bytes ?peer? --
 #	Sends exactly these bytes (then the framing's end of line or length
 #	prefix) on a client or accepted connection, or to every open client
 #	of a listener, whatever the item's encoding: on a textual connection
 #	the send goes through -encoding binary for that one call (Courier
 #	encodes and decodes in this thread, so nothing received in between
 #	is affected). The row shows the bytes decoded as the item's text.
-#	Returns how many connections it went to.
+#	Returns how many connections it went to. On a UDP socket: one
+#	datagram to peer ({host port}), or without one to its target.
 
-proc ::workbench::itemSendBytes {id bytes} {
+proc ::workbench::itemSendBytes {id bytes {peer {}}} {
     variable item
+    if {$item($id,kind) eq "udp"} {
+	if {$item($id,handle) eq "" || $item($id,state) ni {open paused}} {
+	    Fail CLOSED $id "$item($id,label) is not open"
+	}
+	return [UdpSend $id $bytes $peer]
+    }
     if {$item($id,kind) eq "listener"} {
 	set n 0
 	foreach child $item($id,children) {
@@ -654,6 +671,24 @@ proc ::workbench::SendBatch {id messages} {
 proc ::workbench::describe {id} {
     variable item
     set o $item($id,options)
+    if {$item($id,kind) eq "udp"} {
+	set text "$item($id,label): $item($id,state)"
+	if {$item($id,reason) ne ""} {
+	    append text " ($item($id,reason))"
+	}
+	if {$item($id,target) ne ""} {
+	    append text ", sends to [endpoint {*}$item($id,target)]"
+	}
+	foreach flag {broadcast echo} {
+	    if {$item($id,$flag)} {
+		append text ", $flag"
+	    }
+	}
+	if {[llength $item($id,groups)]} {
+	    append text ", groups [join $item($id,groups) {, }]"
+	}
+	return $text
+    }
     set text "$item($id,kind) $item($id,label): $item($id,state)"
     if {$item($id,reason) ne ""} {
 	append text " ($item($id,reason))"

@@ -9,6 +9,11 @@
 #	connection at once and cancels every timer.
 #
 #	Message: "<conn> <seq> <sendTimeUs> <padding>".
+#
+#	UDP mode (startUdpLoad): one UDP socket sends N datagrams a second
+#	of B bytes to a target, "<seq> <sendTimeUs> <padding>"; datagrams
+#	that come back (a target that echoes) are counted, give the round
+#	trip, and "lost" is what was sent and did not come back.
 
 namespace eval ::workbench {
     variable load		;# Array: the load generator's state.
@@ -16,7 +21,7 @@ namespace eval ::workbench {
 	handles {} timer {} sampler {} startUs 0 sent 0 received 0
 	errors 0 lastError {} samples {} window 64 lastReceived 0
 	lastUs 0 achieved 0 p50 0 p99 0 max 0 seconds 0 sendCarry 0
-	opened 0 skip 0 stride 1}
+	opened 0 skip 0 stride 1 proto tcp sentMark 0}
     variable loadSamplesMax 10000 ;# About as many round trips kept a second.
 }
 
@@ -38,10 +43,11 @@ proc ::workbench::startLoad {host port conns rate {size 64}} {
 	}
     }
     array set load [list state running host $host port $port conns $conns \
+	    proto tcp \
 	    rate $rate size $size handles {} startUs [clock microseconds] \
 	    sent 0 received 0 errors 0 lastError {} samples {} \
 	    lastReceived 0 lastUs [clock microseconds] achieved 0 \
-	    p50 0 p99 0 max 0 seconds 0 opened 0 skip 0 stride 1]
+	    p50 0 p99 0 max 0 seconds 0 opened 0 skip 0 stride 1 sentMark 0]
     set load(pad) [string repeat x $size]
     for {set i 0} {$i < $conns} {incr i} {
 	set h [courier::connect $host $port -framing line -batch 1 \
@@ -70,7 +76,11 @@ proc ::workbench::stopLoad {} {
     after cancel $load(timer)
     after cancel $load(sampler)
     foreach h $load(handles) {
-	catch {$h close -now}
+	if {$load(proto) eq "udp"} {
+	    catch {$h close}
+	} else {
+	    catch {$h close -now}
+	}
     }
     set load(handles) {}
     foreach key [array names load open,*] {
@@ -93,7 +103,96 @@ proc ::workbench::loadState {} {
     foreach key [array names load open,*] {
 	incr open $load($key)
     }
-    return [list {*}[array get load] openNow $open]
+    # Lost: while running, what was sent before the last figures (a
+    # second ago or more) and has not come back; once stopped, all that
+    # has not come back.
+    set sent [expr {$load(state) eq "running" ? $load(sentMark) : $load(sent)}]
+    return [list {*}[array get load] openNow $open \
+	    lost [expr {max(0, $sent - $load(received))}]]
+}
+
+# workbench::startUdpLoad host port rate ?size? --
+#	UDP mode: rate datagrams a second (1 to 1000000) of size bytes (32
+#	to 65507) from one UDP socket to host and port, paced every 10 ms.
+
+proc ::workbench::startUdpLoad {host port rate {size 64}} {
+    variable load
+    if {$load(state) ne "idle"} {
+	stopLoad
+    }
+    CheckPort $port
+    if {$host eq ""} {
+	Fail VALUE host "the host is empty"
+    }
+    foreach {name value lo hi} [list rate $rate 1 1000000 \
+	    size $size 32 65507] {
+	if {![string is entier -strict $value] || $value < $lo || $value > $hi} {
+	    Fail VALUE $name "bad $name \"$value\": expected an integer from\
+		    $lo to $hi"
+	}
+    }
+    set family [expr {[string first : $host] >= 0 ? "inet6" : "inet"}]
+    set h [courier::udp -family $family \
+	    -host [expr {$family eq "inet6" ? "::" : "0.0.0.0"}] \
+	    -batch 1 -recvbuffer 4194304 \
+	    -ondata ::workbench::LoadUdpData \
+	    -onerror {apply {{h message code} {
+		::workbench::LoadError $h $message
+	    }}}]
+    array set load [list state running host $host port $port conns 1 \
+	    proto udp rate $rate size $size handles [list $h] \
+	    startUs [clock microseconds] \
+	    sent 0 received 0 errors 0 lastError {} samples {} \
+	    lastReceived 0 lastUs [clock microseconds] achieved 0 \
+	    p50 0 p99 0 max 0 seconds 0 opened 1 skip 0 stride 1 sentMark 0 \
+	    seq,0 0 open,0 1]
+    set load(pad) [string repeat x $size]
+    set load(timer) [after 10 ::workbench::LoadUdpTick]
+    set load(sampler) [after 1000 ::workbench::LoadSample]
+    Notify load {}
+}
+
+# workbench::LoadUdpTick --
+#	Every 10 ms: the datagrams due since the start, one send each.
+
+proc ::workbench::LoadUdpTick {} {
+    variable load
+    set h [lindex $load(handles) 0]
+    set now [clock microseconds]
+    set due [expr {int(($now - $load(startUs)) / 1e6 * $load(rate))}]
+    set seq $load(seq,0)
+    while {$seq < $due} {
+	set head "[incr seq] $now "
+	if {[catch {$h send $load(host) $load(port) \
+		$head[string range $load(pad) [string length $head] end]} \
+		msg]} {
+	    incr load(errors)
+	    set load(lastError) $msg
+	    break
+	}
+	incr load(sent)
+    }
+    set load(seq,0) $seq
+    set load(timer) [after 10 ::workbench::LoadUdpTick]
+}
+
+# workbench::LoadUdpData handle batch --
+#	Datagrams that came back: counted, their round trips sampled as in
+#	TCP mode.
+
+proc ::workbench::LoadUdpData {h batch} {
+    variable load
+    variable loadSamplesMax
+    set now [clock microseconds]
+    incr load(received) [llength $batch]
+    foreach d $batch {
+	if {[incr load(skip) -1] <= 0
+		&& [llength $load(samples)] < 2 * $loadSamplesMax
+		&& [scan [lindex $d 0] "%d %lld" s t] == 2} {
+	    lappend load(samples) [expr {($now - $t) / 1000.0}]
+	    set load(skip) $load(stride)
+	}
+    }
 }
 
 proc ::workbench::LoadConnected {i h} {
@@ -205,6 +304,7 @@ proc ::workbench::LoadFigures {} {
     set load(stride) [expr {max(1, int(($load(received)
 	    - $load(lastReceived)) / $loadSamplesMax))}]
     set load(lastReceived) $load(received)
+    set load(sentMark) $load(sent)
     set load(lastUs) $now
     lassign [percentiles $load(samples) {50 99 100}] \
 	    load(p50) load(p99) load(max)

@@ -40,7 +40,7 @@ namespace eval ::workbench {
     variable ruleHits 0		;# Replies sent by rules.
     variable scriptHost {}	;# The script host's process handle.
     variable scriptSeq 0	;# Requests sent to the script host.
-    variable scriptPending	;# Array: seq -> {id script timer host}.
+    variable scriptPending	;# Array: seq -> {id script timer host peer}.
     array set scriptPending {}
     variable scriptDropped 0	;# Requests dropped: too many pending.
     # Limits of scripted replies (the script host gets them at start).
@@ -120,12 +120,12 @@ proc ::workbench::CheckScope {scope} {
 	set scope [list [lindex $scope 0] $h $p]
     }
     if {[catch {llength $scope} n] || $n != 3
-	    || [lindex $scope 0] ni {listener client accepted}
+	    || [lindex $scope 0] ni {listener client accepted udp}
 	    || [lindex $scope 1] eq ""
 	    || ![string is entier -strict [lindex $scope 2]]
 	    || [lindex $scope 2] < 0 || [lindex $scope 2] > 65535} {
 	Fail VALUE scope "bad scope \"$scope\": must be any, an item id or\
-		{listener|client HOST PORT}"
+		{listener|client|udp HOST PORT}"
     }
     return [lrange $scope 0 2]
 }
@@ -195,13 +195,13 @@ proc ::workbench::hasRules {id} {
     return 0
 }
 
-# workbench::respond id message --
+# workbench::respond id message ?peer? --
 #	The replies that the first matching rule gives to message on item
 #	id: a list of zero or one byte string to send. A rule with a script
 #	gives none here: the script host computes the reply, which is sent
 #	when it comes (ScriptReply).
 
-proc ::workbench::respond {id message} {
+proc ::workbench::respond {id message {peer {}}} {
     variable rules
     variable ruleHits
     set scopes [Scopes $id]
@@ -212,7 +212,8 @@ proc ::workbench::respond {id message} {
 	set captures [Match $rule $message]
 	if {[llength $captures]} {
 	    if {[dict get $rule script] ne ""} {
-		ScriptRequest $id [dict get $rule script] $message $captures
+		ScriptRequest $id [dict get $rule script] $message $captures \
+			$peer
 		return {}
 	    }
 	    incr ruleHits
@@ -229,7 +230,7 @@ proc ::workbench::respond {id message} {
 #	Asks the script host (started if need be) for script's reply to
 #	message on item id. A watchdog kills the host if it does not answer.
 
-proc ::workbench::ScriptRequest {id script message captures} {
+proc ::workbench::ScriptRequest {id script message captures {peer {}}} {
     variable item
     variable scriptSeq
     variable scriptPending
@@ -249,7 +250,10 @@ proc ::workbench::ScriptRequest {id script message captures} {
     set seq [incr scriptSeq]
     set connection [dict create id $id kind $item($id,kind) \
 	    label $item($id,label)]
-    set peer [list $item($id,host) $item($id,port)]
+    # A UDP socket's peer is the datagram's sender, where the reply goes.
+    if {$peer eq ""} {
+	set peer [list $item($id,host) $item($id,port)]
+    }
     if {[catch {$host send [encoding convertto utf-8 [list $seq $script \
 	    $message $captures $peer $connection]]} msg]} {
 	Event $id "no script reply: $msg"
@@ -257,7 +261,7 @@ proc ::workbench::ScriptRequest {id script message captures} {
     }
     set timer [after [dict get $scriptLimits watchdogMs] \
 	    [list ::workbench::ScriptOverdue $seq]]
-    set scriptPending($seq) [list $id $script $timer $host]
+    set scriptPending($seq) [list $id $script $timer $host $peer]
 }
 
 # workbench::ScriptHost --
@@ -319,7 +323,7 @@ proc ::workbench::ScriptReply {host data} {
     if {![info exists scriptPending($seq)]} {
 	return
     }
-    lassign $scriptPending($seq) id script timer
+    lassign $scriptPending($seq) id script timer host peer
     after cancel $timer
     unset scriptPending($seq)
     if {![array size scriptPending]} {
@@ -333,7 +337,12 @@ proc ::workbench::ScriptReply {host data} {
 	ok {
 	    if {$value ne ""} {
 		incr ruleHits
-		if {[catch {itemSendBytes $id [replyBytes $id $value]} msg]} {
+		if {$item($id,kind) eq "udp"} {
+		    set to [list $peer]
+		} else {
+		    set to {}
+		}
+		if {[catch {itemSendBytes $id [replyBytes $id $value] {*}$to} msg]} {
 		    Event $id "script reply not sent: $msg"
 		}
 	    }

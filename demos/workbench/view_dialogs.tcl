@@ -9,7 +9,9 @@ namespace eval ::workbench {
     variable dlg
     array set dlg {host 127.0.0.1 port 7000 family any framing line
 	encoding utf-8 translation auto lengthbytes 4 maxmessage 16777216
-	lhost 127.0.0.1 lport 7000 echo 0 error {} answer {}}
+	lhost 127.0.0.1 lport 7000 echo 0 error {} answer {}
+	uhost 127.0.0.1 uport 0 uecho 0 ubroadcast 0 ureuse 0 ugroup {}
+	uto {}}
 }
 
 # workbench::connectDialog / listenDialog --
@@ -63,6 +65,85 @@ proc ::workbench::listenDialog {} {
 	    listen on every interface"
     focus $f.port
     return $w
+}
+
+# workbench::udpDialog --
+#	Binds a UDP socket: address, port, echo, broadcast, a multicast
+#	group to join and where the send panel sends.
+
+proc ::workbench::udpDialog {} {
+    set w [Dialog .udp "UDP socket"]
+    set f $w.body
+    ttk::label $f.lhost -text "Address"
+    ttk::combobox $f.host -textvariable ::workbench::dlg(uhost) -width 26 \
+	    -values {127.0.0.1 ::1 0.0.0.0 :: localhost}
+    ttk::label $f.lport -text "Port"
+    ttk::spinbox $f.port -from 0 -to 65535 -width 8 \
+	    -textvariable ::workbench::dlg(uport)
+    ttk::label $f.pnote -text "0 picks a free port" -style Status.TLabel
+    ttk::label $f.lto -text "Send to"
+    ttk::entry $f.to -textvariable ::workbench::dlg(uto) -width 28
+    ttk::label $f.lgroup -text "Multicast group"
+    ttk::entry $f.group -textvariable ::workbench::dlg(ugroup) -width 28
+    ttk::checkbutton $f.echo -text "Echo every datagram back to its sender" \
+	    -variable ::workbench::dlg(uecho)
+    ttk::checkbutton $f.broadcast -text "Allow sending to broadcast addresses" \
+	    -variable ::workbench::dlg(ubroadcast)
+    ttk::checkbutton $f.reuse -text "Share the port (several receivers of a group)" \
+	    -variable ::workbench::dlg(ureuse)
+    grid $f.lhost $f.host -sticky w -pady 2
+    grid $f.lport $f.port -sticky w -pady 2
+    grid x $f.pnote -sticky w
+    grid $f.lto $f.to -sticky w -pady 2
+    grid $f.lgroup $f.group -sticky w -pady 2
+    grid x $f.echo -sticky w -pady {4 0}
+    grid x $f.broadcast -sticky w
+    grid x $f.reuse -sticky w
+    DialogButtons $w Bind ::workbench::DoUdp
+    tooltip $f.host "127.0.0.1 or ::1: this machine only; 0.0.0.0 or ::\
+	    every interface; a multicast group's address to receive it"
+    tooltip $f.to "HOST:PORT (\[::1\]:5000 for IPv6) where the send panel\
+	    sends; empty: set it later in the send panel"
+    tooltip $f.group "A group to join at once: GROUP or GROUP INTERFACE\
+	    (the interface by address or name)"
+    focus $f.port
+    return $w
+}
+
+proc ::workbench::DoUdp {w} {
+    variable dlg
+    if {[catch {
+	set opts [list echo $dlg(uecho) broadcast $dlg(ubroadcast) \
+		reuseaddr $dlg(ureuse)]
+	set group [string trim $dlg(ugroup)]
+	if {$group ne ""} {
+	    dict set opts groups [list $group]
+	}
+	set to [string trim $dlg(uto)]
+	if {$to ne ""} {
+	    dict set opts target [splitTarget $to]
+	}
+	udpBind [string trim $dlg(uport)] [string trim $dlg(uhost) " \[\]"] \
+		$opts
+    } id]} {
+	set dlg(error) $id
+	return
+    }
+    destroy $w
+    Select $id
+}
+
+# workbench::splitTarget text --
+#	HOST:PORT or [ADDR]:PORT -> {host port}; an error says what was
+#	expected.
+
+proc ::workbench::splitTarget {text} {
+    if {[regexp {^\[([^\]]+)\]:(\d+)$} $text -> host port]
+	    || [regexp {^([^:]+):(\d+)$} $text -> host port]} {
+	CheckPort $port
+	return [list $host $port]
+    }
+    Fail VALUE target "expected HOST:PORT or \[ADDR\]:PORT, not \"$text\""
 }
 
 # workbench::FramingFields f --
@@ -121,7 +202,7 @@ proc ::workbench::Dialog {w title} {
 
 proc ::workbench::DialogButtons {w label cmd} {
     ttk::button $w.buttons.ok -text $label -default active \
-	    -command [list $cmd $w]
+	    -command [list {*}$cmd $w]
     ttk::button $w.buttons.cancel -text "Cancel" -command [list destroy $w]
     pack $w.buttons.cancel $w.buttons.ok -side right -padx {6 0}
     bind $w <Return> [list $w.buttons.ok invoke]

@@ -7,14 +7,26 @@
 namespace eval ::workbench {
     variable lg			;# Array: the tab's entries and readouts.
     array set lg {host 127.0.0.1 port 7000 conns 4 rate 1000 size 64
-	history {} status {}}
+	history {} status {} proto tcp}
 }
 
 proc ::workbench::buildLoadTab {w} {
     ttk::frame $w -padding 10
-    ttk::labelframe $w.target -text "Target (must echo lines back)" \
+    ttk::labelframe $w.target -text "Target (must echo back)" \
 	    -padding 8
     set f $w.target
+    # TCP: line-framed connections; UDP: datagrams from one socket (the
+    # connections field does not apply).
+    ttk::label $f.lproto -text "Protocol"
+    ttk::frame $f.proto
+    foreach p {tcp udp} label {TCP UDP} {
+	ttk::radiobutton $f.proto.$p -text $label -value $p \
+		-variable ::workbench::lg(proto) -command ::workbench::OnLoadProto
+	pack $f.proto.$p -side left -padx {0 8}
+    }
+    tooltip $f.proto "TCP: lines on N connections. UDP: N datagrams a\
+	    second of B bytes from one socket; what comes back gives the\
+	    round trip, what does not is counted lost"
     foreach {name label width tip} {
 	host "Host" 15 "The echo server to load"
 	port "Port" 7 ""
@@ -31,6 +43,7 @@ proc ::workbench::buildLoadTab {w} {
 	}
     }
     # Two fields a row, so that a narrow window shows them all.
+    grid $f.lproto $f.proto - - -sticky w -padx {0 6} -pady 2
     grid $f.lhost $f.host $f.lport $f.port -sticky w -padx {0 6} -pady 2
     grid $f.lconns $f.conns $f.lrate $f.rate -sticky w -padx {0 6} -pady 2
     grid $f.lsize $f.size -sticky w -padx {0 6} -pady 2
@@ -48,7 +61,7 @@ proc ::workbench::buildLoadTab {w} {
     foreach {key label} {
 	state "State" elapsed "Elapsed" open "Connections open"
 	achieved "Achieved rate" rtt "Round trip p50 / p99 / max"
-	sent "Sent" received "Received" errors "Errors"
+	sent "Sent" received "Received" lost "Lost (UDP, not back in 1 s)" errors "Errors"
     } {
 	ttk::label $f.l$key -text $label
 	ttk::label $f.v$key -textvariable ::workbench::lg(v,$key) \
@@ -68,11 +81,29 @@ proc ::workbench::buildLoadTab {w} {
     refreshLoad
 }
 
+# workbench::OnLoadProto --
+#	The protocol radio: the fields' labels say what they mean.
+
+proc ::workbench::OnLoadProto {} {
+    variable lg
+    set f .nb.load.target
+    set udp [expr {$lg(proto) eq "udp"}]
+    $f.conns state [expr {$udp ? "disabled" : "!disabled"}]
+    $f.lrate configure -text [expr {$udp ? "Datagrams/s" : "Messages/s each"}]
+    $f.lsize configure -text [expr {$udp ? "Datagram bytes" : "Line bytes"}]
+}
+
 proc ::workbench::uiStartLoad {} {
     variable lg
     set lg(status) {}
     set lg(history) {}
     if {[catch {
+	if {$lg(proto) eq "udp"} {
+	    startUdpLoad [string trim $lg(host) " \[\]"] \
+		    [string trim $lg(port)] [string trim $lg(rate)] \
+		    [string trim $lg(size)]
+	    return
+	}
 	startLoad [string trim $lg(host) " \[\]"] [string trim $lg(port)] \
 		[string trim $lg(conns)] [string trim $lg(rate)] \
 		[string trim $lg(size)]
@@ -96,9 +127,18 @@ proc ::workbench::refreshLoad {} {
     if {$s(startUs) == 0} {
 	return
     }
-    set lg(v,state) [expr {$running ? "running against\
-	    $s(host):$s(port), $s(conns) \u00D7 [expr {$s(rate) ? "[commas\
-	    $s(rate)] msg/s" : "as fast as possible"}]" : "stopped"}]
+    if {$s(proto) eq "udp"} {
+	set lg(v,state) [expr {$running ? "UDP to [endpoint $s(host)\
+		$s(port)], [commas $s(rate)] datagrams/s of $s(size) bytes"
+		: "stopped"}]
+	set lg(v,lost) [format "%s (%.2f%%)" [commas $s(lost)] \
+		[expr {$s(sent) ? 100.0 * $s(lost) / $s(sent) : 0}]]
+    } else {
+	set lg(v,state) [expr {$running ? "running against\
+		$s(host):$s(port), $s(conns) \u00D7 [expr {$s(rate) ? "[commas\
+		$s(rate)] msg/s" : "as fast as possible"}]" : "stopped"}]
+	set lg(v,lost) "\u2014"
+    }
     set lg(v,elapsed) "$s(seconds) s"
     set lg(v,open) "$s(openNow) of $s(conns)"
     set lg(v,achieved) "[commas $s(achieved)] round trips/s"

@@ -8,7 +8,8 @@
 namespace eval ::workbench {
     variable ui			;# Array: view state.
     array set ui {current {} sidebarTimer {} lagText {} slowText {} logText {}
-	summaryText {} echo 0 refreshMs 250 sidebarSlice 40 sidebarNext 0}
+	summaryText {} echo 0 broadcast 0 refreshMs 250 sidebarSlice 40
+	sidebarNext 0}
     variable dirty		;# Array: items whose sidebar row changed.
     array set dirty {}
 }
@@ -74,6 +75,12 @@ proc ::workbench::BuildMenu {} {
 	    -command ::workbench::connectDialog
     $m add command -label "Listen..." -accelerator Ctrl+L \
 	    -command ::workbench::listenDialog
+    $m add command -label "UDP socket..." -accelerator Ctrl+U \
+	    -command ::workbench::udpDialog
+    $m add command -label "Join multicast group..." \
+	    -command {::workbench::uiGroup join}
+    $m add command -label "Leave multicast group..." \
+	    -command {::workbench::uiGroup leave}
     $m add separator
     $m add command -label "Reopen" -accelerator Ctrl+R \
 	    -command {::workbench::uiAction reopen}
@@ -114,6 +121,8 @@ proc ::workbench::BuildToolbar {w} {
 	    "Open a TCP connection (Ctrl+N)"
 	listen "Listen..." ::workbench::listenDialog
 	    "Listen on a port; accepted clients appear beneath (Ctrl+L)"
+	udp "UDP..." ::workbench::udpDialog
+	    "Bind a UDP socket: receive datagrams, send to any HOST:PORT (Ctrl+U)"
 	reopen "Reopen" {::workbench::uiAction reopen}
 	    "Open the selected closed connection or listener again (Ctrl+R)"
 	pause "Pause" {::workbench::uiAction pauseResume}
@@ -128,10 +137,15 @@ proc ::workbench::BuildToolbar {w} {
 	tooltip $w.$name $tip
 	pack $w.$name -side left -padx {0 3}
     }
+    # "UDP..." at its own width, so that the summary still fits at the
+    # minimum window size.
+    $w.udp configure -width -4
     ttk::checkbutton $w.echo -text "Echo" -variable ::workbench::ui(echo) \
 	    -command ::workbench::OnEchoToggle -takefocus 0
-    tooltip $w.echo "The selected listener sends every message back"
+    tooltip $w.echo "The selected listener or UDP socket sends every\
+	    message back to its sender"
     pack $w.echo -side left -padx {8 0}
+
     ttk::label $w.summary -textvariable ::workbench::ui(summaryText) \
 	    -style Status.TLabel
     pack $w.summary -side right
@@ -162,7 +176,8 @@ proc ::workbench::BuildSidebar {w} {
 	$w.tree tag configure $state -foreground $colour
     }
     ttk::label $w.hint -style Status.TLabel -wraplength 300 -justify left \
-	    -text "Ctrl+N connects, Ctrl+L listens. In/Out count messages."
+	    -text "Ctrl+N connects, Ctrl+L listens, Ctrl+U binds UDP.\
+	    In/Out count messages (datagrams)."
     grid $w.title - -sticky w -pady {0 2}
     grid $w.tree $w.sb -sticky nsew
     grid $w.hint - -sticky ew -pady {2 0}
@@ -339,8 +354,11 @@ proc ::workbench::OnSelect {} {
 	set id {}
     }
     set ui(current) $id
-    set ui(echo) [expr {$id ne "" && [itemGet $id kind] eq "listener"
+    set ui(echo) [expr {$id ne "" && [itemGet $id kind] in {listener udp}
 	    && [itemGet $id echo]}]
+    set ui(broadcast) [expr {$id ne "" && [itemGet $id kind] eq "udp"
+	    && [itemGet $id broadcast]}]
+    showSendTarget $id
     set ::workbench::sp(adds) [sendAdds $id]
     UpdateButtons
     rerenderTraffic
@@ -356,7 +374,7 @@ proc ::workbench::UpdateButtons {} {
     set can(close) [expr {$state in {open connecting paused listening}}]
     set can(pause) [expr {$state in {open paused} && $kind ne "listener"}]
     set can(remove) [expr {$state ne ""}]
-    set can(echo) [expr {$kind eq "listener"}]
+    set can(echo) [expr {$kind in {listener udp}}]
     foreach b {reopen close pause remove echo} {
 	.tb.$b state [expr {$can($b) ? "!disabled" : "disabled"}]
     }
@@ -389,8 +407,51 @@ proc ::workbench::uiAction {what} {
 
 proc ::workbench::OnEchoToggle {} {
     variable ui
-    if {$ui(current) ne "" && [itemGet $ui(current) kind] eq "listener"} {
+    if {$ui(current) ne "" && [itemGet $ui(current) kind] in {listener udp}} {
 	setEcho $ui(current) $ui(echo)
+    }
+}
+
+proc ::workbench::OnBroadcastToggle {} {
+    variable ui
+    if {$ui(current) ne "" && [itemGet $ui(current) kind] eq "udp"} {
+	if {[catch {udpBroadcast $ui(current) $ui(broadcast)} msg]} {
+	    problem $msg
+	}
+    }
+}
+
+# workbench::uiGroup join|leave --
+#	Asks for a multicast group ("GROUP ?INTERFACE?") and joins or
+#	leaves it on the selected UDP socket; errors go to the status bar.
+
+proc ::workbench::uiGroup {what} {
+    variable ui
+    set id $ui(current)
+    if {$id eq "" || ![itemExists $id] || [itemGet $id kind] ne "udp"} {
+	problem "Select a UDP socket first"
+	return
+    }
+    set groups [itemGet $id groups]
+    set answer [askString [expr {$what eq "join" ? "Join multicast group"
+	    : "Leave multicast group"}] "Group and, optionally, the\
+	    interface (address or name):" [expr {$what eq "leave"
+	    ? [lindex $groups 0] : ""}]]
+    set answer [string trim $answer]
+    if {$answer eq ""} {
+	return
+    }
+    if {[catch {
+	if {[llength $answer] > 2} {
+	    Fail VALUE group "expected GROUP ?INTERFACE?, got \"$answer\""
+	}
+	if {$what eq "join"} {
+	    udpJoin $id {*}$answer
+	} else {
+	    udpLeave $id {*}$answer
+	}
+    } msg]} {
+	problem $msg
     }
 }
 
@@ -518,6 +579,7 @@ proc ::workbench::Bindings {} {
     foreach {key cmd} {
 	<Control-n> ::workbench::connectDialog
 	<Control-l> ::workbench::listenDialog
+	<Control-u> ::workbench::udpDialog
 	<Control-r> {::workbench::uiAction reopen}
 	<Control-p> {::workbench::uiAction pauseResume}
 	<Control-w> {::workbench::uiAction close}
@@ -577,6 +639,7 @@ proc ::workbench::Shortcuts {} {
     set row 0
     foreach {k1 d1 k2 d2} {
 	Ctrl+N connect Ctrl+L listen
+	Ctrl+U "UDP socket" "" ""
 	Ctrl+R reopen Ctrl+W close
 	Ctrl+P "pause / resume" Delete remove
 	Ctrl+Return send Ctrl+F find

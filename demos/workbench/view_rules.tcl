@@ -70,7 +70,7 @@ proc ::workbench::buildRulesTab {w} {
     pack $b.status -side left -padx 8
     tooltip $e.scope "any: every connection; \"listener HOST:PORT\":\
 	    every client that listener accepts; \"client HOST:PORT\": that\
-	    connection"
+	    connection; \"udp HOST:PORT\": that UDP socket"
     grid $w.intro -sticky w -pady {0 8}
     grid $w.list -sticky nsew
     grid $w.edit -sticky ew -pady {8 4}

@@ -2,12 +2,13 @@
 #
 #	The send panel: text with escapes and macros, hex, or a file; the
 #	history (the combobox's list); saved snippets; repeat every N ms.
-#	It sends to the selected item (a listener: to all its clients).
+#	It sends to the selected item (a listener: to all its clients; a UDP
+#	socket: one datagram to the HOST:PORT in the "To" box).
 
 namespace eval ::workbench {
     variable sp			;# Array: send panel state.
     array set sp {mode text text {} every 1000 repeat 0 timer {} sent 0
-	snippet {} status {} adds {} historyAt -1}
+	snippet {} status {} adds {} historyAt -1 to {}}
 }
 
 proc ::workbench::buildSendPanel {w} {
@@ -21,6 +22,27 @@ proc ::workbench::buildSendPanel {w} {
     ttk::label $w.row.status -textvariable ::workbench::sp(status) \
 	    -style Status.TLabel
     pack $w.row.send -side right -padx {4 0}
+    # A line shown for a UDP socket only (showSendTarget): where
+    # datagrams go, broadcast, multicast.
+    ttk::frame $w.udp
+    ttk::label $w.udp.lto -text "To"
+    ttk::entry $w.udp.to -textvariable ::workbench::sp(to) -width 18 \
+	    -font TkFixedFont
+    bind $w.udp.to <Return> {::workbench::uiSend 1}
+    ttk::checkbutton $w.udp.broadcast -text "Broadcast" \
+	    -variable ::workbench::ui(broadcast) \
+	    -command ::workbench::OnBroadcastToggle
+    tooltip $w.udp.broadcast "This UDP socket may send to broadcast\
+	    addresses"
+    ttk::button $w.udp.join -text "Multicast..." -width -5 \
+	    -command {::workbench::uiGroup join}
+    tooltip $w.udp.join "Join a multicast group on this UDP socket\
+	    (Connection menu: leave one)"
+    pack $w.udp.lto -side left -padx {0 4}
+    pack $w.udp.to -side left
+    pack $w.udp.broadcast $w.udp.join -side left -padx {8 0}
+    tooltip $w.udp.to "HOST:PORT (\[::1\]:5000 for IPv6) that the datagrams\
+	    go to. Auto-responder and echo replies go to each sender."
     pack $w.row.status -side right -padx {6 2}
     pack $w.row.data -side left -fill x -expand 1
     bind $w.row.data <Return> {::workbench::uiSend 1}
@@ -97,6 +119,27 @@ proc ::workbench::BrowseFile {} {
     }
 }
 
+# workbench::showSendTarget id --
+#	Shows the UDP line (the "To" box filled with the socket's target,
+#	Broadcast, Multicast...) for a UDP socket; hides it otherwise.
+
+proc ::workbench::showSendTarget {id} {
+    variable sp
+    set w .nb.traffic.send
+    if {![winfo exists $w.udp]} {
+	return
+    }
+    if {$id ne "" && [itemExists $id] && [itemGet $id kind] eq "udp"} {
+	set t [itemGet $id target]
+	set sp(to) [expr {$t eq "" ? "" : [endpoint {*}$t]}]
+	if {"$w.udp" ni [pack slaves $w]} {
+	    pack $w.udp -fill x -pady {0 4} -after $w.row
+	}
+    } else {
+	pack forget $w.udp
+    }
+}
+
 # workbench::uiSend --
 #	Sends the panel's data to the selected item. Errors (closed, bad
 #	escape, bad hex) go to the status line and stop a repeat.
@@ -110,6 +153,9 @@ proc ::workbench::uiSend {{clear 0}} {
 	return 0
     }
     if {[catch {
+	if {[itemGet $id kind] eq "udp"} {
+	    udpTarget $id {*}[splitTarget [string trim $sp(to)]]
+	}
 	set data [encodePayload $sp(mode) $sp(text) $id]
 	set n [itemSendBytes $id $data]
     } msg]} {
@@ -193,10 +239,14 @@ proc ::workbench::DeleteSnippet {} {
 # workbench::sendAdds id --
 #	What the framing of item id adds to each message sent, for the
 #	send panel: "sends add \n", "sends add a 4-byte length", "sent as
-#	is" (raw framing).
+#	is" (raw framing); nothing for a UDP socket.
 
 proc ::workbench::sendAdds {id} {
     if {$id eq "" || ![itemExists $id]} {
+	return ""
+    }
+    if {[itemGet $id kind] eq "udp"} {
+	# One datagram per send, nothing added: the UDP line says enough.
 	return ""
     }
     set o [itemGet $id options]

@@ -8,6 +8,8 @@
 #	    geometry 1100x720+40+40
 #	    connections {{host 127.0.0.1 port 7000 options {framing line ...}}}
 #	    listeners {{host 127.0.0.1 port 7000 options {...} echo 1}}
+#	    udp {{host 127.0.0.1 port 5000 broadcast 0 echo 0 reuseaddr 0
+#		groups {{239.1.2.3 127.0.0.1}} target {127.0.0.1 5001}}}
 #	    snippets {{name hello mode text text {hello\n}}}
 #	    rules {{scope {listener 127.0.0.1 7000} match prefix pattern PING
 #		reply {PONG\1} script {} enabled 1}}
@@ -120,7 +122,16 @@ proc ::workbench::workspace {{geometry {}}} {
     variable history
     set connections {}
     set listeners {}
+    set udp {}
     foreach id [items] {
+	if {[itemGet $id kind] eq "udp"} {
+	    set d [dict create host [itemGet $id host] port [itemGet $id port]]
+	    foreach f {broadcast echo reuseaddr groups target} {
+		dict set d $f [itemGet $id $f]
+	    }
+	    lappend udp $d
+	    continue
+	}
 	set d [dict create host [itemGet $id host] port [itemGet $id port] \
 		options [itemGet $id options]]
 	switch -- [itemGet $id kind] {
@@ -133,7 +144,7 @@ proc ::workbench::workspace {{geometry {}}} {
     }
     variable settings
     return [dict create format $workspaceFormat geometry $geometry \
-	    connections $connections listeners $listeners \
+	    connections $connections listeners $listeners udp $udp \
 	    snippets $snippets rules $rules history $history \
 	    settings [array get settings]]
 }
@@ -185,8 +196,8 @@ proc ::workbench::readWorkspace {path} {
 	Fail VALUE format "$path: expected \"format $workspaceFormat\""
     }
     set result [dict create format $workspaceFormat geometry {} \
-	    connections {} listeners {} snippets {} rules {} history {} \
-	    settings {}]
+	    connections {} listeners {} udp {} snippets {} rules {} \
+	    history {} settings {}]
     dict for {key value} $data {
 	switch -- $key {
 	    format {}
@@ -199,6 +210,9 @@ proc ::workbench::readWorkspace {path} {
 	    }
 	    connections - listeners {
 		dict set result $key [CheckEndpoints $key $value]
+	    }
+	    udp {
+		dict set result udp [UdpEndpoints $value]
 	    }
 	    snippets {
 		dict set result snippets [lmap s [CheckList snippets $value] {
@@ -274,7 +288,7 @@ proc ::workbench::CheckEndpoints {key list} {
 
 # workbench::applyWorkspace data --
 #	Restores a checked workspace: connections and listeners come back
-#	closed (Reopen opens them), snippets, rules and history replace the
+#	closed (Reopen opens them), UDP sockets bound again, snippets, rules and history replace the
 #	current ones. Returns the geometry, for the view.
 
 proc ::workbench::applyWorkspace {data} {
@@ -292,6 +306,9 @@ proc ::workbench::applyWorkspace {data} {
 		echo [dict get $d echo] \
 		label [endpoint [dict get $d host] [dict get $d port]] \
 		reason "from the workspace"]
+    }
+    foreach d [dict get $data udp] {
+	RestoreUdp $d
     }
     variable settings
     array set settings [dict get $data settings]
