@@ -55,6 +55,9 @@ struct CourierInterp {
     Tcl_Obj *onSlow;		/* courier::configure -onslow, or NULL. */
 };
 
+/* The assoc data key of an interpreter's CourierInterp (courier.c). */
+#define COURIER_ASSOC_KEY "courier"
+
 MODULE_SCOPE CourierInterp *CourierGetInterp(Tcl_Interp *interp);
 
 /* util.c: the resources of an interpreter. */
@@ -108,14 +111,18 @@ MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
 
 /*
- * courier.c: callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
+ * callback.c: callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
  * (the option the prefix came from, "-ondata") and handleObj (the handle
- * it belongs to, or NULL) name it when it is slow (-slowcallback).
+ * it belongs to, or NULL) name it when it is slow (-slowcallback); the
+ * -slowcallback setting and the per-thread counts for courier::stats.
  */
 MODULE_SCOPE int	CourierCallPrefix(Tcl_Interp *interp,
 			    const char *kind, Tcl_Obj *handleObj,
 			    Tcl_Obj *prefixPtr, int objc,
 			    Tcl_Obj *const args[]);
+MODULE_SCOPE void	CourierSetSlowCallback(int ms);
+MODULE_SCOPE int	CourierGetSlowCallback(void);
+MODULE_SCOPE void	CourierSlowCallbackStats(Tcl_Obj *dictPtr, int reset);
 MODULE_SCOPE int	CourierGetPositiveWide(Tcl_Interp *interp,
 			    Tcl_Obj *objPtr, const char *option,
 			    Tcl_WideInt min, Tcl_WideInt max,
