@@ -91,7 +91,8 @@ MODULE_SCOPE Tcl_Obj *	CourierHandleCreate(CourierHandle *handlePtr,
 			    CourierHandleCloseProc *closeProc);
 MODULE_SCOPE void	CourierHandleClose(CourierHandle *handlePtr);
 
-/* address.c: local addresses, binding in the Tcl thread. */
+/* address.c: local addresses, binding in the Tcl thread, interfaces,
+ * a UDP socket's kernel drops. */
 struct sockaddr_storage;
 enum {
     COURIER_BIND_REUSEADDR = 1,	/* SO_REUSEADDR */
@@ -104,6 +105,9 @@ MODULE_SCOPE int	CourierBindSocket(Tcl_Interp *interp, int type,
 			    const char *host, int port, int family, int flags,
 			    int backlog, const char *what, int *familyPtr,
 			    int *boundPortPtr);
+MODULE_SCOPE int	CourierInterfaceAddress(Tcl_Interp *interp, int family,
+			    const char *iface, char *buf, size_t bufSize);
+MODULE_SCOPE Tcl_WideInt CourierKernelDrops(int family, unsigned long inode);
 
 /* util.c: errors. */
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
