@@ -6,6 +6,10 @@
  *	port picked for port 0 are known when the command returns. No name
  *	lookup happens here: a local address is numeric, or localhost.
  *
+ *	Also the system's view of a local interface and of a bound socket:
+ *	an interface named for multicast (CourierInterfaceAddress) and the
+ *	kernel's drop count of a UDP socket (CourierKernelDrops).
+ *
  *	Runs in the calling thread; keeps no state.
  */
 
@@ -14,8 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <ifaddrs.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 /*
  *----------------------------------------------------------------------
@@ -130,4 +136,99 @@ CourierBindSocket(
 	    ? ((struct sockaddr_in *) &addr)->sin_port
 	    : ((struct sockaddr_in6 *) &addr)->sin6_port);
     return fd;
+}
+
+/*
+ * CourierInterfaceAddress --
+ *	A multicast interface given by name or address, as the address
+ *	libuv takes: an IPv4 address, or "::%name" for IPv6 (the scope
+ *	names the interface). Returns 0, or -1 with an error in interp.
+ *	For UDP multicast membership (udp.c).
+ */
+
+int
+CourierInterfaceAddress(
+    Tcl_Interp *interp,
+    int family,
+    const char *iface,
+    char *buf,
+    size_t bufSize)
+{
+    struct sockaddr_storage addr;
+    struct ifaddrs *list, *ifa;
+    int found = 0;
+
+    if (CourierParseAddress(iface, 0, family, &addr)) {
+	snprintf(buf, bufSize, "%s", iface);
+	return 0;
+    }
+    if (family == AF_INET6) {
+	snprintf(buf, bufSize, "::%%%s", iface);
+	if (uv_ip6_addr(buf, 0, (struct sockaddr_in6 *) &addr) == 0
+		&& ((struct sockaddr_in6 *) &addr)->sin6_scope_id != 0) {
+	    return 0;
+	}
+    } else if (getifaddrs(&list) == 0) {
+	for (ifa = list; ifa != NULL; ifa = ifa->ifa_next) {
+	    if (ifa->ifa_addr != NULL && ifa->ifa_addr->sa_family == AF_INET
+		    && strcmp(ifa->ifa_name, iface) == 0) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)
+			ifa->ifa_addr)->sin_addr, buf, (socklen_t) bufSize);
+		found = 1;
+		break;
+	    }
+	}
+	freeifaddrs(list);
+	if (found) {
+	    return 0;
+	}
+    }
+    return CourierError(interp, "VALUE", "interface",
+	    "bad interface \"%.100s\": expected the address or the name of "
+	    "a network interface", iface);
+}
+
+/*
+ * CourierKernelDrops --
+ *	How many datagrams the kernel dropped for a UDP socket (its receive
+ *	buffer was full), from the "drops" column of /proc/net/udp or udp6;
+ *	-1 where that cannot be read.
+ */
+
+Tcl_WideInt
+CourierKernelDrops(
+    int family,			/* AF_INET or AF_INET6. */
+    unsigned long sockInode)	/* The socket's inode, 0 if unknown. */
+{
+    FILE *f = fopen(family == AF_INET6 ? "/proc/net/udp6"
+	    : "/proc/net/udp", "r");
+    char line[512];
+    Tcl_WideInt drops = -1;
+
+    if (f == NULL || sockInode == 0) {
+	if (f != NULL) {
+	    fclose(f);
+	}
+	return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+	unsigned long inode;
+	long long value;
+	char *field = line;
+	int i;
+
+	/* sl local rem st tx:rx tr:when retr uid timeout inode ref ptr drops */
+	for (i = 0; i < 9 && field != NULL; i++) {
+	    field += strspn(field, " ");
+	    field = strchr(field, ' ');
+	}
+	if (field == NULL || sscanf(field, "%lu %*s %*s %lld", &inode,
+		&value) != 2 || inode != sockInode) {
+	    continue;
+	}
+	drops = value;
+	break;
+    }
+    fclose(f);
+    return drops;
 }

@@ -55,6 +55,9 @@ struct CourierInterp {
     Tcl_Obj *onSlow;		/* courier::configure -onslow, or NULL. */
 };
 
+/* The assoc data key of an interpreter's CourierInterp (courier.c). */
+#define COURIER_ASSOC_KEY "courier"
+
 MODULE_SCOPE CourierInterp *CourierGetInterp(Tcl_Interp *interp);
 
 /* util.c: the resources of an interpreter. */
@@ -88,7 +91,8 @@ MODULE_SCOPE Tcl_Obj *	CourierHandleCreate(CourierHandle *handlePtr,
 			    CourierHandleCloseProc *closeProc);
 MODULE_SCOPE void	CourierHandleClose(CourierHandle *handlePtr);
 
-/* address.c: local addresses, binding in the Tcl thread. */
+/* address.c: local addresses, binding in the Tcl thread, interfaces,
+ * a UDP socket's kernel drops. */
 struct sockaddr_storage;
 enum {
     COURIER_BIND_REUSEADDR = 1,	/* SO_REUSEADDR */
@@ -101,6 +105,9 @@ MODULE_SCOPE int	CourierBindSocket(Tcl_Interp *interp, int type,
 			    const char *host, int port, int family, int flags,
 			    int backlog, const char *what, int *familyPtr,
 			    int *boundPortPtr);
+MODULE_SCOPE int	CourierInterfaceAddress(Tcl_Interp *interp, int family,
+			    const char *iface, char *buf, size_t bufSize);
+MODULE_SCOPE Tcl_WideInt CourierKernelDrops(int family, unsigned long inode);
 
 /* util.c: errors. */
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
@@ -108,14 +115,18 @@ MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
 
 /*
- * courier.c: callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
+ * callback.c: callbacks: {*}prefix ?arg ...? at global level, errors to bgerror. kind
  * (the option the prefix came from, "-ondata") and handleObj (the handle
- * it belongs to, or NULL) name it when it is slow (-slowcallback).
+ * it belongs to, or NULL) name it when it is slow (-slowcallback); the
+ * -slowcallback setting and the per-thread counts for courier::stats.
  */
 MODULE_SCOPE int	CourierCallPrefix(Tcl_Interp *interp,
 			    const char *kind, Tcl_Obj *handleObj,
 			    Tcl_Obj *prefixPtr, int objc,
 			    Tcl_Obj *const args[]);
+MODULE_SCOPE void	CourierSetSlowCallback(int ms);
+MODULE_SCOPE int	CourierGetSlowCallback(void);
+MODULE_SCOPE void	CourierSlowCallbackStats(Tcl_Obj *dictPtr, int reset);
 MODULE_SCOPE int	CourierGetPositiveWide(Tcl_Interp *interp,
 			    Tcl_Obj *objPtr, const char *option,
 			    Tcl_WideInt min, Tcl_WideInt max,

@@ -24,8 +24,8 @@
  *	  should stop until its notify procedure is called with
  *	  COURIER_NOTIFY_RESUME (at or below half the mark). Nothing posted
  *	  is ever dropped for being over the mark; the mark is the signal.
- *	- The inbox lock is private to inbox.c and never held while calling
- *	  out (deliver and notify procedures run with no lock held).
+ *	- The inbox lock is private to inbox.c and drain.c and never held
+ *	  while calling out (deliver and notify procedures run with no lock held).
  */
 
 #ifndef COURIER_INBOX_H

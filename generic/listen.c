@@ -1,8 +1,11 @@
 /*
  * listen.c --
  *
- *	Listeners: courier::listen and the server handle ($s port, info,
- *	configure, cget, close).
+ *	Listeners, the Tcl half (see listenInt.h): courier::listen and the
+ *	server handle ($s port, info, configure, cget, close), and the
+ *	delivery of accepted sockets and accept errors (-onaccept,
+ *	-onaccepterror). Runs in the interpreter's thread; listenio.c is
+ *	the I/O half.
  *
  *	The listening socket is bound in the Tcl thread (a few system calls,
  *	no name lookup: -host is a numeric address or localhost), so that
@@ -11,16 +14,9 @@
  *	it accepts, and posts each accepted socket to the listener's port.
  *	The Tcl half gives it a connection handle, runs -onaccept, then lets
  *	the connection start reading.
- *
- *	Out of descriptors, libuv accepts and closes the waiting connections
- *	itself (its reserve-descriptor trick) and does not tell the listener.
- *	So the I/O half checks, after each accept and whenever a duplicate of
- *	the listening descriptor (the "probe") says a connection waits, that
- *	a descriptor is free; when none is while a connection waits, it posts
- *	an error, at most one a second, for -onaccepterror.
  */
 
-#include "conn.h"
+#include "listenInt.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,52 +29,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-enum { SERVER_MSG_ACCEPT = 1, SERVER_MSG_ERROR = 2 };
-
-/* Accept errors are posted to Tcl at most once per this many ms. */
-#define ACCEPT_ERROR_INTERVAL_MS 1000
-
-/* The payload of an ACCEPT message. */
-typedef struct AcceptInfo {
-    Conn *connPtr;		/* Holds one reference for the message. */
-    int port;
-    char host[64];
-} AcceptInfo;
-
-typedef struct Server {
-    CourierIoObject ioObj;	/* Must be first: the data of its handle. */
-    atomic_int refCount;	/* Tcl half, I/O half, port, commands. */
-    CourierIoThread *ioPtr;
-
-    /* Tcl half. */
-    CourierHandle handle;	/* Its command, name and resource. */
-    CourierPort *tclPort;
-    ConnOptions opts;		/* Given to every accepted connection. */
-    Tcl_Obj *onaccept;
-    Tcl_Obj *onAcceptError;	/* NULL: accept errors go to bgerror. */
-    Tcl_Obj *clients;		/* Names of the accepted handles. */
-    int pruneAt;		/* Drop the closed ones from clients when
-				 * it grows this long. */
-    int maxClients;
-    int port;
-    char host[64];
-    int backlog;
-
-    /* I/O half. */
-    uv_tcp_t tcp;
-    CourierPort *ioPort;
-    int fd;			/* Until the I/O half takes it. */
-    uv_poll_t probe;		/* Readable when a connection waits. */
-    int probeFd;		/* A dup of fd; -1 when there is no probe. */
-    int listenFd;		/* fd, once the I/O half owns it. */
-    int ioHandles;		/* libuv handles not yet closed. */
-    int reportedOnce;		/* An accept error was posted ... */
-    uint64_t lastReportMs;	/* ... at this loop time. */
-
-    /* Both halves. */
-    atomic_int acceptErrors;	/* Accept failures seen, posted or not. */
-} Server;
-
 #define HANDLE_TO_SERVER(handlePtr) \
     ((Server *) ((char *) (handlePtr) - offsetof(Server, handle)))
 
@@ -87,295 +37,6 @@ static const char serverKind[] = "server";
 static CourierHandleCloseProc ServerClosed;
 static int	ServerObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
-
-static void
-ServerUnref(
-    Server *serverPtr)
-{
-    if (atomic_fetch_sub(&serverPtr->refCount, 1) == 1) {
-	free(serverPtr);
-    }
-}
-
-/*
- *======================================================================
- * I/O half.
- *======================================================================
- */
-
-typedef struct ServerCmd {
-    CourierIoCmd header;
-    Server *serverPtr;
-} ServerCmd;
-
-static void
-ServerCmdDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    ServerCmd *scPtr = (ServerCmd *) cmdPtr;
-
-    ServerUnref(scPtr->serverPtr);
-    free(scPtr);
-}
-
-static void
-ServerSubmit(
-    Server *serverPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
-{
-    ServerCmd *scPtr = calloc(1, sizeof(ServerCmd));
-
-    if (scPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(ServerCmd));
-    }
-    scPtr->header.runProc = runProc;
-    scPtr->header.discardProc = discardProc;
-    scPtr->serverPtr = serverPtr;
-    atomic_fetch_add(&serverPtr->refCount, 1);
-    CourierIoSubmit(serverPtr->ioPtr, &scPtr->header);
-}
-
-static void
-IoServerClosed(
-    uv_handle_t *handle)
-{
-    Server *serverPtr = handle->data;
-
-    assert(serverPtr->ioHandles > 0);
-    if (--serverPtr->ioHandles > 0) {
-	return;
-    }
-    if (serverPtr->ioPort != NULL) {
-	CourierPortRelease(serverPtr->ioPort);
-	serverPtr->ioPort = NULL;
-    }
-    ServerUnref(serverPtr);		/* The I/O half's. */
-}
-
-/*
- * IoServerClose --
- *	Closes the I/O half's handles (the listening socket and the probe);
- *	the last close callback ends the I/O half. Safe to call twice.
- */
-
-static void
-IoServerClose(
-    Server *serverPtr)
-{
-    if (!uv_is_closing((uv_handle_t *) &serverPtr->tcp)) {
-	uv_close((uv_handle_t *) &serverPtr->tcp, IoServerClosed);
-    }
-    if (serverPtr->probeFd >= 0) {
-	/*
-	 * uv_close stops polling at once: the duplicate can go now, so the
-	 * socket stops listening as soon as the listener is closed.
-	 */
-
-	uv_close((uv_handle_t *) &serverPtr->probe, IoServerClosed);
-	close(serverPtr->probeFd);
-	serverPtr->probeFd = -1;
-    }
-}
-
-/* A stopping I/O thread closes the listener. */
-static void
-IoServerAbort(
-    CourierIoObject *objPtr)
-{
-    IoServerClose((Server *) objPtr);
-}
-
-/*
- * IoAcceptFailed --
- *	Counts an accept failure (err, a libuv error code) and posts it to
- *	the Tcl half as "ERRNAME\0message", unless one was posted less than
- *	ACCEPT_ERROR_INTERVAL_MS ago: a storm of failures is one event a
- *	second, not one per connection.
- */
-
-static void
-IoAcceptFailed(
-    Server *serverPtr,
-    int err)
-{
-    uint64_t now = uv_now(serverPtr->tcp.loop);
-    const char *name = uv_err_name(err), *text = uv_strerror(err);
-    size_t nameLen = strlen(name), textLen = strlen(text);
-    CourierMsg *msgPtr;
-
-    atomic_fetch_add(&serverPtr->acceptErrors, 1);
-    if (serverPtr->reportedOnce
-	    && now - serverPtr->lastReportMs < ACCEPT_ERROR_INTERVAL_MS) {
-	return;
-    }
-    serverPtr->reportedOnce = 1;
-    serverPtr->lastReportMs = now;
-    msgPtr = CourierMsgAlloc(nameLen + 1 + textLen);
-    msgPtr->kind = SERVER_MSG_ERROR;
-    memcpy(msgPtr->data, name, nameLen + 1);
-    memcpy((char *) msgPtr->data + nameLen + 1, text, textLen);
-    CourierPortPost(serverPtr->ioPort, msgPtr);
-}
-
-/*
- * IoCheckDescriptors --
- *	Reports EMFILE or ENFILE when not one descriptor is free while a
- *	connection waits to be accepted: libuv then closes that connection
- *	without a word. The check is a dup, closed at once. waiting: a
- *	connection is known to wait; else the socket is polled for one.
- */
-
-static void
-IoCheckDescriptors(
-    Server *serverPtr,
-    int waiting)
-{
-    struct pollfd pfd;
-    int spare, err;
-
-    spare = fcntl(serverPtr->listenFd, F_DUPFD_CLOEXEC, 0);
-    if (spare >= 0) {
-	close(spare);
-	return;
-    }
-    err = errno;
-    if (err != EMFILE && err != ENFILE) {
-	return;
-    }
-    if (!waiting) {
-	pfd.fd = serverPtr->listenFd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (poll(&pfd, 1, 0) != 1) {
-	    return;
-	}
-    }
-    IoAcceptFailed(serverPtr, uv_translate_sys_error(err));
-}
-
-/*
- * IoProbeReadable --
- *	A connection waits (or waited, if libuv's own watcher on the same
- *	socket has taken it since): check that a descriptor is free. This
- *	catches a process that was out of descriptors before the
- *	connection came; IoOnConnection catches one that an accept filled.
- */
-
-static void
-IoProbeReadable(
-    uv_poll_t *handle,
-    int status,
-    int events)
-{
-    (void) events;
-    if (status == 0) {
-	IoCheckDescriptors(handle->data, 1);
-    }
-}
-
-static void
-IoOnConnection(
-    uv_stream_t *stream,
-    int status)
-{
-    Server *serverPtr = stream->data;
-    AcceptInfo info;
-    CourierMsg *msgPtr;
-
-    if (status < 0) {
-	/* Out of memory or buffers, say: tell the Tcl half, keep listening. */
-	IoAcceptFailed(serverPtr, status);
-	return;
-    }
-    memset(&info, 0, sizeof(info));
-    info.connPtr = CourierConnAcceptIo(serverPtr->ioPtr, stream, info.host,
-	    sizeof(info.host), &info.port);
-    if (info.connPtr == NULL) {
-	return;
-    }
-    /* If that took the last descriptor, libuv drops the next in line. */
-    IoCheckDescriptors(serverPtr, 0);
-    CourierConnRef(info.connPtr);	/* The message's. */
-    msgPtr = CourierMsgAlloc(sizeof(info));
-    msgPtr->kind = SERVER_MSG_ACCEPT;
-    memcpy(msgPtr->data, &info, sizeof(info));
-    if (CourierPortPost(serverPtr->ioPort, msgPtr) == COURIER_POST_CLOSED) {
-	/* The listener is gone: the message was freed. */
-	CourierConnAbortIo(info.connPtr);
-	CourierConnUnref(info.connPtr);
-    }
-}
-
-static void
-ListenRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    ServerCmd *scPtr = (ServerCmd *) cmdPtr;
-    Server *serverPtr = scPtr->serverPtr;
-
-    uv_tcp_init(CourierIoLoop(ioPtr), &serverPtr->tcp);
-    serverPtr->tcp.data = serverPtr;
-    serverPtr->ioHandles = 1;
-    serverPtr->probeFd = -1;
-    serverPtr->listenFd = serverPtr->fd;
-    if (uv_tcp_open(&serverPtr->tcp, serverPtr->fd) < 0) {
-	close(serverPtr->fd);
-	IoServerClose(serverPtr);
-    } else if (uv_listen((uv_stream_t *) &serverPtr->tcp, serverPtr->backlog,
-	    IoOnConnection) < 0) {
-	IoServerClose(serverPtr);
-    } else {
-	/* Without a probe (no descriptor for it) accepts work the same. */
-	serverPtr->probeFd = fcntl(serverPtr->fd, F_DUPFD_CLOEXEC, 0);
-	if (serverPtr->probeFd >= 0) {
-	    uv_poll_init_socket(CourierIoLoop(ioPtr), &serverPtr->probe,
-		    serverPtr->probeFd);
-	    serverPtr->probe.data = serverPtr;
-	    serverPtr->ioHandles++;
-	    uv_poll_start(&serverPtr->probe, UV_READABLE, IoProbeReadable);
-	}
-    }
-    ServerCmdDiscard(cmdPtr);
-}
-
-/*
- * ListenDiscard --
- *	The I/O thread stopped before the listener started: the I/O half
- *	ends here.
- */
-
-static void
-ListenDiscard(
-    CourierIoCmd *cmdPtr)
-{
-    Server *serverPtr = ((ServerCmd *) cmdPtr)->serverPtr;
-
-    close(serverPtr->fd);
-    CourierPortRelease(serverPtr->ioPort);
-    serverPtr->ioPort = NULL;
-    ServerUnref(serverPtr);		/* The I/O half's. */
-    ServerCmdDiscard(cmdPtr);
-}
-
-/*
- * UnlistenRun --
- *	Stops listening; runs after ListenRun (same queue), so the handle
- *	is initialised.
- */
-
-static void
-UnlistenRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
-{
-    ServerCmd *scPtr = (ServerCmd *) cmdPtr;
-
-    (void) ioPtr;
-    IoServerClose(scPtr->serverPtr);
-    ServerCmdDiscard(cmdPtr);
-}
 
 /*
  *======================================================================
@@ -540,7 +201,7 @@ static void
 ServerPortReleased(
     void *producerData)
 {
-    ServerUnref(producerData);
+    CourierServerUnref(producerData);
 }
 
 static const CourierPortType serverPortType = {
@@ -649,7 +310,7 @@ CourierListenObjCmd(
 	CourierPanicOutOfMemory(sizeof(Server));
     }
     atomic_init(&serverPtr->refCount, 3);	/* Tcl, I/O, port. */
-    serverPtr->ioObj.abortProc = IoServerAbort;
+    serverPtr->ioObj.abortProc = CourierServerIoAbort;
     serverPtr->ioPtr = ioPtr;
     serverPtr->opts = opts;
     serverPtr->onaccept = own.onaccept;		/* Takes the references. */
@@ -670,7 +331,7 @@ CourierListenObjCmd(
     serverPtr->ioPort = serverPtr->tclPort;
     nameObj = CourierHandleCreate(&serverPtr->handle, cinterpPtr, serverKind,
 	    ServerObjCmd, ServerClosed);
-    ServerSubmit(serverPtr, ListenRun, ListenDiscard);
+    CourierServerIoStart(serverPtr);
     Tcl_SetObjResult(interp, nameObj);
     CourierOptRelease(listenOptionSpecs, &own);
     return TCL_OK;
@@ -702,7 +363,7 @@ ServerClosed(
 {
     Server *serverPtr = HANDLE_TO_SERVER(handlePtr);
 
-    ServerSubmit(serverPtr, UnlistenRun, ServerCmdDiscard);
+    CourierServerIoStop(serverPtr);
     CourierPortClose(serverPtr->tclPort);
     serverPtr->tclPort = NULL;
     CourierConnOptionsFree(&serverPtr->opts);
@@ -716,7 +377,7 @@ ServerClosed(
     }
     Tcl_DecrRefCount(serverPtr->clients);
     serverPtr->clients = NULL;
-    ServerUnref(serverPtr);		/* The Tcl half's. */
+    CourierServerUnref(serverPtr);		/* The Tcl half's. */
 }
 
 /*

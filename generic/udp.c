@@ -17,9 +17,10 @@
  *	resumes it, and the kernel drops what its buffer cannot hold.
  *	Courier itself never drops a datagram it has received.
  *
- *	This file is the Tcl half (see udpInt.h): everything here runs in
- *	the interpreter's thread. The struct is freed when the last
- *	reference goes (Tcl half, I/O half, port, commands).
+ *	This file is the Tcl half (see udpInt.h) but for the delivery of
+ *	datagrams (udpdeliver.c): everything here runs in the interpreter's
+ *	thread. The struct is freed when the last reference goes (Tcl half,
+ *	I/O half, port, commands).
  */
 
 #include "udpInt.h"
@@ -29,7 +30,6 @@
 #include <errno.h>
 #include <unistd.h>
 #include <assert.h>
-#include <ifaddrs.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -61,183 +61,6 @@ UdpSubmitWait(
     uv_sem_destroy(&done);
     return result;
 }
-
-/*
- * UdpCallBack --
- *	{*}prefix handle ?arg ...? through CourierCallPrefix (references held
- *	for the call; errors to bgerror). Nothing when the option is unset.
- */
-
-static void
-UdpCallBack(
-    Udp *udpPtr,
-    const char *kind,		/* The option, to name a slow callback. */
-    Tcl_Obj *prefixPtr,
-    int objc,
-    Tcl_Obj *const args[])
-{
-    Tcl_Obj *objv[4];
-    int i;
-
-    assert(objc < 4);
-    objv[0] = udpPtr->handle.nameObj;
-    for (i = 0; i < objc; i++) {
-	objv[i + 1] = args[i];
-    }
-    if (prefixPtr == NULL || udpPtr->handle.closed) {
-	/* Free what was made for the call. */
-	for (i = 1; i <= objc; i++) {
-	    Tcl_IncrRefCount(objv[i]);
-	    Tcl_DecrRefCount(objv[i]);
-	}
-	return;
-    }
-    CourierCallPrefix(udpPtr->handle.interp, kind, udpPtr->handle.nameObj,
-	    prefixPtr, objc + 1, objv);
-}
-
-/*
- * PeerHost --
- *	The sender's address as a Tcl value; the last one is kept, since a
- *	burst usually comes from one sender.
- */
-
-static Tcl_Obj *
-PeerHost(
-    Udp *udpPtr,
-    const UdpPeer *peerPtr)
-{
-    char host[INET6_ADDRSTRLEN];
-
-    if (udpPtr->lastHostObj != NULL && peerPtr->family
-	    == udpPtr->lastPeer.family && memcmp(peerPtr->addr,
-	    udpPtr->lastPeer.addr, sizeof(peerPtr->addr)) == 0) {
-	return udpPtr->lastHostObj;
-    }
-    inet_ntop(peerPtr->family, peerPtr->addr, host, sizeof(host));
-    if (udpPtr->lastHostObj != NULL) {
-	Tcl_DecrRefCount(udpPtr->lastHostObj);
-    }
-    udpPtr->lastHostObj = Tcl_NewStringObj(host, -1);
-    Tcl_IncrRefCount(udpPtr->lastHostObj);
-    udpPtr->lastPeer = *peerPtr;
-    return udpPtr->lastHostObj;
-}
-
-static Tcl_Obj *
-DecodePayload(
-    Udp *udpPtr,
-    const unsigned char *bytes,
-    size_t length)
-{
-    if (udpPtr->opts.encoding != NULL) {
-	Tcl_DString ds;
-	Tcl_Obj *objPtr;
-
-	Tcl_ExternalToUtfDString(udpPtr->opts.encoding,
-		(const char *) bytes, (int) length, &ds);
-	objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds),
-		Tcl_DStringLength(&ds));
-	Tcl_DStringFree(&ds);
-	return objPtr;
-    }
-    return Tcl_NewByteArrayObj(bytes, (int) length);
-}
-
-static void
-UdpDeliver(
-    void *ownerData,
-    CourierMsg *msgPtr)
-{
-    Udp *udpPtr = ownerData;
-    Tcl_Obj *args[3];
-    UdpPeer peer;
-
-    switch (msgPtr->kind) {
-    case UDP_MSG_DATAGRAM:
-	assert(msgPtr->size >= sizeof(peer));
-	memcpy(&peer, msgPtr->data, sizeof(peer));
-	udpPtr->datagramsIn++;
-	udpPtr->bytesIn += msgPtr->size - sizeof(peer);
-	args[0] = DecodePayload(udpPtr, msgPtr->data + sizeof(peer),
-		msgPtr->size - sizeof(peer));
-	args[1] = PeerHost(udpPtr, &peer);
-	args[2] = Tcl_NewIntObj(peer.port);
-	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 3, args);
-	break;
-    case UDP_MSG_BATCH: {
-	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
-	Tcl_Obj *listObj = Tcl_NewListObj(0, NULL);
-
-	while (p + 4 + sizeof(peer) <= end) {
-	    uint32_t n;
-	    Tcl_Obj *triple[3];
-
-	    memcpy(&n, p, 4);
-	    memcpy(&peer, p + 4, sizeof(peer));
-	    assert(p + 4 + sizeof(peer) + n <= end);
-	    triple[0] = DecodePayload(udpPtr, p + 4 + sizeof(peer), n);
-	    triple[1] = PeerHost(udpPtr, &peer);
-	    triple[2] = Tcl_NewIntObj(peer.port);
-	    Tcl_ListObjAppendElement(NULL, listObj,
-		    Tcl_NewListObj(3, triple));
-	    udpPtr->datagramsIn++;
-	    udpPtr->bytesIn += n;
-	    p += 4 + sizeof(peer) + n;
-	}
-	args[0] = listObj;
-	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 1, args);
-	break;
-    }
-    case UDP_MSG_ERROR: {
-	const char *name = (const char *) msgPtr->data;
-	size_t nameLen = strlen(name);
-	Tcl_Obj *text = Tcl_NewStringObj(name + nameLen + 1,
-		(int) (msgPtr->size - nameLen - 1));
-
-	Tcl_IncrRefCount(text);
-	if (udpPtr->opts.onerror != NULL) {
-	    args[0] = text;
-	    args[1] = Tcl_NewStringObj(name, -1);
-	    UdpCallBack(udpPtr, "-onerror", udpPtr->opts.onerror, 2, args);
-	} else {
-	    /* No one would hear of it otherwise: as a fileevent error. */
-	    Tcl_SetObjResult(udpPtr->handle.interp, Tcl_ObjPrintf("%s: %s",
-		    Tcl_GetString(udpPtr->handle.nameObj), Tcl_GetString(text)));
-	    Tcl_SetErrorCode(udpPtr->handle.interp, "COURIER", "UDP", name, NULL);
-	    Tcl_BackgroundException(udpPtr->handle.interp, TCL_ERROR);
-	}
-	Tcl_DecrRefCount(text);
-	break;
-    }
-    }
-}
-
-static void
-UdpNotify(
-    void *producerData,
-    int event)
-{
-    Udp *udpPtr = producerData;
-
-    if (event == COURIER_NOTIFY_RESUME) {
-	UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_PAUSE);
-
-	ucPtr->flag = 2;
-	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
-    }
-}
-
-static void
-UdpPortReleased(
-    void *producerData)
-{
-    CourierUdpUnref(producerData);
-}
-
-static const CourierPortType udpPortType = {
-    "udp", UdpDeliver, UdpNotify, UdpPortReleased, NULL
-};
 
 /*
  * Options.
@@ -480,55 +303,6 @@ UdpSend(
 }
 
 /*
- * InterfaceAddress --
- *	A multicast interface given by name or address, as the address
- *	libuv takes: an IPv4 address, or "::%name" for IPv6 (the scope
- *	names the interface). Returns 0, or -1 with an error in interp.
- */
-
-static int
-InterfaceAddress(
-    Tcl_Interp *interp,
-    int family,
-    const char *iface,
-    char *buf,
-    size_t bufSize)
-{
-    struct sockaddr_storage addr;
-    struct ifaddrs *list, *ifa;
-    int found = 0;
-
-    if (CourierParseAddress(iface, 0, family, &addr)) {
-	snprintf(buf, bufSize, "%s", iface);
-	return 0;
-    }
-    if (family == AF_INET6) {
-	snprintf(buf, bufSize, "::%%%s", iface);
-	if (uv_ip6_addr(buf, 0, (struct sockaddr_in6 *) &addr) == 0
-		&& ((struct sockaddr_in6 *) &addr)->sin6_scope_id != 0) {
-	    return 0;
-	}
-    } else if (getifaddrs(&list) == 0) {
-	for (ifa = list; ifa != NULL; ifa = ifa->ifa_next) {
-	    if (ifa->ifa_addr != NULL && ifa->ifa_addr->sa_family == AF_INET
-		    && strcmp(ifa->ifa_name, iface) == 0) {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)
-			ifa->ifa_addr)->sin_addr, buf, (socklen_t) bufSize);
-		found = 1;
-		break;
-	    }
-	}
-	freeifaddrs(list);
-	if (found) {
-	    return 0;
-	}
-    }
-    return CourierError(interp, "VALUE", "interface",
-	    "bad interface \"%.100s\": expected the address or the name of "
-	    "a network interface", iface);
-}
-
-/*
  * UdpMembership --
  *	$u join|leave group ?interface?
  */
@@ -570,7 +344,7 @@ UdpMembership(
     ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_MEMBERSHIP);
     ucPtr->flag = join ? UV_JOIN_GROUP : UV_LEAVE_GROUP;
     snprintf(ucPtr->group, sizeof(ucPtr->group), "%s", group);
-    if (objc == 4 && InterfaceAddress(interp, udpPtr->family,
+    if (objc == 4 && CourierInterfaceAddress(interp, udpPtr->family,
 	    Tcl_GetString(objv[3]), ucPtr->ifaddr,
 	    sizeof(ucPtr->ifaddr)) != TCL_OK) {
 	CourierUdpCmdDone(ucPtr, 0);
@@ -636,50 +410,6 @@ UdpConnect(
     return TCL_OK;
 }
 
-/*
- * KernelDrops --
- *	How many datagrams the kernel dropped for this socket (its receive
- *	buffer was full), from the "drops" column of /proc/net/udp or udp6;
- *	-1 where that cannot be read.
- */
-
-static Tcl_WideInt
-KernelDrops(
-    Udp *udpPtr)
-{
-    FILE *f = fopen(udpPtr->family == AF_INET6 ? "/proc/net/udp6"
-	    : "/proc/net/udp", "r");
-    char line[512];
-    Tcl_WideInt drops = -1;
-
-    if (f == NULL || udpPtr->inode == 0) {
-	if (f != NULL) {
-	    fclose(f);
-	}
-	return -1;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-	unsigned long inode;
-	long long value;
-	char *field = line;
-	int i;
-
-	/* sl local rem st tx:rx tr:when retr uid timeout inode ref ptr drops */
-	for (i = 0; i < 9 && field != NULL; i++) {
-	    field += strspn(field, " ");
-	    field = strchr(field, ' ');
-	}
-	if (field == NULL || sscanf(field, "%lu %*s %*s %lld", &inode,
-		&value) != 2 || inode != udpPtr->inode) {
-	    continue;
-	}
-	drops = value;
-	break;
-    }
-    fclose(f);
-    return drops;
-}
-
 static Tcl_Obj *
 UdpInfo(
     Udp *udpPtr)
@@ -703,7 +433,8 @@ UdpInfo(
     PUT("pendingOut", Tcl_NewWideIntObj((Tcl_WideInt)
 	    atomic_load(&udpPtr->pendingOut)));
     PUT("dropped", Tcl_NewWideIntObj(0));	/* Courier drops none. */
-    PUT("kernelDrops", Tcl_NewWideIntObj(KernelDrops(udpPtr)));
+    PUT("kernelDrops", Tcl_NewWideIntObj(CourierKernelDrops(udpPtr->family,
+	    udpPtr->inode)));
     PUT("truncated", Tcl_NewWideIntObj((Tcl_WideInt)
 	    atomic_load(&udpPtr->truncated)));
     PUT("sendErrors", Tcl_NewWideIntObj((Tcl_WideInt)
@@ -886,7 +617,7 @@ CourierUdpObjCmd(
     udpPtr->handle.interp = interp;
     udpPtr->opts = opts;
     udpPtr->fd = fd;
-    udpPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &udpPortType,
+    udpPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &courierUdpPortType,
 	    interp, udpPtr, udpPtr, (size_t) opts.maxPending);
     udpPtr->ioPort = udpPtr->tclPort;
     nameObj = CourierHandleCreate(&udpPtr->handle, cinterpPtr, udpKind,

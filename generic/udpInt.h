@@ -1,11 +1,11 @@
 /*
  * udpInt.h --
  *
- *	The inside of a UDP socket, for the two files that make it: udp.c
- *	(courier::udp, the handle command, options, the delivery of
- *	datagrams: the Tcl half, in the interpreter's thread) and udpio.c
- *	(the libuv side: receive, send, socket options: the I/O half, in
- *	the socket's I/O thread). The halves share only the atomic counters;
+ *	The inside of a UDP socket, for the files that make it: udp.c
+ *	(courier::udp, the handle command, options) and udpdeliver.c (the
+ *	delivery of datagrams and errors to callbacks): the Tcl half, in the
+ *	interpreter's thread; and udpio.c (the libuv side: receive, send,
+ *	socket options: the I/O half, in the socket's I/O thread). The halves share only the atomic counters;
  *	they talk through commands (Tcl -> I/O) and the inbox port (I/O ->
  *	Tcl).
  */
@@ -153,5 +153,8 @@ MODULE_SCOPE void	CourierUdpIoSend(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierUdpIoSendDiscard(CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierUdpIoAbort(CourierIoObject *objPtr);
+
+/* udpdeliver.c: the handle's inbox port type (Tcl thread). */
+MODULE_SCOPE const CourierPortType courierUdpPortType;
 
 #endif /* COURIER_UDPINT_H */

@@ -5,8 +5,8 @@
  *	interpreter they are given (CourierPanicOutOfMemory: any thread):
  *	errors with an -errorcode, the out-of-memory panic, reading a
  *	bounded integer, and the list of resources an interpreter owns (the
- *	CourierInterp itself is courier.c's, and so is CourierCallPrefix,
- *	which keeps the per-thread counts of slow callbacks).
+ *	CourierInterp itself is courier.c's; CourierCallPrefix, which keeps
+ *	the per-thread counts of slow callbacks, is callback.c's).
  */
 
 #include "courierInt.h"

@@ -1,0 +1,197 @@
+/*
+ * udpdeliver.c --
+ *
+ *	Delivery of a UDP socket's messages (see udpInt.h): the datagrams
+ *	and errors the I/O half posted to the handle's inbox port become
+ *	-ondata and -onerror callbacks (or a background error), payloads
+ *	decoded with -encoding and senders turned into host values; a
+ *	resumed port restarts receiving. Runs in the interpreter's thread.
+ */
+
+#include "udpInt.h"
+#include <string.h>
+#include <assert.h>
+#include <arpa/inet.h>
+
+/*
+ * UdpCallBack --
+ *	{*}prefix handle ?arg ...? through CourierCallPrefix (references held
+ *	for the call; errors to bgerror). Nothing when the option is unset.
+ */
+
+static void
+UdpCallBack(
+    Udp *udpPtr,
+    const char *kind,		/* The option, to name a slow callback. */
+    Tcl_Obj *prefixPtr,
+    int objc,
+    Tcl_Obj *const args[])
+{
+    Tcl_Obj *objv[4];
+    int i;
+
+    assert(objc < 4);
+    objv[0] = udpPtr->handle.nameObj;
+    for (i = 0; i < objc; i++) {
+	objv[i + 1] = args[i];
+    }
+    if (prefixPtr == NULL || udpPtr->handle.closed) {
+	/* Free what was made for the call. */
+	for (i = 1; i <= objc; i++) {
+	    Tcl_IncrRefCount(objv[i]);
+	    Tcl_DecrRefCount(objv[i]);
+	}
+	return;
+    }
+    CourierCallPrefix(udpPtr->handle.interp, kind, udpPtr->handle.nameObj,
+	    prefixPtr, objc + 1, objv);
+}
+
+/*
+ * PeerHost --
+ *	The sender's address as a Tcl value; the last one is kept, since a
+ *	burst usually comes from one sender.
+ */
+
+static Tcl_Obj *
+PeerHost(
+    Udp *udpPtr,
+    const UdpPeer *peerPtr)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (udpPtr->lastHostObj != NULL && peerPtr->family
+	    == udpPtr->lastPeer.family && memcmp(peerPtr->addr,
+	    udpPtr->lastPeer.addr, sizeof(peerPtr->addr)) == 0) {
+	return udpPtr->lastHostObj;
+    }
+    inet_ntop(peerPtr->family, peerPtr->addr, host, sizeof(host));
+    if (udpPtr->lastHostObj != NULL) {
+	Tcl_DecrRefCount(udpPtr->lastHostObj);
+    }
+    udpPtr->lastHostObj = Tcl_NewStringObj(host, -1);
+    Tcl_IncrRefCount(udpPtr->lastHostObj);
+    udpPtr->lastPeer = *peerPtr;
+    return udpPtr->lastHostObj;
+}
+
+static Tcl_Obj *
+DecodePayload(
+    Udp *udpPtr,
+    const unsigned char *bytes,
+    size_t length)
+{
+    if (udpPtr->opts.encoding != NULL) {
+	Tcl_DString ds;
+	Tcl_Obj *objPtr;
+
+	Tcl_ExternalToUtfDString(udpPtr->opts.encoding,
+		(const char *) bytes, (int) length, &ds);
+	objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds),
+		Tcl_DStringLength(&ds));
+	Tcl_DStringFree(&ds);
+	return objPtr;
+    }
+    return Tcl_NewByteArrayObj(bytes, (int) length);
+}
+
+static void
+UdpDeliver(
+    void *ownerData,
+    CourierMsg *msgPtr)
+{
+    Udp *udpPtr = ownerData;
+    Tcl_Obj *args[3];
+    UdpPeer peer;
+
+    switch (msgPtr->kind) {
+    case UDP_MSG_DATAGRAM:
+	assert(msgPtr->size >= sizeof(peer));
+	memcpy(&peer, msgPtr->data, sizeof(peer));
+	udpPtr->datagramsIn++;
+	udpPtr->bytesIn += msgPtr->size - sizeof(peer);
+	args[0] = DecodePayload(udpPtr, msgPtr->data + sizeof(peer),
+		msgPtr->size - sizeof(peer));
+	args[1] = PeerHost(udpPtr, &peer);
+	args[2] = Tcl_NewIntObj(peer.port);
+	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 3, args);
+	break;
+    case UDP_MSG_BATCH: {
+	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
+	Tcl_Obj *listObj = Tcl_NewListObj(0, NULL);
+
+	while (p + 4 + sizeof(peer) <= end) {
+	    uint32_t n;
+	    Tcl_Obj *triple[3];
+
+	    memcpy(&n, p, 4);
+	    memcpy(&peer, p + 4, sizeof(peer));
+	    assert(p + 4 + sizeof(peer) + n <= end);
+	    triple[0] = DecodePayload(udpPtr, p + 4 + sizeof(peer), n);
+	    triple[1] = PeerHost(udpPtr, &peer);
+	    triple[2] = Tcl_NewIntObj(peer.port);
+	    Tcl_ListObjAppendElement(NULL, listObj,
+		    Tcl_NewListObj(3, triple));
+	    udpPtr->datagramsIn++;
+	    udpPtr->bytesIn += n;
+	    p += 4 + sizeof(peer) + n;
+	}
+	args[0] = listObj;
+	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 1, args);
+	break;
+    }
+    case UDP_MSG_ERROR: {
+	const char *name = (const char *) msgPtr->data;
+	size_t nameLen = strlen(name);
+	Tcl_Obj *text = Tcl_NewStringObj(name + nameLen + 1,
+		(int) (msgPtr->size - nameLen - 1));
+
+	Tcl_IncrRefCount(text);
+	if (udpPtr->opts.onerror != NULL) {
+	    args[0] = text;
+	    args[1] = Tcl_NewStringObj(name, -1);
+	    UdpCallBack(udpPtr, "-onerror", udpPtr->opts.onerror, 2, args);
+	} else {
+	    /* No one would hear of it otherwise: as a fileevent error. */
+	    Tcl_SetObjResult(udpPtr->handle.interp, Tcl_ObjPrintf("%s: %s",
+		    Tcl_GetString(udpPtr->handle.nameObj), Tcl_GetString(text)));
+	    Tcl_SetErrorCode(udpPtr->handle.interp, "COURIER", "UDP", name, NULL);
+	    Tcl_BackgroundException(udpPtr->handle.interp, TCL_ERROR);
+	}
+	Tcl_DecrRefCount(text);
+	break;
+    }
+    }
+}
+
+static void
+UdpNotify(
+    void *producerData,
+    int event)
+{
+    Udp *udpPtr = producerData;
+
+    if (event == COURIER_NOTIFY_RESUME) {
+	UdpCmd *ucPtr = CourierUdpCmdNew(udpPtr, UDP_OP_PAUSE);
+
+	ucPtr->flag = 2;
+	CourierIoSubmit(udpPtr->ioPtr, &ucPtr->header);
+    }
+}
+
+static void
+UdpPortReleased(
+    void *producerData)
+{
+    CourierUdpUnref(producerData);
+}
+
+/*
+ * courierUdpPortType --
+ *	The port type of a UDP socket's inbox port, for courier::udp
+ *	(udp.c): delivery, resumption, release.
+ */
+
+const CourierPortType courierUdpPortType = {
+    "udp", UdpDeliver, UdpNotify, UdpPortReleased, NULL
+};
