@@ -94,7 +94,7 @@ MODULE_SCOPE void	CourierConnOptionsFree(ConnOptions *optsPtr);
 MODULE_SCOPE int	CourierConnOptionsCheck(Tcl_Interp *interp,
 			    const ConnOptions *optsPtr);
 
-/* For listen.c: accepted sockets. */
+/* For listen.c and listenio.c: accepted sockets. */
 MODULE_SCOPE Conn *	CourierConnAcceptIo(CourierIoThread *ioPtr,
 			    uv_stream_t *serverHandle, char *peerHost,
 			    size_t hostSize, int *peerPortPtr);

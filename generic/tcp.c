@@ -533,7 +533,7 @@ CourierConnIoConnect(
 /*
  *----------------------------------------------------------------------
  *
- * Accepted sockets (called by listen.c in the I/O thread).
+ * Accepted sockets (called by listenio.c in the I/O thread).
  *
  *----------------------------------------------------------------------
  */
