@@ -195,6 +195,41 @@ IoThreadMain(
 /*
  *----------------------------------------------------------------------
  *
+ * CourierIoCmdNew --
+ *
+ *	Allocates a zeroed command of size bytes (any thread), a struct whose
+ *	first member is a CourierIoCmd, with its run and discard procs set.
+ *
+ * Results:
+ *	The command; out of memory panics.
+ *
+ * Side effects:
+ *	None: the caller fills in the rest, takes its references and submits.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void *
+CourierIoCmdNew(
+    size_t size,
+    void (*runProc)(CourierIoThread *, CourierIoCmd *),
+    void (*discardProc)(CourierIoCmd *))
+{
+    CourierIoCmd *cmdPtr;
+
+    assert(size >= sizeof(CourierIoCmd));
+    cmdPtr = calloc(1, size);
+    if (cmdPtr == NULL) {
+	CourierPanicOutOfMemory(size);
+    }
+    cmdPtr->runProc = runProc;
+    cmdPtr->discardProc = discardProc;
+    return cmdPtr;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * CourierIoSubmit --
  *
  *	Queues a command for an I/O thread (any thread). The first command
@@ -503,15 +538,8 @@ CourierIoStopAll(void)
 
     for (i = 0; i < n; i++) {
 	CourierIoThread *ioPtr = stopping[i];
-	CourierIoCmd *cmdPtr = malloc(sizeof(CourierIoCmd));
-
-	if (cmdPtr == NULL) {
-	    CourierPanicOutOfMemory(sizeof(CourierIoCmd));
-	}
-	cmdPtr->runProc = IoStopRun;
-	cmdPtr->reply = 0;
-	cmdPtr->discardProc = IoStopDiscard;
-	cmdPtr->next = NULL;
+	CourierIoCmd *cmdPtr = CourierIoCmdNew(sizeof(CourierIoCmd),
+		IoStopRun, IoStopDiscard);
 
 	/* The stop command is the last one the thread will ever take. */
 	uv_mutex_lock(&ioPtr->queueLock);

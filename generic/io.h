@@ -50,6 +50,9 @@ typedef struct CourierIoObject {
 } CourierIoObject;
 
 MODULE_SCOPE CourierIoThread *CourierIoPick(void);
+MODULE_SCOPE void *	CourierIoCmdNew(size_t size,
+			    void (*runProc)(CourierIoThread *, CourierIoCmd *),
+			    void (*discardProc)(CourierIoCmd *));
 MODULE_SCOPE void	CourierIoSubmit(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierIoAfterBatch(CourierIoThread *ioPtr,

@@ -97,13 +97,9 @@ CourierConnCmdNew(
     Conn *connPtr,
     void (*runProc)(CourierIoThread *, CourierIoCmd *))
 {
-    ConnCmd *ccPtr = calloc(1, sizeof(ConnCmd));
+    ConnCmd *ccPtr = CourierIoCmdNew(sizeof(ConnCmd), runProc,
+	    CourierConnCmdDiscard);
 
-    if (ccPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(ConnCmd));
-    }
-    ccPtr->header.runProc = runProc;
-    ccPtr->header.discardProc = CourierConnCmdDiscard;
     ccPtr->connPtr = connPtr;
     CourierConnRef(connPtr);
     return ccPtr;

@@ -271,12 +271,8 @@ UdpSend(
 		"at most %lu bytes", length, udpPtr->family == AF_INET6
 		? "IPv6" : "IPv4", (unsigned long) max);
     }
-    sendPtr = calloc(1, sizeof(UdpSendCmd) + (size_t) length);
-    if (sendPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(UdpSendCmd) + (size_t) length);
-    }
-    sendPtr->header.runProc = CourierUdpIoSend;
-    sendPtr->header.discardProc = CourierUdpIoSendDiscard;
+    sendPtr = CourierIoCmdNew(sizeof(UdpSendCmd) + (size_t) length,
+	    CourierUdpIoSend, CourierUdpIoSendDiscard);
     sendPtr->header.reply = 1;
     sendPtr->udpPtr = udpPtr;
     atomic_fetch_add(&udpPtr->refCount, 1);
