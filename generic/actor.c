@@ -309,9 +309,7 @@ ActorSubcommand(
     int index;
 
     if (objc <= first) {
-	Tcl_WrongNumArgs(interp, first, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, first, objv, "subcommand ?arg ...?");
     }
     if (Tcl_GetIndexFromObj(interp, objv[first], subcommands, "subcommand",
 	    0, &index) != TCL_OK) {
@@ -413,9 +411,7 @@ ActorObjCmd(
 
     (void) clientData;
     if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
     }
     if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
 	    &index) != TCL_OK) {
@@ -431,9 +427,7 @@ ActorObjCmd(
 	size_t n = 0, cap = 0;
 
 	if (objc != 2) {
-	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, NULL);
 	}
 
 	/* Copy under the lock, make Tcl objects after it. */
@@ -460,9 +454,7 @@ ActorObjCmd(
 	return TCL_OK;
     }
     if (objc < 3) {
-	Tcl_WrongNumArgs(interp, 2, objv, "actor ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "actor ?arg ...?");
     }
     actorPtr = RegistryFind(Tcl_GetString(objv[2]));
     if (actorPtr == NULL) {

@@ -110,6 +110,8 @@ MODULE_SCOPE int	CourierInterfaceAddress(Tcl_Interp *interp, int family,
 MODULE_SCOPE Tcl_WideInt CourierKernelDrops(int family, unsigned long inode);
 
 /* util.c: errors. */
+MODULE_SCOPE int	CourierUsage(Tcl_Interp *interp, int count,
+			    Tcl_Obj *const objv[], const char *message);
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);

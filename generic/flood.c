@@ -249,9 +249,7 @@ CourierStopFloodObjCmd(
 
     (void) clientData;
     if (objc != 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "name");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "name");
     }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
@@ -552,9 +550,7 @@ CourierEvalLoopObjCmd(
 
     (void) clientData;
     if (objc != 4) {
-	Tcl_WrongNumArgs(interp, 1, objv, "count size cmd");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "count size cmd");
     }
     if (CourierGetPositiveWide(interp, objv[1], "count", 0,
 	    (Tcl_WideInt) 1 << 40, &count) != TCL_OK

@@ -273,9 +273,7 @@ CourierListenObjCmd(
 
     (void) clientData;
     if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "port ?-option value ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "port ?-option value ...?");
     }
     if (CourierGetPositiveWide(interp, objv[1], "port", 0, 65535,
 	    &port) != TCL_OK) {
@@ -413,9 +411,7 @@ ServerObjCmd(
 		"listener \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
     if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
     }
     if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
 	    &index) != TCL_OK) {
@@ -423,9 +419,7 @@ ServerObjCmd(
 	return TCL_ERROR;
     }
     if (index != SC_CONFIGURE && index != SC_CGET && objc != 2) {
-	Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, NULL);
     }
     switch (index) {
     case SC_PORT:
@@ -452,9 +446,7 @@ ServerObjCmd(
     }
     case SC_CGET:
 	if (objc != 3) {
-	    Tcl_WrongNumArgs(interp, 2, objv, "-option");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "-option");
 	}
 	/* FALLTHRU */
     case SC_CONFIGURE: {

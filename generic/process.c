@@ -514,9 +514,7 @@ CourierProcessKill(
     int signum = SIGTERM;
 
     if (objc > 3) {
-	Tcl_WrongNumArgs(interp, 2, objv, "?signal?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "?signal?");
     }
     if (objc == 3 && CourierGetSignalFromObj(interp, objv[2],
 	&signum) != TCL_OK) {

@@ -68,10 +68,8 @@ CourierResolveObjCmd(
 
     (void) clientData;
     if (objc < 2 || objc % 2 != 0) {
-	Tcl_WrongNumArgs(interp, 1, objv,
+	return CourierUsage(interp, 1, objv,
 		"host ?-family any|inet|inet6? -command cmd");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
     }
     for (i = 2; i < objc; i += 2) {
 	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,

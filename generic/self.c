@@ -89,9 +89,7 @@ CourierActorSelfObjCmd(
 	char token[32];
 
 	if (objc != 2) {
-	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, NULL);
 	}
 	if (actorPtr->current.kind == 0 || actorPtr->currentDeferred) {
 	    return CourierError(interp, "ACTOR", "NOASK",
@@ -118,10 +116,8 @@ CourierActorSelfObjCmd(
 	    i = 4;
 	}
 	if (objc < i + 1 || objc > i + 1 + isError) {
-	    Tcl_WrongNumArgs(interp, 2, objv,
+	    return CourierUsage(interp, 2, objv,
 		    "token ?-error? value ?errorcode?");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
 	}
 	hPtr = Tcl_FindHashEntry(&actorPtr->deferred, Tcl_GetString(objv[2]));
 	if (hPtr == NULL) {

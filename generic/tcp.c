@@ -181,9 +181,7 @@ CourierConnectObjCmd(
 
     (void) clientData;
     if (objc < 3) {
-	Tcl_WrongNumArgs(interp, 1, objv, "host port ?-option value ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "host port ?-option value ...?");
     }
     if (CourierGetPositiveWide(interp, objv[2], "port", 1, 65535,
 	    &port) != TCL_OK) {

@@ -223,9 +223,7 @@ UdpSend(
     int numeric = 0;
 
     if (objc != 3 && objc != 5) {
-	Tcl_WrongNumArgs(interp, 2, objv, "?host port? data");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "?host port? data");
     }
     if (objc == 3 && !udpPtr->connected) {
 	return CourierError(interp, "USAGE", NULL,
@@ -317,9 +315,7 @@ UdpMembership(
     int err, multicast;
 
     if (objc != 3 && objc != 4) {
-	Tcl_WrongNumArgs(interp, 2, objv, "group ?interface?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "group ?interface?");
     }
     group = Tcl_GetString(objv[2]);
     if (!CourierParseAddress(group, 0, udpPtr->family, &addr)) {
@@ -375,9 +371,7 @@ UdpConnect(
     int err;
 
     if (objc != 4) {
-	Tcl_WrongNumArgs(interp, 2, objv, "host port");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "host port");
     }
     host = Tcl_GetString(objv[2]);
     if (CourierGetPositiveWide(interp, objv[3], "port", 1, 65535,
@@ -486,9 +480,7 @@ UdpObjCmd(
     int index;
 
     if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
     }
     if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
 	    &index) != TCL_OK) {
@@ -497,9 +489,7 @@ UdpObjCmd(
     }
     if ((index == UC_CLOSE || index == UC_INFO || index == UC_PAUSE
 	    || index == UC_PORT || index == UC_RESUME) && objc != 2) {
-	Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, NULL);
     }
     switch (index) {
     case UC_SEND:
@@ -528,9 +518,7 @@ UdpObjCmd(
 	return TCL_OK;
     case UC_CGET:
 	if (objc != 3) {
-	    Tcl_WrongNumArgs(interp, 2, objv, "-option");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "-option");
 	}
 	return UdpConfigure(udpPtr, interp, 1, objv + 2);
     case UC_CONFIGURE:

@@ -121,6 +121,33 @@ CourierError(
     return TCL_ERROR;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierUsage --
+ *
+ *	Sets Tcl's "wrong # args" message for the first count words of objv
+ *	and message (see Tcl_WrongNumArgs), with the error code
+ *	{COURIER USAGE}.
+ *
+ * Results:
+ *	TCL_ERROR, for "return CourierUsage(...)".
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierUsage(
+    Tcl_Interp *interp,
+    int count,
+    Tcl_Obj *const objv[],
+    const char *message)
+{
+    Tcl_WrongNumArgs(interp, count, objv, message);
+    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+    return TCL_ERROR;
+}
+
 void
 CourierPanicOutOfMemory(
     size_t size)
