@@ -633,13 +633,8 @@ ConnHandleObjCmd(
 	return CourierError(interp, "CLOSED", NULL,
 		"connection \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
-    if (objc < 2) {
-	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], procPtr != NULL
-	    ? processSubcommands : subcommands, "subcommand", 0,
-	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+    if (CourierGetSubcommand(interp, objc, objv, procPtr != NULL
+	    ? processSubcommands : subcommands, &index) != TCL_OK) {
 	return TCL_ERROR;
     }
     switch (index) {

@@ -110,6 +110,9 @@ MODULE_SCOPE int	CourierInterfaceAddress(Tcl_Interp *interp, int family,
 MODULE_SCOPE Tcl_WideInt CourierKernelDrops(int family, unsigned long inode);
 
 /* util.c: errors. */
+MODULE_SCOPE int	CourierGetSubcommand(Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[], const char *const *table,
+			    int *indexPtr);
 MODULE_SCOPE int	CourierUsage(Tcl_Interp *interp, int count,
 			    Tcl_Obj *const objv[], const char *message);
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,

@@ -410,12 +410,8 @@ ServerObjCmd(
 	return CourierError(interp, "CLOSED", NULL,
 		"listener \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
-    if (objc < 2) {
-	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (CourierGetSubcommand(interp, objc, objv, subcommands,
 	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
     if (index != SC_CONFIGURE && index != SC_CGET && objc != 2) {

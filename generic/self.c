@@ -80,9 +80,8 @@ CourierActorSelfObjCmd(
 	Tcl_SetObjResult(interp, Tcl_NewStringObj(actorPtr->handle, -1));
 	return TCL_OK;
     }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (CourierGetSubcommand(interp, objc, objv, subcommands,
 	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
     if (index == SC_DEFER) {

@@ -479,12 +479,8 @@ UdpObjCmd(
     Udp *udpPtr = HANDLE_TO_UDP(clientData);
     int index;
 
-    if (objc < 2) {
-	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (CourierGetSubcommand(interp, objc, objv, subcommands,
 	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
     if ((index == UC_CLOSE || index == UC_INFO || index == UC_PAUSE

@@ -148,6 +148,41 @@ CourierUsage(
     return TCL_ERROR;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierGetSubcommand --
+ *
+ *	The start of a command with subcommands: objv[1] looked up in the
+ *	NULL-terminated table (unique abbreviations allowed). No subcommand
+ *	is a "wrong # args" error, an unknown one Tcl's "bad subcommand"
+ *	message; both with the error code {COURIER USAGE}.
+ *
+ * Results:
+ *	TCL_OK with *indexPtr set, or TCL_ERROR.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierGetSubcommand(
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[],
+    const char *const *table,
+    int *indexPtr)
+{
+    if (objc < 2) {
+	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
+    }
+    if (Tcl_GetIndexFromObj(interp, objv[1], table, "subcommand", 0,
+	    indexPtr) != TCL_OK) {
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    return TCL_OK;
+}
+
 void
 CourierPanicOutOfMemory(
     size_t size)
