@@ -365,14 +365,8 @@ ServerClosed(
     CourierPortClose(serverPtr->tclPort);
     serverPtr->tclPort = NULL;
     CourierConnOptionsFree(&serverPtr->opts);
-    if (serverPtr->onaccept != NULL) {
-	Tcl_DecrRefCount(serverPtr->onaccept);
-	serverPtr->onaccept = NULL;
-    }
-    if (serverPtr->onAcceptError != NULL) {
-	Tcl_DecrRefCount(serverPtr->onAcceptError);
-	serverPtr->onAcceptError = NULL;
-    }
+    CourierObjClear(&serverPtr->onaccept);
+    CourierObjClear(&serverPtr->onAcceptError);
     Tcl_DecrRefCount(serverPtr->clients);
     serverPtr->clients = NULL;
     CourierServerUnref(serverPtr);		/* The Tcl half's. */

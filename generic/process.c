@@ -384,10 +384,7 @@ CourierConnSpawn(
 	CourierError(interp, "THREAD", "CREATE",
 		"cannot start an I/O thread");
 	CourierConnOptionsFree(optsPtr);
-	if (procPtr->onexit != NULL) {
-	    Tcl_DecrRefCount(procPtr->onexit);
-	    procPtr->onexit = NULL;
-	}
+	CourierObjClear(&procPtr->onexit);
 	CourierProcessFree(procPtr);
 	return NULL;
     }
@@ -466,10 +463,7 @@ CourierProcessHandleClosed(
 	/* SIGTERM, then SIGKILL after COURIER_KILL_GRACE_MS. */
 	CourierProcessSubmitKill(connPtr, 0);
     }
-    if (connPtr->procPtr->onexit != NULL) {
-	Tcl_DecrRefCount(connPtr->procPtr->onexit);
-	connPtr->procPtr->onexit = NULL;
-    }
+    CourierObjClear(&connPtr->procPtr->onexit);
 }
 
 /*

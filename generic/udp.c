@@ -186,14 +186,8 @@ UdpClosed(
     CourierPortClose(udpPtr->tclPort);
     udpPtr->tclPort = NULL;
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
-    if (udpPtr->peerObj != NULL) {
-	Tcl_DecrRefCount(udpPtr->peerObj);
-	udpPtr->peerObj = NULL;
-    }
-    if (udpPtr->lastHostObj != NULL) {
-	Tcl_DecrRefCount(udpPtr->lastHostObj);
-	udpPtr->lastHostObj = NULL;
-    }
+    CourierObjClear(&udpPtr->peerObj);
+    CourierObjClear(&udpPtr->lastHostObj);
     CourierUdpUnref(udpPtr);			/* The Tcl half's. */
 }
 

@@ -183,6 +183,28 @@ CourierGetSubcommand(
     return TCL_OK;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierObjClear --
+ *
+ *	Drops the reference that *objPtrPtr holds, if any, and sets it to
+ *	NULL: the release of an optional Tcl_Obj field (a callback, a cached
+ *	value).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierObjClear(
+    Tcl_Obj **objPtrPtr)
+{
+    if (*objPtrPtr != NULL) {
+	Tcl_DecrRefCount(*objPtrPtr);
+	*objPtrPtr = NULL;
+    }
+}
+
 void
 CourierPanicOutOfMemory(
     size_t size)
