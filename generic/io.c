@@ -95,16 +95,19 @@ IoInit(void)
  * CourierIoPick --
  *
  *	Returns an I/O thread for a new object, starting the threads on
- *	first use; objects are spread round robin.
+ *	first use; objects are spread round robin. Called in an
+ *	interpreter's thread, for a command run in interp.
  *
  * Results:
- *	An I/O thread, or NULL if none could be started.
+ *	An I/O thread, or NULL if none could be started: then interp holds
+ *	the error (COURIER THREAD CREATE).
  *
  *----------------------------------------------------------------------
  */
 
 CourierIoThread *
-CourierIoPick(void)
+CourierIoPick(
+    Tcl_Interp *interp)
 {
     CourierIoThread *ioPtr;
     int index;
@@ -137,6 +140,10 @@ CourierIoPick(void)
     ioPtr = (ioCount == 0) ? NULL
 	    : ioThreads[atomic_fetch_add(&ioNext, 1) % (unsigned) ioCount];
     uv_mutex_unlock(&ioLock);
+    if (ioPtr == NULL) {
+	CourierError(interp, "THREAD", "CREATE",
+		"cannot start an I/O thread");
+    }
     return ioPtr;
 }
 

@@ -296,11 +296,9 @@ CourierListenObjCmd(
     if (fd < 0) {
 	goto error;
     }
-    ioPtr = CourierIoPick();
+    ioPtr = CourierIoPick(interp);
     if (ioPtr == NULL) {
 	close(fd);
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	goto error;
     }
     serverPtr = calloc(1, sizeof(Server));

@@ -375,14 +375,12 @@ CourierConnSpawn(
     ConnOptions *optsPtr,
     CourierProcess *procPtr)
 {
-    CourierIoThread *ioPtr = CourierIoPick();
+    CourierIoThread *ioPtr = CourierIoPick(interp);
     Conn *connPtr;
     ConnCmd *ccPtr;
     Tcl_Obj *nameObj;
 
     if (ioPtr == NULL) {
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	CourierConnOptionsFree(optsPtr);
 	CourierObjClear(&procPtr->onexit);
 	CourierProcessFree(procPtr);

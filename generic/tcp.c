@@ -201,10 +201,8 @@ CourierConnectObjCmd(
 	goto error;
     }
 
-    ioPtr = CourierIoPick();
+    ioPtr = CourierIoPick(interp);
     if (ioPtr == NULL) {
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	goto error;
     }
     connPtr = CourierConnAlloc(ioPtr);

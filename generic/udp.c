@@ -574,12 +574,10 @@ CourierUdpObjCmd(
 	free(udpPtr);
 	goto error;
     }
-    ioPtr = CourierIoPick();
+    ioPtr = CourierIoPick(interp);
     if (ioPtr == NULL) {
 	close(fd);
 	free(udpPtr);
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	goto error;
     }
     atomic_init(&udpPtr->refCount, 3);	/* Tcl, I/O, port. */
