@@ -274,12 +274,9 @@ CourierConnIoSpawn(
     int rc;
 
     assert(procPtr != NULL && connPtr->ioState == IO_NEW);
-    connPtr->io = ccPtr->config;
+    CourierStreamIoConfig(connPtr, &ccPtr->config);
     connPtr->ioPort = ccPtr->portPtr;
     ccPtr->portPtr = NULL;
-    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
-	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
-    connPtr->framerInit = 1;
     uv_pipe_init(loop, &connPtr->stream.pipe, 0);
     connPtr->stream.pipe.data = connPtr;
     connPtr->streamInit = 1;

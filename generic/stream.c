@@ -563,6 +563,24 @@ IoFrameRefused(
     CourierStreamFail(connPtr, "error", 0, msg, 1);
 }
 
+/*
+ * CourierStreamIoConfig --
+ *	The I/O half takes the configuration a connect, accept or spawn
+ *	command carries and sets up its framer (I/O thread, once, before the
+ *	first read).
+ */
+
+void
+CourierStreamIoConfig(
+    Conn *connPtr,
+    const ConnIoConfig *configPtr)
+{
+    connPtr->io = *configPtr;
+    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
+	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
+    connPtr->framerInit = 1;
+}
+
 void
 CourierStreamStartReading(
     Conn *connPtr)

@@ -484,12 +484,9 @@ CourierConnIoConnect(
     Conn *connPtr = ccPtr->connPtr;
     int rc;
 
-    connPtr->io = ccPtr->config;
+    CourierStreamIoConfig(connPtr, &ccPtr->config);
     connPtr->ioPort = ccPtr->portPtr;
     ccPtr->portPtr = NULL;
-    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
-	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
-    connPtr->framerInit = 1;
     if (connPtr->ioState != IO_NEW) {
 	CourierConnCmdDone(ccPtr);		/* Closed before it started. */
 	return;
@@ -580,11 +577,7 @@ CourierConnIoStart(
     }
     ccPtr->portPtr = NULL;
     if (connPtr->ioState == IO_NEW) {
-	connPtr->io = ccPtr->config;
-	CourierFramerInit(&connPtr->framer, connPtr->io.framing,
-		connPtr->io.eol, connPtr->io.lengthBytes,
-		connPtr->io.maxMessage);
-	connPtr->framerInit = 1;
+	CourierStreamIoConfig(connPtr, &ccPtr->config);
 	IoOpened(connPtr);
 	CourierStreamStartReading(connPtr);
 	CourierStreamFlushEarly(connPtr);
