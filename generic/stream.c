@@ -88,8 +88,7 @@ CourierConnCmdDiscard(
 	/* A connect or start that never ran: nothing will post. */
 	CourierPortRelease(ccPtr->portPtr);
     }
-    CourierConnUnref(ccPtr->connPtr);
-    free(ccPtr);
+    CourierConnCmdDone(ccPtr);
 }
 
 ConnCmd *
