@@ -308,12 +308,8 @@ ActorSubcommand(
     enum { SC_ASK, SC_CALL, SC_INFO, SC_STOP, SC_TELL };
     int index;
 
-    if (objc <= first) {
-	return CourierUsage(interp, first, objv, "subcommand ?arg ...?");
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[first], subcommands, "subcommand",
-	    0, &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+    if (CourierGetSubcommand(interp, objc, objv, first, subcommands,
+	    &index) != TCL_OK) {
 	return TCL_ERROR;
     }
     objc -= first + 1;
@@ -410,7 +406,7 @@ ActorObjCmd(
     Actor *actorPtr;
 
     (void) clientData;
-    if (CourierGetSubcommand(interp, objc, objv, subcommands,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
 	return TCL_ERROR;
     }

@@ -633,7 +633,7 @@ ConnHandleObjCmd(
 	return CourierError(interp, "CLOSED", NULL,
 		"connection \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
-    if (CourierGetSubcommand(interp, objc, objv, procPtr != NULL
+    if (CourierGetSubcommand(interp, objc, objv, 1, procPtr != NULL
 	    ? processSubcommands : subcommands, &index) != TCL_OK) {
 	return TCL_ERROR;
     }

@@ -111,8 +111,8 @@ MODULE_SCOPE Tcl_WideInt CourierKernelDrops(int family, unsigned long inode);
 
 /* util.c: errors. */
 MODULE_SCOPE int	CourierGetSubcommand(Tcl_Interp *interp, int objc,
-			    Tcl_Obj *const objv[], const char *const *table,
-			    int *indexPtr);
+			    Tcl_Obj *const objv[], int first,
+			    const char *const *table, int *indexPtr);
 MODULE_SCOPE void	CourierObjClear(Tcl_Obj **objPtrPtr);
 MODULE_SCOPE int	CourierUsage(Tcl_Interp *interp, int count,
 			    Tcl_Obj *const objv[], const char *message);

@@ -402,7 +402,7 @@ ServerObjCmd(
 	return CourierError(interp, "CLOSED", NULL,
 		"listener \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
-    if (CourierGetSubcommand(interp, objc, objv, subcommands,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
 	return TCL_ERROR;
     }

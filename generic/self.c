@@ -80,7 +80,7 @@ CourierActorSelfObjCmd(
 	Tcl_SetObjResult(interp, Tcl_NewStringObj(actorPtr->handle, -1));
 	return TCL_OK;
     }
-    if (CourierGetSubcommand(interp, objc, objv, subcommands,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
 	return TCL_ERROR;
     }

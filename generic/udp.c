@@ -473,7 +473,7 @@ UdpObjCmd(
     Udp *udpPtr = HANDLE_TO_UDP(clientData);
     int index;
 
-    if (CourierGetSubcommand(interp, objc, objv, subcommands,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
 	return TCL_ERROR;
     }

@@ -153,10 +153,11 @@ CourierUsage(
  *
  * CourierGetSubcommand --
  *
- *	The start of a command with subcommands: objv[1] looked up in the
- *	NULL-terminated table (unique abbreviations allowed). No subcommand
- *	is a "wrong # args" error, an unknown one Tcl's "bad subcommand"
- *	message; both with the error code {COURIER USAGE}.
+ *	The start of a command with subcommands: objv[first] (the word after
+ *	the command's first words) looked up in the NULL-terminated table
+ *	(unique abbreviations allowed). No subcommand is a "wrong # args"
+ *	error, an unknown one Tcl's "bad subcommand" message; both with the
+ *	error code {COURIER USAGE}.
  *
  * Results:
  *	TCL_OK with *indexPtr set, or TCL_ERROR.
@@ -169,13 +170,14 @@ CourierGetSubcommand(
     Tcl_Interp *interp,
     int objc,
     Tcl_Obj *const objv[],
+    int first,
     const char *const *table,
     int *indexPtr)
 {
-    if (objc < 2) {
-	return CourierUsage(interp, 1, objv, "subcommand ?arg ...?");
+    if (objc <= first) {
+	return CourierUsage(interp, first, objv, "subcommand ?arg ...?");
     }
-    if (Tcl_GetIndexFromObj(interp, objv[1], table, "subcommand", 0,
+    if (Tcl_GetIndexFromObj(interp, objv[first], table, "subcommand", 0,
 	    indexPtr) != TCL_OK) {
 	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
