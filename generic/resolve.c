@@ -98,9 +98,8 @@ CourierResolveObjCmd(
 		"missing -command: courier::resolve delivers its answer to "
 		"a command prefix");
     }
-    if (Tcl_GetCharLength(objv[1]) == 0) {
-	return CourierError(interp, "VALUE", "host",
-		"bad host \"\": expected a host name or address");
+    if (CourierCheckHost(interp, Tcl_GetString(objv[1])) != TCL_OK) {
+	return TCL_ERROR;
     }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {

@@ -228,9 +228,8 @@ UdpSend(
     }
     if (objc == 5) {
 	host = Tcl_GetString(objv[2]);
-	if (*host == '\0') {
-	    return CourierError(interp, "VALUE", "host",
-		    "bad host \"\": expected a host name or address");
+	if (CourierCheckHost(interp, host) != TCL_OK) {
+	    return TCL_ERROR;
 	}
 	if (CourierGetPositiveWide(interp, objv[3], "port", 1, 65535,
 		&port) != TCL_OK) {

@@ -207,6 +207,33 @@ CourierObjClear(
     }
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierCheckHost --
+ *
+ *	Refuses an empty host name (connect, resolve, a UDP send), with the
+ *	error code {COURIER VALUE host}; what a name resolves to is the
+ *	resolver's business.
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with the message in interp.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierCheckHost(
+    Tcl_Interp *interp,
+    const char *host)
+{
+    if (host[0] == '\0') {
+	return CourierError(interp, "VALUE", "host",
+		"bad host \"\": expected a host name or address");
+    }
+    return TCL_OK;
+}
+
 void
 CourierPanicOutOfMemory(
     size_t size)
