@@ -220,15 +220,7 @@ CourierActorRegistryRemove(
     Actor *actorPtr)
 {
     uv_mutex_lock(&courierActorRegistryLock);
-    if (actorPtr->prevPtr != NULL) {
-	actorPtr->prevPtr->nextPtr = actorPtr->nextPtr;
-    } else if (courierActorRegistry == actorPtr) {
-	courierActorRegistry = actorPtr->nextPtr;
-    }
-    if (actorPtr->nextPtr != NULL) {
-	actorPtr->nextPtr->prevPtr = actorPtr->prevPtr;
-    }
-    actorPtr->nextPtr = actorPtr->prevPtr = NULL;
+    COURIER_LIST_UNLINK(courierActorRegistry, actorPtr);
     uv_mutex_unlock(&courierActorRegistryLock);
 }
 
@@ -642,11 +634,7 @@ ActorCreate(
     }
     if (!duplicate) {
 	snprintf(actorPtr->name, sizeof(actorPtr->name), "%s", name);
-	actorPtr->nextPtr = courierActorRegistry;
-	if (courierActorRegistry != NULL) {
-	    courierActorRegistry->prevPtr = actorPtr;
-	}
-	courierActorRegistry = actorPtr;
+	COURIER_LIST_PUSH(courierActorRegistry, actorPtr);
     }
     uv_mutex_unlock(&courierActorRegistryLock);
     if (duplicate) {

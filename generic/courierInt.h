@@ -22,6 +22,39 @@
 #define COURIER_VERSION PACKAGE_VERSION_STR
 
 /*
+ * Doubly linked lists with the head kept by the owner of the list (the
+ * resources of an interpreter, the actor registry, the thread registry):
+ * the element struct has nextPtr and prevPtr fields, head is the pointer to
+ * the first element (NULL when empty). Push adds at the front; unlink takes
+ * an element out (doing nothing to a list it is not on) and clears its
+ * links. The caller holds whatever lock guards the list. Each argument is
+ * evaluated more than once: pass plain variables.
+ */
+
+#define COURIER_LIST_PUSH(head, elemPtr) \
+    do {								\
+	(elemPtr)->prevPtr = NULL;					\
+	(elemPtr)->nextPtr = (head);					\
+	if ((head) != NULL) {						\
+	    (head)->prevPtr = (elemPtr);				\
+	}								\
+	(head) = (elemPtr);						\
+    } while (0)
+
+#define COURIER_LIST_UNLINK(head, elemPtr) \
+    do {								\
+	if ((elemPtr)->prevPtr != NULL) {				\
+	    (elemPtr)->prevPtr->nextPtr = (elemPtr)->nextPtr;		\
+	} else if ((head) == (elemPtr)) {				\
+	    (head) = (elemPtr)->nextPtr;				\
+	}								\
+	if ((elemPtr)->nextPtr != NULL) {				\
+	    (elemPtr)->nextPtr->prevPtr = (elemPtr)->prevPtr;		\
+	}								\
+	(elemPtr)->nextPtr = (elemPtr)->prevPtr = NULL;			\
+    } while (0)
+
+/*
  * A resource is anything an interpreter owns that must be shut down when
  * the interpreter is deleted or its thread exits: connections (TCP and
  * child processes), servers, actors and actor clients, pending lookups,

@@ -41,12 +41,7 @@ CourierResourceAdd(
 	    ++cinterpPtr->nextId);
     resPtr->ownerPtr = cinterpPtr;
     resPtr->closeProc = closeProc;
-    resPtr->prevPtr = NULL;
-    resPtr->nextPtr = cinterpPtr->resources;
-    if (cinterpPtr->resources != NULL) {
-	cinterpPtr->resources->prevPtr = resPtr;
-    }
-    cinterpPtr->resources = resPtr;
+    COURIER_LIST_PUSH(cinterpPtr->resources, resPtr);
 }
 
 void
@@ -55,16 +50,8 @@ CourierResourceForget(
 {
     CourierInterp *cinterpPtr = resPtr->ownerPtr;
 
-    if (resPtr->prevPtr != NULL) {
-	resPtr->prevPtr->nextPtr = resPtr->nextPtr;
-    } else {
-	assert(cinterpPtr->resources == resPtr);
-	cinterpPtr->resources = resPtr->nextPtr;
-    }
-    if (resPtr->nextPtr != NULL) {
-	resPtr->nextPtr->prevPtr = resPtr->prevPtr;
-    }
-    resPtr->nextPtr = resPtr->prevPtr = NULL;
+    assert(resPtr->prevPtr != NULL || cinterpPtr->resources == resPtr);
+    COURIER_LIST_UNLINK(cinterpPtr->resources, resPtr);
 }
 
 CourierResource *
