@@ -148,6 +148,8 @@ MODULE_SCOPE int	CourierGetSubcommand(Tcl_Interp *interp, int objc,
 			    const char *const *table, int *indexPtr);
 MODULE_SCOPE void	CourierObjClear(Tcl_Obj **objPtrPtr);
 MODULE_SCOPE int	CourierCheckHost(Tcl_Interp *interp, const char *host);
+MODULE_SCOPE int	CourierCheckCommandPrefix(Tcl_Interp *interp,
+			    const char *option, Tcl_Obj *valueObj);
 MODULE_SCOPE int	CourierUsage(Tcl_Interp *interp, int count,
 			    Tcl_Obj *const objv[], const char *message);
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,

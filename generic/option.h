@@ -40,6 +40,10 @@ typedef enum {
     COURIER_OPT_PREFIX,		/* Tcl_Obj *: a command prefix; NULL for
 				 * none (an empty list). Held with a
 				 * reference, as a private copy. */
+    COURIER_OPT_COMMAND,	/* Tcl_Obj *: a command prefix that must
+				 * not be empty (the command something
+				 * delivers to). Held with a reference, as
+				 * a private copy; NULL until set. */
     COURIER_OPT_STRING,		/* Tcl_Obj *: any value, held with a
 				 * reference; NULL until set. */
     COURIER_OPT_ENCODING,	/* Tcl_Encoding, held; NULL for binary. */

@@ -133,8 +133,14 @@ typedef struct ConnectOptions {
     Tcl_WideInt timeout;	/* Milliseconds; 0: none. */
 } ConnectOptions;
 
-static int
-ParseFamily(
+/*
+ * CourierOptParseFamily --
+ *	The option engine's parser of a -family option (connect, resolve):
+ *	CourierGetFamilyFromObj into an int field.
+ */
+
+int
+CourierOptParseFamily(
     Tcl_Interp *interp,
     const CourierOptSpec *specPtr,
     Tcl_Obj *valueObj,
@@ -147,7 +153,7 @@ ParseFamily(
 static const CourierOptSpec connectOptionSpecs[] = {
     {.name = "-family", .type = COURIER_OPT_CUSTOM,
 	.offset = offsetof(ConnectOptions, family),
-	.flags = COURIER_OPT_CREATE_ONLY, .parseProc = ParseFamily},
+	.flags = COURIER_OPT_CREATE_ONLY, .parseProc = CourierOptParseFamily},
     {.name = "-myaddr", .type = COURIER_OPT_STRING,
 	.offset = offsetof(ConnectOptions, myaddr),
 	.flags = COURIER_OPT_CREATE_ONLY},

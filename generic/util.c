@@ -221,6 +221,38 @@ CourierCheckHost(
     return TCL_OK;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierCheckCommandPrefix --
+ *
+ *	Checks the value of an option that names the command to call
+ *	(-command of resolve, ask and the test flood, -ondone): a list of
+ *	at least one word.
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with the message in interp and the error code
+ *	{COURIER VALUE option}.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierCheckCommandPrefix(
+    Tcl_Interp *interp,
+    const char *option,
+    Tcl_Obj *valueObj)
+{
+    int len;
+
+    if (Tcl_ListObjLength(NULL, valueObj, &len) != TCL_OK || len == 0) {
+	return CourierError(interp, "VALUE", option,
+		"bad value for %s: expected a non-empty command prefix "
+		"(a list)", option);
+    }
+    return TCL_OK;
+}
+
 void
 CourierPanicOutOfMemory(
     size_t size)
