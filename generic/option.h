@@ -3,8 +3,11 @@
  *
  *	The option engine: one table-driven parser for every "-option value"
  *	list Courier takes (courier::connect, courier::listen, courier::spawn,
- *	courier::actor create, courier::configure, and configure/cget of every
- *	handle). A command describes its options once, as an array of
+ *	courier::udp, courier::resolve, courier::actor create,
+ *	courier::configure, courier::test::flood, and configure/cget of every
+ *	handle; the flags of tell, ask and call, which end at the first word
+ *	of the command they send, are read by ParseSendOptions in
+ *	actorsend.c). A command describes its options once, as an array of
  *	CourierOptSpec ending with a spec whose name is NULL; the engine
  *	parses values into a C struct (the "record") at the offsets the specs
  *	give, reads them back for cget, lists them all for configure with no
