@@ -439,12 +439,7 @@ size_t
 CourierPortPending(
     CourierPort *portPtr)
 {
-    size_t pending;
-
-    uv_mutex_lock(&portPtr->inboxPtr->lock);
-    pending = portPtr->pendingBytes;
-    uv_mutex_unlock(&portPtr->inboxPtr->lock);
-    return pending - portPtr->consumedBytes;
+    return CourierPortBacklog(portPtr) - portPtr->consumedBytes;
 }
 
 /*
