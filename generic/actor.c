@@ -220,15 +220,7 @@ CourierActorRegistryRemove(
     Actor *actorPtr)
 {
     uv_mutex_lock(&courierActorRegistryLock);
-    if (actorPtr->prevPtr != NULL) {
-	actorPtr->prevPtr->nextPtr = actorPtr->nextPtr;
-    } else if (courierActorRegistry == actorPtr) {
-	courierActorRegistry = actorPtr->nextPtr;
-    }
-    if (actorPtr->nextPtr != NULL) {
-	actorPtr->nextPtr->prevPtr = actorPtr->prevPtr;
-    }
-    actorPtr->nextPtr = actorPtr->prevPtr = NULL;
+    COURIER_LIST_UNLINK(courierActorRegistry, actorPtr);
     uv_mutex_unlock(&courierActorRegistryLock);
 }
 
@@ -308,14 +300,8 @@ ActorSubcommand(
     enum { SC_ASK, SC_CALL, SC_INFO, SC_STOP, SC_TELL };
     int index;
 
-    if (objc <= first) {
-	Tcl_WrongNumArgs(interp, first, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[first], subcommands, "subcommand",
-	    0, &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+    if (CourierGetSubcommand(interp, objc, objv, first, subcommands,
+	    &index) != TCL_OK) {
 	return TCL_ERROR;
     }
     objc -= first + 1;
@@ -412,14 +398,8 @@ ActorObjCmd(
     Actor *actorPtr;
 
     (void) clientData;
-    if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
     if (index == SC_CREATE) {
@@ -431,9 +411,7 @@ ActorObjCmd(
 	size_t n = 0, cap = 0;
 
 	if (objc != 2) {
-	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, NULL);
 	}
 
 	/* Copy under the lock, make Tcl objects after it. */
@@ -460,9 +438,7 @@ ActorObjCmd(
 	return TCL_OK;
     }
     if (objc < 3) {
-	Tcl_WrongNumArgs(interp, 2, objv, "actor ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "actor ?arg ...?");
     }
     actorPtr = RegistryFind(Tcl_GetString(objv[2]));
     if (actorPtr == NULL) {
@@ -658,11 +634,7 @@ ActorCreate(
     }
     if (!duplicate) {
 	snprintf(actorPtr->name, sizeof(actorPtr->name), "%s", name);
-	actorPtr->nextPtr = courierActorRegistry;
-	if (courierActorRegistry != NULL) {
-	    courierActorRegistry->prevPtr = actorPtr;
-	}
-	courierActorRegistry = actorPtr;
+	COURIER_LIST_PUSH(courierActorRegistry, actorPtr);
     }
     uv_mutex_unlock(&courierActorRegistryLock);
     if (duplicate) {

@@ -427,7 +427,7 @@ CourierActorAsk(
     Pending *pendingPtr;
     Tcl_HashEntry *hPtr;
     CourierMsg *msgPtr;
-    int i = 0, isNew, len;
+    int i = 0, isNew;
 
     if (ParseSendOptions(interp, objc, objv, &i, options, values, usage)
 	    != TCL_OK) {
@@ -438,10 +438,8 @@ CourierActorAsk(
 		"missing -command: ask needs a command prefix to call with "
 		"the reply (should be \"%s\")", usage);
     }
-    if (Tcl_ListObjLength(NULL, values[0], &len) != TCL_OK || len == 0) {
-	return CourierError(interp, "VALUE", "-command",
-		"bad value for -command: expected a non-empty command "
-		"prefix (a list)");
+    if (CourierCheckCommandPrefix(interp, "-command", values[0]) != TCL_OK) {
+	return TCL_ERROR;
     }
     if (values[1] != NULL && CourierGetPositiveWide(interp, values[1],
 	    "-timeout", 1, 86400000, &timeoutMs) != TCL_OK) {

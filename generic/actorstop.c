@@ -135,18 +135,9 @@ CourierActorCloseResource(
     CourierPortClose(actorPtr->controlPort);
     CourierResourceForget(resPtr);
     CourierActorRegistryRemove(actorPtr);
-    if (actorPtr->onError != NULL) {
-	Tcl_DecrRefCount(actorPtr->onError);
-	actorPtr->onError = NULL;
-    }
-    if (actorPtr->onExit != NULL) {
-	Tcl_DecrRefCount(actorPtr->onExit);
-	actorPtr->onExit = NULL;
-    }
-    if (actorPtr->onNotice != NULL) {
-	Tcl_DecrRefCount(actorPtr->onNotice);
-	actorPtr->onNotice = NULL;
-    }
+    CourierObjClear(&actorPtr->onError);
+    CourierObjClear(&actorPtr->onExit);
+    CourierObjClear(&actorPtr->onNotice);
     if (token != NULL) {
 	actorPtr->token = NULL;
 	Tcl_DeleteCommandFromToken(actorPtr->ownerInterp, token);

@@ -306,10 +306,7 @@ ActorRunIncarnation(
 	    actorPtr->ending == END_STOP ? "COURIER ACTOR STOPPED"
 	    : "COURIER ACTOR RESTARTED");
     for (i = 0; i < CMD_CACHE_SIZE; i++) {
-	if (actorPtr->cmdCache[i] != NULL) {
-	    Tcl_DecrRefCount(actorPtr->cmdCache[i]);
-	    actorPtr->cmdCache[i] = NULL;
-	}
+	CourierObjClear(&actorPtr->cmdCache[i]);
     }
     uv_mutex_lock(&actorPtr->lock);
     actorPtr->interp = NULL;

@@ -633,23 +633,14 @@ ConnHandleObjCmd(
 	return CourierError(interp, "CLOSED", NULL,
 		"connection \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
-    if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], procPtr != NULL
-	    ? processSubcommands : subcommands, "subcommand", 0,
-	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+    if (CourierGetSubcommand(interp, objc, objv, 1, procPtr != NULL
+	    ? processSubcommands : subcommands, &index) != TCL_OK) {
 	return TCL_ERROR;
     }
     switch (index) {
     case SC_SEND:
 	if (objc != 3) {
-	    Tcl_WrongNumArgs(interp, 2, objv, "data");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "data");
 	}
 	return ConnSend(connPtr, interp, objv[2]);
     case SC_CLOSE:
@@ -662,16 +653,12 @@ ConnHandleObjCmd(
 	} else if (objc == 2) {
 	    CourierConnTclHalfClose(connPtr, 0);
 	} else {
-	    Tcl_WrongNumArgs(interp, 2, objv, "?-now?");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "?-now?");
 	}
 	return TCL_OK;
     case SC_SHUTDOWN:
 	if (objc != 3 || strcmp(Tcl_GetString(objv[2]), "write") != 0) {
-	    Tcl_WrongNumArgs(interp, 2, objv, "write");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "write");
 	}
 	CourierConnSubmit(connPtr, CourierConnIoShutdown);
 	return TCL_OK;
@@ -680,9 +667,7 @@ ConnHandleObjCmd(
 	ConnCmd *ccPtr;
 
 	if (objc != 2) {
-	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, NULL);
 	}
 	connPtr->paused = (index == SC_PAUSE);
 	ccPtr = CourierConnCmdNew(connPtr, CourierConnIoPause);
@@ -694,24 +679,18 @@ ConnHandleObjCmd(
 	return ConnConfigure(connPtr, interp, objc - 2, objv + 2);
     case SC_CGET:
 	if (objc != 3) {
-	    Tcl_WrongNumArgs(interp, 2, objv, "-option");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "-option");
 	}
 	return ConnConfigure(connPtr, interp, 1, objv + 2);
     case SC_INFO:
 	if (objc != 2) {
-	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, NULL);
 	}
 	Tcl_SetObjResult(interp, ConnInfo(connPtr));
 	return TCL_OK;
     case SC_PID:
 	if (objc != 2) {
-	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, NULL);
 	}
 	Tcl_SetObjResult(interp, Tcl_NewIntObj(procPtr->pid));
 	return TCL_OK;

@@ -106,6 +106,7 @@ MODULE_SCOPE void	CourierConnRef(Conn *connPtr);
 MODULE_SCOPE void	CourierConnUnref(Conn *connPtr);
 MODULE_SCOPE int	CourierGetFamilyFromObj(Tcl_Interp *interp,
 			    Tcl_Obj *objPtr, int *familyPtr);
+MODULE_SCOPE CourierOptParseProc CourierOptParseFamily;
 MODULE_SCOPE int	CourierConnIsOpen(Tcl_Interp *interp,
 			    const char *name);
 

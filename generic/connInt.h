@@ -170,6 +170,8 @@ MODULE_SCOPE void	CourierStreamFail(Conn *connPtr, const char *kind,
 MODULE_SCOPE void	CourierStreamFinish(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamOnHandleClosed(uv_handle_t *handle);
 MODULE_SCOPE void	CourierStreamCloseHandles(Conn *connPtr, int reset);
+MODULE_SCOPE void	CourierStreamIoConfig(Conn *connPtr,
+			    const ConnIoConfig *configPtr);
 MODULE_SCOPE void	CourierStreamStartReading(Conn *connPtr);
 
 /* streamwrite.c: writes and half-close (I/O thread). */

@@ -471,9 +471,7 @@ StatsObjCmd(
     if (objc == 2 && strcmp(Tcl_GetString(objv[1]), "-reset") == 0) {
 	reset = 1;
     } else if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, "?-reset?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "?-reset?");
     }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
@@ -505,9 +503,7 @@ ThreadsObjCmd(
 {
     (void) clientData;
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, NULL);
     }
     Tcl_SetObjResult(interp, CourierThreadNames());
     return TCL_OK;

@@ -22,6 +22,39 @@
 #define COURIER_VERSION PACKAGE_VERSION_STR
 
 /*
+ * Doubly linked lists with the head kept by the owner of the list (the
+ * resources of an interpreter, the actor registry, the thread registry):
+ * the element struct has nextPtr and prevPtr fields, head is the pointer to
+ * the first element (NULL when empty). Push adds at the front; unlink takes
+ * an element out (doing nothing to a list it is not on) and clears its
+ * links. The caller holds whatever lock guards the list. Each argument is
+ * evaluated more than once: pass plain variables.
+ */
+
+#define COURIER_LIST_PUSH(head, elemPtr) \
+    do {								\
+	(elemPtr)->prevPtr = NULL;					\
+	(elemPtr)->nextPtr = (head);					\
+	if ((head) != NULL) {						\
+	    (head)->prevPtr = (elemPtr);				\
+	}								\
+	(head) = (elemPtr);						\
+    } while (0)
+
+#define COURIER_LIST_UNLINK(head, elemPtr) \
+    do {								\
+	if ((elemPtr)->prevPtr != NULL) {				\
+	    (elemPtr)->prevPtr->nextPtr = (elemPtr)->nextPtr;		\
+	} else if ((head) == (elemPtr)) {				\
+	    (head) = (elemPtr)->nextPtr;				\
+	}								\
+	if ((elemPtr)->nextPtr != NULL) {				\
+	    (elemPtr)->nextPtr->prevPtr = (elemPtr)->prevPtr;		\
+	}								\
+	(elemPtr)->nextPtr = (elemPtr)->prevPtr = NULL;			\
+    } while (0)
+
+/*
  * A resource is anything an interpreter owns that must be shut down when
  * the interpreter is deleted or its thread exits: connections (TCP and
  * child processes), servers, actors and actor clients, pending lookups,
@@ -110,6 +143,15 @@ MODULE_SCOPE int	CourierInterfaceAddress(Tcl_Interp *interp, int family,
 MODULE_SCOPE Tcl_WideInt CourierKernelDrops(int family, unsigned long inode);
 
 /* util.c: errors. */
+MODULE_SCOPE int	CourierGetSubcommand(Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[], int first,
+			    const char *const *table, int *indexPtr);
+MODULE_SCOPE void	CourierObjClear(Tcl_Obj **objPtrPtr);
+MODULE_SCOPE int	CourierCheckHost(Tcl_Interp *interp, const char *host);
+MODULE_SCOPE int	CourierCheckCommandPrefix(Tcl_Interp *interp,
+			    const char *option, Tcl_Obj *valueObj);
+MODULE_SCOPE int	CourierUsage(Tcl_Interp *interp, int count,
+			    Tcl_Obj *const objv[], const char *message);
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);

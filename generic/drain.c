@@ -582,17 +582,7 @@ InboxDrainSlice(
 					 * each. */
 
     uv_mutex_lock(&inboxPtr->lock);
-    if (inboxPtr->incomingHead != NULL) {
-	if (inboxPtr->backlogTail != NULL) {
-	    inboxPtr->backlogTail->next = inboxPtr->incomingHead;
-	} else {
-	    inboxPtr->backlogHead = inboxPtr->incomingHead;
-	}
-	inboxPtr->backlogTail = inboxPtr->incomingTail;
-	inboxPtr->backlogCount += inboxPtr->incomingCount;
-	inboxPtr->incomingHead = inboxPtr->incomingTail = NULL;
-	inboxPtr->incomingCount = 0;
-    }
+    CourierInboxTakeIncoming(inboxPtr);
     if (inboxPtr->backlogHead == NULL) {
 	atomic_store_explicit(&inboxPtr->wakeState, INBOX_IDLE,
 		memory_order_relaxed);

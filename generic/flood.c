@@ -18,6 +18,7 @@
  */
 
 #include "courierInt.h"
+#include "option.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,35 @@ static const CourierPortType floodPortType = {
 
 static const char floodKind[] = "flood";
 
+/* courier::test::flood's options. */
+typedef struct FloodOptions {
+    Tcl_Obj *command;
+    Tcl_WideInt count;
+    Tcl_WideInt maxPending;
+    Tcl_Obj *ondone;		/* NULL: none. */
+    Tcl_WideInt size;
+    Tcl_WideInt threads;
+} FloodOptions;
+
+#define FLOOD_FIELD(field) offsetof(FloodOptions, field)
+
+static const CourierOptSpec floodOptionSpecs[] = {
+    {.name = "-command", .type = COURIER_OPT_COMMAND,
+	.offset = FLOOD_FIELD(command)},
+    {.name = "-count", .type = COURIER_OPT_WIDE,
+	.offset = FLOOD_FIELD(count), .min = 0, .max = (Tcl_WideInt) 1 << 62},
+    {.name = "-maxpending", .type = COURIER_OPT_WIDE,
+	.offset = FLOOD_FIELD(maxPending), .min = 1,
+	.max = (Tcl_WideInt) 1 << 40},
+    {.name = "-ondone", .type = COURIER_OPT_COMMAND,
+	.offset = FLOOD_FIELD(ondone)},
+    {.name = "-size", .type = COURIER_OPT_WIDE,
+	.offset = FLOOD_FIELD(size), .min = 0, .max = 16 << 20},
+    {.name = "-threads", .type = COURIER_OPT_WIDE,
+	.offset = FLOOD_FIELD(threads), .min = 1, .max = 64},
+    {.name = NULL}
+};
+
 /*
  *----------------------------------------------------------------------
  *
@@ -91,18 +121,11 @@ CourierFloodObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const options[] = {
-	"-command", "-count", "-maxpending", "-ondone", "-size", "-threads",
-	NULL
-    };
-    enum { OPT_COMMAND, OPT_COUNT, OPT_MAXPENDING, OPT_ONDONE, OPT_SIZE,
-	   OPT_THREADS };
-    Tcl_WideInt nThreads = 1, count = 1000, size = 64;
-    Tcl_WideInt maxPending = 1 << 20;
-    Tcl_Obj *cmdPtr = NULL, *doneCmdPtr = NULL;
+    FloodOptions own = {NULL, 1000, 1 << 20, NULL, 64, 1};
+    CourierOptTable table = {floodOptionSpecs, &own};
     CourierInterp *cinterpPtr;
     Flood *floodPtr;
-    int i, index, len;
+    int i;
 
     (void) clientData;
     if (objc % 2 == 0) {
@@ -111,83 +134,40 @@ CourierFloodObjCmd(
 		"?-count N? ?-size B? ?-maxpending bytes? ?-ondone cmd? "
 		"-command cmd\"");
     }
-    for (i = 1; i < objc; i += 2) {
-	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
-		&index) != TCL_OK) {
-	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
-		    Tcl_GetString(objv[i]), NULL);
-	    return TCL_ERROR;
-	}
-	switch (index) {
-	case OPT_COMMAND:
-	case OPT_ONDONE:
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK
-		    || len == 0) {
-		return CourierError(interp, "VALUE", options[index],
-			"bad value for %s: expected a non-empty command "
-			"prefix (a list)", options[index]);
-	    }
-	    if (index == OPT_COMMAND) {
-		cmdPtr = objv[i + 1];
-	    } else {
-		doneCmdPtr = objv[i + 1];
-	    }
-	    break;
-	case OPT_COUNT:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-count", 0,
-		    (Tcl_WideInt) 1 << 62, &count) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    break;
-	case OPT_MAXPENDING:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-maxpending", 1,
-		    (Tcl_WideInt) 1 << 40, &maxPending) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    break;
-	case OPT_SIZE:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-size", 0,
-		    16 << 20, &size) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    break;
-	case OPT_THREADS:
-	    if (CourierGetPositiveWide(interp, objv[i + 1], "-threads", 1,
-		    64, &nThreads) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	    break;
-	}
+    if (CourierOptParse(interp, &table, 1, objc - 1, objv + 1, 0,
+	    NULL) != TCL_OK) {
+	CourierOptRelease(floodOptionSpecs, &own);
+	return TCL_ERROR;
     }
-    if (cmdPtr == NULL) {
+    if (own.command == NULL) {
+	CourierOptRelease(floodOptionSpecs, &own);
 	return CourierError(interp, "USAGE", "-command",
 		"missing -command: courier::test::flood needs a command "
 		"prefix to deliver messages to");
     }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
+	CourierOptRelease(floodOptionSpecs, &own);
 	return TCL_ERROR;
     }
 
     floodPtr = (Flood *) ckalloc(sizeof(Flood));
     memset(floodPtr, 0, sizeof(Flood));
     floodPtr->interp = interp;
-    floodPtr->cmdPtr = Tcl_DuplicateObj(cmdPtr);
-    Tcl_IncrRefCount(floodPtr->cmdPtr);
-    if (doneCmdPtr != NULL) {
-	floodPtr->doneCmdPtr = Tcl_DuplicateObj(doneCmdPtr);
-	Tcl_IncrRefCount(floodPtr->doneCmdPtr);
-    }
-    floodPtr->nThreads = (int) nThreads;
-    floodPtr->count = count;
-    floodPtr->size = (size_t) size;
+    floodPtr->cmdPtr = own.command;		/* Takes the references. */
+    floodPtr->doneCmdPtr = own.ondone;
+    own.command = own.ondone = NULL;
+    floodPtr->nThreads = (int) own.threads;
+    floodPtr->count = own.count;
+    floodPtr->size = (size_t) own.size;
 
     /*
      * Post in chains of up to 64 messages, but keep a chain well below
      * -maxpending so that flow control stays fine-grained.
      */
 
-    floodPtr->chainLen = (size_t) maxPending / 4 / (sizeof(CourierMsg) + size);
+    floodPtr->chainLen = (size_t) own.maxPending / 4
+	    / (sizeof(CourierMsg) + own.size);
     if (floodPtr->chainLen > 64) {
 	floodPtr->chainLen = 64;
     } else if (floodPtr->chainLen == 0) {
@@ -198,7 +178,7 @@ CourierFloodObjCmd(
     atomic_init(&floodPtr->generation, 0);
     atomic_init(&floodPtr->stop, 0);
     floodPtr->portPtr = CourierPortOpen(cinterpPtr->inboxPtr, &floodPortType,
-	    interp, floodPtr, floodPtr, (size_t) maxPending);
+	    interp, floodPtr, floodPtr, (size_t) own.maxPending);
     CourierResourceAdd(cinterpPtr, &floodPtr->resource, floodKind,
 	    FloodClose);
 
@@ -249,9 +229,7 @@ CourierStopFloodObjCmd(
 
     (void) clientData;
     if (objc != 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "name");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "name");
     }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
@@ -552,9 +530,7 @@ CourierEvalLoopObjCmd(
 
     (void) clientData;
     if (objc != 4) {
-	Tcl_WrongNumArgs(interp, 1, objv, "count size cmd");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "count size cmd");
     }
     if (CourierGetPositiveWide(interp, objv[1], "count", 0,
 	    (Tcl_WideInt) 1 << 40, &count) != TCL_OK

@@ -176,17 +176,7 @@ CourierInboxClose(void)
 
     wakeEvPtr = inboxPtr->wakeEvPtr;
     inboxPtr->wakeEvPtr = NULL;
-    if (inboxPtr->incomingHead != NULL) {
-	if (inboxPtr->backlogTail != NULL) {
-	    inboxPtr->backlogTail->next = inboxPtr->incomingHead;
-	} else {
-	    inboxPtr->backlogHead = inboxPtr->incomingHead;
-	}
-	inboxPtr->backlogTail = inboxPtr->incomingTail;
-	inboxPtr->backlogCount += inboxPtr->incomingCount;
-	inboxPtr->incomingHead = inboxPtr->incomingTail = NULL;
-	inboxPtr->incomingCount = 0;
-    }
+    CourierInboxTakeIncoming(inboxPtr);
     uv_mutex_unlock(&inboxPtr->lock);
 
     while (inboxPtr->openPorts != NULL) {
@@ -209,6 +199,35 @@ CourierInboxClose(void)
     inboxPtr->ownerClosed = 1;
     tsdPtr->inboxPtr = NULL;
     CourierInboxRelease(inboxPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierInboxTakeIncoming --
+ *
+ *	Moves what producers have posted (the incoming list) to the end of
+ *	the owner's backlog. Called with the inbox's lock held (owner thread;
+ *	shared with drain.c).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierInboxTakeIncoming(
+    CourierInbox *inboxPtr)
+{
+    if (inboxPtr->incomingHead != NULL) {
+	if (inboxPtr->backlogTail != NULL) {
+	    inboxPtr->backlogTail->next = inboxPtr->incomingHead;
+	} else {
+	    inboxPtr->backlogHead = inboxPtr->incomingHead;
+	}
+	inboxPtr->backlogTail = inboxPtr->incomingTail;
+	inboxPtr->backlogCount += inboxPtr->incomingCount;
+	inboxPtr->incomingHead = inboxPtr->incomingTail = NULL;
+	inboxPtr->incomingCount = 0;
+    }
 }
 
 /*
@@ -420,12 +439,7 @@ size_t
 CourierPortPending(
     CourierPort *portPtr)
 {
-    size_t pending;
-
-    uv_mutex_lock(&portPtr->inboxPtr->lock);
-    pending = portPtr->pendingBytes;
-    uv_mutex_unlock(&portPtr->inboxPtr->lock);
-    return pending - portPtr->consumedBytes;
+    return CourierPortBacklog(portPtr) - portPtr->consumedBytes;
 }
 
 /*

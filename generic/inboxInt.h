@@ -138,6 +138,7 @@ MODULE_SCOPE void	CourierInboxAccount(CourierInbox *inboxPtr,
 			    CourierMsg *msgPtr);
 MODULE_SCOPE void	CourierInboxFlushAccounting(CourierInbox *inboxPtr);
 MODULE_SCOPE void	CourierInboxRelease(CourierInbox *inboxPtr);
+MODULE_SCOPE void	CourierInboxTakeIncoming(CourierInbox *inboxPtr);
 MODULE_SCOPE void	CourierInboxAttachSource(CourierInbox *inboxPtr);
 MODULE_SCOPE void	CourierInboxDetachSource(CourierInbox *inboxPtr,
 			    InboxDrainEvent *wakeEvPtr);

@@ -95,16 +95,19 @@ IoInit(void)
  * CourierIoPick --
  *
  *	Returns an I/O thread for a new object, starting the threads on
- *	first use; objects are spread round robin.
+ *	first use; objects are spread round robin. Called in an
+ *	interpreter's thread, for a command run in interp.
  *
  * Results:
- *	An I/O thread, or NULL if none could be started.
+ *	An I/O thread, or NULL if none could be started: then interp holds
+ *	the error (COURIER THREAD CREATE).
  *
  *----------------------------------------------------------------------
  */
 
 CourierIoThread *
-CourierIoPick(void)
+CourierIoPick(
+    Tcl_Interp *interp)
 {
     CourierIoThread *ioPtr;
     int index;
@@ -137,6 +140,10 @@ CourierIoPick(void)
     ioPtr = (ioCount == 0) ? NULL
 	    : ioThreads[atomic_fetch_add(&ioNext, 1) % (unsigned) ioCount];
     uv_mutex_unlock(&ioLock);
+    if (ioPtr == NULL) {
+	CourierError(interp, "THREAD", "CREATE",
+		"cannot start an I/O thread");
+    }
     return ioPtr;
 }
 
@@ -190,6 +197,41 @@ IoThreadMain(
 
     uv_sem_post(&ioPtr->started);
     uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierIoCmdNew --
+ *
+ *	Allocates a zeroed command of size bytes (any thread), a struct whose
+ *	first member is a CourierIoCmd, with its run and discard procs set.
+ *
+ * Results:
+ *	The command; out of memory panics.
+ *
+ * Side effects:
+ *	None: the caller fills in the rest, takes its references and submits.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void *
+CourierIoCmdNew(
+    size_t size,
+    void (*runProc)(CourierIoThread *, CourierIoCmd *),
+    void (*discardProc)(CourierIoCmd *))
+{
+    CourierIoCmd *cmdPtr;
+
+    assert(size >= sizeof(CourierIoCmd));
+    cmdPtr = calloc(1, size);
+    if (cmdPtr == NULL) {
+	CourierPanicOutOfMemory(size);
+    }
+    cmdPtr->runProc = runProc;
+    cmdPtr->discardProc = discardProc;
+    return cmdPtr;
 }
 
 /*
@@ -503,15 +545,8 @@ CourierIoStopAll(void)
 
     for (i = 0; i < n; i++) {
 	CourierIoThread *ioPtr = stopping[i];
-	CourierIoCmd *cmdPtr = malloc(sizeof(CourierIoCmd));
-
-	if (cmdPtr == NULL) {
-	    CourierPanicOutOfMemory(sizeof(CourierIoCmd));
-	}
-	cmdPtr->runProc = IoStopRun;
-	cmdPtr->reply = 0;
-	cmdPtr->discardProc = IoStopDiscard;
-	cmdPtr->next = NULL;
+	CourierIoCmd *cmdPtr = CourierIoCmdNew(sizeof(CourierIoCmd),
+		IoStopRun, IoStopDiscard);
 
 	/* The stop command is the last one the thread will ever take. */
 	uv_mutex_lock(&ioPtr->queueLock);

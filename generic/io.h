@@ -11,6 +11,7 @@
 #ifndef COURIER_IO_H
 #define COURIER_IO_H
 
+#include <tcl.h>
 #include <uv.h>
 
 #ifndef MODULE_SCOPE
@@ -49,7 +50,10 @@ typedef struct CourierIoObject {
     void (*abortProc)(struct CourierIoObject *objPtr);
 } CourierIoObject;
 
-MODULE_SCOPE CourierIoThread *CourierIoPick(void);
+MODULE_SCOPE CourierIoThread *CourierIoPick(Tcl_Interp *interp);
+MODULE_SCOPE void *	CourierIoCmdNew(size_t size,
+			    void (*runProc)(CourierIoThread *, CourierIoCmd *),
+			    void (*discardProc)(CourierIoCmd *));
 MODULE_SCOPE void	CourierIoSubmit(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierIoAfterBatch(CourierIoThread *ioPtr,

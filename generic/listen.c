@@ -273,9 +273,7 @@ CourierListenObjCmd(
 
     (void) clientData;
     if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "port ?-option value ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "port ?-option value ...?");
     }
     if (CourierGetPositiveWide(interp, objv[1], "port", 0, 65535,
 	    &port) != TCL_OK) {
@@ -298,11 +296,9 @@ CourierListenObjCmd(
     if (fd < 0) {
 	goto error;
     }
-    ioPtr = CourierIoPick();
+    ioPtr = CourierIoPick(interp);
     if (ioPtr == NULL) {
 	close(fd);
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	goto error;
     }
     serverPtr = calloc(1, sizeof(Server));
@@ -367,14 +363,8 @@ ServerClosed(
     CourierPortClose(serverPtr->tclPort);
     serverPtr->tclPort = NULL;
     CourierConnOptionsFree(&serverPtr->opts);
-    if (serverPtr->onaccept != NULL) {
-	Tcl_DecrRefCount(serverPtr->onaccept);
-	serverPtr->onaccept = NULL;
-    }
-    if (serverPtr->onAcceptError != NULL) {
-	Tcl_DecrRefCount(serverPtr->onAcceptError);
-	serverPtr->onAcceptError = NULL;
-    }
+    CourierObjClear(&serverPtr->onaccept);
+    CourierObjClear(&serverPtr->onAcceptError);
     Tcl_DecrRefCount(serverPtr->clients);
     serverPtr->clients = NULL;
     CourierServerUnref(serverPtr);		/* The Tcl half's. */
@@ -412,20 +402,12 @@ ServerObjCmd(
 	return CourierError(interp, "CLOSED", NULL,
 		"listener \"%s\" is being closed", Tcl_GetString(objv[0]));
     }
-    if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
     if (index != SC_CONFIGURE && index != SC_CGET && objc != 2) {
-	Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, NULL);
     }
     switch (index) {
     case SC_PORT:
@@ -452,9 +434,7 @@ ServerObjCmd(
     }
     case SC_CGET:
 	if (objc != 3) {
-	    Tcl_WrongNumArgs(interp, 2, objv, "-option");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "-option");
 	}
 	/* FALLTHRU */
     case SC_CONFIGURE: {

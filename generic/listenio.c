@@ -75,13 +75,9 @@ ServerSubmit(
     void (*runProc)(CourierIoThread *, CourierIoCmd *),
     void (*discardProc)(CourierIoCmd *))
 {
-    ServerCmd *scPtr = calloc(1, sizeof(ServerCmd));
+    ServerCmd *scPtr = CourierIoCmdNew(sizeof(ServerCmd), runProc,
+	    discardProc);
 
-    if (scPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(ServerCmd));
-    }
-    scPtr->header.runProc = runProc;
-    scPtr->header.discardProc = discardProc;
     scPtr->serverPtr = serverPtr;
     atomic_fetch_add(&serverPtr->refCount, 1);
     CourierIoSubmit(serverPtr->ioPtr, &scPtr->header);

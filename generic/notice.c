@@ -164,9 +164,7 @@ CourierActorNotifyObjCmd(
 		"courier::notify works only inside an actor");
     }
     if (objc != 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "value");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "value");
     }
     bytes[0] = CourierActorWordOf(objv[1], &lens[0], &tags[0]);
     CourierPortPost(actorPtr->controlPort,

@@ -288,6 +288,13 @@ ParseValue(
 		: NULL);
 	return TCL_OK;
     }
+    case COURIER_OPT_COMMAND:
+	if (CourierCheckCommandPrefix(interp, specPtr->name,
+		valueObj) != TCL_OK) {
+	    return TCL_ERROR;
+	}
+	CourierOptStoreObj(fieldPtr, Tcl_DuplicateObj(valueObj));
+	return TCL_OK;
     case COURIER_OPT_STRING:
 	CourierOptStoreObj(fieldPtr, valueObj);
 	return TCL_OK;
@@ -402,6 +409,7 @@ CourierOptGetValue(
 	return Tcl_NewStringObj(specPtr->choices[*(const int *) fieldPtr],
 		-1);
     case COURIER_OPT_PREFIX:
+    case COURIER_OPT_COMMAND:
     case COURIER_OPT_STRING: {
 	Tcl_Obj *objPtr = *(Tcl_Obj *const *) fieldPtr;
 
@@ -522,6 +530,7 @@ HoldValues(
 	void *fieldPtr = FIELD(record, specPtr);
 
 	if (specPtr->type == COURIER_OPT_PREFIX
+		|| specPtr->type == COURIER_OPT_COMMAND
 		|| specPtr->type == COURIER_OPT_STRING) {
 	    if (what == HOLD_RETAIN) {
 		if (*(Tcl_Obj **) fieldPtr != NULL) {

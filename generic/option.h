@@ -3,8 +3,11 @@
  *
  *	The option engine: one table-driven parser for every "-option value"
  *	list Courier takes (courier::connect, courier::listen, courier::spawn,
- *	courier::actor create, courier::configure, and configure/cget of every
- *	handle). A command describes its options once, as an array of
+ *	courier::udp, courier::resolve, courier::actor create,
+ *	courier::configure, courier::test::flood, and configure/cget of every
+ *	handle; the flags of tell, ask and call, which end at the first word
+ *	of the command they send, are read by ParseSendOptions in
+ *	actorsend.c). A command describes its options once, as an array of
  *	CourierOptSpec ending with a spec whose name is NULL; the engine
  *	parses values into a C struct (the "record") at the offsets the specs
  *	give, reads them back for cget, lists them all for configure with no
@@ -40,6 +43,10 @@ typedef enum {
     COURIER_OPT_PREFIX,		/* Tcl_Obj *: a command prefix; NULL for
 				 * none (an empty list). Held with a
 				 * reference, as a private copy. */
+    COURIER_OPT_COMMAND,	/* Tcl_Obj *: a command prefix that must
+				 * not be empty (the command something
+				 * delivers to). Held with a reference, as
+				 * a private copy; NULL until set. */
     COURIER_OPT_STRING,		/* Tcl_Obj *: any value, held with a
 				 * reference; NULL until set. */
     COURIER_OPT_ENCODING,	/* Tcl_Encoding, held; NULL for binary. */

@@ -274,12 +274,9 @@ CourierConnIoSpawn(
     int rc;
 
     assert(procPtr != NULL && connPtr->ioState == IO_NEW);
-    connPtr->io = ccPtr->config;
+    CourierStreamIoConfig(connPtr, &ccPtr->config);
     connPtr->ioPort = ccPtr->portPtr;
     ccPtr->portPtr = NULL;
-    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
-	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
-    connPtr->framerInit = 1;
     uv_pipe_init(loop, &connPtr->stream.pipe, 0);
     connPtr->stream.pipe.data = connPtr;
     connPtr->streamInit = 1;
@@ -375,19 +372,14 @@ CourierConnSpawn(
     ConnOptions *optsPtr,
     CourierProcess *procPtr)
 {
-    CourierIoThread *ioPtr = CourierIoPick();
+    CourierIoThread *ioPtr = CourierIoPick(interp);
     Conn *connPtr;
     ConnCmd *ccPtr;
     Tcl_Obj *nameObj;
 
     if (ioPtr == NULL) {
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	CourierConnOptionsFree(optsPtr);
-	if (procPtr->onexit != NULL) {
-	    Tcl_DecrRefCount(procPtr->onexit);
-	    procPtr->onexit = NULL;
-	}
+	CourierObjClear(&procPtr->onexit);
 	CourierProcessFree(procPtr);
 	return NULL;
     }
@@ -466,10 +458,7 @@ CourierProcessHandleClosed(
 	/* SIGTERM, then SIGKILL after COURIER_KILL_GRACE_MS. */
 	CourierProcessSubmitKill(connPtr, 0);
     }
-    if (connPtr->procPtr->onexit != NULL) {
-	Tcl_DecrRefCount(connPtr->procPtr->onexit);
-	connPtr->procPtr->onexit = NULL;
-    }
+    CourierObjClear(&connPtr->procPtr->onexit);
 }
 
 /*
@@ -514,9 +503,7 @@ CourierProcessKill(
     int signum = SIGTERM;
 
     if (objc > 3) {
-	Tcl_WrongNumArgs(interp, 2, objv, "?signal?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "?signal?");
     }
     if (objc == 3 && CourierGetSignalFromObj(interp, objv[2],
 	&signum) != TCL_OK) {

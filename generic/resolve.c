@@ -41,6 +41,21 @@ static const CourierPortType lookupPortType = {
 
 static const char lookupKind[] = "lookup";
 
+/* courier::resolve's options. */
+typedef struct ResolveOptions {
+    Tcl_Obj *command;
+    int family;			/* AF_UNSPEC, AF_INET or AF_INET6. */
+} ResolveOptions;
+
+static const CourierOptSpec resolveOptionSpecs[] = {
+    {.name = "-command", .type = COURIER_OPT_COMMAND,
+	.offset = offsetof(ResolveOptions, command)},
+    {.name = "-family", .type = COURIER_OPT_CUSTOM,
+	.offset = offsetof(ResolveOptions, family),
+	.parseProc = CourierOptParseFamily},
+    {.name = NULL}
+};
+
 /*
  *----------------------------------------------------------------------
  *
@@ -58,68 +73,43 @@ CourierResolveObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const options[] = {"-command", "-family", NULL};
-    enum { OPT_COMMAND, OPT_FAMILY };
+    ResolveOptions own = {NULL, AF_UNSPEC};
+    CourierOptTable table = {resolveOptionSpecs, &own};
     CourierInterp *cinterpPtr;
-    Tcl_Obj *cmdPtr = NULL;
-    int family = AF_UNSPEC, i, index, len;
     Lookup *lookupPtr;
     CourierPort *portPtr;
 
     (void) clientData;
     if (objc < 2 || objc % 2 != 0) {
-	Tcl_WrongNumArgs(interp, 1, objv,
+	return CourierUsage(interp, 1, objv,
 		"host ?-family any|inet|inet6? -command cmd");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+    }
+    if (CourierOptParse(interp, &table, 1, objc - 2, objv + 2, 0,
+	    NULL) != TCL_OK) {
+	CourierOptRelease(resolveOptionSpecs, &own);
 	return TCL_ERROR;
     }
-    for (i = 2; i < objc; i += 2) {
-	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
-		&index) != TCL_OK) {
-	    Tcl_SetErrorCode(interp, "COURIER", "OPTION",
-		    Tcl_GetString(objv[i]), NULL);
-	    return TCL_ERROR;
-	}
-	if (index == OPT_FAMILY) {
-	    if (CourierGetFamilyFromObj(interp, objv[i + 1],
-		    &family) != TCL_OK) {
-		return TCL_ERROR;
-	    }
-	} else {
-	    if (Tcl_ListObjLength(NULL, objv[i + 1], &len) != TCL_OK
-		    || len == 0) {
-		return CourierError(interp, "VALUE", "-command",
-			"bad value for -command: expected a non-empty "
-			"command prefix (a list)");
-	    }
-	    cmdPtr = objv[i + 1];
-	}
-    }
-    if (cmdPtr == NULL) {
+    if (own.command == NULL) {
 	return CourierError(interp, "USAGE", "-command",
 		"missing -command: courier::resolve delivers its answer to "
 		"a command prefix");
     }
-    if (Tcl_GetCharLength(objv[1]) == 0) {
-	return CourierError(interp, "VALUE", "host",
-		"bad host \"\": expected a host name or address");
-    }
-    cinterpPtr = CourierGetInterp(interp);
-    if (cinterpPtr == NULL) {
+    if (CourierCheckHost(interp, Tcl_GetString(objv[1])) != TCL_OK
+	    || (cinterpPtr = CourierGetInterp(interp)) == NULL) {
+	CourierOptRelease(resolveOptionSpecs, &own);
 	return TCL_ERROR;
     }
 
     lookupPtr = (Lookup *) ckalloc(sizeof(Lookup));
     memset(lookupPtr, 0, sizeof(Lookup));
     lookupPtr->interp = interp;
-    lookupPtr->cmdPtr = Tcl_DuplicateObj(cmdPtr);
-    Tcl_IncrRefCount(lookupPtr->cmdPtr);
+    lookupPtr->cmdPtr = own.command;		/* Takes the reference. */
     portPtr = CourierPortOpen(cinterpPtr->inboxPtr, &lookupPortType, interp,
 	    lookupPtr, NULL, 1 << 20);
     lookupPtr->portPtr = portPtr;
     CourierResourceAdd(cinterpPtr, &lookupPtr->resource, lookupKind,
 	    LookupClose);
-    if (CourierResolve(NULL, Tcl_GetString(objv[1]), "0", family,
+    if (CourierResolve(NULL, Tcl_GetString(objv[1]), "0", own.family,
 	    LookupDone, portPtr) != 0) {
 	CourierPortRelease(portPtr);
 	LookupClose(&lookupPtr->resource);

@@ -80,18 +80,15 @@ CourierActorSelfObjCmd(
 	Tcl_SetObjResult(interp, Tcl_NewStringObj(actorPtr->handle, -1));
 	return TCL_OK;
     }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
     if (index == SC_DEFER) {
 	char token[32];
 
 	if (objc != 2) {
-	    Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, NULL);
 	}
 	if (actorPtr->current.kind == 0 || actorPtr->currentDeferred) {
 	    return CourierError(interp, "ACTOR", "NOASK",
@@ -118,10 +115,8 @@ CourierActorSelfObjCmd(
 	    i = 4;
 	}
 	if (objc < i + 1 || objc > i + 1 + isError) {
-	    Tcl_WrongNumArgs(interp, 2, objv,
+	    return CourierUsage(interp, 2, objv,
 		    "token ?-error? value ?errorcode?");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
 	}
 	hPtr = Tcl_FindHashEntry(&actorPtr->deferred, Tcl_GetString(objv[2]));
 	if (hPtr == NULL) {

@@ -419,9 +419,7 @@ CourierSpawnObjCmd(
 
     (void) clientData;
     if (objc < 2 || objc % 2 != 0) {
-	Tcl_WrongNumArgs(interp, 1, objv, "cmdlist ?-option value ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "cmdlist ?-option value ...?");
     }
     if (Tcl_ListObjGetElements(NULL, objv[1], &nwords, &words) != TCL_OK
 	    || nwords == 0 || Tcl_GetCharLength(words[0]) == 0) {

@@ -88,8 +88,7 @@ CourierConnCmdDiscard(
 	/* A connect or start that never ran: nothing will post. */
 	CourierPortRelease(ccPtr->portPtr);
     }
-    CourierConnUnref(ccPtr->connPtr);
-    free(ccPtr);
+    CourierConnCmdDone(ccPtr);
 }
 
 ConnCmd *
@@ -97,13 +96,9 @@ CourierConnCmdNew(
     Conn *connPtr,
     void (*runProc)(CourierIoThread *, CourierIoCmd *))
 {
-    ConnCmd *ccPtr = calloc(1, sizeof(ConnCmd));
+    ConnCmd *ccPtr = CourierIoCmdNew(sizeof(ConnCmd), runProc,
+	    CourierConnCmdDiscard);
 
-    if (ccPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(ConnCmd));
-    }
-    ccPtr->header.runProc = runProc;
-    ccPtr->header.discardProc = CourierConnCmdDiscard;
     ccPtr->connPtr = connPtr;
     CourierConnRef(connPtr);
     return ccPtr;
@@ -565,6 +560,24 @@ IoFrameRefused(
 	    "(%llu bytes): connection closed",
 	    (unsigned long long) connPtr->io.maxMessage);
     CourierStreamFail(connPtr, "error", 0, msg, 1);
+}
+
+/*
+ * CourierStreamIoConfig --
+ *	The I/O half takes the configuration a connect, accept or spawn
+ *	command carries and sets up its framer (I/O thread, once, before the
+ *	first read).
+ */
+
+void
+CourierStreamIoConfig(
+    Conn *connPtr,
+    const ConnIoConfig *configPtr)
+{
+    connPtr->io = *configPtr;
+    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
+	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
+    connPtr->framerInit = 1;
 }
 
 void

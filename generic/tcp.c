@@ -133,8 +133,14 @@ typedef struct ConnectOptions {
     Tcl_WideInt timeout;	/* Milliseconds; 0: none. */
 } ConnectOptions;
 
-static int
-ParseFamily(
+/*
+ * CourierOptParseFamily --
+ *	The option engine's parser of a -family option (connect, resolve):
+ *	CourierGetFamilyFromObj into an int field.
+ */
+
+int
+CourierOptParseFamily(
     Tcl_Interp *interp,
     const CourierOptSpec *specPtr,
     Tcl_Obj *valueObj,
@@ -147,7 +153,7 @@ ParseFamily(
 static const CourierOptSpec connectOptionSpecs[] = {
     {.name = "-family", .type = COURIER_OPT_CUSTOM,
 	.offset = offsetof(ConnectOptions, family),
-	.flags = COURIER_OPT_CREATE_ONLY, .parseProc = ParseFamily},
+	.flags = COURIER_OPT_CREATE_ONLY, .parseProc = CourierOptParseFamily},
     {.name = "-myaddr", .type = COURIER_OPT_STRING,
 	.offset = offsetof(ConnectOptions, myaddr),
 	.flags = COURIER_OPT_CREATE_ONLY},
@@ -181,17 +187,14 @@ CourierConnectObjCmd(
 
     (void) clientData;
     if (objc < 3) {
-	Tcl_WrongNumArgs(interp, 1, objv, "host port ?-option value ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 1, objv, "host port ?-option value ...?");
     }
     if (CourierGetPositiveWide(interp, objv[2], "port", 1, 65535,
 	    &port) != TCL_OK) {
 	return TCL_ERROR;
     }
-    if (Tcl_GetCharLength(objv[1]) == 0) {
-	return CourierError(interp, "VALUE", "host",
-		"bad host \"\": expected a host name or address");
+    if (CourierCheckHost(interp, Tcl_GetString(objv[1])) != TCL_OK) {
+	return TCL_ERROR;
     }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
@@ -203,10 +206,8 @@ CourierConnectObjCmd(
 	goto error;
     }
 
-    ioPtr = CourierIoPick();
+    ioPtr = CourierIoPick(interp);
     if (ioPtr == NULL) {
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	goto error;
     }
     connPtr = CourierConnAlloc(ioPtr);
@@ -488,12 +489,9 @@ CourierConnIoConnect(
     Conn *connPtr = ccPtr->connPtr;
     int rc;
 
-    connPtr->io = ccPtr->config;
+    CourierStreamIoConfig(connPtr, &ccPtr->config);
     connPtr->ioPort = ccPtr->portPtr;
     ccPtr->portPtr = NULL;
-    CourierFramerInit(&connPtr->framer, connPtr->io.framing, connPtr->io.eol,
-	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
-    connPtr->framerInit = 1;
     if (connPtr->ioState != IO_NEW) {
 	CourierConnCmdDone(ccPtr);		/* Closed before it started. */
 	return;
@@ -584,11 +582,7 @@ CourierConnIoStart(
     }
     ccPtr->portPtr = NULL;
     if (connPtr->ioState == IO_NEW) {
-	connPtr->io = ccPtr->config;
-	CourierFramerInit(&connPtr->framer, connPtr->io.framing,
-		connPtr->io.eol, connPtr->io.lengthBytes,
-		connPtr->io.maxMessage);
-	connPtr->framerInit = 1;
+	CourierStreamIoConfig(connPtr, &ccPtr->config);
 	IoOpened(connPtr);
 	CourierStreamStartReading(connPtr);
 	CourierStreamFlushEarly(connPtr);

@@ -55,14 +55,7 @@ static void
 RegistryUnlink(
     CourierThread *threadPtr)
 {
-    if (threadPtr->prevPtr != NULL) {
-	threadPtr->prevPtr->nextPtr = threadPtr->nextPtr;
-    } else {
-	registry = threadPtr->nextPtr;
-    }
-    if (threadPtr->nextPtr != NULL) {
-	threadPtr->nextPtr->prevPtr = threadPtr->prevPtr;
-    }
+    COURIER_LIST_UNLINK(registry, threadPtr);
 }
 
 /*
@@ -97,11 +90,7 @@ CourierThreadStart(
     threadPtr->arg = arg;
 
     uv_mutex_lock(&registryLock);
-    threadPtr->nextPtr = registry;
-    if (registry != NULL) {
-	registry->prevPtr = threadPtr;
-    }
-    registry = threadPtr;
+    COURIER_LIST_PUSH(registry, threadPtr);
     uv_mutex_unlock(&registryLock);
 
     if (uv_thread_create(&threadPtr->handle, ThreadTrampoline,

@@ -186,14 +186,8 @@ UdpClosed(
     CourierPortClose(udpPtr->tclPort);
     udpPtr->tclPort = NULL;
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
-    if (udpPtr->peerObj != NULL) {
-	Tcl_DecrRefCount(udpPtr->peerObj);
-	udpPtr->peerObj = NULL;
-    }
-    if (udpPtr->lastHostObj != NULL) {
-	Tcl_DecrRefCount(udpPtr->lastHostObj);
-	udpPtr->lastHostObj = NULL;
-    }
+    CourierObjClear(&udpPtr->peerObj);
+    CourierObjClear(&udpPtr->lastHostObj);
     CourierUdpUnref(udpPtr);			/* The Tcl half's. */
 }
 
@@ -223,9 +217,7 @@ UdpSend(
     int numeric = 0;
 
     if (objc != 3 && objc != 5) {
-	Tcl_WrongNumArgs(interp, 2, objv, "?host port? data");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "?host port? data");
     }
     if (objc == 3 && !udpPtr->connected) {
 	return CourierError(interp, "USAGE", NULL,
@@ -236,9 +228,8 @@ UdpSend(
     }
     if (objc == 5) {
 	host = Tcl_GetString(objv[2]);
-	if (*host == '\0') {
-	    return CourierError(interp, "VALUE", "host",
-		    "bad host \"\": expected a host name or address");
+	if (CourierCheckHost(interp, host) != TCL_OK) {
+	    return TCL_ERROR;
 	}
 	if (CourierGetPositiveWide(interp, objv[3], "port", 1, 65535,
 		&port) != TCL_OK) {
@@ -271,12 +262,8 @@ UdpSend(
 		"at most %lu bytes", length, udpPtr->family == AF_INET6
 		? "IPv6" : "IPv4", (unsigned long) max);
     }
-    sendPtr = calloc(1, sizeof(UdpSendCmd) + (size_t) length);
-    if (sendPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(UdpSendCmd) + (size_t) length);
-    }
-    sendPtr->header.runProc = CourierUdpIoSend;
-    sendPtr->header.discardProc = CourierUdpIoSendDiscard;
+    sendPtr = CourierIoCmdNew(sizeof(UdpSendCmd) + (size_t) length,
+	    CourierUdpIoSend, CourierUdpIoSendDiscard);
     sendPtr->header.reply = 1;
     sendPtr->udpPtr = udpPtr;
     atomic_fetch_add(&udpPtr->refCount, 1);
@@ -321,9 +308,7 @@ UdpMembership(
     int err, multicast;
 
     if (objc != 3 && objc != 4) {
-	Tcl_WrongNumArgs(interp, 2, objv, "group ?interface?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "group ?interface?");
     }
     group = Tcl_GetString(objv[2]);
     if (!CourierParseAddress(group, 0, udpPtr->family, &addr)) {
@@ -379,9 +364,7 @@ UdpConnect(
     int err;
 
     if (objc != 4) {
-	Tcl_WrongNumArgs(interp, 2, objv, "host port");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, "host port");
     }
     host = Tcl_GetString(objv[2]);
     if (CourierGetPositiveWide(interp, objv[3], "port", 1, 65535,
@@ -489,21 +472,13 @@ UdpObjCmd(
     Udp *udpPtr = HANDLE_TO_UDP(clientData);
     int index;
 
-    if (objc < 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "subcommand ?arg ...?");
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subcommands, "subcommand", 0,
+    if (CourierGetSubcommand(interp, objc, objv, 1, subcommands,
 	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
 	return TCL_ERROR;
     }
     if ((index == UC_CLOSE || index == UC_INFO || index == UC_PAUSE
 	    || index == UC_PORT || index == UC_RESUME) && objc != 2) {
-	Tcl_WrongNumArgs(interp, 2, objv, NULL);
-	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	return TCL_ERROR;
+	return CourierUsage(interp, 2, objv, NULL);
     }
     switch (index) {
     case UC_SEND:
@@ -532,9 +507,7 @@ UdpObjCmd(
 	return TCL_OK;
     case UC_CGET:
 	if (objc != 3) {
-	    Tcl_WrongNumArgs(interp, 2, objv, "-option");
-	    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
-	    return TCL_ERROR;
+	    return CourierUsage(interp, 2, objv, "-option");
 	}
 	return UdpConfigure(udpPtr, interp, 1, objv + 2);
     case UC_CONFIGURE:
@@ -600,12 +573,10 @@ CourierUdpObjCmd(
 	free(udpPtr);
 	goto error;
     }
-    ioPtr = CourierIoPick();
+    ioPtr = CourierIoPick(interp);
     if (ioPtr == NULL) {
 	close(fd);
 	free(udpPtr);
-	CourierError(interp, "THREAD", "CREATE",
-		"cannot start an I/O thread");
 	goto error;
     }
     atomic_init(&udpPtr->refCount, 3);	/* Tcl, I/O, port. */

@@ -52,15 +52,11 @@ CourierUdpCmdNew(
     Udp *udpPtr,
     int op)
 {
-    UdpCmd *ucPtr = calloc(1, sizeof(UdpCmd));
+    UdpCmd *ucPtr = CourierIoCmdNew(sizeof(UdpCmd),
+	    op == UDP_OP_OPEN ? CourierUdpIoOpen : CourierUdpIoRun,
+	    op == UDP_OP_OPEN ? CourierUdpIoOpenDiscard : CourierUdpCmdDiscard);
 
-    if (ucPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(UdpCmd));
-    }
     ucPtr->op = op;
-    ucPtr->header.runProc = op == UDP_OP_OPEN ? CourierUdpIoOpen : CourierUdpIoRun;
-    ucPtr->header.discardProc = op == UDP_OP_OPEN ? CourierUdpIoOpenDiscard
-	    : CourierUdpCmdDiscard;
     ucPtr->udpPtr = udpPtr;
     atomic_fetch_add(&udpPtr->refCount, 1);
     return ucPtr;

@@ -41,12 +41,7 @@ CourierResourceAdd(
 	    ++cinterpPtr->nextId);
     resPtr->ownerPtr = cinterpPtr;
     resPtr->closeProc = closeProc;
-    resPtr->prevPtr = NULL;
-    resPtr->nextPtr = cinterpPtr->resources;
-    if (cinterpPtr->resources != NULL) {
-	cinterpPtr->resources->prevPtr = resPtr;
-    }
-    cinterpPtr->resources = resPtr;
+    COURIER_LIST_PUSH(cinterpPtr->resources, resPtr);
 }
 
 void
@@ -55,16 +50,8 @@ CourierResourceForget(
 {
     CourierInterp *cinterpPtr = resPtr->ownerPtr;
 
-    if (resPtr->prevPtr != NULL) {
-	resPtr->prevPtr->nextPtr = resPtr->nextPtr;
-    } else {
-	assert(cinterpPtr->resources == resPtr);
-	cinterpPtr->resources = resPtr->nextPtr;
-    }
-    if (resPtr->nextPtr != NULL) {
-	resPtr->nextPtr->prevPtr = resPtr->prevPtr;
-    }
-    resPtr->nextPtr = resPtr->prevPtr = NULL;
+    assert(resPtr->prevPtr != NULL || cinterpPtr->resources == resPtr);
+    COURIER_LIST_UNLINK(cinterpPtr->resources, resPtr);
 }
 
 CourierResource *
@@ -119,6 +106,151 @@ CourierError(
 	Tcl_SetErrorCode(interp, "COURIER", kind, NULL);
     }
     return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierUsage --
+ *
+ *	Sets Tcl's "wrong # args" message for the first count words of objv
+ *	and message (see Tcl_WrongNumArgs), with the error code
+ *	{COURIER USAGE}.
+ *
+ * Results:
+ *	TCL_ERROR, for "return CourierUsage(...)".
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierUsage(
+    Tcl_Interp *interp,
+    int count,
+    Tcl_Obj *const objv[],
+    const char *message)
+{
+    Tcl_WrongNumArgs(interp, count, objv, message);
+    Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+    return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierGetSubcommand --
+ *
+ *	The start of a command with subcommands: objv[first] (the word after
+ *	the command's first words) looked up in the NULL-terminated table
+ *	(unique abbreviations allowed). No subcommand is a "wrong # args"
+ *	error, an unknown one Tcl's "bad subcommand" message; both with the
+ *	error code {COURIER USAGE}.
+ *
+ * Results:
+ *	TCL_OK with *indexPtr set, or TCL_ERROR.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierGetSubcommand(
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[],
+    int first,
+    const char *const *table,
+    int *indexPtr)
+{
+    if (objc <= first) {
+	return CourierUsage(interp, first, objv, "subcommand ?arg ...?");
+    }
+    if (Tcl_GetIndexFromObj(interp, objv[first], table, "subcommand", 0,
+	    indexPtr) != TCL_OK) {
+	Tcl_SetErrorCode(interp, "COURIER", "USAGE", NULL);
+	return TCL_ERROR;
+    }
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierObjClear --
+ *
+ *	Drops the reference that *objPtrPtr holds, if any, and sets it to
+ *	NULL: the release of an optional Tcl_Obj field (a callback, a cached
+ *	value).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+CourierObjClear(
+    Tcl_Obj **objPtrPtr)
+{
+    if (*objPtrPtr != NULL) {
+	Tcl_DecrRefCount(*objPtrPtr);
+	*objPtrPtr = NULL;
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierCheckHost --
+ *
+ *	Refuses an empty host name (connect, resolve, a UDP send), with the
+ *	error code {COURIER VALUE host}; what a name resolves to is the
+ *	resolver's business.
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with the message in interp.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierCheckHost(
+    Tcl_Interp *interp,
+    const char *host)
+{
+    if (host[0] == '\0') {
+	return CourierError(interp, "VALUE", "host",
+		"bad host \"\": expected a host name or address");
+    }
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierCheckCommandPrefix --
+ *
+ *	Checks the value of an option that names the command to call
+ *	(-command of resolve, ask and the test flood, -ondone): a list of
+ *	at least one word.
+ *
+ * Results:
+ *	TCL_OK, or TCL_ERROR with the message in interp and the error code
+ *	{COURIER VALUE option}.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierCheckCommandPrefix(
+    Tcl_Interp *interp,
+    const char *option,
+    Tcl_Obj *valueObj)
+{
+    int len;
+
+    if (Tcl_ListObjLength(NULL, valueObj, &len) != TCL_OK || len == 0) {
+	return CourierError(interp, "VALUE", option,
+		"bad value for %s: expected a non-empty command prefix "
+		"(a list)", option);
+    }
+    return TCL_OK;
 }
 
 void
