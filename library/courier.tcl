@@ -610,12 +610,25 @@ proc ::courier::co::Take {c} {
 # Adoption.
 #----------------------------------------------------------------------
 
-proc ::courier::co::AdoptConn {c} {
+# NewQueue h --
+#	The empty message queue of a newly adopted connection or UDP socket,
+#	with its pause limit, and the trace that forgets it when h goes.
+proc ::courier::co::NewQueue {h} {
     variable Q
     variable H
     variable Bytes
     variable Limit
     variable Paused
+    set Q($h) {}
+    set H($h) 0
+    set Bytes($h) 0
+    set Limit($h) [$h cget -maxpending]
+    set Paused($h) 0
+    trace add command $h delete ::courier::co::Gone
+}
+
+proc ::courier::co::AdoptConn {c} {
+    variable Q
     variable Open
     variable Reason
     if {[::info exists Q($c)]} {
@@ -625,11 +638,7 @@ proc ::courier::co::AdoptConn {c} {
     set handler [expr {[$c cget -batch] ? "OnBatch" : "OnData"}]
     $c configure -ondata ::courier::co::$handler \
 	    -onclose ::courier::co::OnClose -ondrain ::courier::co::OnDrain
-    set Q($c) {}
-    set H($c) 0
-    set Bytes($c) 0
-    set Limit($c) [$c cget -maxpending]
-    set Paused($c) 0
+    NewQueue $c
     switch -- [dict get $info state] {
 	open { set Open($c) 1 }
 	closed {
@@ -639,7 +648,6 @@ proc ::courier::co::AdoptConn {c} {
 	    }
 	}
     }
-    trace add command $c delete ::courier::co::Gone
 }
 
 # AdoptUdp u --
@@ -648,23 +656,14 @@ proc ::courier::co::AdoptConn {c} {
 #	on its own.
 proc ::courier::co::AdoptUdp {u} {
     variable Q
-    variable H
-    variable Bytes
-    variable Limit
-    variable Paused
     variable Open
     if {[::info exists Q($u)]} {
 	return
     }
     set handler [expr {[$u cget -batch] ? "OnDatagrams" : "OnDatagram"}]
     $u configure -ondata ::courier::co::$handler
-    set Q($u) {}
-    set H($u) 0
-    set Bytes($u) 0
-    set Limit($u) [$u cget -maxpending]
-    set Paused($u) 0
+    NewQueue $u
     set Open($u) 1
-    trace add command $u delete ::courier::co::Gone
 }
 
 proc ::courier::co::AdoptListener {s} {
