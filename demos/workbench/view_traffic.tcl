@@ -367,8 +367,8 @@ proc ::workbench::refreshTrafficInfo {} {
     variable ui
     set id $ui(current)
     if {$id eq "" || ![itemExists $id]} {
-	set tv(headText) "No connection selected: Connect... or Listen...\
-		to begin"
+	set tv(headText) "No connection selected: Connect..., Listen... or\
+		UDP... to begin"
 	set tv(infoText) ""
 	return
     }
