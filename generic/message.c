@@ -34,7 +34,7 @@ enum {
 struct CourierMsgBlock {
     atomic_size_t live;		/* Messages of this block not yet freed. */
     CourierMsgBlock *nextFree;	/* In a pool, cache or batch. */
-    CourierMsgBlock *nextBatch;	/* Small pool: the next batch. */
+    CourierMsgBlock *nextBatch;	/* In a pool: the next entry. */
     int kind;			/* BLOCK_* */
     _Alignas(16) unsigned char bytes[];
 };
@@ -70,11 +70,20 @@ typedef struct SmallCache {
 static uv_mutex_t poolLock;
 static uv_once_t poolOnce = UV_ONCE_INIT;
 
-/* Guarded by poolLock. */
-static CourierMsgBlock *readPool;	/* Through nextFree. */
-static int readPoolCount;
-static CourierMsgBlock *smallPool;	/* Batches, through nextBatch. */
-static int smallPoolCount;
+/*
+ * A shared pool of recycled blocks, guarded by poolLock: a list of entries
+ * through nextBatch, each entry a list of blocks through nextFree (a read
+ * block alone, or a batch of small blocks). Keeps max entries at most.
+ */
+
+typedef struct BlockPool {
+    CourierMsgBlock *entries;
+    int count;
+    int max;
+} BlockPool;
+
+static BlockPool readPool = {NULL, 0, READ_POOL_MAX};
+static BlockPool smallPool = {NULL, 0, SMALL_POOL_MAX};
 static atomic_int cacheKeyValid;	/* cacheKey exists. Written under
 					 * the lock, read without it. */
 
@@ -83,8 +92,8 @@ static pthread_key_t cacheKey;		/* The thread's SmallCache. */
 static void		CacheExit(void *value);
 static SmallCache *	CacheGet(void);
 static void		PoolInit(void);
-static void		SmallPoolPut(CourierMsgBlock *batchPtr);
-static CourierMsgBlock *SmallPoolTake(void);
+static void		PoolPut(BlockPool *poolPtr, CourierMsgBlock *listPtr);
+static CourierMsgBlock *PoolTake(BlockPool *poolPtr);
 
 static void
 PoolInit(void)
@@ -170,49 +179,51 @@ CacheExit(
     SmallCache *cachePtr = value;
 
     if (cachePtr->allocList != NULL) {
-	SmallPoolPut(cachePtr->allocList);
+	PoolPut(&smallPool, cachePtr->allocList);
     }
     if (cachePtr->freeList != NULL) {
-	SmallPoolPut(cachePtr->freeList);
+	PoolPut(&smallPool, cachePtr->freeList);
     }
     free(cachePtr);
 }
 
 /*
- * SmallPoolPut, SmallPoolTake --
- *	Trade one batch (a list through nextFree) with the shared pool.
- *	Put frees the batch when the pool is full; take returns NULL when
- *	it is empty.
+ * PoolPut, PoolTake --
+ *	Trade one entry (a list through nextFree) with a shared pool. Put
+ *	frees the list when the pool is full; take returns NULL when it is
+ *	empty.
  */
 
 static void
-SmallPoolPut(
-    CourierMsgBlock *batchPtr)
+PoolPut(
+    BlockPool *poolPtr,
+    CourierMsgBlock *listPtr)
 {
     uv_mutex_lock(&poolLock);
-    if (smallPoolCount < SMALL_POOL_MAX) {
-	batchPtr->nextBatch = smallPool;
-	smallPool = batchPtr;
-	smallPoolCount++;
-	batchPtr = NULL;
+    if (poolPtr->count < poolPtr->max) {
+	listPtr->nextBatch = poolPtr->entries;
+	poolPtr->entries = listPtr;
+	poolPtr->count++;
+	listPtr = NULL;
     }
     uv_mutex_unlock(&poolLock);
-    FreeList(batchPtr);
+    FreeList(listPtr);
 }
 
 static CourierMsgBlock *
-SmallPoolTake(void)
+PoolTake(
+    BlockPool *poolPtr)
 {
-    CourierMsgBlock *batchPtr;
+    CourierMsgBlock *listPtr;
 
     uv_mutex_lock(&poolLock);
-    batchPtr = smallPool;
-    if (batchPtr != NULL) {
-	smallPool = batchPtr->nextBatch;
-	smallPoolCount--;
+    listPtr = poolPtr->entries;
+    if (listPtr != NULL) {
+	poolPtr->entries = listPtr->nextBatch;
+	poolPtr->count--;
     }
     uv_mutex_unlock(&poolLock);
-    return batchPtr;
+    return listPtr;
 }
 
 /*
@@ -236,7 +247,7 @@ SmallAlloc(void)
 	    cachePtr->freeList = NULL;
 	    cachePtr->freeCount = 0;
 	} else {
-	    cachePtr->allocList = SmallPoolTake();
+	    cachePtr->allocList = PoolTake(&smallPool);
 	}
     }
     blockPtr = cachePtr->allocList;
@@ -267,7 +278,7 @@ SmallFree(
     if (++cachePtr->freeCount == SMALL_BATCH) {
 	cachePtr->freeList = NULL;
 	cachePtr->freeCount = 0;
-	SmallPoolPut(blockPtr);
+	PoolPut(&smallPool, blockPtr);
     }
 }
 
@@ -307,13 +318,7 @@ CourierMsgAllocChain(
     if (count == 1 && total == MSG_SPAN(COURIER_MSG_READ_SIZE)) {
 	kind = BLOCK_READ;
 	uv_once(&poolOnce, PoolInit);
-	uv_mutex_lock(&poolLock);
-	if (readPool != NULL) {
-	    blockPtr = readPool;
-	    readPool = blockPtr->nextFree;
-	    readPoolCount--;
-	}
-	uv_mutex_unlock(&poolLock);
+	blockPtr = PoolTake(&readPool);
     } else if (count == 1
 	    && sizeof(CourierMsgBlock) + total <= SMALL_BLOCK_BYTES) {
 	kind = BLOCK_SMALL;
@@ -397,14 +402,9 @@ CourierMsgBlockRelease(
 	return;
     }
     if (blockPtr->kind == BLOCK_READ) {
-	uv_mutex_lock(&poolLock);
-	if (readPoolCount < READ_POOL_MAX) {
-	    blockPtr->nextFree = readPool;
-	    readPool = blockPtr;
-	    readPoolCount++;
-	    blockPtr = NULL;
-	}
-	uv_mutex_unlock(&poolLock);
+	blockPtr->nextFree = NULL;	/* An entry of its own. */
+	PoolPut(&readPool, blockPtr);
+	return;
     }
     free(blockPtr);
 }
@@ -431,7 +431,7 @@ CourierMsgFreeChain(
 void
 CourierMsgPoolFree(void)
 {
-    CourierMsgBlock *readList, *batchPtr;
+    CourierMsgBlock *listPtr;
     SmallCache *cachePtr = NULL;
 
     uv_once(&poolOnce, PoolInit);
@@ -442,20 +442,13 @@ CourierMsgPoolFree(void)
 	pthread_key_delete(cacheKey);
 	atomic_store(&cacheKeyValid, 0);
     }
-    readList = readPool;
-    readPool = NULL;
-    readPoolCount = 0;
-    batchPtr = smallPool;
-    smallPool = NULL;
-    smallPoolCount = 0;
     uv_mutex_unlock(&poolLock);
 
-    FreeList(readList);
-    while (batchPtr != NULL) {
-	CourierMsgBlock *nextPtr = batchPtr->nextBatch;
-
-	FreeList(batchPtr);
-	batchPtr = nextPtr;
+    while ((listPtr = PoolTake(&readPool)) != NULL) {
+	FreeList(listPtr);
+    }
+    while ((listPtr = PoolTake(&smallPool)) != NULL) {
+	FreeList(listPtr);
     }
     if (cachePtr != NULL) {
 	FreeList(cachePtr->allocList);
