@@ -25,8 +25,28 @@ static Tcl_ThreadDataKey slowStatsKey;
 /* courier::configure -slowcallback, in milliseconds (0: off). */
 static atomic_int slowCallbackMs = 0;
 
+static void	ReleaseArgs(int objc, Tcl_Obj *const args[]);
 static void	ReportSlowCallback(Tcl_Interp *interp, const char *kind,
 		    Tcl_Obj *handleObj, Tcl_Obj *prefixPtr, uint64_t ns);
+
+/*
+ * ReleaseArgs --
+ *	Frees the arguments made for a callback that is not called, unless
+ *	something else holds them.
+ */
+
+static void
+ReleaseArgs(
+    int objc,
+    Tcl_Obj *const args[])
+{
+    int i;
+
+    for (i = 0; i < objc; i++) {
+	Tcl_IncrRefCount(args[i]);
+	Tcl_DecrRefCount(args[i]);
+    }
+}
 
 /*
  *----------------------------------------------------------------------
@@ -45,8 +65,11 @@ static void	ReportSlowCallback(Tcl_Interp *interp, const char *kind,
  *	returns, named by kind (the option the prefix came from, "-ondata")
  *	and handleObj (the handle, or NULL for none).
  *
+ *	A NULL prefix (an unset callback option) calls nothing: the args
+ *	are only released.
+ *
  * Results:
- *	The Tcl result code of the call.
+ *	The Tcl result code of the call (TCL_OK for a NULL prefix).
  *
  * Side effects:
  *	Whatever the callback does. An error (or break, continue, return)
@@ -70,13 +93,14 @@ CourierCallPrefix(
     int slowMs = atomic_load_explicit(&slowCallbackMs, memory_order_relaxed);
     uint64_t start = 0;
 
+    if (prefixPtr == NULL) {
+	ReleaseArgs(objc, args);
+	return TCL_OK;
+    }
     if (Tcl_ListObjGetElements(interp, prefixPtr, &prefixLen, &prefix)
 	    != TCL_OK) {
 	/* Callback options are checked to be lists: not expected. */
-	for (i = 0; i < objc; i++) {
-	    Tcl_IncrRefCount(args[i]);
-	    Tcl_DecrRefCount(args[i]);
-	}
+	ReleaseArgs(objc, args);
 	Tcl_BackgroundException(interp, TCL_ERROR);
 	return TCL_ERROR;
     }

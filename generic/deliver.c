@@ -38,19 +38,7 @@ CourierConnCallBack(
     int objc,
     Tcl_Obj *const args[])	/* args[0] is the handle's name. */
 {
-    int i;
-
-    if (prefixPtr != NULL) {
-	CourierCallPrefix(connPtr->interp, kind, args[0], prefixPtr, objc,
-		args);
-	return;
-    }
-
-    /* No callback: free the values made for it (a message, a reason). */
-    for (i = 0; i < objc; i++) {
-	Tcl_IncrRefCount(args[i]);
-	Tcl_DecrRefCount(args[i]);
-    }
+    CourierCallPrefix(connPtr->interp, kind, args[0], prefixPtr, objc, args);
 }
 
 /*
@@ -94,8 +82,6 @@ DecodeMessage(
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
 	    && connPtr->opts.encoding != NULL
 	    && length <= (size_t) COURIER_MAX_ENCODED_LINE) {
-	Tcl_DString ds;
-	Tcl_Obj *objPtr;
 	size_t i;
 
 	/*
@@ -112,12 +98,7 @@ DecodeMessage(
 	if (i == length && connPtr->asciiCompatible) {
 	    return Tcl_NewStringObj((const char *) bytes, (int) length);
 	}
-	Tcl_ExternalToUtfDString(connPtr->opts.encoding, (const char *) bytes,
-		(int) length, &ds);
-	objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds),
-		Tcl_DStringLength(&ds));
-	Tcl_DStringFree(&ds);
-	return objPtr;
+	return CourierDecodeBytes(connPtr->opts.encoding, bytes, length);
     }
     return Tcl_NewByteArrayObj(bytes, (int) length);
 }

@@ -31,17 +31,14 @@ UdpCallBack(
     int i;
 
     assert(objc < 4);
+    if (udpPtr->handle.closed) {
+	/* Free what was made for the call. */
+	CourierCallPrefix(udpPtr->handle.interp, kind, NULL, NULL, objc, args);
+	return;
+    }
     objv[0] = udpPtr->handle.nameObj;
     for (i = 0; i < objc; i++) {
 	objv[i + 1] = args[i];
-    }
-    if (prefixPtr == NULL || udpPtr->handle.closed) {
-	/* Free what was made for the call. */
-	for (i = 1; i <= objc; i++) {
-	    Tcl_IncrRefCount(objv[i]);
-	    Tcl_DecrRefCount(objv[i]);
-	}
-	return;
     }
     CourierCallPrefix(udpPtr->handle.interp, kind, udpPtr->handle.nameObj,
 	    prefixPtr, objc + 1, objv);
@@ -75,26 +72,6 @@ PeerHost(
     return udpPtr->lastHostObj;
 }
 
-static Tcl_Obj *
-DecodePayload(
-    Udp *udpPtr,
-    const unsigned char *bytes,
-    size_t length)
-{
-    if (udpPtr->opts.encoding != NULL) {
-	Tcl_DString ds;
-	Tcl_Obj *objPtr;
-
-	Tcl_ExternalToUtfDString(udpPtr->opts.encoding,
-		(const char *) bytes, (int) length, &ds);
-	objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds),
-		Tcl_DStringLength(&ds));
-	Tcl_DStringFree(&ds);
-	return objPtr;
-    }
-    return Tcl_NewByteArrayObj(bytes, (int) length);
-}
-
 static void
 UdpDeliver(
     void *ownerData,
@@ -110,8 +87,8 @@ UdpDeliver(
 	memcpy(&peer, msgPtr->data, sizeof(peer));
 	udpPtr->datagramsIn++;
 	udpPtr->bytesIn += msgPtr->size - sizeof(peer);
-	args[0] = DecodePayload(udpPtr, msgPtr->data + sizeof(peer),
-		msgPtr->size - sizeof(peer));
+	args[0] = CourierDecodeBytes(udpPtr->opts.encoding,
+		msgPtr->data + sizeof(peer), msgPtr->size - sizeof(peer));
 	args[1] = PeerHost(udpPtr, &peer);
 	args[2] = Tcl_NewIntObj(peer.port);
 	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 3, args);
@@ -127,7 +104,8 @@ UdpDeliver(
 	    memcpy(&n, p, 4);
 	    memcpy(&peer, p + 4, sizeof(peer));
 	    assert(p + 4 + sizeof(peer) + n <= end);
-	    triple[0] = DecodePayload(udpPtr, p + 4 + sizeof(peer), n);
+	    triple[0] = CourierDecodeBytes(udpPtr->opts.encoding,
+		    p + 4 + sizeof(peer), n);
 	    triple[1] = PeerHost(udpPtr, &peer);
 	    triple[2] = Tcl_NewIntObj(peer.port);
 	    Tcl_ListObjAppendElement(NULL, listObj,

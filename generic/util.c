@@ -4,7 +4,7 @@
  *	The small helpers every part of Courier uses, in the thread of the
  *	interpreter they are given (CourierPanicOutOfMemory: any thread):
  *	errors with an -errorcode, the out-of-memory panic, reading a
- *	bounded integer, and the list of resources an interpreter owns (the
+ *	bounded integer, received bytes as a Tcl value, and the list of resources an interpreter owns (the
  *	CourierInterp itself is courier.c's; CourierCallPrefix, which keeps
  *	the per-thread counts of slow callbacks, is callback.c's).
  */
@@ -295,4 +295,38 @@ CourierGetPositiveWide(
     }
     *valuePtr = value;
     return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierDecodeBytes --
+ *
+ *	Received bytes (a message, a datagram) as a Tcl value: a string
+ *	decoded through encoding, or a byte array when encoding is NULL
+ *	(binary). length fits an int (the callers bound their messages).
+ *
+ * Results:
+ *	A new Tcl_Obj with no reference.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_Obj *
+CourierDecodeBytes(
+    Tcl_Encoding encoding,
+    const unsigned char *bytes,
+    size_t length)
+{
+    Tcl_DString ds;
+    Tcl_Obj *objPtr;
+
+    if (encoding == NULL) {
+	return Tcl_NewByteArrayObj(bytes, (int) length);
+    }
+    Tcl_ExternalToUtfDString(encoding, (const char *) bytes, (int) length,
+	    &ds);
+    objPtr = Tcl_NewStringObj(Tcl_DStringValue(&ds), Tcl_DStringLength(&ds));
+    Tcl_DStringFree(&ds);
+    return objPtr;
 }
