@@ -22,9 +22,6 @@ typedef struct SlowStats {
 
 static Tcl_ThreadDataKey slowStatsKey;
 
-/* courier::configure -slowcallback, in milliseconds (0: off). */
-static atomic_int slowCallbackMs = 0;
-
 static void	ReleaseArgs(int objc, Tcl_Obj *const args[]);
 static void	ReportSlowCallback(Tcl_Interp *interp, const char *kind,
 		    Tcl_Obj *handleObj, Tcl_Obj *prefixPtr, uint64_t ns);
@@ -90,7 +87,7 @@ CourierCallPrefix(
 {
     Tcl_Obj **prefix, *stackObjv[16], **objv = stackObjv;
     int prefixLen, n, i, code;
-    int slowMs = atomic_load_explicit(&slowCallbackMs, memory_order_relaxed);
+    long slowMs = CourierSetting(COURIER_SETTING_SLOWCALLBACK);
     uint64_t start = 0;
 
     if (prefixPtr == NULL) {
@@ -219,30 +216,6 @@ ReportSlowCallback(
 	    Tcl_DecrRefCount(lineObj);
 	}
     }
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * CourierSetSlowCallback, CourierGetSlowCallback --
- *
- *	courier::configure -slowcallback: the threshold in milliseconds
- *	above which a callback is reported (0: off), for every thread.
- *
- *----------------------------------------------------------------------
- */
-
-void
-CourierSetSlowCallback(
-    int ms)
-{
-    atomic_store(&slowCallbackMs, ms);
-}
-
-int
-CourierGetSlowCallback(void)
-{
-    return atomic_load(&slowCallbackMs);
 }
 
 /*

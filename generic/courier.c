@@ -538,6 +538,18 @@ ThreadsObjCmd(
  *----------------------------------------------------------------------
  */
 
+/*
+ * courierSettings --
+ *	The process-wide settings (courierInt.h), with their defaults.
+ */
+
+atomic_long courierSettings[COURIER_SETTINGS] = {
+    [COURIER_SETTING_BUDGET] = 4000,
+    [COURIER_SETTING_INBOXSPIN] = 50,
+    [COURIER_SETTING_IOSPIN] = 50,
+    [COURIER_SETTING_SLOWCALLBACK] = 0
+};
+
 static int
 ConfigureObjCmd(
     ClientData clientData,
@@ -546,18 +558,20 @@ ConfigureObjCmd(
     Tcl_Obj *const objv[])
 {
     typedef struct GlobalOptions {
-	Tcl_WideInt budget, inboxspin, iospin, iothreads, slowcallback;
+	Tcl_WideInt settings[COURIER_SETTINGS];	/* courierSettings' */
+	Tcl_WideInt iothreads;
 	Tcl_Obj *onslow;
     } GlobalOptions;
+#define SETTING_FIELD(id) offsetof(GlobalOptions, settings[(id)])
     static const CourierOptSpec specs[] = {
 	{.name = "-budget", .type = COURIER_OPT_WIDE,
-	    .offset = offsetof(GlobalOptions, budget), .min = 100,
+	    .offset = SETTING_FIELD(COURIER_SETTING_BUDGET), .min = 100,
 	    .max = 1000000},
 	{.name = "-inboxspin", .type = COURIER_OPT_WIDE,
-	    .offset = offsetof(GlobalOptions, inboxspin), .min = 0,
+	    .offset = SETTING_FIELD(COURIER_SETTING_INBOXSPIN), .min = 0,
 	    .max = 1000},
 	{.name = "-iospin", .type = COURIER_OPT_WIDE,
-	    .offset = offsetof(GlobalOptions, iospin), .min = 0,
+	    .offset = SETTING_FIELD(COURIER_SETTING_IOSPIN), .min = 0,
 	    .max = 1000},
 	{.name = "-iothreads", .type = COURIER_OPT_WIDE,
 	    .offset = offsetof(GlobalOptions, iothreads), .min = 1,
@@ -565,24 +579,24 @@ ConfigureObjCmd(
 	{.name = "-onslow", .type = COURIER_OPT_PREFIX,
 	    .offset = offsetof(GlobalOptions, onslow)},
 	{.name = "-slowcallback", .type = COURIER_OPT_WIDE,
-	    .offset = offsetof(GlobalOptions, slowcallback), .min = 0,
+	    .offset = SETTING_FIELD(COURIER_SETTING_SLOWCALLBACK), .min = 0,
 	    .max = 3600000},
 	{.name = NULL}
     };
+#undef SETTING_FIELD
     GlobalOptions o, was;
     CourierOptTable table = {specs, &o};
     CourierInterp *cinterpPtr = CourierGetInterp(interp);
-    int code;
+    int code, i;
 
     (void) clientData;
     if (cinterpPtr == NULL) {
 	return TCL_ERROR;
     }
-    o.budget = CourierInboxGetBudget();
-    o.inboxspin = CourierInboxGetSpin();
-    o.iospin = CourierIoGetSpin();
+    for (i = 0; i < COURIER_SETTINGS; i++) {
+	o.settings[i] = CourierSetting(i);
+    }
     o.iothreads = CourierIoGetThreadCount();
-    o.slowcallback = CourierGetSlowCallback();
     o.onslow = cinterpPtr->onSlow;
     if (o.onslow != NULL) {
 	Tcl_IncrRefCount(o.onslow);	/* The record's own reference. */
@@ -607,17 +621,10 @@ ConfigureObjCmd(
 	CourierOptStoreObj(&cinterpPtr->onSlow, o.onslow);
     }
     CourierOptStoreObj(&o.onslow, NULL);
-    if (o.slowcallback != was.slowcallback) {
-	CourierSetSlowCallback((int) o.slowcallback);
-    }
-    if (o.budget != was.budget) {
-	CourierInboxSetBudget((long) o.budget);
-    }
-    if (o.inboxspin != was.inboxspin) {
-	CourierInboxSetSpin((unsigned) o.inboxspin);
-    }
-    if (o.iospin != was.iospin) {
-	CourierIoSetSpin((unsigned) o.iospin);
+    for (i = 0; i < COURIER_SETTINGS; i++) {
+	if (o.settings[i] != was.settings[i]) {
+	    atomic_store(&courierSettings[i], (long) o.settings[i]);
+	}
     }
     if (o.iothreads != was.iothreads) {
 	CourierIoSetThreadCount((int) o.iothreads);

@@ -11,6 +11,7 @@
 
 #include <tcl.h>
 #include <uv.h>
+#include <stdatomic.h>
 
 #ifndef MODULE_SCOPE
 #define MODULE_SCOPE extern __attribute__((__visibility__("hidden")))
@@ -75,6 +76,32 @@ struct CourierResource {
     void (*closeProc)(CourierResource *resPtr);	/* Must call
 						 * CourierResourceForget. */
 };
+
+/*
+ * courier.c: the process-wide settings of courier::configure, shared by
+ * every thread: set by the command in any interpreter's thread, read
+ * (CourierSetting) wherever they take effect.
+ */
+
+enum {
+    COURIER_SETTING_BUDGET,	/* -budget: a drain slice's time, in µs
+				 * (drain.c). */
+    COURIER_SETTING_INBOXSPIN,	/* -inboxspin: the longest spin of a Tcl
+				 * thread for its next message, in µs;
+				 * 0: never (drain.c). */
+    COURIER_SETTING_IOSPIN,	/* -iospin: the longest spin of an I/O
+				 * thread for a reply, in µs; 0: never
+				 * (io.c). */
+    COURIER_SETTING_SLOWCALLBACK,	/* -slowcallback: callbacks longer
+				 * than this many ms are reported; 0: off
+				 * (callback.c). */
+    COURIER_SETTINGS
+};
+
+MODULE_SCOPE atomic_long courierSettings[COURIER_SETTINGS];
+
+#define CourierSetting(id) \
+    atomic_load_explicit(&courierSettings[(id)], memory_order_relaxed)
 
 /* Per-interpreter state: the assoc data "courier". */
 struct CourierInterp {
@@ -168,8 +195,6 @@ MODULE_SCOPE int	CourierCallPrefix(Tcl_Interp *interp,
 			    const char *kind, Tcl_Obj *handleObj,
 			    Tcl_Obj *prefixPtr, int objc,
 			    Tcl_Obj *const args[]);
-MODULE_SCOPE void	CourierSetSlowCallback(int ms);
-MODULE_SCOPE int	CourierGetSlowCallback(void);
 MODULE_SCOPE void	CourierSlowCallbackStats(Tcl_Obj *dictPtr, int reset);
 MODULE_SCOPE int	CourierGetPositiveWide(Tcl_Interp *interp,
 			    Tcl_Obj *objPtr, const char *option,

@@ -6,11 +6,11 @@
  *	queues drain slices (InboxSetupProc/InboxCheckProc), the wake-up
  *	event's proc (InboxDrainEventProc), the slices bounded by the time
  *	budget (InboxDrainSlice), parking until the idle handlers have run
- *	(InboxPark/InboxRearmIdleProc), the spin (InboxSpin), the stats and
- *	the budget and spin settings (courier::configure).
+ *	(InboxPark/InboxRearmIdleProc), the spin (InboxSpin) and the stats.
+ *	The budget and the spin are courier::configure's settings
+ *	(CourierSetting, courierInt.h).
  *
- *	Thread: the inbox's owner thread only, except the budget and spin
- *	settings (atomics, any thread).
+ *	Thread: the inbox's owner thread only.
  */
 
 #include "inboxInt.h"
@@ -20,9 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <assert.h>
-
-/* Drain budget in microseconds, shared by all threads. */
-static atomic_long drainBudgetUs = 4000;
 
 /*
  * How many messages are delivered between two looks at the clock while
@@ -42,9 +39,6 @@ static atomic_long drainBudgetUs = 4000;
  * events) must not stall delivery.
  */
 #define INBOX_PARK_MAX_NS (50 * 1000 * 1000)
-
-/* courier::configure -inboxspin, in microseconds, for every inbox. */
-static atomic_uint inboxSpinUs = 50;
 
 /*
  * The thread spins only while the next message usually comes within half
@@ -306,7 +300,8 @@ InboxSpin(
     CourierInbox *inboxPtr,
     int flags)
 {
-    uint64_t spinNs = (uint64_t) atomic_load(&inboxSpinUs) * 1000;
+    uint64_t spinNs =
+	    (uint64_t) CourierSetting(COURIER_SETTING_INBOXSPIN) * 1000;
     uint64_t start;
 
     if (!inboxPtr->spinArmed || spinNs == 0) {
@@ -359,7 +354,8 @@ InboxSawGap(
 {
     uint64_t postedAt = atomic_load_explicit(&inboxPtr->awakeAt,
 	    memory_order_relaxed);
-    uint64_t capNs = 2 * (uint64_t) atomic_load(&inboxSpinUs) * 1000;
+    uint64_t capNs =
+	    2 * (uint64_t) CourierSetting(COURIER_SETTING_INBOXSPIN) * 1000;
     uint64_t gap = 0;
 
     assert(inboxPtr->drainEndAt != 0);
@@ -567,7 +563,8 @@ InboxDrainSlice(
     CourierInbox *inboxPtr)
 {
     uint64_t start = uv_hrtime();
-    uint64_t budgetNs = (uint64_t) atomic_load(&drainBudgetUs) * 1000;
+    uint64_t budgetNs =
+	    (uint64_t) CourierSetting(COURIER_SETTING_BUDGET) * 1000;
     uint64_t elapsed;
     Tcl_Interp *preserved = NULL;
     CourierMsg *msgPtr;
@@ -732,7 +729,7 @@ CourierInboxStats(
     PUT("resumes", inboxPtr->resumes);
     PUT("spins", inboxPtr->spins);
     PUT("spinHits", inboxPtr->spinHits);
-    PUT("budgetUs", atomic_load(&drainBudgetUs));
+    PUT("budgetUs", CourierSetting(COURIER_SETTING_BUDGET));
 #undef PUT
 
     if (reset) {
@@ -743,41 +740,4 @@ CourierInboxStats(
 	inboxPtr->spins = inboxPtr->spinHits = inboxPtr->wakeEvents = 0;
     }
     return dictPtr;
-}
-
-/*
- * The drain budget, in microseconds, for every inbox.
- */
-
-void
-CourierInboxSetBudget(
-    long microseconds)
-{
-    assert(microseconds > 0);
-    atomic_store(&drainBudgetUs, microseconds);
-}
-
-long
-CourierInboxGetBudget(void)
-{
-    return atomic_load(&drainBudgetUs);
-}
-
-/*
- * CourierInboxSetSpin, CourierInboxGetSpin --
- *	courier::configure -inboxspin: the longest spin of a Tcl thread
- *	waiting for its next message, in microseconds (0: never spin).
- */
-
-void
-CourierInboxSetSpin(
-    unsigned microseconds)
-{
-    atomic_store(&inboxSpinUs, microseconds);
-}
-
-unsigned
-CourierInboxGetSpin(void)
-{
-    return atomic_load(&inboxSpinUs);
 }

@@ -92,10 +92,6 @@ MODULE_SCOPE size_t	CourierPortPending(CourierPort *portPtr);
 MODULE_SCOPE void	CourierPortSetHighWater(CourierPort *portPtr,
 			    size_t highWater);
 MODULE_SCOPE Tcl_Obj *	CourierInboxStats(CourierInbox *inboxPtr, int reset);
-MODULE_SCOPE void	CourierInboxSetBudget(long microseconds);
-MODULE_SCOPE long	CourierInboxGetBudget(void);
-MODULE_SCOPE void	CourierInboxSetSpin(unsigned microseconds);
-MODULE_SCOPE unsigned	CourierInboxGetSpin(void);
 
 /* Producer side: any thread. */
 MODULE_SCOPE int	CourierPortPost(CourierPort *portPtr, CourierMsg *msgPtr);

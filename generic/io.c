@@ -58,7 +58,6 @@ static int ioStarting;			/* A thread is being started, outside
 static CourierIoThread *ioThreads[IO_MAX_THREADS];	/* Guarded by ioLock. */
 static int ioCount;			/* Running threads, ioLock. */
 static int ioWanted = 1;		/* courier::configure -iothreads. */
-static atomic_uint ioSpinUs = 50;	/* courier::configure -iospin. */
 
 /* A spin that catches a reply earns this many more tries. */
 #define IO_SPIN_CREDIT 16
@@ -299,7 +298,8 @@ IoWakeup(
      */
 
     if (IoRunQueue(ioPtr) && ioPtr->spinCredit == 0 && ioPtr->postedAt != 0
-	    && sincePost < (uint64_t) atomic_load(&ioSpinUs) * 1000) {
+	    && sincePost
+		< (uint64_t) CourierSetting(COURIER_SETTING_IOSPIN) * 1000) {
 	ioPtr->spinCredit = IO_SPIN_CREDIT;
     }
 }
@@ -389,7 +389,8 @@ IoBeforePoll(
     uv_prepare_t *handle)
 {
     CourierIoThread *ioPtr = handle->data;
-    uint64_t spinNs = (uint64_t) atomic_load(&ioSpinUs) * 1000;
+    uint64_t spinNs =
+	    (uint64_t) CourierSetting(COURIER_SETTING_IOSPIN) * 1000;
     uint64_t start;
     int caught = 0;
 
@@ -435,25 +436,6 @@ CourierIoPosted(
 {
     ioPtr->posted = 1;
     ioPtr->postedAt = uv_hrtime();
-}
-
-/*
- * CourierIoSetSpin, CourierIoGetSpin --
- *	courier::configure -iospin: the longest spin, in microseconds
- *	(0: never spin).
- */
-
-void
-CourierIoSetSpin(
-    unsigned us)
-{
-    atomic_store(&ioSpinUs, us);
-}
-
-unsigned
-CourierIoGetSpin(void)
-{
-    return atomic_load(&ioSpinUs);
 }
 
 /*

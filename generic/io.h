@@ -66,7 +66,5 @@ MODULE_SCOPE void	CourierIoFreeRetired(void);
 MODULE_SCOPE int	CourierIoSetThreadCount(int count);
 MODULE_SCOPE int	CourierIoGetThreadCount(void);
 MODULE_SCOPE void	CourierIoPosted(CourierIoThread *ioPtr);
-MODULE_SCOPE void	CourierIoSetSpin(unsigned us);
-MODULE_SCOPE unsigned	CourierIoGetSpin(void);
 
 #endif /* COURIER_IO_H */
