@@ -354,12 +354,8 @@ MailboxDeliver(
     copyPtr = CourierMsgAlloc(msgPtr->size);
     copyPtr->kind = msgPtr->kind;
     memcpy(copyPtr->data, msgPtr->data, msgPtr->size);
-    if (actorPtr->heldTail != NULL) {
-	actorPtr->heldTail->next = copyPtr;
-    } else {
-	actorPtr->heldHead = copyPtr;
-    }
-    actorPtr->heldTail = copyPtr;
+    COURIER_QUEUE_APPEND(actorPtr->heldHead, actorPtr->heldTail, copyPtr,
+	    next);
 }
 
 /*

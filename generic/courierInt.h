@@ -56,6 +56,27 @@
     } while (0)
 
 /*
+ * Queues: singly linked lists with a head and a tail pointer kept by their
+ * owner, linked through the field named link (NULL at the end). APPEND
+ * adds elemPtr at the end; APPEND_CHAIN adds a chain firstPtr...lastPtr
+ * already linked, whose last link is NULL. The caller holds whatever lock
+ * guards the queue. Arguments are evaluated more than once.
+ */
+
+#define COURIER_QUEUE_APPEND_CHAIN(head, tail, firstPtr, lastPtr, link) \
+    do {								\
+	if ((tail) != NULL) {						\
+	    (tail)->link = (firstPtr);					\
+	} else {							\
+	    (head) = (firstPtr);					\
+	}								\
+	(tail) = (lastPtr);						\
+    } while (0)
+
+#define COURIER_QUEUE_APPEND(head, tail, elemPtr, link) \
+    COURIER_QUEUE_APPEND_CHAIN(head, tail, elemPtr, elemPtr, link)
+
+/*
  * A resource is anything an interpreter owns that must be shut down when
  * the interpreter is deleted or its thread exits: connections (TCP and
  * child processes), servers, actors and actor clients, pending lookups,

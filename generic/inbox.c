@@ -218,12 +218,9 @@ CourierInboxTakeIncoming(
     CourierInbox *inboxPtr)
 {
     if (inboxPtr->incomingHead != NULL) {
-	if (inboxPtr->backlogTail != NULL) {
-	    inboxPtr->backlogTail->next = inboxPtr->incomingHead;
-	} else {
-	    inboxPtr->backlogHead = inboxPtr->incomingHead;
-	}
-	inboxPtr->backlogTail = inboxPtr->incomingTail;
+	COURIER_QUEUE_APPEND_CHAIN(inboxPtr->backlogHead,
+		inboxPtr->backlogTail, inboxPtr->incomingHead,
+		inboxPtr->incomingTail, next);
 	inboxPtr->backlogCount += inboxPtr->incomingCount;
 	inboxPtr->incomingHead = inboxPtr->incomingTail = NULL;
 	inboxPtr->incomingCount = 0;
@@ -529,12 +526,8 @@ CourierPortPostChain(
 	CourierMsgFreeChain(headPtr);
 	return COURIER_POST_CLOSED;
     }
-    if (inboxPtr->incomingTail != NULL) {
-	inboxPtr->incomingTail->next = headPtr;
-    } else {
-	inboxPtr->incomingHead = headPtr;
-    }
-    inboxPtr->incomingTail = tailPtr;
+    COURIER_QUEUE_APPEND_CHAIN(inboxPtr->incomingHead,
+	    inboxPtr->incomingTail, headPtr, tailPtr, next);
     inboxPtr->incomingCount += count;
     inboxPtr->posted += count;
     portPtr->refCount += count;

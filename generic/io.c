@@ -259,12 +259,7 @@ CourierIoSubmit(
 	return;
     }
     wake = (ioPtr->queueHead == NULL);
-    if (ioPtr->queueTail != NULL) {
-	ioPtr->queueTail->next = cmdPtr;
-    } else {
-	ioPtr->queueHead = cmdPtr;
-    }
-    ioPtr->queueTail = cmdPtr;
+    COURIER_QUEUE_APPEND(ioPtr->queueHead, ioPtr->queueTail, cmdPtr, next);
     atomic_store(&ioPtr->queued, 1);
     uv_mutex_unlock(&ioPtr->queueLock);
 
@@ -451,12 +446,7 @@ CourierIoAfterBatch(
     CourierIoCmd *cmdPtr)
 {
     cmdPtr->next = NULL;
-    if (ioPtr->afterTail != NULL) {
-	ioPtr->afterTail->next = cmdPtr;
-    } else {
-	ioPtr->afterHead = cmdPtr;
-    }
-    ioPtr->afterTail = cmdPtr;
+    COURIER_QUEUE_APPEND(ioPtr->afterHead, ioPtr->afterTail, cmdPtr, next);
 }
 
 uv_loop_t *
@@ -532,12 +522,8 @@ CourierIoStopAll(void)
 
 	/* The stop command is the last one the thread will ever take. */
 	uv_mutex_lock(&ioPtr->queueLock);
-	if (ioPtr->queueTail != NULL) {
-	    ioPtr->queueTail->next = cmdPtr;
-	} else {
-	    ioPtr->queueHead = cmdPtr;
-	}
-	ioPtr->queueTail = cmdPtr;
+	COURIER_QUEUE_APPEND(ioPtr->queueHead, ioPtr->queueTail, cmdPtr,
+		next);
 	ioPtr->stopped = 1;
 	uv_mutex_unlock(&ioPtr->queueLock);
 	uv_async_send(&ioPtr->wakeup);

@@ -158,12 +158,7 @@ CourierResolve(
 	ReqFree(reqPtr);
 	return UV_EAGAIN;
     }
-    if (queueTail != NULL) {
-	queueTail->nextPtr = reqPtr;
-    } else {
-	queueHead = reqPtr;
-    }
-    queueTail = reqPtr;
+    COURIER_QUEUE_APPEND(queueHead, queueTail, reqPtr, nextPtr);
     uv_cond_signal(&resolverWork);
     uv_mutex_unlock(&resolverLock);
     return 0;

@@ -265,12 +265,8 @@ IoUdpRecv(
 	memcpy(msgPtr->data, &peer, sizeof(peer));
 	memcpy(msgPtr->data + sizeof(peer), bufPtr->base, (size_t) nread);
 	msgPtr->next = NULL;
-	if (udpPtr->pendTail != NULL) {
-	    udpPtr->pendTail->next = msgPtr;
-	} else {
-	    udpPtr->pendHead = msgPtr;
-	}
-	udpPtr->pendTail = msgPtr;
+	COURIER_QUEUE_APPEND(udpPtr->pendHead, udpPtr->pendTail, msgPtr,
+		next);
     }
     uv_check_start(&udpPtr->flush, IoUdpFlush);
 }
