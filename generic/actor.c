@@ -185,10 +185,13 @@ CourierActorUnref(
 /*
  *----------------------------------------------------------------------
  *
- * RegistryFind, CourierActorRegistryRemove --
+ * RegistryFind, CourierActorRegistryAll, CourierActorRegistryRemove --
  *
  *	The process-wide list of actors by name. Find accepts a name or a
- *	handle and returns the actor with a reference added, or NULL.
+ *	handle and returns the actor with a reference added, or NULL. All
+ *	returns every actor, oldest first, in a malloc'ed array (NULL when
+ *	there is none) and its length in *countPtr, each with a reference
+ *	added: the caller unrefs each and frees the array.
  *
  *----------------------------------------------------------------------
  */
@@ -213,6 +216,36 @@ RegistryFind(
     }
     uv_mutex_unlock(&courierActorRegistryLock);
     return actorPtr;
+}
+
+Actor **
+CourierActorRegistryAll(
+    size_t *countPtr)
+{
+    Actor *actorPtr, **actors = NULL;
+    size_t count = 0, i;
+
+    uv_once(&courierActorRegistryOnce, CourierActorRegistryInit);
+    uv_mutex_lock(&courierActorRegistryLock);
+    for (actorPtr = courierActorRegistry; actorPtr != NULL;
+	    actorPtr = actorPtr->nextPtr) {
+	count++;
+    }
+    if (count > 0) {
+	actors = malloc(count * sizeof(*actors));
+	if (actors == NULL) {
+	    CourierPanicOutOfMemory(count * sizeof(*actors));
+	}
+    }
+    i = count;				/* The registry is newest first. */
+    for (actorPtr = courierActorRegistry; actorPtr != NULL;
+	    actorPtr = actorPtr->nextPtr) {
+	CourierActorRef(actorPtr);
+	actors[--i] = actorPtr;
+    }
+    uv_mutex_unlock(&courierActorRegistryLock);
+    *countPtr = count;
+    return actors;
 }
 
 void
@@ -407,33 +440,20 @@ ActorObjCmd(
     }
     if (index == SC_NAMES) {
 	Tcl_Obj *listPtr;
-	char (*handles)[sizeof(actorPtr->handle)] = NULL;
-	size_t n = 0, cap = 0;
+	Actor **actors;
+	size_t n, i;
 
 	if (objc != 2) {
 	    return CourierUsage(interp, 2, objv, NULL);
 	}
-
-	/* Copy under the lock, make Tcl objects after it. */
-	uv_mutex_lock(&courierActorRegistryLock);
-	for (actorPtr = courierActorRegistry; actorPtr != NULL;
-		actorPtr = actorPtr->nextPtr) {
-	    if (n == cap) {
-		cap = cap ? 2 * cap : 16;
-		handles = realloc(handles, cap * sizeof(*handles));
-		if (handles == NULL) {
-		    CourierPanicOutOfMemory(cap * sizeof(*handles));
-		}
-	    }
-	    memcpy(handles[n++], actorPtr->handle, sizeof(*handles));
-	}
-	uv_mutex_unlock(&courierActorRegistryLock);
+	actors = CourierActorRegistryAll(&n);
 	listPtr = Tcl_NewListObj(0, NULL);
-	while (n > 0) {			/* Oldest first. */
+	for (i = 0; i < n; i++) {
 	    Tcl_ListObjAppendElement(NULL, listPtr,
-		    Tcl_NewStringObj(handles[--n], -1));
+		    Tcl_NewStringObj(actors[i]->handle, -1));
+	    CourierActorUnref(actors[i]);
 	}
-	free(handles);
+	free(actors);
 	Tcl_SetObjResult(interp, listPtr);
 	return TCL_OK;
     }

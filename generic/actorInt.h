@@ -186,6 +186,7 @@ MODULE_SCOPE int	CourierActorHandleObjCmd(ClientData clientData,
 			    Tcl_Interp *interp, int objc,
 			    Tcl_Obj *const objv[]);
 MODULE_SCOPE void	CourierActorRef(Actor *actorPtr);
+MODULE_SCOPE Actor **	CourierActorRegistryAll(size_t *countPtr);
 MODULE_SCOPE void	CourierActorRegistryInit(void);
 MODULE_SCOPE void	CourierActorRegistryRemove(Actor *actorPtr);
 MODULE_SCOPE void	CourierActorUnref(Actor *actorPtr);

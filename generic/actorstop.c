@@ -189,28 +189,14 @@ CourierActorStopOwned(
 void
 CourierActorExiting(void)
 {
-    Actor *actorPtr, **actors = NULL;
-    size_t n = 0, cap = 0, i;
+    Actor *actorPtr, **actors;
+    size_t n, i;
 
-    uv_once(&courierActorRegistryOnce, CourierActorRegistryInit);
     atomic_store(&exitDeadline,
 	    uv_hrtime() + (uint64_t) COURIER_EXIT_WAIT_MS * 1000000);
 
-    /* Take references under the lock; stop them after it. */
-    uv_mutex_lock(&courierActorRegistryLock);
-    for (actorPtr = courierActorRegistry; actorPtr != NULL;
-	    actorPtr = actorPtr->nextPtr) {
-	if (n == cap) {
-	    cap = cap ? 2 * cap : 16;
-	    actors = realloc(actors, cap * sizeof(*actors));
-	    if (actors == NULL) {
-		CourierPanicOutOfMemory(cap * sizeof(*actors));
-	    }
-	}
-	CourierActorRef(actorPtr);
-	actors[n++] = actorPtr;
-    }
-    uv_mutex_unlock(&courierActorRegistryLock);
+    /* Take references under the registry's lock; stop them after it. */
+    actors = CourierActorRegistryAll(&n);
     for (i = 0; i < n; i++) {
 	int started;
 
