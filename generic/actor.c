@@ -584,13 +584,12 @@ ActorCreate(
 	}
 	i = 3;
     }
-    if (CourierOptParse(interp, &table, 1, objc - i, objv + i, 0,
-	    usage) != TCL_OK) {
-	CourierOptRelease(actorOptionSpecs, &o);
-	return TCL_ERROR;
-    }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+    if (CourierOptParse(interp, &table, 1, objc - i, objv + i, 0,
+	    usage) != TCL_OK) {
 	CourierOptRelease(actorOptionSpecs, &o);
 	return TCL_ERROR;
     }

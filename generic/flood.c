@@ -84,7 +84,9 @@ typedef struct FloodOptions {
 
 static const CourierOptSpec floodOptionSpecs[] = {
     {.name = "-command", .type = COURIER_OPT_COMMAND,
-	.offset = FLOOD_FIELD(command)},
+	.offset = FLOOD_FIELD(command),
+	.required = "courier::test::flood needs a command prefix to deliver "
+	    "messages to"},
     {.name = "-count", .type = COURIER_OPT_WIDE,
 	.offset = FLOOD_FIELD(count), .min = 0, .max = (Tcl_WideInt) 1 << 62},
     {.name = "-maxpending", .type = COURIER_OPT_WIDE,
@@ -134,19 +136,12 @@ CourierFloodObjCmd(
 		"?-count N? ?-size B? ?-maxpending bytes? ?-ondone cmd? "
 		"-command cmd\"");
     }
-    if (CourierOptParse(interp, &table, 1, objc - 1, objv + 1, 0,
-	    NULL) != TCL_OK) {
-	CourierOptRelease(floodOptionSpecs, &own);
-	return TCL_ERROR;
-    }
-    if (own.command == NULL) {
-	CourierOptRelease(floodOptionSpecs, &own);
-	return CourierError(interp, "USAGE", "-command",
-		"missing -command: courier::test::flood needs a command "
-		"prefix to deliver messages to");
-    }
     cinterpPtr = CourierGetInterp(interp);
     if (cinterpPtr == NULL) {
+	return TCL_ERROR;
+    }
+    if (CourierOptParse(interp, &table, 1, objc - 1, objv + 1, 0,
+	    NULL) != TCL_OK) {
 	CourierOptRelease(floodOptionSpecs, &own);
 	return TCL_ERROR;
     }

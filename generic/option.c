@@ -329,12 +329,13 @@ ParseValue(
  *
  * CourierOptParse --
  *
- *	Applies "-option value ..." to the tables' records, in order.
+ *	Applies "-option value ..." to the tables' records, in order, then
+ *	checks that every required option (not hidden) has a value.
  *
  * Results:
  *	TCL_OK, or TCL_ERROR with a message and error code: an unknown
  *	option, a missing value (with ": should be "usage"" appended when
- *	usage is given), or a bad value.
+ *	usage is given), a bad value, or a required option missing.
  *
  * Side effects:
  *	On error the records may hold some of the new values: callers
@@ -376,6 +377,17 @@ CourierOptParse(
 	if (ParseValue(interp, specPtr, objv[i + 1],
 		FIELD(record, specPtr)) != TCL_OK) {
 	    return TCL_ERROR;
+	}
+    }
+    for (i = 0; i < ntables; i++) {
+	const CourierOptSpec *specPtr;
+
+	for (specPtr = tables[i].specs; specPtr->name != NULL; specPtr++) {
+	    if (specPtr->required != NULL && !(specPtr->flags & hide)
+		    && *(Tcl_Obj **) FIELD(tables[i].record, specPtr) == NULL) {
+		return CourierError(interp, "USAGE", specPtr->name,
+			"missing %s: %s", specPtr->name, specPtr->required);
+	    }
 	}
     }
     return TCL_OK;

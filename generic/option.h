@@ -16,6 +16,7 @@
  *
  *	  bad option "-x": must be -a, -b, or -c          {COURIER OPTION -x}
  *	  value for "-a" missing                          {COURIER USAGE}
+ *	  missing -a: <what the spec says it is for>      {COURIER USAGE -a}
  *	  bad value "v" for -a: expected <what the spec says>
  *	                                                  {COURIER VALUE -a}
  *
@@ -93,6 +94,10 @@ struct CourierOptSpec {
 				 * expected a, b or c. */
     const char *expected;	/* PREFIX, CUSTOM: what the error says was
 				 * expected; NULL for the default. */
+    const char *required;	/* STRING, PREFIX, COMMAND: not NULL for an
+				 * option that must be given (its field is
+				 * NULL otherwise); the error says "missing
+				 * -name: " and this. */
     CourierOptParseProc *parseProc;	/* CUSTOM only. */
     CourierOptGetProc *getProc;		/* CUSTOM only. */
     CourierOptFreeProc *freeProc;	/* CUSTOM, optional. */

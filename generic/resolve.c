@@ -49,7 +49,9 @@ typedef struct ResolveOptions {
 
 static const CourierOptSpec resolveOptionSpecs[] = {
     {.name = "-command", .type = COURIER_OPT_COMMAND,
-	.offset = offsetof(ResolveOptions, command)},
+	.offset = offsetof(ResolveOptions, command),
+	.required = "courier::resolve delivers its answer to a command "
+	    "prefix"},
     {.name = "-family", .type = COURIER_OPT_CUSTOM,
 	.offset = offsetof(ResolveOptions, family),
 	.parseProc = CourierOptParseFamily},
@@ -84,18 +86,12 @@ CourierResolveObjCmd(
 	return CourierUsage(interp, 1, objv,
 		"host ?-family any|inet|inet6? -command cmd");
     }
-    if (CourierOptParse(interp, &table, 1, objc - 2, objv + 2, 0,
-	    NULL) != TCL_OK) {
-	CourierOptRelease(resolveOptionSpecs, &own);
-	return TCL_ERROR;
-    }
-    if (own.command == NULL) {
-	return CourierError(interp, "USAGE", "-command",
-		"missing -command: courier::resolve delivers its answer to "
-		"a command prefix");
-    }
     if (CourierCheckHost(interp, Tcl_GetString(objv[1])) != TCL_OK
 	    || (cinterpPtr = CourierGetInterp(interp)) == NULL) {
+	return TCL_ERROR;
+    }
+    if (CourierOptParse(interp, &table, 1, objc - 2, objv + 2, 0,
+	    NULL) != TCL_OK) {
 	CourierOptRelease(resolveOptionSpecs, &own);
 	return TCL_ERROR;
     }
