@@ -146,20 +146,17 @@ typedef struct WriteCmd {
 /* stream.c: the struct and the commands, any thread. */
 MODULE_SCOPE Conn *	CourierConnAlloc(CourierIoThread *ioPtr);
 MODULE_SCOPE ConnCmd *	CourierConnCmdNew(Conn *connPtr,
-			    void (*runProc)(CourierIoThread *, CourierIoCmd *));
+			    CourierIoRunProc *runProc);
 MODULE_SCOPE void	CourierConnCmdDone(ConnCmd *ccPtr);
-MODULE_SCOPE void	CourierConnCmdDiscard(CourierIoCmd *cmdPtr);
+MODULE_SCOPE CourierIoDiscardProc CourierConnCmdDiscard;
 MODULE_SCOPE void	CourierConnSubmit(Conn *connPtr,
-			    void (*runProc)(CourierIoThread *, CourierIoCmd *));
+			    CourierIoRunProc *runProc);
 
 /* stream.c: what the I/O thread runs for the Tcl half. */
 MODULE_SCOPE void	CourierConnIoAbort(CourierIoObject *objPtr);
-MODULE_SCOPE void	CourierConnIoClose(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoPause(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoConfigure(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE CourierIoRunProc CourierConnIoClose;
+MODULE_SCOPE CourierIoRunProc CourierConnIoPause;
+MODULE_SCOPE CourierIoRunProc CourierConnIoConfigure;
 
 /* stream.c: the byte stream, for tcp.c, process.c and streamwrite.c (I/O
  * thread). */
@@ -175,26 +172,20 @@ MODULE_SCOPE void	CourierStreamIoConfig(Conn *connPtr,
 MODULE_SCOPE void	CourierStreamStartReading(Conn *connPtr);
 
 /* streamwrite.c: writes and half-close (I/O thread). */
-MODULE_SCOPE void	CourierConnIoWrite(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoWriteDiscard(CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoShutdown(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE CourierIoRunProc CourierConnIoWrite;
+MODULE_SCOPE CourierIoDiscardProc CourierConnIoWriteDiscard;
+MODULE_SCOPE CourierIoRunProc CourierConnIoShutdown;
 MODULE_SCOPE void	CourierStreamFlushEarly(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamMaybeFinish(Conn *connPtr);
 
 /* tcp.c: the connect and start commands (I/O thread). */
-MODULE_SCOPE void	CourierConnIoConnect(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoStart(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE CourierIoRunProc CourierConnIoConnect;
+MODULE_SCOPE CourierIoRunProc CourierConnIoStart;
 
 /* process.c: a child's commands (I/O thread) and its Tcl half. */
-MODULE_SCOPE void	CourierConnIoSpawn(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoSpawnDiscard(CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierConnIoKill(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE CourierIoRunProc CourierConnIoSpawn;
+MODULE_SCOPE CourierIoDiscardProc CourierConnIoSpawnDiscard;
+MODULE_SCOPE CourierIoRunProc CourierConnIoKill;
 MODULE_SCOPE void	CourierProcessSubmitKill(Conn *connPtr, int signum);
 MODULE_SCOPE void	CourierProcessExited(Conn *connPtr,
 			    CourierMsg *msgPtr);

@@ -218,8 +218,8 @@ IoThreadMain(
 void *
 CourierIoCmdNew(
     size_t size,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-    void (*discardProc)(CourierIoCmd *))
+    CourierIoRunProc *runProc,
+    CourierIoDiscardProc *discardProc)
 {
     CourierIoCmd *cmdPtr;
 

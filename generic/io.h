@@ -21,18 +21,20 @@
 typedef struct CourierIoThread CourierIoThread;
 typedef struct CourierIoCmd CourierIoCmd;
 
+/*
+ * A command's run procedure runs in the I/O thread and owns the command
+ * from then on (frees it, or keeps it as a libuv request and frees it
+ * later). Its discard procedure is called instead, in any thread, for a
+ * command that will never run because its I/O thread has stopped, and
+ * must free it.
+ */
+typedef void (CourierIoRunProc)(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
+typedef void (CourierIoDiscardProc)(CourierIoCmd *cmdPtr);
+
 struct CourierIoCmd {
     CourierIoCmd *next;
-    /*
-     * Runs in the I/O thread; owns the command from then on (frees it,
-     * or keeps it as a libuv request and frees it later).
-     */
-    void (*runProc)(CourierIoThread *ioPtr, CourierIoCmd *cmdPtr);
-    /*
-     * Called instead of runProc, in any thread, for a command that will
-     * never run because its I/O thread has stopped. Must free it.
-     */
-    void (*discardProc)(CourierIoCmd *cmdPtr);
+    CourierIoRunProc *runProc;
+    CourierIoDiscardProc *discardProc;
     /*
      * Data a Tcl callback sends, often in answer to what the I/O thread
      * just delivered: what the I/O thread's spin waits for.
@@ -52,8 +54,8 @@ typedef struct CourierIoObject {
 
 MODULE_SCOPE CourierIoThread *CourierIoPick(Tcl_Interp *interp);
 MODULE_SCOPE void *	CourierIoCmdNew(size_t size,
-			    void (*runProc)(CourierIoThread *, CourierIoCmd *),
-			    void (*discardProc)(CourierIoCmd *));
+			    CourierIoRunProc *runProc,
+			    CourierIoDiscardProc *discardProc);
 MODULE_SCOPE void	CourierIoSubmit(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierIoAfterBatch(CourierIoThread *ioPtr,

@@ -143,15 +143,12 @@ typedef struct UdpSendCmd {
 MODULE_SCOPE void	CourierUdpUnref(Udp *udpPtr);
 MODULE_SCOPE UdpCmd *	CourierUdpCmdNew(Udp *udpPtr, int op);
 MODULE_SCOPE void	CourierUdpCmdDone(UdpCmd *ucPtr, int result);
-MODULE_SCOPE void	CourierUdpCmdDiscard(CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierUdpIoOpen(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierUdpIoOpenDiscard(CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierUdpIoRun(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierUdpIoSend(CourierIoThread *ioPtr,
-			    CourierIoCmd *cmdPtr);
-MODULE_SCOPE void	CourierUdpIoSendDiscard(CourierIoCmd *cmdPtr);
+MODULE_SCOPE CourierIoDiscardProc CourierUdpCmdDiscard;
+MODULE_SCOPE CourierIoRunProc CourierUdpIoOpen;
+MODULE_SCOPE CourierIoDiscardProc CourierUdpIoOpenDiscard;
+MODULE_SCOPE CourierIoRunProc CourierUdpIoRun;
+MODULE_SCOPE CourierIoRunProc CourierUdpIoSend;
+MODULE_SCOPE CourierIoDiscardProc CourierUdpIoSendDiscard;
 MODULE_SCOPE void	CourierUdpIoAbort(CourierIoObject *objPtr);
 
 /* udpdeliver.c: the handle's inbox port type (Tcl thread). */
