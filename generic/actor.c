@@ -232,10 +232,7 @@ CourierActorRegistryAll(
 	count++;
     }
     if (count > 0) {
-	actors = malloc(count * sizeof(*actors));
-	if (actors == NULL) {
-	    CourierPanicOutOfMemory(count * sizeof(*actors));
-	}
+	actors = CourierAlloc(count * sizeof(*actors));
     }
     i = count;				/* The registry is newest first. */
     for (actorPtr = courierActorRegistry; actorPtr != NULL;
@@ -608,10 +605,7 @@ ActorCreate(
     }
     Tcl_DecrRefCount(scriptPtr);
 
-    actorPtr = calloc(1, sizeof(Actor));
-    if (actorPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(Actor));
-    }
+    actorPtr = CourierAllocZero(sizeof(Actor));
     atomic_init(&actorPtr->refCount, 2);	/* Creator, thread. */
     if (o.init != NULL) {
 	actorPtr->initScript = strdup(Tcl_GetString(o.init));

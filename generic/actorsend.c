@@ -272,10 +272,7 @@ ClientGet(
     memset(clientPtr, 0, sizeof(ActorClient));
     clientPtr->interp = interp;
     Tcl_InitHashTable(&clientPtr->pending, TCL_ONE_WORD_KEYS);
-    channelPtr = calloc(1, sizeof(ReplyChannel));
-    if (channelPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(ReplyChannel));
-    }
+    channelPtr = CourierAllocZero(sizeof(ReplyChannel));
     atomic_init(&channelPtr->refCount, 1);
     channelPtr->port = CourierPortOpen(cinterpPtr->inboxPtr, &replyPortType,
 	    interp, clientPtr, channelPtr, PORT_NO_LIMIT);

@@ -203,6 +203,9 @@ MODULE_SCOPE int	CourierUsage(Tcl_Interp *interp, int count,
 MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 			    const char *detail, const char *fmt, ...);
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
+MODULE_SCOPE void *	CourierAlloc(size_t size);
+MODULE_SCOPE void *	CourierAllocZero(size_t size);
+MODULE_SCOPE void *	CourierRealloc(void *ptr, size_t size);
 MODULE_SCOPE Tcl_Obj *	CourierDecodeBytes(Tcl_Encoding encoding,
 			    const unsigned char *bytes, size_t length);
 

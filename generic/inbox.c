@@ -113,10 +113,7 @@ CourierInboxForThread(void)
     CourierInbox *inboxPtr = tsdPtr->inboxPtr;
 
     if (inboxPtr == NULL) {
-	inboxPtr = calloc(1, sizeof(CourierInbox));
-	if (inboxPtr == NULL) {
-	    CourierPanicOutOfMemory(sizeof(CourierInbox));
-	}
+	inboxPtr = CourierAllocZero(sizeof(CourierInbox));
 	uv_mutex_init(&inboxPtr->lock);
 	uv_cond_init(&inboxPtr->quiet);
 	inboxPtr->owner = Tcl_GetCurrentThread();
@@ -284,13 +281,10 @@ CourierPortOpen(
     size_t highWater)		/* Backlog bytes above which posts say
 				 * FULL. */
 {
-    CourierPort *portPtr = calloc(1, sizeof(CourierPort));
+    CourierPort *portPtr = CourierAllocZero(sizeof(CourierPort));
 
     assert(inboxPtr->owner == Tcl_GetCurrentThread());
     assert(highWater > 0);
-    if (portPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierPort));
-    }
     portPtr->inboxPtr = inboxPtr;
     portPtr->typePtr = typePtr;
     portPtr->interp = interp;

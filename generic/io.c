@@ -156,12 +156,9 @@ static CourierIoThread *
 IoThreadCreate(
     int index)
 {
-    CourierIoThread *ioPtr = calloc(1, sizeof(CourierIoThread));
+    CourierIoThread *ioPtr = CourierAllocZero(sizeof(CourierIoThread));
     char name[24];
 
-    if (ioPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierIoThread));
-    }
     ioPtr->index = index;
     uv_loop_init(&ioPtr->loop);
     uv_async_init(&ioPtr->loop, &ioPtr->wakeup, IoWakeup);
@@ -224,10 +221,7 @@ CourierIoCmdNew(
     CourierIoCmd *cmdPtr;
 
     assert(size >= sizeof(CourierIoCmd));
-    cmdPtr = calloc(1, size);
-    if (cmdPtr == NULL) {
-	CourierPanicOutOfMemory(size);
-    }
+    cmdPtr = CourierAllocZero(size);
     cmdPtr->runProc = runProc;
     cmdPtr->discardProc = discardProc;
     return cmdPtr;

@@ -280,11 +280,8 @@ CourierActorChannelUnref(
 SyncSlot *
 CourierActorSlotNew(void)
 {
-    SyncSlot *slotPtr = calloc(1, sizeof(SyncSlot));
+    SyncSlot *slotPtr = CourierAllocZero(sizeof(SyncSlot));
 
-    if (slotPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(SyncSlot));
-    }
     uv_mutex_init(&slotPtr->lock);
     uv_cond_init(&slotPtr->cond);
     atomic_init(&slotPtr->refCount, 2);

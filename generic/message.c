@@ -326,10 +326,7 @@ CourierMsgAllocChain(
 	total = SMALL_BLOCK_BYTES - sizeof(CourierMsgBlock);
     }
     if (blockPtr == NULL) {
-	blockPtr = malloc(sizeof(CourierMsgBlock) + total);
-	if (blockPtr == NULL) {
-	    CourierPanicOutOfMemory(sizeof(CourierMsgBlock) + total);
-	}
+	blockPtr = CourierAlloc(sizeof(CourierMsgBlock) + total);
     }
     blockPtr->kind = kind;
     atomic_init(&blockPtr->live, count);

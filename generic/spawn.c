@@ -88,10 +88,7 @@ PackStrings(
     for (i = 0; i < n; i++) {
 	size += (size_t) Tcl_DStringLength(&strings[i]) + 1;
     }
-    array = malloc(size);
-    if (array == NULL) {
-	CourierPanicOutOfMemory(size);
-    }
+    array = CourierAlloc(size);
     p = (char *) (array + n + 1);
     for (i = 0; i < n; i++) {
 	size_t len = (size_t) Tcl_DStringLength(&strings[i]);
@@ -456,10 +453,7 @@ CourierSpawnObjCmd(
 	goto error;
     }
 
-    procPtr = calloc(1, sizeof(CourierProcess));
-    if (procPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierProcess));
-    }
+    procPtr = CourierAllocZero(sizeof(CourierProcess));
     uv_sem_init(&procPtr->answered, 0);
     procPtr->stderrMode = (CourierStderrMode) own.stderrMode;
     if (BuildEnvironment(interp, own.env, &procPtr->envp) != TCL_OK) {

@@ -79,12 +79,9 @@ CourierThreadStart(
     void (*proc)(void *arg),
     void *arg)
 {
-    CourierThread *threadPtr = calloc(1, sizeof(CourierThread));
+    CourierThread *threadPtr = CourierAllocZero(sizeof(CourierThread));
 
     uv_once(&registryOnce, RegistryInit);
-    if (threadPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierThread));
-    }
     strncpy(threadPtr->name, name, THREAD_NAME_MAX - 1);
     threadPtr->proc = proc;
     threadPtr->arg = arg;
@@ -242,10 +239,7 @@ CourierThreadNames(void)
 	    threadPtr = threadPtr->nextPtr) {
 	if (n == cap) {
 	    cap = cap ? 2 * cap : 16;
-	    names = realloc(names, cap * THREAD_NAME_MAX);
-	    if (names == NULL) {
-		CourierPanicOutOfMemory(cap * THREAD_NAME_MAX);
-	    }
+	    names = CourierRealloc(names, cap * THREAD_NAME_MAX);
 	}
 	memcpy(names[n++], threadPtr->name, THREAD_NAME_MAX);
     }

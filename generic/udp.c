@@ -564,10 +564,7 @@ CourierUdpObjCmd(
     if (cinterpPtr == NULL) {
 	goto error;
     }
-    udpPtr = calloc(1, sizeof(Udp));
-    if (udpPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(Udp));
-    }
+    udpPtr = CourierAllocZero(sizeof(Udp));
     fd = BindUdp(interp, udpPtr, &create);
     if (fd < 0) {
 	free(udpPtr);

@@ -241,16 +241,11 @@ IoUdpRecv(
 
 	if (need > udpPtr->batchCap) {
 	    size_t cap = udpPtr->batchCap ? udpPtr->batchCap : 64 * 1024;
-	    unsigned char *bigger;
 
 	    while (cap < need) {
 		cap *= 2;
 	    }
-	    bigger = realloc(udpPtr->batchBuf, cap);
-	    if (bigger == NULL) {
-		CourierPanicOutOfMemory(cap);
-	    }
-	    udpPtr->batchBuf = bigger;
+	    udpPtr->batchBuf = CourierRealloc(udpPtr->batchBuf, cap);
 	    udpPtr->batchCap = cap;
 	}
 	memcpy(udpPtr->batchBuf + udpPtr->batchLen, &len32, 4);

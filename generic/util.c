@@ -2,14 +2,16 @@
  * util.c --
  *
  *	The small helpers every part of Courier uses, in the thread of the
- *	interpreter they are given (CourierPanicOutOfMemory: any thread):
- *	errors with an -errorcode, the out-of-memory panic, reading a
- *	bounded integer, received bytes as a Tcl value, and the list of resources an interpreter owns (the
- *	CourierInterp itself is courier.c's; CourierCallPrefix, which keeps
- *	the per-thread counts of slow callbacks, is callback.c's).
+ *	interpreter they are given (the allocators and the out-of-memory
+ *	panic: any thread): errors with an -errorcode, memory that is never
+ *	NULL, reading a bounded integer, received bytes as a Tcl value, and
+ *	the list of resources an interpreter owns (the CourierInterp itself
+ *	is courier.c's; CourierCallPrefix, which keeps the per-thread counts
+ *	of slow callbacks, is callback.c's).
  */
 
 #include "courierInt.h"
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -259,6 +261,56 @@ CourierPanicOutOfMemory(
 {
     Tcl_Panic("courier: out of memory allocating %lu bytes",
 	    (unsigned long) size);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierAlloc, CourierAllocZero, CourierRealloc --
+ *
+ *	malloc, calloc (one zeroed block) and realloc for Courier's own C
+ *	data, which any thread may allocate and free (worker threads never
+ *	use Tcl's allocator). Out of memory is a panic, as with ckalloc
+ *	(CourierPanicOutOfMemory), so the result is never NULL.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void *
+CourierAlloc(
+    size_t size)
+{
+    void *p = malloc(size);
+
+    if (p == NULL) {
+	CourierPanicOutOfMemory(size);
+    }
+    return p;
+}
+
+void *
+CourierAllocZero(
+    size_t size)
+{
+    void *p = calloc(1, size);
+
+    if (p == NULL) {
+	CourierPanicOutOfMemory(size);
+    }
+    return p;
+}
+
+void *
+CourierRealloc(
+    void *ptr,
+    size_t size)
+{
+    void *p = realloc(ptr, size);
+
+    if (p == NULL) {
+	CourierPanicOutOfMemory(size);
+    }
+    return p;
 }
 
 /*
