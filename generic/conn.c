@@ -28,13 +28,7 @@ static const char *const tclStateNames[] = {"connecting", "open", "closed"};
 
 static int	ConnHandleObjCmd(ClientData clientData, Tcl_Interp *interp,
 		    int objc, Tcl_Obj *const objv[]);
-static void	ConnHandleDeleted(ClientData clientData);
-static void	ConnRenamed(ClientData clientData, Tcl_Interp *interp,
-		    const char *oldName, const char *newName, int flags);
-static void	ConnCloseResource(CourierResource *resPtr);
-
-#define RESOURCE_TO_CONN(resPtr) \
-    ((Conn *) ((char *) (resPtr) - offsetof(Conn, resource)))
+static CourierHandleCloseProc ConnClosed;
 
 static const char connKind[] = "conn";
 
@@ -353,31 +347,17 @@ CourierConnTclHalfCreate(
     const ConnOptions *optsPtr,
     int state)
 {
-    Tcl_Interp *interp = cinterpPtr->interp;
-    Tcl_Obj *nameObj;
-    char cmdName[64];
-
     CourierConnRef(connPtr);			/* The Tcl half's. */
     CourierConnRef(connPtr);			/* The port's, dropped on release. */
-    connPtr->interp = interp;
     connPtr->owner = Tcl_GetCurrentThread();
     connPtr->opts = *optsPtr;
     connPtr->asciiCompatible = AsciiCompatible(optsPtr->encoding);
     connPtr->tclState = state;
-    connPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr, &courierConnPortType,
-	    interp, connPtr, connPtr, (size_t) optsPtr->maxPending);
-    CourierResourceAdd(cinterpPtr, &connPtr->resource, connKind,
-	    ConnCloseResource);
-    snprintf(cmdName, sizeof(cmdName), "::courier::%s",
-	    connPtr->resource.name);
-    connPtr->token = Tcl_CreateObjCommand(interp, cmdName, ConnHandleObjCmd,
-	    connPtr, ConnHandleDeleted);
-    Tcl_TraceCommand(interp, cmdName, TCL_TRACE_RENAME, ConnRenamed,
-	    connPtr);
-    nameObj = Tcl_NewStringObj(cmdName, -1);
-    connPtr->nameObj = nameObj;
-    Tcl_IncrRefCount(nameObj);
-    return nameObj;
+    connPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr,
+	    &courierConnPortType, cinterpPtr->interp, connPtr, connPtr,
+	    (size_t) optsPtr->maxPending);
+    return CourierHandleCreate(&connPtr->handle, cinterpPtr, connKind,
+	    ConnHandleObjCmd, ConnClosed);
 }
 
 /*
@@ -397,7 +377,7 @@ CourierConnIsOpen(
 	    || info.objProc != ConnHandleObjCmd) {
 	return 0;
     }
-    return ((Conn *) info.objClientData)->tclState != TCL_CLOSED;
+    return HANDLE_TO_CONN(info.objClientData)->tclState != TCL_CLOSED;
 }
 
 /*
@@ -410,8 +390,9 @@ CourierConnIsOpen(
 
 /*
  * CourierConnTclHalfClose --
- *	The handle goes: no more callbacks, the command is deleted, the I/O
- *	half is told to close (gracefully, or at once when abort).
+ *	The handle goes (CourierHandleClose, once): no more callbacks, the
+ *	command is deleted, the I/O half is told to close (gracefully, or at
+ *	once when abort).
  */
 
 void
@@ -419,13 +400,26 @@ CourierConnTclHalfClose(
     Conn *connPtr,
     int abort)
 {
-    ConnCmd *ccPtr;
-    Tcl_Command token = connPtr->token;
-
-    if (connPtr->handleClosed) {
-	return;
+    if (abort && !connPtr->handle.closed) {
+	connPtr->closeNow = 1;
     }
-    connPtr->handleClosed = 1;
+    CourierHandleClose(&connPtr->handle);
+}
+
+/*
+ * ConnClosed --
+ *	The handle is closed, whether by $c close, rename to "", or the
+ *	interpreter or its thread going (those close gracefully): release
+ *	the Tcl half.
+ */
+
+static void
+ConnClosed(
+    CourierHandle *handlePtr)
+{
+    Conn *connPtr = HANDLE_TO_CONN(handlePtr);
+    ConnCmd *ccPtr;
+
     connPtr->tclState = TCL_CLOSED;
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoClose);
     /*
@@ -433,7 +427,7 @@ CourierConnTclHalfClose(
      * had no handshake: what -onaccept sent cannot go out, never in
      * plaintext. It is reset, and what waits is dropped (flag 2).
      */
-    ccPtr->flag = connPtr->tlsSetup != NULL ? 2 : abort;
+    ccPtr->flag = connPtr->tlsSetup != NULL ? 2 : connPtr->closeNow;
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
 
     CourierPortClose(connPtr->tclPort);
@@ -442,11 +436,6 @@ CourierConnTclHalfClose(
 	CourierPortRelease(connPtr->tclPort);
     }
     connPtr->tclPort = NULL;
-    CourierResourceForget(&connPtr->resource);
-    connPtr->token = NULL;
-    if (token != NULL) {
-	Tcl_DeleteCommandFromToken(connPtr->interp, token);
-    }
     CourierConnOptionsFree(&connPtr->opts);
     if (connPtr->procPtr != NULL) {
 	CourierProcessHandleClosed(connPtr);
@@ -466,62 +455,7 @@ CourierConnTclHalfClose(
 	CourierTlsSetupFree(connPtr->tlsSetup);	/* Accepted, never started. */
 	connPtr->tlsSetup = NULL;
     }
-    Tcl_DecrRefCount(connPtr->nameObj);
     CourierConnUnref(connPtr);			/* The Tcl half's reference. */
-}
-
-static void
-ConnHandleDeleted(
-    ClientData clientData)
-{
-    Conn *connPtr = clientData;
-
-    if (!connPtr->handleClosed) {
-	/* Deleted by rename or namespace deletion: close gracefully. */
-	connPtr->token = NULL;
-	CourierConnTclHalfClose(connPtr, 0);
-    }
-}
-
-/*
- * ConnRenamed --
- *	A command trace: the handle was renamed. Callbacks and messages
- *	name it by its new (fully qualified) name from now on. A rename to
- *	"" is a deletion, which ConnHandleDeleted sees instead.
- */
-
-static void
-ConnRenamed(
-    ClientData clientData,
-    Tcl_Interp *interp,
-    const char *oldName,
-    const char *newName,
-    int flags)
-{
-    Conn *connPtr = clientData;
-
-    (void) interp;
-    (void) oldName;
-    if (!(flags & TCL_TRACE_RENAME) || newName == NULL
-	    || newName[0] == '\0' || connPtr->handleClosed) {
-	return;
-    }
-    Tcl_DecrRefCount(connPtr->nameObj);
-    connPtr->nameObj = Tcl_NewStringObj(newName, -1);
-    Tcl_IncrRefCount(connPtr->nameObj);
-}
-
-/*
- * ConnCloseResource --
- *	The interpreter is deleted or its thread exits: close gracefully
- *	(the I/O thread still flushes what was sent).
- */
-
-static void
-ConnCloseResource(
-    CourierResource *resPtr)
-{
-    CourierConnTclHalfClose(RESOURCE_TO_CONN(resPtr), 0);
 }
 
 /*
@@ -555,12 +489,12 @@ ConnSend(
     if (connPtr->tclState == TCL_CLOSED) {
 	return CourierError(interp, "CLOSED", NULL,
 		"cannot send on \"%s\": the connection is closed",
-		Tcl_GetString(connPtr->nameObj));
+		Tcl_GetString(connPtr->handle.nameObj));
     }
     if (connPtr->procPtr != NULL && connPtr->procPtr->stdinClosed) {
 	return CourierError(interp, "CLOSED", NULL,
 		"cannot send on \"%s\": its stdin is closed",
-		Tcl_GetString(connPtr->nameObj));
+		Tcl_GetString(connPtr->handle.nameObj));
     }
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
 	    && connPtr->opts.encoding != NULL) {
@@ -742,7 +676,7 @@ ConnHandleObjCmd(
     enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PAUSE, SC_RESUME,
 	   SC_SEND, SC_SHUTDOWN, SC_STARTTLS, SC_TLS, SC_KILL = SC_STARTTLS,
 	   SC_PID = SC_TLS };
-    Conn *connPtr = clientData;
+    Conn *connPtr = HANDLE_TO_CONN(clientData);
     CourierProcess *procPtr = connPtr->procPtr;
     int index;
 
@@ -751,7 +685,7 @@ ConnHandleObjCmd(
 		"connection \"%s\" belongs to another thread",
 		Tcl_GetString(objv[0]));
     }
-    if (connPtr->handleClosed) {
+    if (connPtr->handle.closed) {
 	/* Called from a delete trace while $c close runs. */
 	return CourierError(interp, "CLOSED", NULL,
 		"connection \"%s\" is being closed", Tcl_GetString(objv[0]));

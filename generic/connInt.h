@@ -53,20 +53,18 @@ struct Conn {
     atomic_uint_fast64_t bytesRead;
 
     /* ---- Tcl half: the owner interpreter's thread only ---- */
-    CourierResource resource;
-    Tcl_Interp *interp;
+    CourierHandle handle;	/* Its command, name and resource; closed
+				 * once $c close ran. */
     Tcl_ThreadId owner;
-    Tcl_Command token;
     CourierPort *tclPort;	/* Owner side of the port. */
     ConnOptions opts;
     int tclState;
-    int handleClosed;		/* $c close ran: the command is gone. */
+    int closeNow;		/* The handle's close resets the
+				 * connection at once (close -now). */
     int portGiven;		/* The I/O half has the producer side. */
     int asciiCompatible;	/* -encoding maps ASCII to itself. */
     int paused;
     Tcl_Obj *reasonPtr;		/* Why it closed, once closed. */
-    Tcl_Obj *nameObj;		/* The handle's command name, kept
-				 * current on rename. */
     Tcl_Obj *peerPtr, *localPtr;
     uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
     Tcl_Obj *tlsInfo;		/* $c tls: NULL on a plaintext connection. */
@@ -125,6 +123,9 @@ struct Conn {
     int myport;
     unsigned timeoutMs;
 };
+
+#define HANDLE_TO_CONN(handlePtr) \
+    ((Conn *) ((char *) (handlePtr) - offsetof(Conn, handle)))
 
 /* The stream of a connection, socket or pipe alike. */
 #define STREAM(connPtr) ((uv_stream_t *) &(connPtr)->stream)

@@ -39,20 +39,21 @@ CourierConnCallBack(
     int objc,
     Tcl_Obj *const args[])	/* args[0] is the handle's name. */
 {
-    CourierCallPrefix(connPtr->interp, kind, args[0], prefixPtr, objc, args);
+    CourierCallPrefix(connPtr->handle.interp, kind, args[0], prefixPtr, objc,
+	    args);
 }
 
 /*
  * CourierConnHandleName --
  *	The handle's name as callbacks receive it: shared, made again only
- *	when the handle is renamed (ConnRenamed).
+ *	when the handle is renamed (handle.c).
  */
 
 Tcl_Obj *
 CourierConnHandleName(
     Conn *connPtr)
 {
-    return connPtr->nameObj;
+    return connPtr->handle.nameObj;
 }
 
 /*
@@ -119,7 +120,7 @@ ReportUnheard(
     const char *message,
     int messageLen)
 {
-    Tcl_Interp *interp = connPtr->interp;
+    Tcl_Interp *interp = connPtr->handle.interp;
     Tcl_Obj *code = Tcl_NewListObj(0, NULL);
 
     Tcl_ListObjAppendElement(NULL, code, Tcl_NewStringObj("COURIER", -1));
@@ -128,12 +129,12 @@ ReportUnheard(
     if (connPtr->host != NULL) {
 	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\" to %s "
 		"port %s: %.*s (no -onerror or -onclose to report it)",
-		Tcl_GetString(connPtr->nameObj), connPtr->host,
+		Tcl_GetString(connPtr->handle.nameObj), connPtr->host,
 		connPtr->service, messageLen, message));
     } else {
 	Tcl_SetObjResult(interp, Tcl_ObjPrintf("connection \"%s\": %.*s "
 		"(no -onerror or -onclose to report it)",
-		Tcl_GetString(connPtr->nameObj), messageLen, message));
+		Tcl_GetString(connPtr->handle.nameObj), messageLen, message));
     }
     Tcl_SetObjErrorCode(interp, code);
     Tcl_BackgroundException(interp, TCL_ERROR);
@@ -276,7 +277,7 @@ ConnDeliver(
 		StartTlsEnded(connPtr, "error", strcmp(kind, "closed") == 0
 			? Tcl_NewStringObj("the connection was closed", -1)
 			: Tcl_NewStringObj(message, messageLen));
-		if (connPtr->handleClosed) {
+		if (connPtr->handle.closed) {
 		    Tcl_DecrRefCount(reason);
 		    break;
 		}
@@ -291,7 +292,7 @@ ConnDeliver(
 		args[1] = Tcl_NewStringObj(message, messageLen);
 		connPtr->tclState = TCL_CLOSED;
 		CourierConnCallBack(connPtr, "-onerror", connPtr->opts.onerror, 2, args);
-		if (connPtr->handleClosed) {
+		if (connPtr->handle.closed) {
 		    Tcl_DecrRefCount(reason);
 		    break;
 		}

@@ -2,12 +2,13 @@
  * handle.c --
  *
  *	Handles: the Tcl command, in its owner interpreter, that names one
- *	Courier object (a listener, a UDP socket). A CourierHandle embedded
- *	in the object does what every kind of handle must: it is a resource
- *	of the interpreter (closed when the interpreter or its thread goes),
- *	its command closes the object when deleted (rename to ""), it knows
- *	its current name after a rename (what callbacks receive), and it
- *	closes once, whichever of these comes first.
+ *	Courier object (a connection or process, a listener, a UDP socket).
+ *	A CourierHandle embedded in the object does what every kind of
+ *	handle must: it is a resource of the interpreter (closed when the
+ *	interpreter or its thread goes), its command closes the object when
+ *	deleted (rename to ""), it knows its current name after a rename
+ *	(what callbacks receive), and it closes once, whichever of these
+ *	comes first.
  *
  *	Runs in the owner interpreter's thread only.
  */

@@ -439,7 +439,7 @@ CourierProcessExited(
     exitArgs[2] = Tcl_NewStringObj(signum ? Tcl_SignalId(signum) : "",
 	-1);
     CourierConnCallBack(connPtr, "-onexit", procPtr->onexit, 3, exitArgs);
-    if (!connPtr->handleClosed) {
+    if (!connPtr->handle.closed) {
 	CourierConnTclHalfClose(connPtr, 0);
     }
 }

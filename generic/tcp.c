@@ -109,7 +109,7 @@ CourierConnStart(
 {
     ConnCmd *ccPtr;
 
-    if (connPtr->handleClosed) {
+    if (connPtr->handle.closed) {
 	return;
     }
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoStart);

@@ -749,17 +749,17 @@ CourierConnStartTls(
     if (connPtr->tclState == TCL_CLOSED) {
 	return CourierError(interp, "CLOSED", NULL, "cannot start TLS on "
 		"\"%s\": the connection is closed",
-		Tcl_GetString(connPtr->nameObj));
+		Tcl_GetString(connPtr->handle.nameObj));
     }
     if (connPtr->tlsInfo != NULL) {
 	return CourierError(interp, "TLS", "ALREADY", "cannot start TLS on "
 		"\"%s\": it is a TLS connection already",
-		Tcl_GetString(connPtr->nameObj));
+		Tcl_GetString(connPtr->handle.nameObj));
     }
     if (connPtr->tclState != TCL_OPEN) {
 	return CourierError(interp, "TLS", "STATE", "cannot start TLS on "
 		"\"%s\": the connection is not open yet (wait for -onconnect)",
-		Tcl_GetString(connPtr->nameObj));
+		Tcl_GetString(connPtr->handle.nameObj));
     }
 
     /* This call's TLS options only: the connection's are not inherited. */
