@@ -132,17 +132,23 @@ struct Conn {
 
 /*
  * A command for the I/O thread about one connection: holds a reference.
+ * Its operation runs in the I/O thread (ConnCmdRun, stream.c), which then
+ * frees the command and drops the reference.
  */
 
-typedef struct ConnCmd {
+typedef struct ConnCmd ConnCmd;
+typedef void (ConnIoOp)(Conn *connPtr, ConnCmd *ccPtr);
+
+struct ConnCmd {
     CourierIoCmd header;
     Conn *connPtr;
+    ConnIoOp *opProc;
     int flag;
     ConnIoConfig config;
     CourierPort *portPtr;	/* For connect and start: the producer side. */
     CourierTlsSetup *tlsSetup;	/* For connect, start and starttls: TLS to
 				 * begin, or NULL. */
-} ConnCmd;
+};
 
 /*
  * A send: the bytes and their command, which the I/O half keeps until
@@ -161,18 +167,15 @@ typedef struct WriteCmd {
 
 /* stream.c: the struct and the commands, any thread. */
 MODULE_SCOPE Conn *	CourierConnAlloc(CourierIoThread *ioPtr);
-MODULE_SCOPE ConnCmd *	CourierConnCmdNew(Conn *connPtr,
-			    CourierIoRunProc *runProc);
-MODULE_SCOPE void	CourierConnCmdDone(ConnCmd *ccPtr);
+MODULE_SCOPE ConnCmd *	CourierConnCmdNew(Conn *connPtr, ConnIoOp *opProc);
 MODULE_SCOPE CourierIoDiscardProc CourierConnCmdDiscard;
-MODULE_SCOPE void	CourierConnSubmit(Conn *connPtr,
-			    CourierIoRunProc *runProc);
+MODULE_SCOPE void	CourierConnSubmit(Conn *connPtr, ConnIoOp *opProc);
 
 /* stream.c: what the I/O thread runs for the Tcl half. */
 MODULE_SCOPE void	CourierConnIoAbort(CourierIoObject *objPtr);
-MODULE_SCOPE CourierIoRunProc CourierConnIoClose;
-MODULE_SCOPE CourierIoRunProc CourierConnIoPause;
-MODULE_SCOPE CourierIoRunProc CourierConnIoConfigure;
+MODULE_SCOPE ConnIoOp CourierConnIoClose;
+MODULE_SCOPE ConnIoOp CourierConnIoPause;
+MODULE_SCOPE ConnIoOp CourierConnIoConfigure;
 
 /* stream.c: the byte stream, for tcp.c, process.c and streamwrite.c (I/O
  * thread). */
@@ -189,26 +192,26 @@ MODULE_SCOPE void	CourierStreamStartReading(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamDeliverPlain(Conn *connPtr,
 			    const unsigned char *bytes, size_t length);
 MODULE_SCOPE void	CourierStreamPostOpened(Conn *connPtr);
-MODULE_SCOPE CourierIoRunProc CourierConnIoStartTls;
+MODULE_SCOPE ConnIoOp CourierConnIoStartTls;
 
 /* streamwrite.c: writes and half-close (I/O thread). */
 MODULE_SCOPE CourierIoRunProc CourierConnIoWrite;
 MODULE_SCOPE CourierIoDiscardProc CourierConnIoWriteDiscard;
-MODULE_SCOPE CourierIoRunProc CourierConnIoShutdown;
+MODULE_SCOPE ConnIoOp CourierConnIoShutdown;
 MODULE_SCOPE void	CourierStreamFlushEarly(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamFlushNow(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamWriteWire(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamMaybeFinish(Conn *connPtr);
 
 /* tcp.c: the connect and start commands (I/O thread). */
-MODULE_SCOPE CourierIoRunProc CourierConnIoConnect;
-MODULE_SCOPE CourierIoRunProc CourierConnIoStart;
+MODULE_SCOPE ConnIoOp CourierConnIoConnect;
+MODULE_SCOPE ConnIoOp CourierConnIoStart;
 MODULE_SCOPE void	CourierTcpIoTimeout(Conn *connPtr);
 
 /* process.c: a child's commands (I/O thread) and its Tcl half. */
-MODULE_SCOPE CourierIoRunProc CourierConnIoSpawn;
+MODULE_SCOPE ConnIoOp CourierConnIoSpawn;
 MODULE_SCOPE CourierIoDiscardProc CourierConnIoSpawnDiscard;
-MODULE_SCOPE CourierIoRunProc CourierConnIoKill;
+MODULE_SCOPE ConnIoOp CourierConnIoKill;
 MODULE_SCOPE void	CourierProcessSubmitKill(Conn *connPtr, int signum);
 MODULE_SCOPE void	CourierProcessExited(Conn *connPtr,
 			    CourierMsg *msgPtr);

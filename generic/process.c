@@ -264,13 +264,11 @@ CourierProcessFree(
 
 void
 CourierConnIoSpawn(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
     CourierProcess *procPtr = connPtr->procPtr;
-    uv_loop_t *loop = CourierIoLoop(ioPtr);
+    uv_loop_t *loop = CourierIoLoop(connPtr->ioPtr);
     int rc;
 
     assert(procPtr != NULL && connPtr->ioState == IO_NEW);
@@ -292,7 +290,6 @@ CourierConnIoSpawn(
     }
     procPtr->spawnError = rc;
     uv_sem_post(&procPtr->answered);	/* The Tcl thread goes on. */
-    CourierConnCmdDone(ccPtr);
 }
 
 /* The I/O thread has stopped: the spawn fails. */
@@ -313,18 +310,14 @@ CourierConnIoSpawnDiscard(
  */
 void
 CourierConnIoKill(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-
-    (void) ioPtr;
     if (ccPtr->flag == 0) {
-	CourierProcessAbortIo(ccPtr->connPtr->procPtr);
+	CourierProcessAbortIo(connPtr->procPtr);
     } else {
-	CourierProcessKillIo(ccPtr->connPtr->procPtr, ccPtr->flag);
+	CourierProcessKillIo(connPtr->procPtr, ccPtr->flag);
     }
-    CourierConnCmdDone(ccPtr);
 }
 
 /*

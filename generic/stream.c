@@ -78,6 +78,38 @@ CourierConnUnref(
 }
 
 
+/*
+ * ConnCmdDone, ConnCmdRun, CourierConnCmdDiscard --
+ *	The end of a command: drop its reference and free it. Run (I/O
+ *	thread) does the command's operation first; discard (its I/O thread
+ *	has stopped) releases the producer side of a port that a connect or
+ *	start would have taken.
+ */
+
+static void
+ConnCmdDone(
+    ConnCmd *ccPtr)
+{
+    if (ccPtr->tlsSetup != NULL) {
+	CourierTlsSetupFree(ccPtr->tlsSetup);	/* Never started. */
+    }
+    CourierConnUnref(ccPtr->connPtr);
+    free(ccPtr);
+}
+
+static void
+ConnCmdRun(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+
+    assert(ioPtr == ccPtr->connPtr->ioPtr);
+    (void) ioPtr;
+    ccPtr->opProc(ccPtr->connPtr, ccPtr);
+    ConnCmdDone(ccPtr);
+}
+
 void
 CourierConnCmdDiscard(
     CourierIoCmd *cmdPtr)
@@ -88,18 +120,25 @@ CourierConnCmdDiscard(
 	/* A connect or start that never ran: nothing will post. */
 	CourierPortRelease(ccPtr->portPtr);
     }
-    CourierConnCmdDone(ccPtr);
+    ConnCmdDone(ccPtr);
 }
+
+/*
+ * CourierConnCmdNew, CourierConnSubmit --
+ *	A command that runs opProc on the connection in its I/O thread;
+ *	submit makes one with no arguments and sends it.
+ */
 
 ConnCmd *
 CourierConnCmdNew(
     Conn *connPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *))
+    ConnIoOp *opProc)
 {
-    ConnCmd *ccPtr = CourierIoCmdNew(sizeof(ConnCmd), runProc,
+    ConnCmd *ccPtr = CourierIoCmdNew(sizeof(ConnCmd), ConnCmdRun,
 	    CourierConnCmdDiscard);
 
     ccPtr->connPtr = connPtr;
+    ccPtr->opProc = opProc;
     CourierConnRef(connPtr);
     return ccPtr;
 }
@@ -107,26 +146,11 @@ CourierConnCmdNew(
 void
 CourierConnSubmit(
     Conn *connPtr,
-    void (*runProc)(CourierIoThread *, CourierIoCmd *))
+    ConnIoOp *opProc)
 {
-    ConnCmd *ccPtr = CourierConnCmdNew(connPtr, runProc);
+    ConnCmd *ccPtr = CourierConnCmdNew(connPtr, opProc);
 
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
-}
-
-/*
- * The end of a command's run: drop its reference and free it.
- */
-
-void
-CourierConnCmdDone(
-    ConnCmd *ccPtr)
-{
-    if (ccPtr->tlsSetup != NULL) {
-	CourierTlsSetupFree(ccPtr->tlsSetup);	/* Never started. */
-    }
-    CourierConnUnref(ccPtr->connPtr);
-    free(ccPtr);
 }
 
 /*
@@ -648,16 +672,13 @@ TakeFramerBytes(
 
 void
 CourierConnIoStartTls(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
     CourierTlsSetup *setupPtr = ccPtr->tlsSetup;
     unsigned char *held;
     size_t heldLen;
 
-    (void) ioPtr;
     ccPtr->tlsSetup = NULL;
     if (connPtr->ioState != IO_OPEN || connPtr->tlsPtr != NULL
 	    || connPtr->shutdownWhenFlushed < 0 || connPtr->closeWhenFlushed
@@ -665,7 +686,6 @@ CourierConnIoStartTls(
 	/* Closing, closed or ended by the peer: the close or EOF tells
 	 * the Tcl half (its starttls ends in an error). */
 	CourierTlsSetupFree(setupPtr);
-	CourierConnCmdDone(ccPtr);
 	return;
     }
     CourierStreamFlushNow(connPtr);		/* Plaintext, before the switch. */
@@ -677,7 +697,6 @@ CourierConnIoStartTls(
 	}
 	free(held);
     }
-    CourierConnCmdDone(ccPtr);
 }
 
 /*
@@ -746,13 +765,9 @@ CourierStreamStartReading(
 
 void
 CourierConnIoClose(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
-
-    (void) ioPtr;
     if (connPtr->ioState == IO_NEW && connPtr->streamInit) {
 	/*
 	 * An accepted socket closed by -onaccept: never started, but what
@@ -797,20 +812,15 @@ CourierConnIoClose(
     } else {
 	CourierStreamCloseHandles(connPtr, 0);
     }
-    CourierConnCmdDone(ccPtr);
 }
 
 
 /* Manual pause (flag 1) and resume (flag 0); flow-control resume (2). */
 void
 CourierConnIoPause(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
-
-    (void) ioPtr;
     if (ccPtr->flag == 1) {
 	connPtr->userPaused = 1;
 	if (connPtr->reading) {
@@ -825,7 +835,6 @@ CourierConnIoPause(
 	}
 	CourierStreamStartReading(connPtr);	/* Only if open and not held back. */
     }
-    CourierConnCmdDone(ccPtr);
 }
 
 /*
@@ -839,14 +848,11 @@ CourierConnIoPause(
 
 void
 CourierConnIoConfigure(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
     ConnIoConfig *newPtr = &ccPtr->config;
 
-    (void) ioPtr;
     if (connPtr->framerInit && (newPtr->framing != connPtr->io.framing
 	    || newPtr->eol != connPtr->io.eol
 	    || newPtr->lengthBytes != connPtr->io.lengthBytes
@@ -879,6 +885,5 @@ CourierConnIoConfigure(
 	uv_tcp_nodelay(&connPtr->stream.tcp, connPtr->io.nodelay);
 	uv_tcp_keepalive(&connPtr->stream.tcp, connPtr->io.keepalive, 60);
     }
-    CourierConnCmdDone(ccPtr);
 }
 

@@ -434,18 +434,14 @@ CourierStreamMaybeFinish(
 
 void
 CourierConnIoShutdown(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
-
-    (void) ioPtr;
+    (void) ccPtr;
     if (connPtr->shutdownWhenFlushed == 0) {
 	/* Before the connection opens, this waits for it. */
 	connPtr->shutdownWhenFlushed = 1;
 	CourierStreamMaybeFinish(connPtr);
     }
-    CourierConnCmdDone(ccPtr);
 }
 

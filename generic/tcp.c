@@ -538,11 +538,9 @@ NumericAddress(
 
 void
 CourierConnIoConnect(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
     int rc;
 
     CourierStreamIoConfig(connPtr, &ccPtr->config);
@@ -551,11 +549,10 @@ CourierConnIoConnect(
     connPtr->tlsSetupPending = ccPtr->tlsSetup;	/* Started once open. */
     ccPtr->tlsSetup = NULL;
     if (connPtr->ioState != IO_NEW) {
-	CourierConnCmdDone(ccPtr);		/* Closed before it started. */
-	return;
+	return;					/* Closed before it started. */
     }
     if (connPtr->timeoutMs > 0) {
-	uv_timer_init(CourierIoLoop(ioPtr), &connPtr->timer);
+	uv_timer_init(CourierIoLoop(connPtr->ioPtr), &connPtr->timer);
 	connPtr->timer.data = connPtr;
 	connPtr->timerInit = 1;
 	connPtr->handlesOpen++;
@@ -570,19 +567,17 @@ CourierConnIoConnect(
 	connPtr->ioState = IO_CONNECTING;
 	connPtr->nextAddr = &connPtr->numericInfo;
 	IoTryConnect(connPtr);
-	CourierConnCmdDone(ccPtr);
 	return;
     }
     connPtr->ioState = IO_RESOLVING;
     CourierConnRef(connPtr);			/* The lookup's. */
-    rc = CourierResolve(ioPtr, connPtr->host, connPtr->service,
+    rc = CourierResolve(connPtr->ioPtr, connPtr->host, connPtr->service,
 	    connPtr->family, IoOnResolved, connPtr);
     if (rc < 0) {
 	CourierConnUnref(connPtr);
 	connPtr->ioState = IO_CONNECTING;
 	CourierStreamFail(connPtr, "error", rc, "cannot start a resolver thread", 0);
     }
-    CourierConnCmdDone(ccPtr);
 }
 
 
@@ -626,13 +621,9 @@ CourierConnAcceptIo(
 
 void
 CourierConnIoStart(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
-
-    (void) ioPtr;
     if (connPtr->ioState == IO_CLOSED) {
 	CourierPortRelease(ccPtr->portPtr);
     } else {
@@ -647,7 +638,6 @@ CourierConnIoStart(
 	CourierStreamFlushEarly(connPtr);
 	CourierStreamMaybeFinish(connPtr);
     }
-    CourierConnCmdDone(ccPtr);
 }
 
 /*
@@ -658,18 +648,14 @@ CourierConnIoStart(
 
 static void
 AbortRun(
-    CourierIoThread *ioPtr,
-    CourierIoCmd *cmdPtr)
+    Conn *connPtr,
+    ConnCmd *ccPtr)
 {
-    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
-    Conn *connPtr = ccPtr->connPtr;
-
-    (void) ioPtr;
+    (void) ccPtr;
     if (connPtr->ioState == IO_NEW) {
 	connPtr->ioState = IO_OPEN;
     }
     CourierStreamCloseHandles(connPtr, 1);
-    CourierConnCmdDone(ccPtr);
 }
 
 void
