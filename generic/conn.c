@@ -260,34 +260,61 @@ CourierConnOptionsFree(
 /*
  *----------------------------------------------------------------------
  *
- * CourierConnOptionsCheck --
+ * CourierConnOptionsParse --
  *
- *	Checks the options together, once all are parsed: a line decoded
- *	through an encoding may grow to three times its bytes, so with line
- *	framing and an encoding other than binary, -maxmessage must leave
- *	room for that in a Tcl value (COURIER_MAX_ENCODED_LINE).
+ *	Applies "-option value ..." to the records of the tables (as
+ *	CourierOptParse, with hide), where tables[0].record is a connection's
+ *	options (ConnOptions) and the other tables are the TLS options of the
+ *	same record or a command's own (courier::connect, courier::listen,
+ *	courier::spawn; configure of a connection or a listener). Then checks
+ *	the connection's options together: a line decoded through an
+ *	encoding may grow to three times its bytes, so with line framing and
+ *	an encoding other than binary, -maxmessage must leave room for that
+ *	in a Tcl value (COURIER_MAX_ENCODED_LINE).
  *
  * Results:
- *	TCL_OK, or TCL_ERROR with a message and error code
- *	{COURIER VALUE -maxmessage}.
+ *	TCL_OK, or TCL_ERROR with a message and error code: CourierOptParse's,
+ *	or {COURIER VALUE -maxmessage}.
+ *
+ * Side effects:
+ *	On error every record is released (CourierConnOptionsFree,
+ *	CourierOptRelease): callers that must not change anything on error
+ *	parse into copies.
  *
  *----------------------------------------------------------------------
  */
 
 int
-CourierConnOptionsCheck(
+CourierConnOptionsParse(
     Tcl_Interp *interp,
-    const ConnOptions *o)
+    const CourierOptTable *tables,
+    int ntables,
+    int objc,
+    Tcl_Obj *const objv[],
+    int hide)
 {
-    if (o->framing == COURIER_FRAMING_LINE && o->encoding != NULL
-	    && o->maxMessage > COURIER_MAX_ENCODED_LINE) {
-	return CourierError(interp, "VALUE", "-maxmessage",
+    ConnOptions *o = tables[0].record;
+    int code = CourierOptParse(interp, tables, ntables, objc, objv, hide,
+	    NULL);
+    int i;
+
+    if (code == TCL_OK && o->framing == COURIER_FRAMING_LINE
+	    && o->encoding != NULL && o->maxMessage > COURIER_MAX_ENCODED_LINE) {
+	code = CourierError(interp, "VALUE", "-maxmessage",
 		"bad value \"%" TCL_LL_MODIFIER "d\" for -maxmessage with line "
 		"framing and -encoding %s: expected at most %" TCL_LL_MODIFIER
 		"d (or -encoding binary)", o->maxMessage,
 		Tcl_GetEncodingName(o->encoding), COURIER_MAX_ENCODED_LINE);
     }
-    return TCL_OK;
+    if (code != TCL_OK) {
+	CourierConnOptionsFree(o);
+	for (i = 1; i < ntables; i++) {
+	    if (tables[i].record != o) {
+		CourierOptRelease(tables[i].specs, tables[i].record);
+	    }
+	}
+    }
+    return code;
 }
 
 void
@@ -631,11 +658,8 @@ ConnConfigure(
     if (procPtr == NULL) {
 	tables[1].record = &copy;
     }
-    if (CourierOptParse(interp, tables, ntables, objc, objv,
-	    COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK
-	    || CourierConnOptionsCheck(interp, &copy) != TCL_OK) {
-	CourierConnOptionsFree(&copy);
-	CourierOptRelease(processOptionSpecs, &procOpts);
+    if (CourierConnOptionsParse(interp, tables, ntables, objc, objv,
+	    COURIER_OPT_CREATE_ONLY) != TCL_OK) {
 	return TCL_ERROR;
     }
     if (procPtr != NULL) {

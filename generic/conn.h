@@ -103,8 +103,9 @@ MODULE_SCOPE void	CourierConnOptionsInit(ConnOptions *optsPtr);
 MODULE_SCOPE void	CourierConnOptionsCopy(ConnOptions *dstPtr,
 			    const ConnOptions *srcPtr);
 MODULE_SCOPE void	CourierConnOptionsFree(ConnOptions *optsPtr);
-MODULE_SCOPE int	CourierConnOptionsCheck(Tcl_Interp *interp,
-			    const ConnOptions *optsPtr);
+MODULE_SCOPE int	CourierConnOptionsParse(Tcl_Interp *interp,
+			    const CourierOptTable *tables, int ntables,
+			    int objc, Tcl_Obj *const objv[], int hide);
 
 /* For listen.c and listenio.c: accepted sockets. */
 MODULE_SCOPE Conn *	CourierConnAcceptIo(CourierIoThread *ioPtr,

@@ -289,9 +289,9 @@ CourierListenObjCmd(
 	return TCL_ERROR;
     }
     CourierConnOptionsInit(&opts);
-    if (CourierOptParse(interp, tables, 3, objc - 2, objv + 2, 0,
-	    NULL) != TCL_OK || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
-	goto error;
+    if (CourierConnOptionsParse(interp, tables, 3, objc - 2, objv + 2,
+	    0) != TCL_OK) {
+	return TCL_ERROR;
     }
     if (opts.verify < 0) {
 	opts.verify = 0;	/* Client certificates only when asked. */
@@ -484,11 +484,8 @@ ServerObjCmd(
 	CourierConnOptionsCopy(&copy, &serverPtr->opts);
 	CourierOptRetain(listenOptionSpecs, &own);
 	tables[0].record = tables[1].record = &copy;
-	if (CourierOptParse(interp, tables, 3, objc - 2, objv + 2,
-		COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK
-		|| CourierConnOptionsCheck(interp, &copy) != TCL_OK) {
-	    CourierConnOptionsFree(&copy);
-	    CourierOptRelease(listenOptionSpecs, &own);
+	if (CourierConnOptionsParse(interp, tables, 3, objc - 2, objv + 2,
+		COURIER_OPT_CREATE_ONLY) != TCL_OK) {
 	    return TCL_ERROR;
 	}
 	CourierConnOptionsFree(&serverPtr->opts);

@@ -447,10 +447,9 @@ CourierSpawnObjCmd(
 
     CourierConnOptionsInit(&opts);
     opts.framing = COURIER_FRAMING_LINE;
-    if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2,
-	    COURIER_OPT_SOCKET_ONLY, NULL) != TCL_OK
-	    || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
-	goto error;
+    if (CourierConnOptionsParse(interp, tables, 2, objc - 2, objv + 2,
+	    COURIER_OPT_SOCKET_ONLY) != TCL_OK) {
+	return TCL_ERROR;
     }
 
     procPtr = CourierAllocZero(sizeof(CourierProcess));

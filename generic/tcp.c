@@ -211,9 +211,9 @@ CourierConnectObjCmd(
 	return TCL_ERROR;
     }
     CourierConnOptionsInit(&opts);
-    if (CourierOptParse(interp, tables, 3, objc - 3, objv + 3, 0,
-	    NULL) != TCL_OK || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
-	goto error;
+    if (CourierConnOptionsParse(interp, tables, 3, objc - 3, objv + 3,
+	    0) != TCL_OK) {
+	return TCL_ERROR;
     }
     if (opts.verify < 0) {
 	opts.verify = 1;		/* A client verifies by default. */
