@@ -608,10 +608,10 @@ ActorCreate(
     actorPtr = CourierAllocZero(sizeof(Actor));
     atomic_init(&actorPtr->refCount, 2);	/* Creator, thread. */
     if (o.init != NULL) {
-	actorPtr->initScript = strdup(Tcl_GetString(o.init));
+	actorPtr->initScript = CourierStrdup(Tcl_GetString(o.init));
     }
     if (pkgScript != NULL && *pkgScript != '\0') {
-	actorPtr->pkgScript = strdup(pkgScript);
+	actorPtr->pkgScript = CourierStrdup(pkgScript);
     }
     Tcl_ResetResult(interp);
     snprintf(actorPtr->pkgVersion, sizeof(actorPtr->pkgVersion), "%s",
@@ -620,8 +620,8 @@ ActorCreate(
     actorPtr->restartPolicy = o.restart;
     actorPtr->maxRestarts = o.maxRestarts;
     actorPtr->withinMs = o.within;
-    actorPtr->restartLog = calloc((size_t) o.maxRestarts + 1,
-	    sizeof(Tcl_WideInt));
+    actorPtr->restartLog = CourierAllocZero(((size_t) o.maxRestarts + 1)
+	    * sizeof(Tcl_WideInt));
     uv_mutex_init(&actorPtr->lock);
     uv_cond_init(&actorPtr->cond);
     atomic_init(&actorPtr->state, STATE_STARTING);

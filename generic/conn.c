@@ -554,10 +554,7 @@ ConnSend(
 		(uint64_t) length, header);
     }
     total = headerLen + (size_t) length + strlen(eol);
-    wPtr = malloc(sizeof(WriteCmd) + total);
-    if (wPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(WriteCmd) + total);
-    }
+    wPtr = CourierAlloc(sizeof(WriteCmd) + total);
     memcpy(wPtr->data, header, headerLen);
     memcpy(wPtr->data + headerLen, bytes, (size_t) length);
     memcpy(wPtr->data + headerLen + length, eol, strlen(eol));

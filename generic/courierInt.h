@@ -205,6 +205,7 @@ MODULE_SCOPE int	CourierError(Tcl_Interp *interp, const char *kind,
 MODULE_SCOPE void	CourierPanicOutOfMemory(size_t size);
 MODULE_SCOPE void *	CourierAlloc(size_t size);
 MODULE_SCOPE void *	CourierAllocZero(size_t size);
+MODULE_SCOPE char *	CourierStrdup(const char *s);
 MODULE_SCOPE void *	CourierRealloc(void *ptr, size_t size);
 MODULE_SCOPE Tcl_Obj *	CourierDecodeBytes(Tcl_Encoding encoding,
 			    const unsigned char *bytes, size_t length);

@@ -316,10 +316,7 @@ CourierListenObjCmd(
 	close(fd);
 	goto error;
     }
-    serverPtr = calloc(1, sizeof(Server));
-    if (serverPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(Server));
-    }
+    serverPtr = CourierAllocZero(sizeof(Server));
     atomic_init(&serverPtr->refCount, 3);	/* Tcl, I/O, port. */
     serverPtr->ioObj.abortProc = CourierServerIoAbort;
     serverPtr->ioPtr = ioPtr;

@@ -137,11 +137,9 @@ CourierResolve(
     CourierResolveProc *doneProc,
     void *clientData)
 {
-    CourierResolveReq *reqPtr = calloc(1, sizeof(CourierResolveReq));
+    CourierResolveReq *reqPtr = CourierAllocZero(sizeof(CourierResolveReq));
 
-    if (reqPtr == NULL || (reqPtr->host = strdup(host)) == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierResolveReq));
-    }
+    reqPtr->host = CourierStrdup(host);
     snprintf(reqPtr->service, sizeof(reqPtr->service), "%s", service);
     reqPtr->family = family;
     reqPtr->ioPtr = ioPtr;

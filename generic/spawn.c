@@ -464,7 +464,7 @@ CourierSpawnObjCmd(
 
 	Tcl_UtfToExternalDString(NULL, Tcl_GetString(Tcl_FSGetNormalizedPath(
 		NULL, own.cwd)), -1, &ds);
-	procPtr->cwd = strdup(Tcl_DStringValue(&ds));
+	procPtr->cwd = CourierStrdup(Tcl_DStringValue(&ds));
 	Tcl_DStringFree(&ds);
     }
     strings = (Tcl_DString *) ckalloc(sizeof(Tcl_DString) * (size_t) nwords);

@@ -33,11 +33,8 @@ Conn *
 CourierConnAlloc(
     CourierIoThread *ioPtr)
 {
-    Conn *connPtr = calloc(1, sizeof(Conn));
+    Conn *connPtr = CourierAllocZero(sizeof(Conn));
 
-    if (connPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(Conn));
-    }
     connPtr->ioPtr = ioPtr;
     connPtr->ioObj.abortProc = CourierConnIoAbort;
     atomic_init(&connPtr->refCount, 1);	/* The I/O half's. */
@@ -386,13 +383,10 @@ CollectFrame(
     assert(length <= (size_t) COURIER_MAX_MESSAGE);
     if (batchPtr->count == batchPtr->cap) {
 	batchPtr->cap = batchPtr->cap ? 2 * batchPtr->cap : 64;
-	batchPtr->ptrs = realloc(batchPtr->ptrs,
+	batchPtr->ptrs = CourierRealloc(batchPtr->ptrs,
 		batchPtr->cap * sizeof(*batchPtr->ptrs));
-	batchPtr->sizes = realloc(batchPtr->sizes,
+	batchPtr->sizes = CourierRealloc(batchPtr->sizes,
 		batchPtr->cap * sizeof(*batchPtr->sizes));
-	if (batchPtr->ptrs == NULL || batchPtr->sizes == NULL) {
-	    CourierPanicOutOfMemory(batchPtr->cap * sizeof(size_t));
-	}
     }
     batchPtr->ptrs[batchPtr->count] = bytes;
     batchPtr->sizes[batchPtr->count] = length;
@@ -644,10 +638,7 @@ TakeFramerBytes(
     if (held == 0) {
 	return NULL;
     }
-    bytes = malloc(held);
-    if (bytes == NULL) {
-	CourierPanicOutOfMemory(held);
-    }
+    bytes = CourierAlloc(held);
     memcpy(bytes, f->header, (size_t) f->headerLen);
     if (f->partialLen > 0) {
 	memcpy(bytes + f->headerLen, f->partial, f->partialLen);

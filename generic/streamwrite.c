@@ -121,10 +121,7 @@ WriteTls(
 	atomic_fetch_sub(&connPtr->pendingOut, total);
 	return;
     }
-    batchPtr = calloc(1, sizeof(WriteBatch));
-    if (batchPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(WriteBatch));
-    }
+    batchPtr = CourierAllocZero(sizeof(WriteBatch));
     batchPtr->connPtr = connPtr;
     batchPtr->total = total;
     batchPtr->wire = wire;
@@ -220,15 +217,9 @@ IoFlush(
 	IoFlushTls(connPtr);
 	return;
     }
-    batchPtr = calloc(1, sizeof(WriteBatch));
-    if (batchPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(WriteBatch));
-    }
+    batchPtr = CourierAllocZero(sizeof(WriteBatch));
     if (connPtr->outCount > sizeof(stackBufs) / sizeof(stackBufs[0])) {
-	bufs = malloc(sizeof(uv_buf_t) * connPtr->outCount);
-	if (bufs == NULL) {
-	    CourierPanicOutOfMemory(sizeof(uv_buf_t) * connPtr->outCount);
-	}
+	bufs = CourierAlloc(sizeof(uv_buf_t) * connPtr->outCount);
     }
     batchPtr->connPtr = connPtr;
     batchPtr->cmds = connPtr->outHead;

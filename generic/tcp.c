@@ -236,10 +236,11 @@ CourierConnectObjCmd(
 	goto error;
     }
     connPtr = CourierConnAlloc(ioPtr);
-    connPtr->host = strdup(Tcl_GetString(objv[1]));
+    connPtr->host = CourierStrdup(Tcl_GetString(objv[1]));
     snprintf(connPtr->service, sizeof(connPtr->service), "%d", (int) port);
     connPtr->family = own.family;
-    connPtr->myaddr = own.myaddr ? strdup(Tcl_GetString(own.myaddr)) : NULL;
+    connPtr->myaddr = own.myaddr != NULL
+	    ? CourierStrdup(Tcl_GetString(own.myaddr)) : NULL;
     connPtr->myport = own.myport;
     connPtr->timeoutMs = (unsigned) own.timeout;
     CourierOptRelease(connectOptionSpecs, &own);
@@ -407,7 +408,7 @@ IoOpened(
 	    local, localPort);
     if (setupPtr != NULL) {
 	/* -onconnect waits for the handshake (CourierStreamPostOpened). */
-	connPtr->openedText = strdup(buf);
+	connPtr->openedText = CourierStrdup(buf);
 	CourierTlsIoStart(connPtr, setupPtr);
 	return;
     }

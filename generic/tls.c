@@ -123,10 +123,7 @@ BioWrite(
 	while (cap < need) {
 	    cap *= 2;
 	}
-	tlsPtr->out = realloc(tlsPtr->out, cap);
-	if (tlsPtr->out == NULL) {
-	    CourierPanicOutOfMemory(cap);
-	}
+	tlsPtr->out = CourierRealloc(tlsPtr->out, cap);
 	tlsPtr->outCap = cap;
     }
     memcpy(tlsPtr->out + tlsPtr->outLen, buf, (size_t) size);
@@ -329,10 +326,7 @@ CourierTlsIoStart(
 
     assert(connPtr->tlsPtr == NULL && connPtr->ioState == IO_OPEN);
     pthread_once(&bioOnce, MakeBioMethod);
-    tlsPtr = calloc(1, sizeof(CourierTls));
-    if (tlsPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierTls));
-    }
+    tlsPtr = CourierAllocZero(sizeof(CourierTls));
     tlsPtr->server = setupPtr->server;
     tlsPtr->verify = setupPtr->verify;
     tlsPtr->starttls = setupPtr->starttls;
@@ -672,10 +666,7 @@ TlsReadPlain(
 
     while (connPtr->ioState == IO_OPEN && !connPtr->eof) {
 	if (plain == NULL) {
-	    plain = malloc(PLAIN_BLOCK);
-	    if (plain == NULL) {
-		CourierPanicOutOfMemory(PLAIN_BLOCK);
-	    }
+	    plain = CourierAlloc(PLAIN_BLOCK);
 	}
 	ERR_clear_error();
 	n = SSL_read(tlsPtr->ssl, plain + have, (int) (PLAIN_BLOCK - have));

@@ -135,10 +135,7 @@ AlpnWire(
 	}
 	total += 1 + (unsigned) len;
     }
-    listPtr = malloc(sizeof(AlpnList) + total);
-    if (listPtr == NULL) {
-	CourierPanicOutOfMemory(total);
-    }
+    listPtr = CourierAlloc(sizeof(AlpnList) + total);
     listPtr->len = 0;
     for (i = 0; i < n; i++) {
 	const char *name = Tcl_GetStringFromObj(names[i], &len);
@@ -527,19 +524,6 @@ IsAddress(
 	    || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* strdup that panics when out of memory, as Courier's allocations do. */
-static char *
-StrDup(
-    const char *s)
-{
-    char *copy = strdup(s);
-
-    if (copy == NULL) {
-	CourierPanicOutOfMemory(strlen(s) + 1);
-    }
-    return copy;
-}
-
 /*
  * CourierTlsSetupNew --
  *	What the I/O half starts TLS with; takes the reference to ctx. A
@@ -555,22 +539,19 @@ CourierTlsSetupNew(
     int server,
     const char *host)
 {
-    CourierTlsSetup *setupPtr = calloc(1, sizeof(CourierTlsSetup));
+    CourierTlsSetup *setupPtr = CourierAllocZero(sizeof(CourierTlsSetup));
 
-    if (setupPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(CourierTlsSetup));
-    }
     assert(ctx != NULL);
     setupPtr->ctx = ctx;
     setupPtr->server = server;
     setupPtr->verify = o->verify < 0 ? !server : o->verify;
     if (!server) {
 	if (o->servername != NULL && Tcl_GetString(o->servername)[0]) {
-	    setupPtr->servername = StrDup(Tcl_GetString(o->servername));
+	    setupPtr->servername = CourierStrdup(Tcl_GetString(o->servername));
 	} else if (host != NULL && !IsAddress(host)) {
-	    setupPtr->servername = StrDup(host);
+	    setupPtr->servername = CourierStrdup(host);
 	} else if (host != NULL) {
-	    setupPtr->verifyIp = StrDup(host);
+	    setupPtr->verifyIp = CourierStrdup(host);
 	}
     }
     return setupPtr;

@@ -277,7 +277,7 @@ UdpSend(
 	    sendPtr->addr = addr;
 	    sendPtr->useAddr = 1;
 	} else {
-	    sendPtr->hostName = strdup(host);
+	    sendPtr->hostName = CourierStrdup(host);
 	    snprintf(sendPtr->service, sizeof(sendPtr->service), "%d",
 		    (int) port);
 	}

@@ -266,11 +266,11 @@ CourierPanicOutOfMemory(
 /*
  *----------------------------------------------------------------------
  *
- * CourierAlloc, CourierAllocZero, CourierRealloc --
+ * CourierAlloc, CourierAllocZero, CourierStrdup, CourierRealloc --
  *
- *	malloc, calloc (one zeroed block) and realloc for Courier's own C
- *	data, which any thread may allocate and free (worker threads never
- *	use Tcl's allocator). Out of memory is a panic, as with ckalloc
+ *	malloc, calloc (one zeroed block), strdup and realloc for Courier's
+ *	own C data, which any thread may allocate and free (worker threads
+ *	never use Tcl's allocator). Out of memory is a panic, as with ckalloc
  *	(CourierPanicOutOfMemory), so the result is never NULL.
  *
  *----------------------------------------------------------------------
@@ -298,6 +298,18 @@ CourierAllocZero(
 	CourierPanicOutOfMemory(size);
     }
     return p;
+}
+
+char *
+CourierStrdup(
+    const char *s)
+{
+    char *copy = strdup(s);
+
+    if (copy == NULL) {
+	CourierPanicOutOfMemory(strlen(s) + 1);
+    }
+    return copy;
 }
 
 void *
