@@ -207,6 +207,33 @@ NativeFile(
 }
 
 /*
+ * LoadTrusted --
+ *	Trusts the CAs of -cafile (isDir 0: one PEM file) or -cadir (isDir 1:
+ *	a hashed directory) in ctx.
+ *
+ * Results:
+ *	The native name, or NULL with an error ({COURIER TLS CONFIG}).
+ */
+
+static const char *
+LoadTrusted(
+    Tcl_Interp *interp,
+    SSL_CTX *ctx,
+    const char *option,
+    Tcl_Obj *pathObj,
+    int isDir)
+{
+    const char *path = NativeFile(interp, option, pathObj);
+
+    if (path != NULL && !SSL_CTX_load_verify_locations(ctx,
+	    isDir ? NULL : path, isDir ? path : NULL)) {
+	ConfigError(interp, option, pathObj, REASON());
+	return NULL;
+    }
+    return path;
+}
+
+/*
  * AppendFileKey --
  *	Adds a file's name, size and modification time to a cache key: a
  *	file that changes makes a new context.
@@ -318,12 +345,8 @@ BuildContext(
 	goto error;
     }
     if (o->cafile != NULL) {
-	cafile = NativeFile(interp, "-cafile", o->cafile);
+	cafile = LoadTrusted(interp, ctx, "-cafile", o->cafile, 0);
 	if (cafile == NULL) {
-	    goto error;
-	}
-	if (!SSL_CTX_load_verify_locations(ctx, cafile, NULL)) {
-	    ConfigError(interp, "-cafile", o->cafile, REASON());
 	    goto error;
 	}
 	if (server) {
@@ -336,12 +359,8 @@ BuildContext(
 	}
     }
     if (o->cadir != NULL) {
-	cadir = NativeFile(interp, "-cadir", o->cadir);
+	cadir = LoadTrusted(interp, ctx, "-cadir", o->cadir, 1);
 	if (cadir == NULL) {
-	    goto error;
-	}
-	if (!SSL_CTX_load_verify_locations(ctx, NULL, cadir)) {
-	    ConfigError(interp, "-cadir", o->cadir, REASON());
 	    goto error;
 	}
     }
