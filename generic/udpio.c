@@ -23,6 +23,17 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
+/*
+ * libuv reads up to 20 datagrams per system call (recvmmsg) when asked to
+ * (uv_udp_init_ex with UV_UDP_RECVMMSG, 1.37 and later; where the system
+ * has no recvmmsg it reads one at a time as before).
+ */
+#if UV_VERSION_HEX >= 0x012500
+#define UDP_USE_MMSG 1
+#else
+#define UDP_USE_MMSG 0
+#endif
+
 static void	IoUdpFlush(uv_check_t *handle);
 
 /*
@@ -182,6 +193,15 @@ IoUdpPeer(
     }
 }
 
+/*
+ * IoUdpAlloc --
+ *	The buffer of a read: with recvmmsg (UDP_USE_MMSG), the thread's
+ *	datagram buffer, which libuv cuts into 64 KiB chunks, one per
+ *	datagram, so that one system call reads up to
+ *	COURIER_IO_DATAGRAM_CHUNKS of them; else the thread's read buffer,
+ *	cut to -maxdatagram so that the kernel flags a larger datagram.
+ */
+
 static void
 IoUdpAlloc(
     uv_handle_t *handle,
@@ -192,6 +212,13 @@ IoUdpAlloc(
     size_t size;
 
     (void) suggested;
+#if UDP_USE_MMSG
+    if (uv_udp_using_recvmmsg(&udpPtr->udp)) {
+	bufPtr->base = (char *) CourierIoDatagramBuffer(udpPtr->ioPtr, &size);
+	bufPtr->len = size;
+	return;
+    }
+#endif
     bufPtr->base = (char *) CourierIoReadBuffer(udpPtr->ioPtr, &size);
     bufPtr->len = size < udpPtr->ioMaxDatagram ? size
 	    : udpPtr->ioMaxDatagram;
@@ -201,7 +228,9 @@ IoUdpAlloc(
  * IoUdpRecv --
  *	One datagram (or an error) from libuv: kept in the turn's pending
  *	chain or batch; the flush handle posts it once the turn's reads are
- *	done.
+ *	done. A datagram larger than -maxdatagram (flagged by the kernel, or
+ *	longer than the limit in a recvmmsg chunk, which holds any datagram)
+ *	is counted as truncated and reported, not delivered.
  */
 
 static void
@@ -224,14 +253,14 @@ IoUdpRecv(
 	return;				/* Nothing more to read now. */
     }
     IoUdpPeer(addr, &peer);
-    if (flags & UV_UDP_PARTIAL) {
+    if ((flags & UV_UDP_PARTIAL) || (size_t) nread > udpPtr->ioMaxDatagram) {
 	char text[160], host[INET6_ADDRSTRLEN];
 
 	atomic_fetch_add(&udpPtr->truncated, 1);
 	inet_ntop(peer.family, peer.addr, host, sizeof(host));
 	snprintf(text, sizeof(text), "datagram from %s port %u was larger "
 		"than -maxdatagram (%lu bytes): dropped", host,
-		(unsigned) peer.port, (unsigned long) bufPtr->len);
+		(unsigned) peer.port, (unsigned long) udpPtr->ioMaxDatagram);
 	IoPostError(udpPtr, UV_EMSGSIZE, text);
 	return;
     }
@@ -393,7 +422,12 @@ CourierUdpIoOpen(
     Udp *udpPtr = ucPtr->udpPtr;
     int err;
 
+#if UDP_USE_MMSG
+    uv_udp_init_ex(CourierIoLoop(ioPtr), &udpPtr->udp,
+	    AF_UNSPEC | UV_UDP_RECVMMSG);
+#else
     uv_udp_init(CourierIoLoop(ioPtr), &udpPtr->udp);
+#endif
     udpPtr->udp.data = udpPtr;
     uv_check_init(CourierIoLoop(ioPtr), &udpPtr->flush);
     udpPtr->flush.data = udpPtr;
