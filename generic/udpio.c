@@ -25,13 +25,18 @@
 
 /*
  * libuv reads up to 20 datagrams per system call (recvmmsg) when asked to
- * (uv_udp_init_ex with UV_UDP_RECVMMSG, 1.37 and later; where the system
- * has no recvmmsg it reads one at a time as before).
+ * (uv_udp_init_ex with UV_UDP_RECVMMSG; 1.40 and later, which end each
+ * call's datagrams with a UV_UDP_MMSG_FREE callback; where the system has
+ * no recvmmsg it reads one at a time as before).
  */
-#if UV_VERSION_HEX >= 0x012500
+#if UV_VERSION_HEX >= 0x012800
 #define UDP_USE_MMSG 1
+#define UDP_FLAG_CHUNK UV_UDP_MMSG_CHUNK
+#define UDP_FLAG_FREE UV_UDP_MMSG_FREE
 #else
 #define UDP_USE_MMSG 0
+#define UDP_FLAG_CHUNK 0
+#define UDP_FLAG_FREE 0
 #endif
 
 static void	IoUdpFlush(uv_check_t *handle);
@@ -214,6 +219,7 @@ IoUdpAlloc(
     (void) suggested;
 #if UDP_USE_MMSG
     if (uv_udp_using_recvmmsg(&udpPtr->udp)) {
+	assert(udpPtr->chunkCount == 0);	/* The last call's are copied. */
 	bufPtr->base = (char *) CourierIoDatagramBuffer(udpPtr->ioPtr, &size);
 	bufPtr->len = size;
 	return;
@@ -222,6 +228,63 @@ IoUdpAlloc(
     bufPtr->base = (char *) CourierIoReadBuffer(udpPtr->ioPtr, &size);
     bufPtr->len = size < udpPtr->ioMaxDatagram ? size
 	    : udpPtr->ioMaxDatagram;
+}
+
+/*
+ * IoUdpPend --
+ *	Appends a chain of datagram messages to the turn's pending chain;
+ *	the flush handle posts it once the turn's reads are done.
+ */
+
+static void
+IoUdpPend(
+    Udp *udpPtr,
+    CourierMsg *headPtr,
+    CourierMsg *tailPtr)
+{
+    if (udpPtr->pendTail != NULL) {
+	udpPtr->pendTail->next = headPtr;
+    } else {
+	udpPtr->pendHead = headPtr;
+    }
+    udpPtr->pendTail = tailPtr;
+    uv_check_start(&udpPtr->flush, IoUdpFlush);
+}
+
+/*
+ * IoUdpPendChunks --
+ *	The end of a recvmmsg call without -batch: its datagrams, still in
+ *	the thread's datagram buffer, become messages in one allocation
+ *	(CourierMsgAllocChain), pending like the others.
+ */
+
+static void
+IoUdpPendChunks(
+    Udp *udpPtr)
+{
+    size_t sizes[COURIER_IO_DATAGRAM_CHUNKS] = {0};
+    CourierMsg *headPtr, *msgPtr, *tailPtr = NULL;
+    int i, n = udpPtr->chunkCount;
+
+    if (n == 0) {
+	return;
+    }
+    for (i = 0; i < n; i++) {
+	sizes[i] = sizeof(UdpPeer) + udpPtr->chunks[i].length;
+    }
+    headPtr = CourierMsgAllocChain((size_t) n, sizes, 0);
+    for (i = 0, msgPtr = headPtr; i < n; i++, msgPtr = msgPtr->next) {
+	const UdpChunk *chunkPtr = &udpPtr->chunks[i];
+
+	msgPtr->kind = UDP_MSG_DATAGRAM;
+	memcpy(msgPtr->data, &chunkPtr->peer, sizeof(UdpPeer));
+	memcpy(msgPtr->data + sizeof(UdpPeer), chunkPtr->data,
+		chunkPtr->length);
+	tailPtr = msgPtr;
+    }
+    assert(tailPtr != NULL && tailPtr->next == NULL);
+    udpPtr->chunkCount = 0;
+    IoUdpPend(udpPtr, headPtr, tailPtr);
 }
 
 /*
@@ -250,6 +313,9 @@ IoUdpRecv(
 	return;
     }
     if (addr == NULL) {
+	if (flags & UDP_FLAG_FREE) {
+	    IoUdpPendChunks(udpPtr);	/* A recvmmsg call's last. */
+	}
 	return;				/* Nothing more to read now. */
     }
     IoUdpPeer(addr, &peer);
@@ -287,6 +353,15 @@ IoUdpRecv(
 	memcpy(udpPtr->batchBuf + udpPtr->batchLen + 4 + sizeof(peer),
 		bufPtr->base, (size_t) nread);
 	udpPtr->batchLen = need;
+    } else if (flags & UDP_FLAG_CHUNK) {
+	/* Copied with the call's other datagrams (IoUdpPendChunks). */
+	UdpChunk *chunkPtr = &udpPtr->chunks[udpPtr->chunkCount++];
+
+	assert(udpPtr->chunkCount <= COURIER_IO_DATAGRAM_CHUNKS);
+	chunkPtr->data = (const unsigned char *) bufPtr->base;
+	chunkPtr->length = (size_t) nread;
+	chunkPtr->peer = peer;
+	return;
     } else {
 	CourierMsg *msgPtr = CourierMsgAlloc(sizeof(peer) + (size_t) nread);
 
@@ -294,12 +369,8 @@ IoUdpRecv(
 	memcpy(msgPtr->data, &peer, sizeof(peer));
 	memcpy(msgPtr->data + sizeof(peer), bufPtr->base, (size_t) nread);
 	msgPtr->next = NULL;
-	if (udpPtr->pendTail != NULL) {
-	    udpPtr->pendTail->next = msgPtr;
-	} else {
-	    udpPtr->pendHead = msgPtr;
-	}
-	udpPtr->pendTail = msgPtr;
+	IoUdpPend(udpPtr, msgPtr, msgPtr);
+	return;
     }
     uv_check_start(&udpPtr->flush, IoUdpFlush);
 }
