@@ -309,6 +309,67 @@ proc ::bench::udp::KernelDrops {port} {
     return -1
 }
 
+# bench::udp::CpuTimes pid --
+#	Each thread of a process: tid -> {name user system}, in clock ticks
+#	(/proc/PID/task/TID/stat, fields 14 and 15); empty where /proc is
+#	not there.
+proc ::bench::udp::CpuTimes {pid} {
+    set times {}
+    foreach dir [glob -nocomplain /proc/$pid/task/*] {
+	if {[catch {
+	    set f [open $dir/stat]
+	    set stat [read $f]
+	    close $f
+	}]} {
+	    continue
+	}
+	# The name, in parentheses, may hold spaces: the fields follow it.
+	set open [string first ( $stat]
+	set close [string last ) $stat]
+	set name [string range $stat [expr {$open + 1}] [expr {$close - 1}]]
+	set fields [string range $stat [expr {$close + 2}] end]
+	dict set times [file tail $dir] [list $name [lindex $fields 11] \
+		[lindex $fields 12]]
+    }
+    return $times
+}
+
+# bench::udp::CpuUse before after pid --
+#	The CPU time each thread of process pid used between two CpuTimes
+#	snapshots, by role: a dict role -> {seconds systemSeconds}. Roles:
+#	"tcl" (the main thread, whose tid is the pid), "io" (Courier's I/O
+#	threads), "notifier" (any other thread: Tcl's notifier) and "sender"
+#	(a process of one thread).
+proc ::bench::udp::CpuUse {before after pid} {
+    set hz 100			;# USER_HZ: /proc counts in 1/100 s.
+    set use {}
+    dict for {tid now} $after {
+	if {![dict exists $before $tid]} {
+	    continue
+	}
+	lassign [dict get $before $tid] name user0 system0
+	lassign $now name user1 system1
+	if {[dict size $after] == 1} {
+	    set role sender
+	} elseif {$tid == $pid} {
+	    set role tcl
+	} elseif {[string match courier-io-* $name]} {
+	    set role io
+	} else {
+	    set role notifier
+	}
+	set seconds [expr {double($user1 - $user0 + $system1 - $system0) / $hz}]
+	set system [expr {double($system1 - $system0) / $hz}]
+	if {[dict exists $use $role]} {
+	    lassign [dict get $use $role] s0 y0
+	    set seconds [expr {$seconds + $s0}]
+	    set system [expr {$system + $y0}]
+	}
+	dict set use $role [list $seconds $system]
+    }
+    return $use
+}
+
 # The ticker: an `after 10` that records its largest gap, from the first
 # delivery to the end. On a busy machine most of a long gap can be time
 # the receiving thread spent runnable but waiting for a CPU, which no
@@ -418,7 +479,10 @@ proc ::bench::recv::batch {u batch} {
 
 proc ::bench::udp::First {} {
     variable window
+    variable cpu0
+    variable senderPid
     set ::t0 [clock microseconds]
+    set cpu0 [list [CpuTimes [pid]] [CpuTimes $senderPid]]
     StartProbe
     if {$window > 0} {
 	after $window {set ::bench::udp::state window}
@@ -458,6 +522,7 @@ proc ::bench::udp::Sender {port rate seconds} {
     set cmd [concat $::env(COURIER_UDPBENCH_SENDER) \
 	    [list $port $rate $seconds $size 2>@1]]
     set chan [open |$cmd r+]
+    set ::bench::udp::senderPid [lindex [pid $chan] 0]
     fconfigure $chan -blocking 0 -buffering line
     fileevent $chan readable [list ::bench::udp::SenderRead $chan]
     return $chan
@@ -523,6 +588,13 @@ proc ::bench::udp::Rate {mechanism seconds limit} {
     vwait ::bench::udp::state
     set t1 [clock microseconds]
     set n $::bench::recv::n
+    # The CPU each thread used in the window: the receiving process's
+    # and the sender's.
+    variable cpu0
+    variable senderPid
+    lassign $cpu0 self0 sender0
+    set cpu [dict merge [CpuUse $self0 [CpuTimes [pid]] [pid]] \
+	    [CpuUse $sender0 [CpuTimes $senderPid] $senderPid]]
     lassign [StopProbe $t1] gap own
     after cancel $deadline
     if {$state ne "window"} {
@@ -544,7 +616,8 @@ proc ::bench::udp::Rate {mechanism seconds limit} {
     return [dict create scenario rate-$mechanism n $n seconds $elapsed \
 	    rate [expr {$n / $elapsed}] tickGapMs $gap ownGapMs $own \
 	    sent $sent offered [expr {$sent / $sendSeconds}] \
-	    kernelDrops $drops peakRssMiB [expr {[Status VmHWM] / 1024.0}]]
+	    kernelDrops $drops peakRssMiB [expr {[Status VmHWM] / 1024.0}] \
+	    cpu $cpu]
 }
 
 # bench::udp::Loss mechanism rate seconds limit --
@@ -752,7 +825,10 @@ proc ::bench::udp::Run {senderKind} {
     if {[dict size $results] == [llength $scenarios] / 5} {
 	set path [::bench::csv udp.csv {key group scenario metric value unit
 	    vs_udp_package tick_gap_ms offered_per_s sent delivered
-	    kernel_drops peak_rss_mib tick_gap_less_cpu_wait_ms} $rows]
+	    kernel_drops peak_rss_mib tick_gap_less_cpu_wait_ms
+	    receiver_cpu_us_per_datagram tcl_thread_us io_thread_us
+	    io_thread_kernel_us notifier_thread_us sender_cpus
+	    receiver_cpus} $rows]
 	puts "\nwritten: bench/results/[file tail $path]"
     } else {
 	puts "\nsome scenarios failed: bench/results/udp.csv left as it was"
@@ -807,12 +883,39 @@ proc ::bench::udp::Rows {results} {
 	    set value [format %.4f [dict get $r fraction]]
 	    set unit fraction
 	}
+	# Rate rows: the CPU time of each thread per datagram delivered
+	# (us), the receiving process's in all, and the sender's share of
+	# a CPU over the window.
+	set cpu [lrepeat 7 ""]
+	if {[dict exists $r cpu]} {
+	    set use [dict get $r cpu]
+	    set n [dict get $r n]
+	    set perDatagram {apply {{use role n} {
+		if {![dict exists $use $role] || $n <= 0} {
+		    return 0.000
+		}
+		format %.3f [expr {[lindex [dict get $use $role] 0] * 1e6 / $n}]
+	    }}}
+	    set tcl [{*}$perDatagram $use tcl $n]
+	    set io [{*}$perDatagram $use io $n]
+	    set notifier [{*}$perDatagram $use notifier $n]
+	    set ioSystem [format %.3f [expr {[dict exists $use io] && $n > 0
+		    ? [lindex [dict get $use io] 1] * 1e6 / $n : 0}]]
+	    set window [dict get $r seconds]
+	    set sender [expr {[dict exists $use sender]
+		    ? [format %.2f [expr {[lindex [dict get $use sender] 0]
+			/ $window}]] : ""}]
+	    set cpu [list [format %.3f [expr {$tcl + $io + $notifier}]] \
+		    $tcl $io $ioSystem $notifier $sender \
+		    [format %.2f [expr {($tcl + $io + $notifier) * $n / 1e6
+			/ $window}]]]
+	}
 	lappend rows [list $key $group $label $metric $value $unit $vs \
 		[format %.1f [dict get $r tickGapMs]] \
 		[format %.0f [dict get $r offered]] [dict get $r sent] \
 		[dict get $r n] [dict get $r kernelDrops] \
 		[format %.1f [dict get $r peakRssMiB]] \
-		[format %.1f [dict get $r ownGapMs]]]
+		[format %.1f [dict get $r ownGapMs]] {*}$cpu]
     }
     return $rows
 }
@@ -821,13 +924,19 @@ proc ::bench::udp::Rows {results} {
 proc ::bench::udp::Tables {rows window lossSeconds lossRounds} {
     set x {apply {{v} {expr {$v eq "" ? "-" : [format %.2fx $v]}}}}
     set rate {}
+    set cpu {}
     set loss {}
     foreach row $rows {
 	lassign $row key group label metric value unit vs gap offered sent \
-		n drops peak own
+		n drops peak own recvUs tclUs ioUs ioSystemUs notifierUs \
+		senderShare recvShare
 	if {$group eq "rate"} {
 	    lappend rate [list $label $value [{*}$x $vs] $gap $own $offered \
 		    [format %.0f%% [expr {100.0 * $value / $offered}]] $peak]
+	    if {$recvUs ne ""} {
+		lappend cpu [list $label $recvUs $tclUs $ioUs $ioSystemUs \
+			$notifierUs $recvShare $senderShare]
+	    }
 	} else {
 	    lappend loss [list $label [format %.1f%% [expr {$value * 100}]] \
 		    [{*}$x $vs] $offered $sent $n $drops $gap $own]
@@ -839,6 +948,12 @@ proc ::bench::udp::Tables {rows window lossSeconds lossRounds} {
 		($::bench::repeat rounds)"
 	::bench::table {scenario delivered/s "vs udp pkg" "tick gap ms"
 	    "less CPU wait" "offered/s" "of offered" "peak RSS MiB"} $rate
+    }
+    if {[llength $cpu]} {
+	puts "\nCPU time per datagram delivered in the same runs (us; from\
+		/proc/PID/task/TID/stat), and in CPUs over the window"
+	::bench::table {scenario "receiver us" "Tcl thread" "I/O thread"
+	    "of it kernel" "notifier" "receiver CPUs" "sender CPUs"} $cpu
     }
     if {[llength $loss]} {
 	puts "\nloss: a paced sender for $lossSeconds s, everything delivered\
