@@ -1,0 +1,675 @@
+# tls.tcl --
+#
+#	Courier's TLS (courier::connect -tls 1) side by side with the `tls`
+#	package (TclTLS 1.7, Debian tcl-tls), which runs OpenSSL in the
+#	interpreter's thread. Both are clients of the same TLS server, a
+#	Node.js process of its own (bench/tls_peer.js) on 127.0.0.1, and
+#	verify its certificate against a CA made for the run:
+#	  gap	  200 connections started at once: the largest gap of an
+#		  `after 10` ticker in the measuring thread until every
+#		  handshake has completed, and the handshakes/s of the burst;
+#	  conns	  500 new connections, 50 in flight, full handshakes (the
+#		  server issues no tickets and caches no sessions):
+#		  handshakes/s, then the resident memory per idle connection;
+#	  lines	  lines/s into Tcl: courier -framing line with a proc per line
+#		  (and -batch 1, a proc per read) against a tls channel whose
+#		  fileevent handler runs a `gets` loop calling no proc;
+#	  bulk	  MB/s into Tcl: courier -framing raw, a proc per chunk,
+#		  against `read` of 64 KiB chunks from a binary tls channel.
+#	The certificates (a CA and a server certificate for localhost and
+#	127.0.0.1, EC P-256) are made with the openssl command into a
+#	temporary directory at the start of the run.
+#
+#	The file has two roles, like tcp.tcl, whose helpers (Expect, Reap,
+#	Status, WarmUp, the ticker probe, the receiving callbacks) it
+#	sources:
+#	  - sourced by run.tcl, it defines ::bench::tls::run, which starts
+#	    one child per scenario and round and prints the tables;
+#	  - run as `tclsh tls.tcl scenario certdir count limit`, it is that
+#	    child: it starts the Node.js peer, runs one scenario and prints
+#	    "result <dict>".
+
+namespace eval ::bench::tls {
+    variable script [file normalize [info script]]
+    variable dir [file dirname $script]
+    # key group mechanism label
+    variable scenarios {
+	gap-tcltls    gap   tcltls  "tls package: tls::socket -async, tls::handshake"
+	gap-courier   gap   courier "courier::connect -tls 1"
+	conns-tcltls  conns tcltls  "tls package"
+	conns-courier conns courier "courier"
+	lines-tcltls  lines tcltls  "tls channel, gets loop (no proc per line)"
+	lines-courier lines courier "courier line, proc per line"
+	lines-batch   lines batch   "courier line -batch 1, proc per read"
+	bulk-tcltls   bulk  tcltls  "tls channel, read 64 KiB chunks, binary"
+	bulk-courier  bulk  courier "courier raw, proc per chunk"
+    }
+    # The issue's targets.
+    variable targets {gapMs 20 lineRatio 2.0 bulkRatio 2.0 rssKiB 48}
+    # Connections in flight in the conns scenario.
+    variable window 50
+}
+source [file join $::bench::tls::dir tcp.tcl]
+namespace eval ::bench::tls {
+    namespace path ::bench::tcp
+}
+
+# ----------------------------------------------------------------------
+# The certificates and the peer.
+# ----------------------------------------------------------------------
+
+# bench::tls::Certs dir --
+#	Makes ca.pem and server.pem/server.key (EC P-256, signed by the CA,
+#	for DNS:localhost and IP:127.0.0.1, valid for 2 days) in dir with
+#	the openssl command.
+proc ::bench::tls::Certs {dir} {
+    set ec {-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes}
+    exec openssl req -x509 {*}$ec -keyout [file join $dir ca.key] \
+	    -out [file join $dir ca.pem] -days 2 -subj "/CN=courier bench CA" \
+	    2>@1
+    exec openssl req {*}$ec -keyout [file join $dir server.key] \
+	    -out [file join $dir server.csr] -subj /CN=localhost 2>@1
+    set f [open [file join $dir ext.cnf] w]
+    puts $f "subjectAltName=DNS:localhost,IP:127.0.0.1"
+    puts $f "basicConstraints=CA:FALSE"
+    close $f
+    exec openssl x509 -req -in [file join $dir server.csr] \
+	    -CA [file join $dir ca.pem] -CAkey [file join $dir ca.key] \
+	    -CAcreateserial -days 2 -extfile [file join $dir ext.cnf] \
+	    -out [file join $dir server.pem] 2>@1
+}
+
+# bench::tls::Peer args --
+#	Starts `node tls_peer.js args` (see that file) and returns its pipe
+#	and port. It exits when the pipe closes (bench::tcp::Reap).
+proc ::bench::tls::Peer {limit args} {
+    variable dir
+    set node [lindex [auto_execok node] 0]
+    set chan [open |[list $node [file join $dir tls_peer.js] {*}$args \
+	    2>@1] r+]
+    fconfigure $chan -blocking 0 -buffering line
+    set port [lindex [::bench::tcp::Expect $chan "port *" $limit] 1]
+    return [list $chan $port]
+}
+
+# ----------------------------------------------------------------------
+# The handshake scenarios (gap, conns): count connections, window in
+# flight at a time (gap: all at once, from one loop), to a peer that
+# holds them open.
+# ----------------------------------------------------------------------
+
+# bench::tls::Open --
+#	Starts one client connection of the mechanism under test; Up or
+#	Failed is called when its handshake ends.
+proc ::bench::tls::Open {} {
+    variable mech
+    variable port
+    variable ca
+    variable conns
+    if {$mech eq "tcltls"} {
+	# The tls package's non-blocking handshake: an -async socket whose
+	# fileevents call tls::handshake until it returns 1. Writable fires
+	# once the TCP connection is up; then the server's answers come as
+	# readable events.
+	set s [tls::socket -async -cafile $ca -require 1 \
+		-servername localhost 127.0.0.1 $port]
+	fconfigure $s -blocking 0
+	fileevent $s writable [list ::bench::tls::Step $s 1]
+	fileevent $s readable [list ::bench::tls::Step $s 0]
+    } else {
+	set s [courier::connect 127.0.0.1 $port -tls 1 -cafile $ca \
+		-servername localhost -framing raw \
+		-onconnect ::bench::tls::Up -onclose ::bench::tls::Closed]
+    }
+    lappend conns $s
+}
+proc ::bench::tls::Step {s writable} {
+    if {$writable} {
+	fileevent $s writable {}
+    }
+    if {[catch {tls::handshake $s} done]} {
+	if {[string match "*temporarily unavailable*" $done]} {
+	    return
+	}
+	fileevent $s readable {}
+	Failed $s $done
+	return
+    }
+    if {$done} {
+	fileevent $s readable {}
+	Up $s
+    }
+}
+proc ::bench::tls::Closed {c reason} {
+    variable phase
+    if {$phase ne "done"} {
+	Failed $c $reason
+    }
+}
+proc ::bench::tls::Up {c} {
+    variable up
+    variable failed
+    variable count
+    if {[incr up] + $failed == $count} {
+	Complete
+    }
+    OpenMore
+}
+proc ::bench::tls::Failed {c reason} {
+    variable up
+    variable failed
+    variable count
+    variable firstFailure
+    if {[incr failed] == 1} {
+	set firstFailure $reason
+    }
+    if {$up + $failed == $count} {
+	Complete
+    }
+    OpenMore
+}
+proc ::bench::tls::Complete {} {
+    variable phase
+    variable t1
+    set t1 [clock microseconds]
+    set phase done
+}
+proc ::bench::tls::OpenMore {} {
+    variable opened
+    variable up
+    variable failed
+    variable count
+    variable window
+    while {$opened < $count && $opened - $up - $failed < $window} {
+	incr opened
+	Open
+    }
+}
+
+# bench::tls::Settle ms --
+#	Lets the event loop (and the I/O threads) run for ms.
+proc ::bench::tls::Settle {ms} {
+    after $ms {set ::bench::tls::settled 1}
+    vwait ::bench::tls::settled
+}
+
+# bench::tls::Handshakes scenario certdir count limit --
+#	The child of a gap or conns scenario. One connection is made and
+#	completed first, so that the mechanism's one-time costs (loading
+#	OpenSSL, its first context) are not counted; then count more, and
+#	after they are idle the RSS they added.
+proc ::bench::tls::Handshakes {scenario certdir count limit} {
+    variable mech
+    variable port
+    variable ca [file join $certdir ca.pem]
+    variable conns {}
+    variable phase
+    variable opened 0
+    variable up 0
+    variable failed 0
+    variable firstFailure ""
+    variable window
+    variable t1
+    lassign [split $scenario -] group mech
+    if {$group eq "gap"} {
+	set window $count
+    }
+    lassign [Peer $limit hold $certdir] peer port
+    if {$mech eq "tcltls"} {
+	package require tls
+    } else {
+	package require courier
+    }
+    set watchdog [after [expr {int($limit * 1000)}] \
+	    {set ::bench::tls::phase timeout}]
+    # The first connection, untimed.
+    set phase first
+    set ::bench::tls::count 1
+    OpenMore
+    vwait ::bench::tls::phase
+    if {$phase ne "done" || $failed} {
+	set out [::bench::tcp::Reap $peer 5]
+	return -code error "$scenario: the first connection: $phase\
+		$firstFailure; peer printed: $out"
+    }
+    ::bench::tcp::WarmUp 300
+    Settle 200
+    set rss0 [::bench::tcp::Status VmRSS]
+    set ::bench::tls::count [expr {$count + 1}]
+    set phase connecting
+    ::bench::tcp::StartProbe
+    set t0 [clock microseconds]
+    OpenMore
+    vwait ::bench::tls::phase
+    set gap [::bench::tcp::StopProbe $t1]
+    after cancel $watchdog
+    if {$phase ne "done" || $failed} {
+	set out [::bench::tcp::Reap $peer 5]
+	return -code error "$scenario: $phase: $up of $count up, $failed\
+		failed, first: $firstFailure; peer printed: $out"
+    }
+    set seconds [expr {($t1 - $t0) / 1e6}]
+    Settle 500
+    set rss1 [::bench::tcp::Status VmRSS]
+    puts $peer stats
+    lassign [::bench::tcp::Expect $peer "stats *" $limit] - hs reused
+    set phase closing
+    foreach c $conns {
+	if {$mech eq "tcltls"} {
+	    close $c
+	} else {
+	    $c close -now
+	}
+    }
+    ::bench::tcp::Reap $peer 10
+    return [dict create scenario $scenario count $count window $window \
+	    seconds $seconds rate [expr {$count / $seconds}] \
+	    tickGapMs $gap kibPerConn [expr {($rss1 - $rss0) / double($count)}] \
+	    peerHandshakes $hs reused $reused \
+	    peakRssMiB [expr {[::bench::tcp::Status VmHWM] / 1024.0}]]
+}
+
+# ----------------------------------------------------------------------
+# The lines and bulk scenarios: the peer sends, a Tcl proc receives (the
+# callbacks are tcp.tcl's: ::TclLines, ::TclBulk, ::CourierFirst, ...).
+# ----------------------------------------------------------------------
+
+# bench::tls::Receive scenario certdir count limit --
+#	Connects to a sending peer (count lines, or count MiB), lets it go
+#	once the handshake is done and counts until the last line or byte
+#	has reached the callback; the clock starts at the first delivery.
+proc ::bench::tls::Receive {scenario certdir count limit} {
+    lassign [split $scenario -] kind mech
+    set ca [file join $certdir ca.pem]
+    if {$kind eq "lines"} {
+	set ::N $count
+    } else {
+	set ::N [expr {$count * 1024 * 1024}]
+    }
+    set ::n 0
+    set ::t0 0
+    set ::done 0
+    lassign [Peer $limit send $certdir $kind $count] peer port
+    set watchdog [after [expr {int($limit * 1000)}] {set ::done timeout}]
+    if {$mech eq "tcltls"} {
+	package require tls
+	set s [tls::socket -cafile $ca -require 1 -servername localhost \
+		127.0.0.1 $port]
+	tls::handshake $s
+	if {$kind eq "lines"} {
+	    fconfigure $s -blocking 0 -translation auto -encoding utf-8 \
+		    -buffersize 65536
+	    fileevent $s readable [list ::TclLines $s]
+	} else {
+	    fconfigure $s -blocking 0 -translation binary -buffersize 65536
+	    fileevent $s readable [list ::TclBulk $s]
+	}
+	::bench::tcp::WarmUp 500
+	puts -nonewline $s "go\n"
+	flush $s
+    } else {
+	package require courier
+	set opts [dict get {
+	    lines-courier {-framing line
+		-ondata {::CourierFirst ::bench::lines::count}
+		-onclose ::CourierLinesClosed}
+	    lines-batch {-framing line -batch 1
+		-ondata {::CourierFirst ::CourierBatch}
+		-onclose ::CourierClosed}
+	    bulk-courier {-framing raw -ondata {::CourierFirst ::CourierRaw}
+		-onclose ::CourierClosed}
+	} $scenario]
+	set s [courier::connect 127.0.0.1 $port -tls 1 -cafile $ca \
+		-servername localhost {*}$opts \
+		-onconnect {apply {{c} { set ::connected 1 }}}]
+	vwait ::connected
+	::bench::tcp::WarmUp 500
+	$s send [expr {$kind eq "lines" ? "go" : "go\n"}]
+    }
+    vwait ::done
+    after cancel $watchdog
+    set gap [::bench::tcp::StopProbe $::t1]
+    if {$::done ne "1"} {
+	set out [::bench::tcp::Reap $peer 5]
+	return -code error "$scenario: stopped ($::done) after $::n of\
+		$::N [expr {$kind eq "lines" ? "lines" : "bytes"}];\
+		peer printed: $out"
+    }
+    if {$mech eq "tcltls"} {
+	close $s
+    } else {
+	$s close
+    }
+    set out [::bench::tcp::Reap $peer 10]
+    set seconds [expr {($::t1 - $::t0) / 1e6}]
+    set result [dict create scenario $scenario count $count \
+	    seconds $seconds tickGapMs $gap \
+	    peakRssMiB [expr {[::bench::tcp::Status VmHWM] / 1024.0}]]
+    if {$kind eq "lines"} {
+	dict set result rate [expr {$::N / $seconds}]
+    } else {
+	dict set result rate [expr {$::N / $seconds / 1e6}]
+    }
+    if {[regexp {sent (\d+) ([\d.e-]+)} $out -> bytes secs]} {
+	dict set result peerSeconds $secs
+    }
+    return $result
+}
+
+# bench::tls::child scenario certdir count limit --
+#	The main of a child.
+proc ::bench::tls::child {scenario args} {
+    switch -glob -- $scenario {
+	gap-* - conns-* { set r [Handshakes $scenario {*}$args] }
+	lines-* - bulk-* { set r [Receive $scenario {*}$args] }
+	default {
+	    return -code error "usage: tls.tcl scenario certdir count limit"
+	}
+    }
+    puts [list result $r]
+}
+
+# ----------------------------------------------------------------------
+# The driver side: one child per scenario and round, then the tables.
+# ----------------------------------------------------------------------
+
+# bench::tls::Counts --
+#	Per group: the count (connections, lines or MiB) and the rounds.
+proc ::bench::tls::Counts {} {
+    set r $::bench::repeat
+    if {$::bench::quick} {
+	return [dict create gap {50 1} conns {100 1} lines {100000 1} \
+		bulk {32 1}]
+    }
+    # The tls package makes about 40 connections a second here (it parses
+    # the system's CA bundle for each one): its handshake rounds are what
+    # make the run long, so they are capped at 3, the others at 5.
+    return [dict create gap [list 200 [expr {min($r, 3)}]] \
+	    conns [list 300 [expr {min($r, 3)}]] \
+	    lines [list 1000000 [expr {min($r, 5)}]] \
+	    bulk [list 256 [expr {min($r, 5)}]]]
+}
+
+# The figure each scenario's median run is chosen by.
+proc ::bench::tls::MedianKey {group} {
+    dict get {gap tickGapMs conns rate lines rate bulk rate} $group
+}
+
+# bench::tls::run --
+#	Called by run.tcl.
+proc ::bench::tls::run {} {
+    variable scenarios
+    variable script
+    foreach {what how} {
+	node "node (Node.js) is not installed: it runs the TLS server"
+	openssl "the openssl command is not installed: it makes the\
+		certificates"
+    } {
+	if {[auto_execok $what] eq ""} {
+	    return -code error $how
+	}
+    }
+    if {[catch {package require tls} msg]} {
+	return -code error "the tls package (Debian tcl-tls), the\
+		comparison, is not installed: $msg"
+    }
+    set limit [expr {max(10, $::bench::timeout - 10)}]
+    set counts [Counts]
+    set tmp [expr {[info exists ::env(TMPDIR)] ? $::env(TMPDIR) : "/tmp"}]
+    set certdir [file join $tmp courier-tlsbench-[pid]]
+    file mkdir $certdir
+    set code [catch {
+	Certs $certdir
+	puts "clients of one Node.js [exec node --version] TLS server\
+		(bench/tls_peer.js) in a process of its own over 127.0.0.1,\
+		TLS 1.3, EC P-256 certificate, verified; each scenario in its\
+		own tclsh; tls package [package present tls] against\
+		courier"
+	set load0 [LoadAverage]
+	array set runs {}
+	set failures {}
+	set rounds [tcl::mathfunc::max {*}[lmap {g c} $counts {
+	    lindex $c 1
+	}]]
+	# Rounds go through every scenario in turn, so that a slow spell
+	# of the machine hits them all alike.
+	for {set round 0} {$round < $rounds} {incr round} {
+	    foreach {key group mech label} $scenarios {
+		lassign [dict get $counts $group] count max
+		if {$round >= $max} {
+		    continue
+		}
+		if {[catch {::bench::child $script $key $certdir $count \
+			$limit} r]} {
+		    lappend failures $key $r
+		    continue
+		}
+		lappend runs($key) $r
+	    }
+	}
+	set load1 [LoadAverage]
+    } msg opts]
+    file delete -force $certdir
+    if {$code} {
+	return -options $opts $msg
+    }
+    set results {}
+    foreach {key group mech label} $scenarios {
+	if {[info exists runs($key)]} {
+	    dict set results $key [::bench::median $runs($key) \
+		    [MedianKey $group]]
+	}
+    }
+    set rows [Rows $results]
+    Tables $rows $counts
+    puts "\nload average (1 min): $load0 before, $load1 after (2 cores;\
+	    the benchmark keeps 1-2 busy)"
+    Spread [array get runs]
+    foreach {key r} $failures {
+	puts "\n$key FAILED: $r"
+    }
+    Targets $results
+    if {[dict size $results] == [llength $scenarios] / 4} {
+	lappend rows [list load machine "1-min load average" before $load0 \
+		load "" "" "" ""] [list load machine "1-min load average" \
+		after $load1 load "" "" "" ""]
+	set path [::bench::csv tls.csv {key group scenario metric value unit
+	    vs_tcltls tick_gap_ms peak_rss_mib count} [lmap row $rows {
+		if {[set v [lindex $row 6]] ne ""} {
+		    lset row 6 [format %.3f $v]
+		}
+		set row
+	    }]]
+	puts "\nwritten: bench/results/[file tail $path]"
+    } else {
+	puts "\nsome scenarios failed: bench/results/tls.csv left as it was"
+    }
+    if {[llength $failures]} {
+	return -code error "[expr {[llength $failures] / 2}] scenario\
+		run(s) failed"
+    }
+}
+
+# bench::tls::Base key --
+#	The tls package's scenario of key's group.
+proc ::bench::tls::Base {key} {
+    return [lindex [split $key -] 0]-tcltls
+}
+
+# bench::tls::Rows --
+#	One row per figure, the CSV's columns: key group label metric
+#	value unit vsTcltls tickGap peakRss count.
+proc ::bench::tls::Rows {results} {
+    variable scenarios
+    set rows {}
+    foreach {key group mech label} $scenarios {
+	if {![dict exists $results $key]} {
+	    continue
+	}
+	set r [dict get $results $key]
+	set base [Base $key]
+	set peak [format %.1f [dict get $r peakRssMiB]]
+	set gap [format %.1f [dict get $r tickGapMs]]
+	set count [dict get $r count]
+	switch -- $group {
+	    gap {
+		lappend rows [list $key $group $label tick_gap $gap ms \
+			[Ratio $results $key $base tickGapMs] $gap $peak \
+			$count] \
+			[list $key $group $label burst_handshakes \
+			[format %.0f [dict get $r rate]] handshakes/s \
+			[Ratio $results $key $base rate] $gap $peak $count]
+	    }
+	    conns {
+		lappend rows [list $key $group $label handshakes \
+			[format %.0f [dict get $r rate]] handshakes/s \
+			[Ratio $results $key $base rate] $gap $peak $count] \
+			[list $key $group $label rss_per_idle_conn \
+			[format %.1f [dict get $r kibPerConn]] KiB \
+			[Ratio $results $key $base kibPerConn] "" $peak \
+			$count]
+	    }
+	    lines - bulk {
+		lappend rows [list $key $group $label rate \
+			[format [expr {$group eq "lines" ? "%.0f" : "%.1f"}] \
+			[dict get $r rate]] \
+			[dict get {lines lines/s bulk MB/s} $group] \
+			[Ratio $results $key $base rate] $gap $peak $count]
+	    }
+	}
+    }
+    return $rows
+}
+
+# bench::tls::Tables --
+#	The rows, one small table per group.
+proc ::bench::tls::Tables {rows counts} {
+    set x {apply {{v} {expr {$v eq "" ? "-" : [format %.2fx $v]}}}}
+    set byKey {}
+    foreach row $rows {
+	dict set byKey [lindex $row 0] [lindex $row 3] $row
+    }
+    set keys [lmap {key group mech label} $::bench::tls::scenarios {
+	if {![dict exists $byKey $key]} continue
+	set key
+    }]
+    foreach {group title header fields} {
+	gap "handshakes started at once from one loop:\
+	    the measuring thread's largest `after 10` gap until all are\
+	    done (vs tls pkg: lower is better)"
+	    {scenario "gap ms" "vs tls pkg" "handshakes/s" "vs tls pkg"
+		"peak RSS MiB"}
+	    {tick_gap burst_handshakes}
+	conns "new connections, full handshakes, 50 in flight,\
+	    then idle (vs tls pkg: lower is better for memory)"
+	    {scenario "handshakes/s" "vs tls pkg" "KiB per idle conn"
+		"vs tls pkg" "peak RSS MiB"}
+	    {handshakes rss_per_idle_conn}
+	lines "lines of 20 bytes into a Tcl callback (vs tls pkg: its\
+	    gets loop)"
+	    {scenario lines/s "vs tls pkg" "tick gap ms" "peak RSS MiB"}
+	    {rate}
+	bulk "MiB into a Tcl callback (MB = 10^6 bytes)"
+	    {scenario MB/s "vs tls pkg" "tick gap ms" "peak RSS MiB"}
+	    {rate}
+    } {
+	set trows {}
+	foreach key $keys {
+	    if {![string match $group-* $key]} {
+		continue
+	    }
+	    set cells {}
+	    foreach field $fields {
+		lassign [dict get $byKey $key $field] - - label - value - v \
+			gap peak
+		if {![llength $cells]} {
+		    lappend cells $label
+		}
+		lappend cells $value [{*}$x $v]
+	    }
+	    if {[llength $fields] == 1} {
+		lappend cells $gap
+	    }
+	    lappend trows [lappend cells $peak]
+	}
+	if {[llength $trows]} {
+	    puts "\n$group: [lindex [dict get $counts $group] 0] $title"
+	    ::bench::table $header $trows
+	}
+    }
+}
+
+# bench::tls::Spread --
+#	Each scenario's figure over the rounds (min .. max).
+proc ::bench::tls::Spread {runs} {
+    variable scenarios
+    puts "\nover the rounds (min .. max):"
+    foreach {key group mech label} $scenarios {
+	if {![dict exists $runs $key]} {
+	    continue
+	}
+	set field [MedianKey $group]
+	set v [lsort -real [lmap r [dict get $runs $key] {
+	    dict get $r $field
+	}]]
+	puts [format "  %-14s %-10s %12.1f .. %.1f (%d rounds)" $key $field \
+		[lindex $v 0] [lindex $v end] [llength $v]]
+    }
+}
+
+# bench::tls::Targets --
+#	The issue's targets, met or MISSED, with the figures.
+proc ::bench::tls::Targets {results} {
+    variable targets
+    puts "\ntargets of the issue:"
+    set verdicts {}
+    set max [dict get $targets gapMs]
+    if {[dict exists $results gap-courier]} {
+	set g [dict get $results gap-courier tickGapMs]
+	set t [expr {[dict exists $results gap-tcltls]
+		? [format %.1f [dict get $results gap-tcltls tickGapMs]]
+		: "?"}]
+	lappend verdicts [Verdict "after-10 gap during handshakes <= $max ms" \
+		[expr {$g <= $max}] [format "%.1f ms; tls package %s ms" $g $t]]
+    } else {
+	lappend verdicts [Verdict "after-10 gap during handshakes <= $max ms" \
+		0 "no result"]
+    }
+    foreach {key what target} {
+	bulk-courier "bulk MB/s" bulkRatio
+	lines-courier "lines/s, proc per line" lineRatio
+    } {
+	set min [dict get $targets $target]
+	set v [Ratio $results $key [Base $key] rate]
+	lappend verdicts [Verdict "$what >= ${min}x tls package" \
+		[expr {$v ne "" && $v >= $min}] \
+		[expr {$v eq "" ? "no result" : [format %.2fx $v]}]]
+    }
+    set max [dict get $targets rssKiB]
+    if {[dict exists $results conns-courier]} {
+	set k [dict get $results conns-courier kibPerConn]
+	lappend verdicts [Verdict "RSS per idle TLS connection <= $max KiB" \
+		[expr {$k <= $max}] [format "%.1f KiB" $k]]
+    } else {
+	lappend verdicts [Verdict "RSS per idle TLS connection <= $max KiB" \
+		0 "no result"]
+    }
+    set met [llength [lsearch -all $verdicts 1]]
+    puts "targets: $met of [llength $verdicts] met"
+    set v [Ratio $results conns-courier conns-tcltls rate]
+    if {$v ne ""} {
+	puts [format "handshakes/s (no target): %.0f against the tls\
+		package's %.0f, %.2fx; sessions reused: %d and %d" \
+		[dict get $results conns-courier rate] \
+		[dict get $results conns-tcltls rate] $v \
+		[dict get $results conns-courier reused] \
+		[dict get $results conns-tcltls reused]]
+    }
+}
+
+# Run as a script: be the child.
+if {[info exists ::argv0]
+	&& [file normalize $::argv0] eq $::bench::tls::script} {
+    ::bench::tls::child {*}$::argv
+    exit 0
+}
