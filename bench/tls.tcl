@@ -16,9 +16,10 @@
 #		  fileevent handler runs a `gets` loop calling no proc;
 #	  bulk	  MB/s into Tcl: courier -framing raw, a proc per chunk,
 #		  against `read` of 64 KiB chunks from a binary tls channel.
-#	The certificates (a CA and a server certificate for localhost and
-#	127.0.0.1, EC P-256) are made with the openssl command into a
-#	temporary directory at the start of the run.
+#	The certificates (the test suite's, tests/tlscerts.tcl: a CA and a
+#	server certificate for localhost and 127.0.0.1, EC P-256) are made
+#	with the openssl command into a temporary directory at the start of
+#	the run.
 #
 #	The file has two roles, like tcp.tcl, whose helpers (Expect, Reap,
 #	Status, WarmUp, the ticker probe, the receiving callbacks) it
@@ -55,29 +56,8 @@ namespace eval ::bench::tls {
 }
 
 # ----------------------------------------------------------------------
-# The certificates and the peer.
+# The peer.
 # ----------------------------------------------------------------------
-
-# bench::tls::Certs dir --
-#	Makes ca.pem and server.pem/server.key (EC P-256, signed by the CA,
-#	for DNS:localhost and IP:127.0.0.1, valid for 2 days) in dir with
-#	the openssl command.
-proc ::bench::tls::Certs {dir} {
-    set ec {-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes}
-    exec openssl req -x509 {*}$ec -keyout [file join $dir ca.key] \
-	    -out [file join $dir ca.pem] -days 2 -subj "/CN=courier bench CA" \
-	    2>@1
-    exec openssl req {*}$ec -keyout [file join $dir server.key] \
-	    -out [file join $dir server.csr] -subj /CN=localhost 2>@1
-    set f [open [file join $dir ext.cnf] w]
-    puts $f "subjectAltName=DNS:localhost,IP:127.0.0.1"
-    puts $f "basicConstraints=CA:FALSE"
-    close $f
-    exec openssl x509 -req -in [file join $dir server.csr] \
-	    -CA [file join $dir ca.pem] -CAkey [file join $dir ca.key] \
-	    -CAcreateserial -days 2 -extfile [file join $dir ext.cnf] \
-	    -out [file join $dir server.pem] 2>@1
-}
 
 # bench::tls::Peer args --
 #	Starts `node tls_peer.js args` (see that file) and returns its pipe
@@ -419,7 +399,10 @@ proc ::bench::tls::run {} {
     set certdir [file join $tmp courier-tlsbench-[pid]]
     file mkdir $certdir
     set code [catch {
-	Certs $certdir
+	# The test suite's certificates (tests/tlscerts.tcl): ca.pem, and
+	# server.pem with server.key for localhost and 127.0.0.1.
+	source [file join [file dirname $::bench::tls::dir] tests tlscerts.tcl]
+	tlscerts::make $certdir
 	puts "clients of one Node.js [exec node --version] TLS server\
 		(bench/tls_peer.js) in a process of its own over 127.0.0.1,\
 		TLS 1.3, EC P-256 certificate, verified; each scenario in its\
