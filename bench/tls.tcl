@@ -36,8 +36,10 @@ namespace eval ::bench::tls {
     # key group mechanism label
     variable scenarios {
 	gap-tcltls    gap   tcltls  "tls package: tls::socket -async, tls::handshake"
+	gap-tcltls-nobundle gap tcltls "the same, no system CA bundle"
 	gap-courier   gap   courier "courier::connect -tls 1"
 	conns-tcltls  conns tcltls  "tls package"
+	conns-tcltls-nobundle conns tcltls "tls package, no system CA bundle"
 	conns-courier conns courier "courier"
 	lines-tcltls  lines tcltls  "tls channel, gets loop (no proc per line)"
 	lines-courier lines courier "courier line, proc per line"
@@ -190,11 +192,18 @@ proc ::bench::tls::Handshakes {scenario certdir count limit} {
     variable firstFailure ""
     variable window
     variable t1
-    lassign [split $scenario -] group mech
+    lassign [split $scenario -] group mech variant
     if {$group eq "gap"} {
 	set window $count
     }
     lassign [Peer $limit hold $certdir] peer port
+    if {$variant eq "nobundle"} {
+	# The tls package loads the system's CA bundle (the default verify
+	# paths) into a new context for every connection, even with
+	# -cafile; this variant points OpenSSL at an empty one, to show
+	# what that costs.
+	set ::env(SSL_CERT_FILE) /dev/null
+    }
     if {$mech eq "tcltls"} {
 	package require tls
     } else {
@@ -595,7 +604,7 @@ proc ::bench::tls::Spread {runs} {
 	set v [lsort -real [lmap r [dict get $runs $key] {
 	    dict get $r $field
 	}]]
-	puts [format "  %-14s %-10s %12.1f .. %.1f (%d rounds)" $key $field \
+	puts [format "  %-22s %-10s %12.1f .. %.1f (%d rounds)" $key $field \
 		[lindex $v 0] [lindex $v end] [llength $v]]
     }
 }
@@ -609,11 +618,13 @@ proc ::bench::tls::Targets {results} {
     set max [dict get $targets gapMs]
     if {[dict exists $results gap-courier]} {
 	set g [dict get $results gap-courier tickGapMs]
-	set t [expr {[dict exists $results gap-tcltls]
-		? [format %.1f [dict get $results gap-tcltls tickGapMs]]
-		: "?"}]
+	set others [lmap key {gap-tcltls gap-tcltls-nobundle} {
+	    expr {[dict exists $results $key]
+		    ? [format %.1f [dict get $results $key tickGapMs]] : "?"}
+	}]
 	lappend verdicts [Verdict "after-10 gap during handshakes <= $max ms" \
-		[expr {$g <= $max}] [format "%.1f ms; tls package %s ms" $g $t]]
+		[expr {$g <= $max}] [format "%.1f ms; tls package %s ms,\
+		without the CA bundle %s ms" $g {*}$others]]
     } else {
 	lappend verdicts [Verdict "after-10 gap during handshakes <= $max ms" \
 		0 "no result"]
@@ -639,14 +650,21 @@ proc ::bench::tls::Targets {results} {
     }
     set met [llength [lsearch -all $verdicts 1]]
     puts "targets: $met of [llength $verdicts] met"
-    set v [Ratio $results conns-courier conns-tcltls rate]
-    if {$v ne ""} {
-	puts [format "handshakes/s (no target): %.0f against the tls\
-		package's %.0f, %.2fx; sessions reused: %d and %d" \
-		[dict get $results conns-courier rate] \
-		[dict get $results conns-tcltls rate] $v \
-		[dict get $results conns-courier reused] \
-		[dict get $results conns-tcltls reused]]
+    foreach key {conns-tcltls conns-tcltls-nobundle} what {
+	"the tls package's" "without the CA bundle"
+    } {
+	set v [Ratio $results conns-courier $key rate]
+	if {$v ne ""} {
+	    puts [format "handshakes/s (no target): %.0f against %s %.0f,\
+		    %.2fx; RSS per idle connection %.1f against %.1f KiB;\
+		    sessions reused %d and %d" \
+		    [dict get $results conns-courier rate] $what \
+		    [dict get $results $key rate] $v \
+		    [dict get $results conns-courier kibPerConn] \
+		    [dict get $results $key kibPerConn] \
+		    [dict get $results conns-courier reused] \
+		    [dict get $results $key reused]]
+	}
     }
 }
 
