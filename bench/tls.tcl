@@ -511,18 +511,27 @@ proc ::bench::tls::run {} {
     if {$code} {
 	return -options $opts $msg
     }
+    # Each scenario's median run, with the range of its figure over the
+    # rounds.
     set results {}
     foreach {key group mech label} $scenarios {
 	if {[info exists runs($key)]} {
-	    dict set results $key [::bench::median $runs($key) \
-		    [MedianKey $group]]
+	    set field [MedianKey $group]
+	    set r [::bench::median $runs($key) $field]
+	    set v [lsort -real [lmap x $runs($key) {dict get $x $field}]]
+	    dict set r range [format "%s %.1f .. %.1f (%d rounds)" $field \
+		    [lindex $v 0] [lindex $v end] [llength $v]]
+	    dict set results $key $r
 	}
     }
     set rows [Rows $results]
     Tables $rows $counts
     puts "\nload average (1 min): $load0 before, $load1 after (2 cores;\
 	    the benchmark keeps 1-2 busy)"
-    Spread [array get runs]
+    puts "\nover the rounds (min .. max):"
+    dict for {key r} $results {
+	puts [format "  %-22s %s" $key [dict get $r range]]
+    }
     foreach {key r} $failures {
 	puts "\n$key FAILED: $r"
     }
@@ -532,12 +541,7 @@ proc ::bench::tls::run {} {
 		load "" "" "" ""] [list load machine "1-min load average" \
 		after $load1 load "" "" "" ""]
 	set path [::bench::csv tls.csv {key group scenario metric value unit
-	    vs_tcltls tick_gap_ms peak_rss_mib count} [lmap row $rows {
-		if {[set v [lindex $row 6]] ne ""} {
-		    lset row 6 [format %.3f $v]
-		}
-		set row
-	    }]]
+	    vs_tcltls tick_gap_ms peak_rss_mib count} $rows]
 	puts "\nwritten: bench/results/[file tail $path]"
     } else {
 	puts "\nsome scenarios failed: bench/results/tls.csv left as it was"
@@ -552,6 +556,13 @@ proc ::bench::tls::run {} {
 #	The tls package's scenario of key's group.
 proc ::bench::tls::Base {key} {
     return [lindex [split $key -] 0]-tcltls
+}
+
+# bench::tls::Vs results key base field --
+#	Ratio's figure as the CSV has it (three decimals), or "".
+proc ::bench::tls::Vs {results key base field} {
+    set v [Ratio $results $key $base $field]
+    expr {$v eq "" ? "" : [format %.3f $v]}
 }
 
 # bench::tls::Rows --
@@ -572,25 +583,25 @@ proc ::bench::tls::Rows {results} {
 	switch -- $group {
 	    gap {
 		lappend rows [list $key $group $label tick_gap $gap ms \
-			[Ratio $results $key $base tickGapMs] $gap $peak \
+			[Vs $results $key $base tickGapMs] $gap $peak \
 			$count] \
 			[list $key $group $label own_gap \
 			[format %.1f [dict get $r ownGapMs]] ms "" $gap $peak \
 			$count] \
 			[list $key $group $label burst_handshakes \
 			[format %.0f [dict get $r rate]] handshakes/s \
-			[Ratio $results $key $base rate] $gap $peak $count] \
+			[Vs $results $key $base rate] $gap $peak $count] \
 			[list $key $group $label tcl_thread_cpu \
 			[format %.1f [dict get $r tclCpuMs]] ms \
-			[Ratio $results $key $base tclCpuMs] $gap $peak $count]
+			[Vs $results $key $base tclCpuMs] $gap $peak $count]
 	    }
 	    conns {
 		lappend rows [list $key $group $label handshakes \
 			[format %.0f [dict get $r rate]] handshakes/s \
-			[Ratio $results $key $base rate] $gap $peak $count] \
+			[Vs $results $key $base rate] $gap $peak $count] \
 			[list $key $group $label rss_per_idle_conn \
 			[format %.1f [dict get $r kibPerConn]] KiB \
-			[Ratio $results $key $base kibPerConn] "" $peak \
+			[Vs $results $key $base kibPerConn] "" $peak \
 			$count]
 	    }
 	    lines - bulk {
@@ -598,7 +609,7 @@ proc ::bench::tls::Rows {results} {
 			[format [expr {$group eq "lines" ? "%.0f" : "%.1f"}] \
 			[dict get $r rate]] \
 			[dict get {lines lines/s bulk MB/s} $group] \
-			[Ratio $results $key $base rate] $gap $peak $count]
+			[Vs $results $key $base rate] $gap $peak $count]
 	    }
 	}
     }
@@ -666,24 +677,6 @@ proc ::bench::tls::Tables {rows counts} {
 	    puts "\n$group: [lindex [dict get $counts $group] 0] $title"
 	    ::bench::table $header $trows
 	}
-    }
-}
-
-# bench::tls::Spread --
-#	Each scenario's figure over the rounds (min .. max).
-proc ::bench::tls::Spread {runs} {
-    variable scenarios
-    puts "\nover the rounds (min .. max):"
-    foreach {key group mech label} $scenarios {
-	if {![dict exists $runs $key]} {
-	    continue
-	}
-	set field [MedianKey $group]
-	set v [lsort -real [lmap r [dict get $runs $key] {
-	    dict get $r $field
-	}]]
-	puts [format "  %-22s %-10s %12.1f .. %.1f (%d rounds)" $key $field \
-		[lindex $v 0] [lindex $v end] [llength $v]]
     }
 }
 
