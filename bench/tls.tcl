@@ -11,6 +11,8 @@
 #	  conns	  200 new connections, 50 in flight, full handshakes (the
 #		  server issues no tickets and caches no sessions):
 #		  handshakes/s, then the resident memory per idle connection;
+#	  server  the same on the accepting side: a courier listener,
+#		  200 Node.js clients (Courier only);
 #	  lines	  lines/s into Tcl: courier -framing line with a proc per line
 #		  (and -batch 1, a proc per read) against a tls channel whose
 #		  fileevent handler runs a `gets` loop calling no proc;
@@ -41,6 +43,7 @@ namespace eval ::bench::tls {
 	conns-tcltls  conns tcltls  "tls package"
 	conns-tcltls-nobundle conns tcltls "tls package, no system CA bundle"
 	conns-courier conns courier "courier"
+	server-courier server courier "courier::listen -tls 1"
 	lines-tcltls  lines tcltls  "tls channel, gets loop (no proc per line)"
 	lines-tcltls-proc lines tcltls "tls channel, gets loop calling a proc per line"
 	lines-courier lines courier "courier line, proc per line"
@@ -68,13 +71,20 @@ namespace eval ::bench::tls {
 #	Starts `node tls_peer.js args` (see that file) and returns its pipe
 #	and port. It exits when the pipe closes (bench::tcp::Reap).
 proc ::bench::tls::Peer {limit args} {
+    set chan [Node {*}$args]
+    set port [lindex [::bench::tcp::Expect $chan "port *" $limit] 1]
+    return [list $chan $port]
+}
+
+# bench::tls::Node args --
+#	Starts `node tls_peer.js args`; returns the pipe.
+proc ::bench::tls::Node {args} {
     variable dir
     set node [lindex [auto_execok node] 0]
     set chan [open |[list $node [file join $dir tls_peer.js] {*}$args \
 	    2>@1] r+]
     fconfigure $chan -blocking 0 -buffering line
-    set port [lindex [::bench::tcp::Expect $chan "port *" $limit] 1]
-    return [list $chan $port]
+    return $chan
 }
 
 # ----------------------------------------------------------------------
@@ -282,6 +292,70 @@ proc ::bench::tls::Handshakes {scenario certdir count limit} {
 	    peakRssMiB [expr {[::bench::tcp::Status VmHWM] / 1024.0}]]
 }
 
+# bench::tls::Server scenario certdir count limit --
+#	The child of the server scenario: a courier TLS listener; one Node.js
+#	client connects first (untimed), then another opens count
+#	connections, window at a time, and holds them; the RSS they added
+#	once idle.
+proc ::bench::tls::Server {scenario certdir count limit} {
+    variable window
+    variable accepted 0
+    variable failures {}
+    package require courier
+    set srv [courier::listen 0 -tls 1 \
+	    -certfile [file join $certdir server.pem] \
+	    -keyfile [file join $certdir server.key] -framing raw \
+	    -onconnect {apply {{c} { incr ::bench::tls::accepted }}} \
+	    -onclose {apply {{c reason} {
+		if {$::bench::tls::phase ne "closing"} {
+		    lappend ::bench::tls::failures $reason
+		    set ::bench::tls::accepted $::bench::tls::accepted
+		}
+	    }}}]
+    variable phase connecting
+    set watchdog [after [expr {int($limit * 1000)}] \
+	    {set ::bench::tls::accepted timeout}]
+    set clients {}
+    set code [catch {
+	foreach {n want} [list 1 1 $count [expr {$count + 1}]] {
+	    set node [Node connect $certdir [$srv port] $n $window]
+	    lappend clients $node
+	    ::bench::tcp::Expect $node ready $limit
+	    if {$n > 1} {
+		::bench::tcp::WarmUp 300
+		Settle 200
+		set rss0 [::bench::tcp::Status VmRSS]
+		set t0 [clock microseconds]
+	    }
+	    puts $node go
+	    while {[string is integer $accepted] && $accepted < $want
+		    && ![llength $failures]} {
+		vwait ::bench::tls::accepted
+	    }
+	    set t1 [clock microseconds]
+	    if {$accepted ne $want} {
+		error "$accepted of $want accepted; failures: $failures"
+	    }
+	    ::bench::tcp::Expect $node "up *" $limit
+	}
+	Settle 500
+	set rss1 [::bench::tcp::Status VmRSS]
+    } msg]
+    after cancel $watchdog
+    set phase closing
+    set out [join [lmap node $clients {::bench::tcp::Reap $node 5}] \n]
+    $srv close
+    if {$code} {
+	return -code error "$scenario: $msg; clients printed: $out"
+    }
+    set seconds [expr {($t1 - $t0) / 1e6}]
+    return [dict create scenario $scenario count $count window $window \
+	    seconds $seconds rate [expr {$count / $seconds}] \
+	    kibPerConn [expr {($rss1 - $rss0) / double($count)}] \
+	    tickGapMs -1 \
+	    peakRssMiB [expr {[::bench::tcp::Status VmHWM] / 1024.0}]]
+}
+
 # ----------------------------------------------------------------------
 # The lines and bulk scenarios: the peer sends, a Tcl proc receives (the
 # callbacks are tcp.tcl's: ::TclLines, ::TclBulk, ::CourierFirst, ...).
@@ -414,6 +488,7 @@ proc ::bench::tls::Limit {count} {
 proc ::bench::tls::child {scenario args} {
     switch -glob -- $scenario {
 	gap-* - conns-* { set r [Handshakes $scenario {*}$args] }
+	server-* { set r [Server $scenario {*}$args] }
 	lines-limit { set r [Limit [lindex $args 1]] }
 	lines-* - bulk-* { set r [Receive $scenario {*}$args] }
 	default {
@@ -432,8 +507,8 @@ proc ::bench::tls::child {scenario args} {
 proc ::bench::tls::Counts {} {
     set r $::bench::repeat
     if {$::bench::quick} {
-	return [dict create gap {50 1} conns {100 1} lines {100000 1} \
-		bulk {32 1}]
+	return [dict create gap {50 1} conns {100 1} server {100 1} \
+		lines {100000 1} bulk {32 1}]
     }
     # The tls package makes about 40 connections a second here (it parses
     # the system's CA bundle for each one), and each child takes a second
@@ -441,12 +516,13 @@ proc ::bench::tls::Counts {} {
     # near 90 s on a quiet machine.
     set r [expr {min($r, 3)}]
     return [dict create gap [list 200 $r] conns [list 200 $r] \
-	    lines [list 1000000 $r] bulk [list 256 $r]]
+	    server [list 200 $r] lines [list 1000000 $r] bulk [list 256 $r]]
 }
 
 # The figure each scenario's median run is chosen by.
 proc ::bench::tls::MedianKey {group} {
-    dict get {gap tickGapMs conns rate lines rate bulk rate} $group
+    dict get {gap tickGapMs conns rate server rate lines rate bulk rate} \
+	    $group
 }
 
 # bench::tls::run --
@@ -578,7 +654,8 @@ proc ::bench::tls::Rows {results} {
 	set r [dict get $results $key]
 	set base [Base $key]
 	set peak [format %.1f [dict get $r peakRssMiB]]
-	set gap [format %.1f [dict get $r tickGapMs]]
+	set gap [expr {[dict get $r tickGapMs] < 0 ? ""
+		: [format %.1f [dict get $r tickGapMs]]}]
 	set count [dict get $r count]
 	switch -- $group {
 	    gap {
@@ -595,7 +672,7 @@ proc ::bench::tls::Rows {results} {
 			[format %.1f [dict get $r tclCpuMs]] ms \
 			[Vs $results $key $base tclCpuMs] $gap $peak $count]
 	    }
-	    conns {
+	    conns - server {
 		lappend rows [list $key $group $label handshakes \
 			[format %.0f [dict get $r rate]] handshakes/s \
 			[Vs $results $key $base rate] $gap $peak $count] \
@@ -641,6 +718,10 @@ proc ::bench::tls::Tables {rows counts} {
 	    {scenario "handshakes/s" "vs tls pkg" "KiB per idle conn"
 		"vs tls pkg" "peak RSS MiB"}
 	    {handshakes* rss_per_idle_conn*}
+	server "connections accepted by a courier TLS listener from a\
+	    Node.js client process, 50 in flight, then idle"
+	    {scenario "handshakes/s" "KiB per idle conn" "peak RSS MiB"}
+	    {handshakes rss_per_idle_conn}
 	lines "lines of 20 bytes into a Tcl callback (vs tls pkg: its\
 	    gets loop)"
 	    {scenario lines/s "vs tls pkg" "tick gap ms" "peak RSS MiB"}
@@ -712,10 +793,13 @@ proc ::bench::tls::Targets {results} {
 		[expr {$v eq "" ? "no result" : [format %.2fx $v]}]]
     }
     set max [dict get $targets rssKiB]
-    if {[dict exists $results conns-courier]} {
+    if {[dict exists $results conns-courier]
+	    && [dict exists $results server-courier]} {
 	set k [dict get $results conns-courier kibPerConn]
+	set ks [dict get $results server-courier kibPerConn]
 	lappend verdicts [Verdict "RSS per idle TLS connection <= $max KiB" \
-		[expr {$k <= $max}] [format "%.1f KiB" $k]]
+		[expr {$k <= $max && $ks <= $max}] \
+		[format "client %.1f KiB, server %.1f KiB" $k $ks]]
     } else {
 	lappend verdicts [Verdict "RSS per idle TLS connection <= $max KiB" \
 		0 "no result"]

@@ -14,8 +14,15 @@
 //		then waits for a connection; when the client has sent its
 //		first bytes ("go") it writes everything, closes (close_notify,
 //		then FIN) and prints "sent <bytes> <seconds>".
-//	Both print "port <n>" when listening and exit when their standard
-//	input closes (the process that started them has gone).
+//	       node tls_peer.js connect certdir port count window
+//	  connect  the other way round, for a Courier listener: says
+//		"ready", and on a line "go" on stdin opens count connections
+//		to 127.0.0.1:port (window in flight at a time), verifying the
+//		server's certificate against certdir/ca.pem for localhost,
+//		keeps them open and prints "up <count>" (or "error <reason>").
+//	hold and send print "port <n>" when listening; all three exit when
+//	their standard input closes (the process that started them has
+//	gone).
 
 'use strict';
 const tls = require('tls');
@@ -23,8 +30,37 @@ const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 
-const [mode, certdir, kind, countArg] = process.argv.slice(2);
-const options = {
+const [mode, certdir, kind, countArg, windowArg] = process.argv.slice(2);
+let onGo = () => {};
+if (mode === 'connect') {
+    // kind is the port here.
+    const port = Number(kind), count = Number(countArg);
+    const window = Number(windowArg);
+    const ca = fs.readFileSync(path.join(certdir, 'ca.pem'));
+    const sockets = [];
+    let opened = 0, up = 0;
+    const more = () => {
+        while (opened < count && opened - up < window) {
+            opened++;
+            const s = tls.connect({ host: '127.0.0.1', port, ca,
+                servername: 'localhost' }, () => {
+                if (++up === count) {
+                    console.log(`up ${up}`);
+                }
+                more();
+            });
+            s.on('error', (e) => {
+                console.log(`error ${e.message}`);
+                process.exit(1);
+            });
+            s.on('data', () => {});
+            sockets.push(s);
+        }
+    };
+    onGo = more;
+    console.log('ready');
+}
+const options = mode === 'connect' ? {} : {
     key: fs.readFileSync(path.join(certdir, 'server.key')),
     cert: fs.readFileSync(path.join(certdir, 'server.pem')),
     // Full handshakes only: no session tickets, and no session cache (a
@@ -47,8 +83,8 @@ if (mode === 'send') {
         }
         chunks = count;
     }
-} else if (mode !== 'hold') {
-    console.error('usage: node tls_peer.js hold|send certdir ?lines|bulk count?');
+} else if (mode !== 'hold' && mode !== 'connect') {
+    console.error('usage: node tls_peer.js hold|send|connect certdir ...');
     process.exit(2);
 }
 
@@ -86,9 +122,11 @@ const server = tls.createServer(options, (socket) => {
     }
 });
 server.on('tlsClientError', () => {});
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
-    console.log(`port ${server.address().port}`);
-});
+if (mode !== 'connect') {
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+        console.log(`port ${server.address().port}`);
+    });
+}
 
 let input = '';
 process.stdin.setEncoding('latin1');
@@ -98,7 +136,9 @@ process.stdin.on('data', (d) => {
     while ((i = input.indexOf('\n')) >= 0) {
         const cmd = input.slice(0, i);
         input = input.slice(i + 1);
-        if (cmd === 'stats') {
+        if (cmd === 'go') {
+            onGo();
+        } else if (cmd === 'stats') {
             console.log(`stats ${handshakes} ${reused} ${open}`);
         }
     }
