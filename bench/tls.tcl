@@ -7,7 +7,10 @@
 #	verify its certificate against a CA made for the run:
 #	  gap	  200 connections started at once: the largest gap of an
 #		  `after 10` ticker in the measuring thread until every
-#		  handshake has completed, and the handshakes/s of the burst;
+#		  handshake has completed (also less that thread's wait for
+#		  a CPU), the thread's CPU time meanwhile, and the
+#		  handshakes/s of the burst; the tls package also with the
+#		  system CA bundle kept out (see Handshakes);
 #	  conns	  200 new connections, 50 in flight, full handshakes (the
 #		  server issues no tickets and caches no sessions):
 #		  handshakes/s, then the resident memory per idle connection;
@@ -15,7 +18,9 @@
 #		  200 Node.js clients (Courier only);
 #	  lines	  lines/s into Tcl: courier -framing line with a proc per line
 #		  (and -batch 1, a proc per read) against a tls channel whose
-#		  fileevent handler runs a `gets` loop calling no proc;
+#		  fileevent handler runs a `gets` loop calling no proc (and
+#		  the same loop calling the proc per line); and the ceiling
+#		  of a proc per line, a Tcl loop calling it with no I/O;
 #	  bulk	  MB/s into Tcl: courier -framing raw, a proc per chunk,
 #		  against `read` of 64 KiB chunks from a binary tls channel.
 #	The certificates (the test suite's, tests/tlscerts.tcl: a CA and a
@@ -25,7 +30,7 @@
 #
 #	The file has two roles, like tcp.tcl, whose helpers (Expect, Reap,
 #	Status, WarmUp, the ticker probe, the receiving callbacks) it
-#	sources:
+#	sources, with udp.tcl's ticker that also counts the wait for a CPU:
 #	  - sourced by run.tcl, it defines ::bench::tls::run, which starts
 #	    one child per scenario and round and prints the tables;
 #	  - run as `tclsh tls.tcl scenario certdir count limit`, it is that
@@ -67,9 +72,9 @@ namespace eval ::bench::tls {
 # The peer.
 # ----------------------------------------------------------------------
 
-# bench::tls::Peer args --
+# bench::tls::Peer limit args --
 #	Starts `node tls_peer.js args` (see that file) and returns its pipe
-#	and port. It exits when the pipe closes (bench::tcp::Reap).
+#	and port, waiting at most limit seconds for it. It exits when the pipe closes (bench::tcp::Reap).
 proc ::bench::tls::Peer {limit args} {
     set chan [Node {*}$args]
     set port [lindex [::bench::tcp::Expect $chan "port *" $limit] 1]
@@ -775,9 +780,10 @@ proc ::bench::tls::Targets {results} {
 		    ? [format %.1f [dict get $results $key tickGapMs]] : "?"}
 	}]
 	lappend verdicts [Verdict "after-10 gap during handshakes <= $max ms" \
-		[expr {$g <= $max}] [format "%.1f ms, less CPU wait %.1f;\
-		tls package %s ms, without the CA bundle %s ms" $g \
-		[dict get $results gap-courier ownGapMs] {*}$others]]
+		[expr {$g <= $max}] [format "%.1f ms, less CPU wait %.1f,\
+		connect loop %.1f ms; tls package %s ms, without the CA\
+		bundle %s ms" $g [dict get $results gap-courier ownGapMs] \
+		[dict get $results gap-courier loopMs] {*}$others]]
     } else {
 	lappend verdicts [Verdict "after-10 gap during handshakes <= $max ms" \
 		0 "no result"]
