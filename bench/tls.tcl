@@ -207,6 +207,21 @@ proc ::bench::tls::ThreadCpu {} {
     return $ns
 }
 
+# bench::tls::ProcessCpu --
+#	The CPU time all this process's threads have used, in ns (the sum
+#	of their schedstat), or 0 where the files are absent.
+proc ::bench::tls::ProcessCpu {} {
+    set ns 0
+    foreach task [glob -nocomplain /proc/self/task/*/schedstat] {
+	catch {
+	    set f [open $task]
+	    incr ns [lindex [read $f] 0]
+	    close $f
+	}
+    }
+    return $ns
+}
+
 # bench::tls::Handshakes scenario certdir count limit --
 #	The child of a gap or conns scenario. One connection is made and
 #	completed first, so that the mechanism's one-time costs (loading
@@ -417,6 +432,7 @@ proc ::bench::tls::Receive {scenario certdir count limit} {
 	    fileevent $s readable [list ::TclBulk $s]
 	}
 	::bench::tcp::WarmUp 500
+	set cpu0 [list [ThreadCpu] [ProcessCpu]]
 	puts -nonewline $s "go\n"
 	flush $s
     } else {
@@ -436,9 +452,13 @@ proc ::bench::tls::Receive {scenario certdir count limit} {
 		-onconnect {apply {{c} { set ::connected 1 }}}]
 	vwait ::connected
 	::bench::tcp::WarmUp 500
+	set cpu0 [list [ThreadCpu] [ProcessCpu]]
 	$s send [expr {$kind eq "lines" ? "go" : "go\n"}]
     }
     vwait ::done
+    lassign $cpu0 tcpu0 pcpu0
+    set tclCpu [expr {([ThreadCpu] - $tcpu0) / 1e6}]
+    set procCpu [expr {([ProcessCpu] - $pcpu0) / 1e6}]
     after cancel $watchdog
     set gap [::bench::tcp::StopProbe $::t1]
     if {$::done ne "1"} {
@@ -455,7 +475,8 @@ proc ::bench::tls::Receive {scenario certdir count limit} {
     set out [::bench::tcp::Reap $peer 10]
     set seconds [expr {($::t1 - $::t0) / 1e6}]
     set result [dict create scenario $scenario count $count \
-	    seconds $seconds tickGapMs $gap \
+	    seconds $seconds tickGapMs $gap tclCpuMs $tclCpu \
+	    procCpuMs $procCpu \
 	    peakRssMiB [expr {[::bench::tcp::Status VmHWM] / 1024.0}]]
     if {$kind eq "lines"} {
 	dict set result rate [expr {$::N / $seconds}]
@@ -485,6 +506,7 @@ proc ::bench::tls::Limit {count} {
     }
     return [dict create scenario lines-limit count $count seconds $seconds \
 	    rate [expr {$count / $seconds}] tickGapMs [expr {$seconds * 1e3}] \
+	    tclCpuMs [expr {$seconds * 1e3}] procCpuMs [expr {$seconds * 1e3}] \
 	    peakRssMiB [expr {[::bench::tcp::Status VmHWM] / 1024.0}]]
 }
 
@@ -692,6 +714,21 @@ proc ::bench::tls::Rows {results} {
 			[dict get $r rate]] \
 			[dict get {lines lines/s bulk MB/s} $group] \
 			[Vs $results $key $base rate] $gap $peak $count]
+		# CPU per million lines or per MiB: the Tcl thread's, and
+		# the whole receiving process's (all its threads).
+		set per [expr {$group eq "lines" ? $count / 1e6 : $count}]
+		set unit [dict get {lines "ms/M lines" bulk ms/MiB} $group]
+		foreach {metric field} {
+		    tcl_thread_cpu tclCpuMs process_cpu procCpuMs
+		} {
+		    dict set r ${field}Per [expr {[dict get $r $field] / $per}]
+		    lappend rows [list $key $group $label $metric \
+			    [format %.2f [dict get $r ${field}Per]] $unit \
+			    [expr {[dict exists $results $base $field] ?
+				[format %.3f [expr {[dict get $r $field]
+				/ [dict get $results $base $field]}]] : ""}] \
+			    $gap $peak $count]
+		}
 	    }
 	}
     }
@@ -729,11 +766,13 @@ proc ::bench::tls::Tables {rows counts} {
 	    {handshakes rss_per_idle_conn}
 	lines "lines of 20 bytes into a Tcl callback (vs tls pkg: its\
 	    gets loop)"
-	    {scenario lines/s "vs tls pkg" "tick gap ms" "peak RSS MiB"}
-	    {rate*}
+	    {scenario lines/s "vs tls pkg" "Tcl thread CPU ms/M"
+		"process CPU ms/M" "tick gap ms" "peak RSS MiB"}
+	    {rate* tcl_thread_cpu process_cpu}
 	bulk "MiB into a Tcl callback (MB = 10^6 bytes)"
-	    {scenario MB/s "vs tls pkg" "tick gap ms" "peak RSS MiB"}
-	    {rate*}
+	    {scenario MB/s "vs tls pkg" "Tcl thread CPU ms/MiB"
+		"process CPU ms/MiB" "tick gap ms" "peak RSS MiB"}
+	    {rate* tcl_thread_cpu process_cpu}
     } {
 	set trows {}
 	foreach key $keys {
@@ -754,7 +793,7 @@ proc ::bench::tls::Tables {rows counts} {
 		    lappend cells [{*}$x $v]
 		}
 	    }
-	    if {[llength $fields] == 1} {
+	    if {$group in {lines bulk}} {
 		lappend cells $gap
 	    }
 	    lappend trows [lappend cells $peak]
