@@ -665,7 +665,10 @@ proc ::bench::tls::Base {key} {
 #	Ratio's figure as the CSV has it (three decimals), or "".
 proc ::bench::tls::Vs {results key base field} {
     set v [Ratio $results $key $base $field]
-    expr {$v eq "" ? "" : [format %.3f $v]}
+    if {$v eq ""} {
+	return ""
+    }
+    return [format %.3f $v]
 }
 
 # bench::tls::Rows --
@@ -724,9 +727,7 @@ proc ::bench::tls::Rows {results} {
 		    dict set r ${field}Per [expr {[dict get $r $field] / $per}]
 		    lappend rows [list $key $group $label $metric \
 			    [format %.2f [dict get $r ${field}Per]] $unit \
-			    [expr {[dict exists $results $base $field] ?
-				[format %.3f [expr {[dict get $r $field]
-				/ [dict get $results $base $field]}]] : ""}] \
+			    [Vs $results $key $base $field] \
 			    $gap $peak $count]
 		}
 	    }
