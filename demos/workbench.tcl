@@ -23,7 +23,7 @@ namespace eval ::workbench {
 	    workbench]
     foreach file {payload connections traffic rules statistics logfile workspace
 	    loadgen udp tls view_dialogs view_main view_traffic view_send view_graph
-	    view_loadgen view_rules} {
+	    view_loadgen view_rules view_tls} {
 	source [file join $home $file.tcl]
     }
     unset file

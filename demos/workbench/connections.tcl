@@ -234,7 +234,7 @@ proc ::workbench::Open {id} {
     set item($id,rowsOut) 0
     SetState $id connecting
     Event $id "connecting to $item($id,host) port $item($id,port)[expr {
-	    [dict get $o tls] ? " (TLS)" : ""}]"
+	    [TlsOn $o] ? " (TLS)" : ""}]"
 }
 
 proc ::workbench::CourierOptions {o} {
@@ -487,7 +487,7 @@ proc ::workbench::OnAccept {server handle host port} {
     }
     set parent $byHandle($server)
     # A TLS client is "connecting" until its handshake is done.
-    set tls [dict get $item($parent,options) tls]
+    set tls [TlsOn $item($parent,options)]
     set id [NewItem accepted [list parent $parent host $host port $port \
 	    handle $handle options $item($parent,options) \
 	    state [expr {$tls ? "connecting" : "open"}] \

@@ -88,7 +88,7 @@ proc ::workbench::parseAlpn {text} {
 #	from the host) apply.
 
 proc ::workbench::tlsOptions {o kind} {
-    if {![dict exists $o tls] || ![dict get $o tls]} {
+    if {![TlsOn $o]} {
 	return {}
     }
     set result [list -tls 1 -verify [dict get $o verify]]
@@ -104,14 +104,21 @@ proc ::workbench::tlsOptions {o kind} {
     return $result
 }
 
+# workbench::TlsOn o --
+#	Whether the item options o have TLS on (items made before TLS,
+#	such as UDP sockets, have no such option).
+
+proc ::workbench::TlsOn {o} {
+    return [expr {[dict exists $o tls] && [dict get $o tls]}]
+}
+
 # workbench::TakeTls id handle --
 #	Keeps what the handshake told ($handle tls) in the item, where it
 #	stays after the connection closes.
 
 proc ::workbench::TakeTls {id handle} {
     variable item
-    if {[dict get $item($id,options) tls]
-	    && ![catch {$handle tls} info]} {
+    if {[TlsOn $item($id,options)] && ![catch {$handle tls} info]} {
 	set item($id,tlsInfo) $info
     }
 }
@@ -139,7 +146,7 @@ proc ::workbench::OnHandshake {id handle} {
 
 proc ::workbench::tlsState {id} {
     variable item
-    if {![dict get $item($id,options) tls]} {
+    if {![TlsOn $item($id,options)]} {
 	return ""
     }
     set info $item($id,tlsInfo)
@@ -272,7 +279,7 @@ proc ::workbench::ExpiryNote {notAfter {now {}}} {
 
 proc ::workbench::tlsHint {id message} {
     variable item
-    if {![dict get $item($id,options) tls]} {
+    if {![TlsOn $item($id,options)]} {
 	return ""
     }
     switch -glob -- $message {
