@@ -209,20 +209,29 @@ proc ::workbench::tlsDetails {id} {
     if {$state eq "pending"} {
 	return [dict create Protocol "handshake not done" Cipher "" ALPN "" \
 		"Server name" [dict get $o servername] \
-		Verified [expr {[dict get $o verify] ? "not yet"
-		: "will not be verified (verification off)"}] \
+		Verified [expr {[dict get $o verify] ? "Not verified yet"
+		: "NOT VERIFIED: verification is turned off"}] \
 		Subject "" Issuer "" Valid "" SHA-256 "" Session ""]
     }
     set verified [switch -- $state {
 	verified {
 	    expr {$item($id,kind) eq "accepted"
-		    ? "client certificate verified ([dict get $i verifyResult])"
-		    : "peer verified ([dict get $i verifyResult])"}
+		    ? "Verified: the client's certificate was checked\
+		      ([dict get $i verifyResult])"
+		    : "Verified: the server's certificate and name were\
+		      checked ([dict get $i verifyResult])"}
 	}
-	encrypted { string cat "client not asked for a certificate" }
+	encrypted {
+	    string cat "Not verified: this listener does not ask clients" \
+		    " for a certificate"
+	}
 	unverified {
-	    string cat "NOT VERIFIED: " [dict get $i verifyResult] \
-		    ": anyone on the path could be the peer"
+	    if {[string match "not verified*" [dict get $i verifyResult]]} {
+		string cat "NOT VERIFIED: verification was turned off, so" \
+			" anyone on the path could pose as the server"
+	    } else {
+		string cat "NOT VERIFIED: " [dict get $i verifyResult]
+	    }
 	}
     }]
     set none [expr {$item($id,kind) eq "accepted"

@@ -56,7 +56,8 @@ proc ::workbench::MakeLockImages {} {
 	" ########## "
     }
     dict for {state colour} $tlsColours {
-	set img [image create photo ::workbench::lock-$state -width 12 \
+	# 12x12, and 4 pixels of space before the sidebar's text.
+	set img [image create photo ::workbench::lock-$state -width 16 \
 		-height 12]
 	set y 0
 	foreach row [expr {$state eq "unverified" ? $open : $closed}] {
@@ -249,29 +250,33 @@ proc ::workbench::buildTlsPanel {w} {
     label $w.verified -textvariable ::workbench::tlsv(Verified) \
 	    -anchor w -justify left -borderwidth 0
     grid $w.lock -row 0 -column 0 -sticky w -padx {0 6}
-    grid $w.summary -row 0 -column 1 -columnspan 3 -sticky w
-    grid $w.verified -row 1 -column 0 -columnspan 4 -sticky w -pady {0 2}
+    grid $w.summary -row 0 -column 1 -sticky w
+    grid $w.verified -row 1 -column 0 -columnspan 2 -sticky w -pady {0 2}
     set r 2
-    foreach {k1 k2} {Subject Issuer Valid "Server name"} {
-	set c 0
-	foreach key [list $k1 $k2] {
-	    set n [string map {" " _ - _} [string tolower $key]]
-	    ttk::label $w.l$n -text $key -style Status.TLabel
-	    ttk::label $w.$n -textvariable ::workbench::tlsv($key)
-	    grid $w.l$n -row $r -column $c -sticky w -padx {0 6}
-	    grid $w.$n -row $r -column [incr c] -sticky w -padx {0 18}
-	    incr c
-	}
+    foreach key {Subject Issuer Valid} {
+	set n [string tolower $key]
+	ttk::label $w.l$n -text $key -style Status.TLabel
+	ttk::label $w.$n -textvariable ::workbench::tlsv($key)
+	grid $w.l$n -row $r -column 0 -sticky w -padx {0 8}
+	grid $w.$n -row $r -column 1 -sticky w
 	incr r
     }
     ttk::label $w.lsha -text "SHA-256" -style Status.TLabel
-    # An entry, read-only, so that the fingerprint can be selected and
-    # copied.
-    ttk::entry $w.sha -textvariable ::workbench::tlsv(SHA-256) \
-	    -font TkFixedFont -state readonly -width 96
-    grid $w.lsha -row $r -column 0 -sticky w -padx {0 6}
-    grid $w.sha -row $r -column 1 -columnspan 3 -sticky ew
-    grid columnconfigure $w 3 -weight 1
+    # The fingerprint on two lines of 16 bytes, so that it fits a narrow
+    # window, in a read-only text widget, so that it can be selected
+    # and copied.
+    text $w.sha -font TkFixedFont -height 2 -width 48 -borderwidth 0 \
+	    -highlightthickness 0 -wrap none -state disabled \
+	    -background [ttk::style lookup TFrame -background]
+    grid $w.lsha -row $r -column 0 -sticky nw -padx {0 8}
+    grid $w.sha -row $r -column 1 -sticky w
+    grid columnconfigure $w 1 -weight 1
+    # The summary and the verdict wrap rather than lose their ends.
+    bind $w <Configure> [list apply {{w width} {
+	foreach l [list $w.summary $w.verified] {
+	    $l configure -wraplength [expr {max(200, $width - 40)}]
+	}
+    }} $w %w]
     tooltip $w.sha "The SHA-256 fingerprint of the peer's certificate\
 	    (as openssl x509 -fingerprint -sha256 prints it): compare it\
 	    with the one the peer's owner gives"
@@ -295,15 +300,28 @@ proc ::workbench::refreshTlsPanel {} {
     array set tlsv $d
     set parts [list [dict get $d Protocol]]
     if {$state ne "pending"} {
-	lappend parts [dict get $d Cipher] "ALPN [dict get $d ALPN]" \
-		"[dict get $d Session] session"
+	set i [itemGet $id tlsInfo]
+	lappend parts [dict get $d Cipher]
+	if {[dict get $i alpn] ne ""} {
+	    lappend parts "ALPN [dict get $i alpn]"
+	}
+	if {[dict get $i servername] ne ""} {
+	    lappend parts "server name [dict get $i servername]"
+	}
+	lappend parts "[dict get $d Session] session"
     }
     set tlsv(summary) [join $parts "  \u00B7  "]
+    # The fingerprint: 16 bytes a line.
+    set sha [dict get $d SHA-256]
+    $w.sha configure -state normal
+    $w.sha delete 1.0 end
+    $w.sha insert end [string range $sha 0 46]\n[string range $sha 48 end]
+    $w.sha configure -state disabled
     $w.lock configure -image [lockImage $id]
     $w.verified configure -foreground [dict get $tlsColours $state] \
 	    -font [expr {$state eq "unverified" ? "TkHeadingFont"
 	    : "TkDefaultFont"}]
-    set tlsv(Verified) "Verified: [dict get $d Verified]"
+    set tlsv(Verified) [dict get $d Verified]
     grid $w
 }
 

@@ -58,14 +58,14 @@ proc ::workbench::buildTrafficTab {w} {
     buildTlsPanel $w.tls
     grid $w.head - -sticky w -pady {0 4}
     grid $w.bar - -sticky ew -pady {0 4}
-    # The TLS panel: shown for a TLS connection only (refreshTlsPanel).
     grid $w.tls - -sticky ew -pady {0 4}
-    grid remove $w.tls
     grid $t $w.vsb -sticky nsew
     grid $w.hsb x -sticky ew
     grid $w.info - -sticky w -pady {2 4}
     grid $w.graph - -sticky ew -pady {0 4}
     grid $w.send - -sticky ew
+    # The TLS panel: shown for a TLS connection only (refreshTlsPanel).
+    grid remove $w.tls
     grid columnconfigure $w 0 -weight 1
     grid rowconfigure $w 3 -weight 1
     # In a narrow window the heading and the info line wrap rather than
