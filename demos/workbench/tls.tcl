@@ -138,20 +138,24 @@ proc ::workbench::OnHandshake {id handle} {
 }
 
 # workbench::tlsState id --
-#	"" (not TLS), "pending" (handshake not done), "verified" (the
-#	peer's certificate was checked), "unverified" (a client that was
-#	told not to check: -verify 0) or "encrypted" (a client of a
-#	listener that does not ask for client certificates: normal for a
-#	server).
+#	"" (not TLS), "pending" (handshake not done), "failed" (the
+#	connection ended in an error before its handshake was done),
+#	"verified" (the peer's certificate was checked), "unverified" (a
+#	client that was told not to check: -verify 0) or "encrypted" (a
+#	client of a listener that does not ask for client certificates:
+#	normal for a server; and a TLS listener).
 
 proc ::workbench::tlsState {id} {
     variable item
     if {![TlsOn $item($id,options)]} {
 	return ""
     }
+    if {$item($id,kind) eq "listener"} {
+	return encrypted
+    }
     set info $item($id,tlsInfo)
     if {![dict exists $info protocol] || [dict get $info protocol] eq ""} {
-	return pending
+	return [expr {$item($id,state) eq "error" ? "failed" : "pending"}]
     }
     if {[dict get $info verified]} {
 	return verified
@@ -168,7 +172,7 @@ proc ::workbench::tlsState {id} {
 proc ::workbench::TlsEvent {id} {
     variable item
     set state [tlsState $id]
-    if {$state in {"" pending}} {
+    if {$state in {"" pending failed}} {
 	return
     }
     set d [tlsDetails $id]
@@ -186,7 +190,7 @@ proc ::workbench::TlsEvent {id} {
 proc ::workbench::TlsDescription {id} {
     switch -- [tlsState $id] {
 	"" { return "" }
-	pending { return ", TLS" }
+	pending - failed { return ", TLS" }
 	verified { return ", TLS verified" }
 	unverified { return ", TLS NOT VERIFIED" }
 	encrypted { return ", TLS" }
@@ -206,11 +210,17 @@ proc ::workbench::tlsDetails {id} {
     }
     set o $item($id,options)
     set i $item($id,tlsInfo)
-    if {$state eq "pending"} {
-	return [dict create Protocol "handshake not done" Cipher "" ALPN "" \
-		"Server name" [dict get $o servername] \
-		Verified [expr {[dict get $o verify] ? "Not verified yet"
-		: "NOT VERIFIED: verification is turned off"}] \
+    if {$state in {pending failed}} {
+	if {$state eq "failed"} {
+	    set protocol "handshake failed"
+	    set verified "Failed: [regsub {^error: } $item($id,reason) {}]"
+	} else {
+	    set protocol "handshake not done"
+	    set verified [expr {[dict get $o verify] ? "Not verified yet"
+		    : "NOT VERIFIED: verification is turned off"}]
+	}
+	return [dict create Protocol $protocol Cipher "" ALPN "" \
+		"Server name" [dict get $o servername] Verified $verified \
 		Subject "" Issuer "" Valid "" SHA-256 "" Session ""]
     }
     set verified [switch -- $state {

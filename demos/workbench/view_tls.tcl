@@ -16,7 +16,7 @@ namespace eval ::workbench {
 	lverify 0}
     # The colour of each TLS state, for its lock and its "Verified" text.
     variable tlsColours {verified #1c7a2e encrypted gray25
-	unverified #c05800 pending gray60}
+	unverified #c05800 pending gray60 failed red3}
 }
 
 # workbench::MakeLockImages --
@@ -291,7 +291,8 @@ proc ::workbench::refreshTlsPanel {} {
     variable tlsColours
     set w .nb.traffic.tls
     set id $ui(current)
-    if {$id eq "" || ![itemExists $id] || [itemGet $id kind] eq "udp"
+    if {$id eq "" || ![itemExists $id]
+	    || [itemGet $id kind] ni {client accepted}
 	    || [set state [tlsState $id]] eq ""} {
 	grid remove $w
 	return
@@ -299,7 +300,7 @@ proc ::workbench::refreshTlsPanel {} {
     set d [tlsDetails $id]
     array set tlsv $d
     set parts [list [dict get $d Protocol]]
-    if {$state ne "pending"} {
+    if {$state ni {pending failed}} {
 	set i [itemGet $id tlsInfo]
 	lappend parts [dict get $d Cipher]
 	if {[dict get $i alpn] ne ""} {
