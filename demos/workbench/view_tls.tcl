@@ -27,19 +27,13 @@ namespace eval ::workbench {
 
 proc ::workbench::MakeLockImages {} {
     variable tlsColours
+    # The shackle, closed or open (lifted to the right), then the body.
     set closed {
 	"    ####    "
 	"   #    #   "
 	"  #      #  "
 	"  #      #  "
 	"  #      #  "
-	" ########## "
-	" ########## "
-	" ####  #### "
-	" ####  #### "
-	" ##### #### "
-	" ########## "
-	" ########## "
     }
     set open {
 	"       #### "
@@ -47,6 +41,8 @@ proc ::workbench::MakeLockImages {} {
 	"     #     #"
 	"     #      "
 	"     #      "
+    }
+    set body {
 	" ########## "
 	" ########## "
 	" ####  #### "
@@ -60,7 +56,8 @@ proc ::workbench::MakeLockImages {} {
 	set img [image create photo ::workbench::lock-$state -width 16 \
 		-height 12]
 	set y 0
-	foreach row [expr {$state eq "unverified" ? $open : $closed}] {
+	foreach row [concat [expr {$state eq "unverified" ? $open
+		: $closed}] $body] {
 	    set x 0
 	    foreach c [split $row {}] {
 		if {$c eq "#"} {
