@@ -194,7 +194,12 @@ proc ::workbench::connect {host port {opts {}}} {
     set opts [CheckOptions $opts]
     set id [NewItem client [list host $host port $port options $opts \
 	    label [endpoint $host $port]]]
-    Open $id
+    # An error Courier raises at once (a TLS file it cannot read) leaves
+    # no item behind.
+    if {[catch {Open $id} msg opts]} {
+	remove $id
+	return -options $opts $msg
+    }
     return $id
 }
 
