@@ -371,8 +371,9 @@ proc ::workbench::CertGenerated {status result} {
     ttk::label $w.body.msg -justify left -wraplength 420 -text "A\
 	    self-signed certificate for localhost, 127.0.0.1 and ::1,\
 	    valid for 365 days:\n\n    $cert\n    $key\n\nUse it for a TLS\
-	    listener? The Connect dialog then trusts it (as its CA file), so\
-	    that a Workbench client can verify that listener."
+	    listener? The Connect dialog then has TLS on and trusts it (as\
+	    its CA file), so that a Workbench client can verify that\
+	    listener."
     pack $w.body.msg -anchor w
     DialogButtons $w "Use in Listen dialog" [list apply {{cert key w} {
 	destroy $w
@@ -384,13 +385,14 @@ proc ::workbench::CertGenerated {status result} {
 
 # workbench::UseCert cert key --
 #	A generated certificate into the Listen dialog's fields (TLS on),
-#	and as the Connect dialog's CA file.
+#	and as the Connect dialog's CA file (TLS on there too).
 
 proc ::workbench::UseCert {cert key} {
     variable dlg
     set dlg(ltls) 1
     set dlg(lcertfile) $cert
     set dlg(lkeyfile) $key
+    set dlg(tls) 1
     set dlg(cafile) $cert
     if {[winfo exists .listen]} {
 	TlsFieldsState .listen.body listener
