@@ -131,10 +131,12 @@ set scenes {
 	set c [tlsPair @TMP@/wb-shot-tls-[pid]]
 	::workbench::Select $c
 	set ::workbench::sp(text) {a01 LOGIN {counter}}
-	::workbench::uiSend
-	::workbench::uiSend
-	after 300 ::workbench::resetLag
-	after 1500 {
+	after 300 {
+	    ::workbench::uiSend
+	    ::workbench::uiSend
+	}
+	after 600 ::workbench::resetLag
+	after 1800 {
 	    file delete -force @TMP@/wb-shot-tls-[pid]
 	    shoot @OUT@/workbench-tls.png
 	}

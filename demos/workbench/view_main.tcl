@@ -171,11 +171,13 @@ proc ::workbench::BuildSidebar {w} {
     $w.tree heading in -text "In" -anchor e
     $w.tree heading out -text "Out" -anchor e
     # Narrow enough that at the minimum window size the notebook keeps
-    # most of the width (the sash gives the sidebar more if wanted).
-    $w.tree column #0 -width 160 -minwidth 90 -stretch 1
+    # most of the width (the sash gives the sidebar more if wanted);
+    # wide enough for a listener's address, port and count, or an
+    # accepted client's, after a TLS lock.
+    $w.tree column #0 -width 170 -minwidth 90 -stretch 1
     $w.tree column state -width 70 -stretch 0
-    $w.tree column in -width 42 -stretch 0 -anchor e
-    $w.tree column out -width 42 -stretch 0 -anchor e
+    $w.tree column in -width 41 -stretch 0 -anchor e
+    $w.tree column out -width 41 -stretch 0 -anchor e
     foreach {state colour} {open green4 connecting DarkOrange3
 	    listening blue3 paused DarkOrange3 closed gray45 error red3} {
 	$w.tree tag configure $state -foreground $colour

@@ -52,8 +52,8 @@ proc ::workbench::MakeLockImages {} {
 	" ########## "
     }
     dict for {state colour} $tlsColours {
-	# 12x12, and 4 pixels of space before the sidebar's text.
-	set img [image create photo ::workbench::lock-$state -width 16 \
+	# 12x12, and 2 pixels of space before the sidebar's text.
+	set img [image create photo ::workbench::lock-$state -width 14 \
 		-height 12]
 	set y 0
 	foreach row [concat [expr {$state eq "unverified" ? $open
@@ -241,13 +241,17 @@ proc ::workbench::DialogTls {kind} {
 
 proc ::workbench::buildTlsPanel {w} {
     ttk::labelframe $w -text "TLS" -padding {8 0 8 4}
+    # The lock and the summary line, then the verdict, then the
+    # certificate's fields.
+    ttk::frame $w.top
     label $w.lock -borderwidth 0
     ttk::label $w.summary -textvariable ::workbench::tlsv(summary) \
 	    -font TkHeadingFont
+    pack $w.lock -in $w.top -side left -padx {0 2}
+    pack $w.summary -in $w.top -side left
     label $w.verified -textvariable ::workbench::tlsv(Verified) \
 	    -anchor w -justify left -borderwidth 0
-    grid $w.lock -row 0 -column 0 -sticky w -padx {0 6}
-    grid $w.summary -row 0 -column 1 -sticky w
+    grid $w.top -row 0 -column 0 -columnspan 2 -sticky w
     grid $w.verified -row 1 -column 0 -columnspan 2 -sticky w -pady {0 2}
     set r 2
     foreach key {Subject Issuer Valid} {
@@ -269,10 +273,10 @@ proc ::workbench::buildTlsPanel {w} {
     grid $w.sha -row $r -column 1 -sticky w
     grid columnconfigure $w 1 -weight 1
     # The summary and the verdict wrap rather than lose their ends.
+    # (The frame's padding and border take some 24 pixels, the lock 18.)
     bind $w <Configure> [list apply {{w width} {
-	foreach l [list $w.summary $w.verified] {
-	    $l configure -wraplength [expr {max(200, $width - 40)}]
-	}
+	$w.summary configure -wraplength [expr {max(200, $width - 42)}]
+	$w.verified configure -wraplength [expr {max(200, $width - 24)}]
     }} $w %w]
     tooltip $w.sha "The SHA-256 fingerprint of the peer's certificate\
 	    (as openssl x509 -fingerprint -sha256 prints it): compare it\
@@ -306,7 +310,9 @@ proc ::workbench::refreshTlsPanel {} {
 	if {[dict get $i servername] ne ""} {
 	    lappend parts "server name [dict get $i servername]"
 	}
-	lappend parts "[dict get $d Session] session"
+	if {[dict get $i sessionReused]} {
+	    lappend parts "session resumed"
+	}
     }
     set tlsv(summary) [join $parts "  \u00B7  "]
     # The fingerprint: 16 bytes a line.
