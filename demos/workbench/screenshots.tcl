@@ -54,7 +54,7 @@ set common {
 	# The window is at +0+0, with its menu bar above ".".
 	set h [expr {[winfo rooty .] + [winfo height .]}]
 	exec xwd -silent -root | convert xwd:- \
-		-crop [winfo width .]x$h+0+0 +repage png:$file
+		-crop [winfo width .]x$h+0+0 +repage -colors 256 png8:$file
 	exit 0
     }
     # shootWindow w file: only the toplevel w (a dialog).
@@ -62,7 +62,7 @@ set common {
 	update
 	exec xwd -silent -root | convert xwd:- -crop [winfo width \
 		$w]x[winfo height $w]+[winfo rootx $w]+[winfo rooty $w] \
-		+repage png:$file
+		+repage -colors 256 png8:$file
 	exit 0
     }
     # tlsPair dir: a test certificate in dir, a TLS echo listener with it

@@ -276,9 +276,8 @@ proc ::workbench::ExpiryNote {notAfter {now {}}} {
     if {$now eq ""} {
 	set now [clock seconds]
     }
-    regsub -all {\s+} [string trim $notAfter] " " text
-    if {[catch {clock scan $text -format "%b %d %H:%M:%S %Y GMT" \
-	    -gmt 1} end]} {
+    set end [CertTime $notAfter]
+    if {$end eq ""} {
 	return ""
     }
     set days [expr {($end - $now) / 86400}]
@@ -290,6 +289,33 @@ proc ::workbench::ExpiryNote {notAfter {now {}}} {
 	return " (expires in 1 day)"
     }
     return " (expires in $days days)"
+}
+
+# workbench::CertTime text --
+#	Seconds since 1970 of a date as OpenSSL prints it ("Dec  6 07:00:00
+#	2027 GMT"), or "". Plain arithmetic (days from the civil date), not
+#	"clock scan", whose first call loads Tcl's clock library and would
+#	hold the event loop some 40 ms inside a callback.
+
+proc ::workbench::CertTime {text} {
+    set months {Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec}
+    if {![regexp {^(\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) GMT$} \
+	    [string trim $text] -> mon d hh mm ss y]
+	    || [set m [lsearch -exact $months $mon]] < 0} {
+	return ""
+    }
+    incr m
+    scan "$d $hh $mm $ss $y" %d%d%d%d%d d hh mm ss y
+    # Days from 1970-01-01 to y-m-d (March-based years, 400-year eras).
+    if {$m <= 2} {
+	incr y -1
+    }
+    set era [expr {$y / 400}]
+    set yoe [expr {$y - $era * 400}]
+    set doy [expr {(153 * ($m > 2 ? $m - 3 : $m + 9) + 2) / 5 + $d - 1}]
+    set doe [expr {$yoe * 365 + $yoe / 4 - $yoe / 100 + $doy}]
+    set days [expr {$era * 146097 + $doe - 719468}]
+    return [expr {$days * 86400 + $hh * 3600 + $mm * 60 + $ss}]
 }
 
 # workbench::tlsHint id message --
