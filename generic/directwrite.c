@@ -6,7 +6,9 @@
  *	(nothing sent is waiting for or being written by the I/O thread),
  *	a reply can go to the socket at once with one non-blocking send,
  *	which spares it the hand-off to the I/O thread and that thread's
- *	wake-up. What the socket does not take goes the usual way
+ *	wake-up (not when the I/O thread is spinning for a command: the
+ *	hand-off then costs no wake-up, and measured faster at the median
+ *	than a write from here). What the socket does not take goes the usual way
  *	(ConnSend submits the rest as a write command), after everything
  *	written here, so the order of the bytes is kept.
  *
@@ -142,7 +144,8 @@ CourierConnDirectWrite(
 		    memory_order_relaxed) == 0
 	    || total > (size_t) connPtr->opts.sendBuffer
 	    || atomic_load(&connPtr->pendingOut) != 0
-	    || CourierPortBacklogged(connPtr->tclPort)) {
+	    || CourierPortBacklogged(connPtr->tclPort)
+	    || CourierIoSpinning(connPtr->ioPtr)) {
 	return 0;
     }
     now = uv_hrtime();
@@ -167,6 +170,7 @@ CourierConnDirectWrite(
     }
     assert((size_t) n <= total);
     connPtr->directAt = now;
+    CourierIoReplied(connPtr->ioPtr, now);
     atomic_fetch_add(&connPtr->bytesWritten, (uint64_t) n);
     return (size_t) n;
 }
