@@ -433,10 +433,6 @@ ConnSend(
     size_t headerLen = 0;
     const char *eol = "";
     WriteCmd *wPtr;
-    struct iovec iov[3];
-    size_t written;
-    unsigned char *p;
-    int i;
 
     if (connPtr->tclState == TCL_CLOSED) {
 	return CourierError(interp, "CLOSED", NULL,
@@ -486,40 +482,13 @@ ConnSend(
 		(uint64_t) length, header);
     }
     total = headerLen + (size_t) length + strlen(eol);
-    iov[0].iov_base = header;
-    iov[0].iov_len = headerLen;
-    iov[1].iov_base = (void *) bytes;
-    iov[1].iov_len = (size_t) length;
-    iov[2].iov_base = (void *) eol;
-    iov[2].iov_len = strlen(eol);
-    connPtr->msgsOut++;
-    connPtr->bytesOut += (uint64_t) length;	/* As bytesIn: no framing. */
-
-    /*
-     * A reply on an idle connection may go to the socket at once
-     * (directwrite.c); what it does not take, or all of it, goes to the
-     * I/O thread.
-     */
-
-    written = CourierConnDirectWrite(connPtr, iov, 3, total);
-    if (written == total) {
-	if (useDs) {
-	    Tcl_DStringFree(&ds);
-	}
-	return TCL_OK;
-    }
-    wPtr = malloc(sizeof(WriteCmd) + total - written);
+    wPtr = malloc(sizeof(WriteCmd) + total);
     if (wPtr == NULL) {
-	CourierPanicOutOfMemory(sizeof(WriteCmd) + total - written);
+	CourierPanicOutOfMemory(sizeof(WriteCmd) + total);
     }
-    total -= written;
-    for (i = 0, p = wPtr->data; i < 3; i++) {
-	size_t skip = written < iov[i].iov_len ? written : iov[i].iov_len;
-
-	memcpy(p, (char *) iov[i].iov_base + skip, iov[i].iov_len - skip);
-	p += iov[i].iov_len - skip;
-	written -= skip;
-    }
+    memcpy(wPtr->data, header, headerLen);
+    memcpy(wPtr->data + headerLen, bytes, (size_t) length);
+    memcpy(wPtr->data + headerLen + length, eol, strlen(eol));
     if (useDs) {
 	Tcl_DStringFree(&ds);
     }
@@ -537,6 +506,8 @@ ConnSend(
 
     wPtr->overHigh = atomic_fetch_add(&connPtr->pendingOut, total) + total
 	    > (size_t) connPtr->opts.sendBuffer;
+    connPtr->msgsOut++;
+    connPtr->bytesOut += (uint64_t) length;	/* As bytesIn: no framing. */
     CourierIoSubmit(connPtr->ioPtr, &wPtr->header);
     return TCL_OK;
 }
@@ -696,7 +667,6 @@ ConnHandleObjCmd(
 	if (objc != 3 || strcmp(Tcl_GetString(objv[2]), "write") != 0) {
 	    return CourierUsage(interp, 2, objv, "write");
 	}
-	connPtr->outputShut = 1;
 	CourierConnSubmit(connPtr, CourierConnIoShutdown);
 	return TCL_OK;
     case SC_PAUSE:

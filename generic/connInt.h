@@ -8,8 +8,6 @@
  *			(I/O thread);
  *	  streamwrite.c	writes batched into one writev, half-close (I/O
  *			thread);
- *	  directwrite.c	a send written by the Tcl thread itself when the
- *			output is empty (both threads);
  *	  tcp.c		courier::connect (Tcl thread); lookup answer,
  *			connect and retries, accepted sockets (I/O thread);
  *	  process.c	a child process's connection: spawn, kill, exit
@@ -31,7 +29,6 @@
 #include "conn.h"
 #include "spawn.h"
 #include <stdatomic.h>
-#include <sys/uio.h>
 
 /* States of the I/O half. */
 enum {
@@ -52,10 +49,6 @@ struct Conn {
     atomic_size_t pendingOut;	/* Sent by Tcl, not yet written. */
     atomic_uint_fast64_t bytesWritten;
     atomic_uint_fast64_t bytesRead;
-    atomic_int directFd;	/* The socket + 1 while the Tcl thread may
-				 * write to it itself (directwrite.c);
-				 * 0: it may not. */
-    atomic_int directBusy;	/* The Tcl thread is writing to it. */
 
     /* ---- Tcl half: the owner interpreter's thread only ---- */
     CourierResource resource;
@@ -74,8 +67,6 @@ struct Conn {
 				 * current on rename. */
     Tcl_Obj *peerPtr, *localPtr;
     uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
-    int outputShut;		/* $c shutdown write was asked. */
-    uint64_t directAt;		/* uv_hrtime of the last direct write. */
 
     /* ---- I/O half: the I/O thread only ---- */
     int ioState;
@@ -191,12 +182,6 @@ MODULE_SCOPE void	CourierConnIoShutdown(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierStreamFlushEarly(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamMaybeFinish(Conn *connPtr);
-
-/* directwrite.c: a send written by the Tcl thread itself. */
-MODULE_SCOPE void	CourierConnDirectOffer(Conn *connPtr);
-MODULE_SCOPE void	CourierConnDirectWithdraw(Conn *connPtr);
-MODULE_SCOPE size_t	CourierConnDirectWrite(Conn *connPtr,
-			    struct iovec *iov, int iovcnt, size_t total);
 
 /* tcp.c: the connect and start commands (I/O thread). */
 MODULE_SCOPE void	CourierConnIoConnect(CourierIoThread *ioPtr,

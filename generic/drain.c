@@ -685,21 +685,6 @@ InboxDrainSlice(
 }
 
 /*
- * CourierPortBacklogged --
- *	Owner thread: has the drain slice now running more messages to
- *	deliver (of any port of the inbox) after the current one? A send
- *	made by a callback then waits to go out with their replies
- *	(directwrite.c).
- */
-
-int
-CourierPortBacklogged(
-    CourierPort *portPtr)
-{
-    return portPtr->inboxPtr->backlogHead != NULL;
-}
-
-/*
  *----------------------------------------------------------------------
  *
  * CourierInboxStats --

@@ -89,7 +89,6 @@ MODULE_SCOPE CourierPort *CourierPortOpen(CourierInbox *inboxPtr,
 			    size_t highWater);
 MODULE_SCOPE void	CourierPortClose(CourierPort *portPtr);
 MODULE_SCOPE size_t	CourierPortPending(CourierPort *portPtr);
-MODULE_SCOPE int	CourierPortBacklogged(CourierPort *portPtr);
 MODULE_SCOPE void	CourierPortSetHighWater(CourierPort *portPtr,
 			    size_t highWater);
 MODULE_SCOPE Tcl_Obj *	CourierInboxStats(CourierInbox *inboxPtr, int reset);

@@ -37,11 +37,6 @@ struct CourierIoThread {
 				 * this turn of the loop. */
     int spinCredit;		/* I/O thread: spins left before giving up. */
     uint64_t postedAt;		/* I/O thread: uv_hrtime of the last post. */
-    uint64_t spunAt;		/* I/O thread: postedAt when IoBeforePoll
-				 * last looked. */
-    atomic_uint_fast64_t repliedAt;	/* uv_hrtime of a reply a Tcl
-				 * thread wrote itself (CourierIoReplied)
-				 * since IoBeforePoll last looked; 0: none. */
     CourierThread *threadPtr;
     uv_mutex_t queueLock;
     CourierIoCmd *queueHead;	/* Guarded by queueLock. */
@@ -395,34 +390,14 @@ IoBeforePoll(
 {
     CourierIoThread *ioPtr = handle->data;
     uint64_t spinNs = (uint64_t) atomic_load(&ioSpinUs) * 1000;
-    uint64_t start, repliedAt, lastPost;
+    uint64_t start;
     int caught = 0;
 
     if (!ioPtr->posted) {
 	return;
     }
     ioPtr->posted = 0;
-    lastPost = ioPtr->spunAt;
-    ioPtr->spunAt = ioPtr->postedAt;
-    repliedAt = atomic_exchange(&ioPtr->repliedAt, 0);
-    if (spinNs == 0 || ioPtr->stopping) {
-	return;
-    }
-    if (repliedAt != 0 && repliedAt >= ioPtr->spunAt) {
-	/* This post's reply is written already: nothing to wait for. */
-	return;
-    }
-    if (ioPtr->spinCredit == 0 && repliedAt != 0 && lastPost != 0
-	    && repliedAt >= lastPost && repliedAt - lastPost < spinNs) {
-	/*
-	 * A reply that a Tcl thread wrote itself (directwrite.c) soon
-	 * after the last post: request and response traffic, as in
-	 * IoWakeup, so spinning pays again.
-	 */
-
-	ioPtr->spinCredit = IO_SPIN_CREDIT;
-    }
-    if (ioPtr->spinCredit == 0) {
+    if (spinNs == 0 || ioPtr->spinCredit == 0 || ioPtr->stopping) {
 	return;
     }
     atomic_store(&ioPtr->spinning, 1);
@@ -460,34 +435,6 @@ CourierIoPosted(
 {
     ioPtr->posted = 1;
     ioPtr->postedAt = uv_hrtime();
-}
-
-/*
- * CourierIoSpinning --
- *	Any thread: is the I/O thread spinning for a command right now
- *	(IoBeforePoll)? It then runs one at once, with no wake-up.
- */
-
-int
-CourierIoSpinning(
-    CourierIoThread *ioPtr)
-{
-    return atomic_load(&ioPtr->spinning);
-}
-
-/*
- * CourierIoReplied --
- *	Any thread: a Tcl thread has written a reply to one of this I/O
- *	thread's sockets itself, at time now (directwrite.c); IoBeforePoll
- *	counts it as it counts a reply command.
- */
-
-void
-CourierIoReplied(
-    CourierIoThread *ioPtr,
-    uint64_t now)
-{
-    atomic_store_explicit(&ioPtr->repliedAt, now, memory_order_relaxed);
 }
 
 /*

@@ -66,9 +66,6 @@ MODULE_SCOPE void	CourierIoFreeRetired(void);
 MODULE_SCOPE int	CourierIoSetThreadCount(int count);
 MODULE_SCOPE int	CourierIoGetThreadCount(void);
 MODULE_SCOPE void	CourierIoPosted(CourierIoThread *ioPtr);
-MODULE_SCOPE int	CourierIoSpinning(CourierIoThread *ioPtr);
-MODULE_SCOPE void	CourierIoReplied(CourierIoThread *ioPtr,
-			    uint64_t now);
 MODULE_SCOPE void	CourierIoSetSpin(unsigned us);
 MODULE_SCOPE unsigned	CourierIoGetSpin(void);
 

@@ -307,7 +307,6 @@ IoCloseNow(
     int reset)
 {
     connPtr->reading = 0;
-    CourierConnDirectWithdraw(connPtr);
     if (connPtr->timerInit) {
 	uv_close((uv_handle_t *) &connPtr->timer, CourierStreamOnHandleClosed);
 	connPtr->timerInit = 0;

@@ -359,7 +359,6 @@ IoOpened(
     len = snprintf(buf, sizeof(buf), "{%s} %d {%s} %d", peer, peerPort,
 	    local, localPort);
     CourierStreamPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
-    CourierConnDirectOffer(connPtr);
 }
 
 static void
