@@ -14,7 +14,9 @@
 #		kernel's count of the datagrams it dropped for the socket.
 #
 #	The sender is a small C program compiled at the start of the run
-#	(sendmmsg, 64 datagrams per call; paced: what is due every 50 us),
+#	(sendmmsg, 64 messages per call, each carrying 64 datagrams that the
+#	kernel cuts apart where it offers UDP segmentation, else one;
+#	paced: what is due every 50 us),
 #	or, without a C compiler, the same loop in Python (a few times
 #	slower, so the figures say less).
 #
@@ -59,11 +61,22 @@ namespace eval ::bench::udp {
 
 # usage: sender port rate seconds size
 #	rate 0: as fast as it can; otherwise paced to rate datagrams/s.
-#	Prints "sent N seconds" at the end; stops early when stdin closes.
+#	Prints "sent N seconds mode" at the end (mode: how it sent, "gso" or
+#	"sendmmsg"); stops early when stdin closes.
+#
+#	With UDP segmentation offload (Linux 4.18 and later: the UDP_SEGMENT
+#	socket option), one message of a sendmmsg call carries up to SEGS
+#	datagrams of `size` bytes that the kernel cuts apart: one trip through
+#	the sending half of the stack for SEGS datagrams instead of one each,
+#	so the sender offers several times more on the same CPU. What reaches
+#	the receiving socket is the same: one datagram of `size` bytes each
+#	(the receiver does not ask for UDP_GRO). Where the option or the first
+#	such send fails, it sends one datagram per message as before.
 set ::bench::udp::senderC {
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +85,11 @@ set ::bench::udp::senderC {
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 64
+#define BATCH 64		/* Messages per sendmmsg call. */
+#define SEGS 64			/* Datagrams per message with UDP_SEGMENT. */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 static double now(void) {
     struct timespec ts;
@@ -85,6 +102,30 @@ static int stdinClosed(void) {
     struct pollfd p = {0, POLLIN, 0};
     char c;
     return poll(&p, 1, 0) > 0 && read(0, &c, 1) <= 0;
+}
+
+static struct iovec iov[BATCH];
+static struct mmsghdr msgs[BATCH];
+static int segs = SEGS;
+
+/* Sends up to `due` datagrams in one sendmmsg call; returns how many
+ * went, or -1. */
+static long long sendSome(int fd, int size, long long due) {
+    int n, i;
+    long long count = 0;
+    for (n = 0; n < BATCH && due > 0; n++) {
+	int k = due < segs ? (int) due : segs;
+	iov[n].iov_len = (size_t) k * size;
+	due -= k;
+    }
+    n = sendmmsg(fd, msgs, n, 0);
+    if (n <= 0) {
+	return -1;
+    }
+    for (i = 0; i < n; i++) {
+	count += iov[i].iov_len / size;
+    }
+    return count;
 }
 
 int main(int argc, char **argv) {
@@ -105,26 +146,37 @@ int main(int argc, char **argv) {
 	perror("sender");
 	return 1;
     }
-    char *buf = malloc(size);
-    memset(buf, 'u', size);
-    struct iovec iov[BATCH];
-    struct mmsghdr msgs[BATCH];
+    if (size < 1 || setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &size,
+	    sizeof(size)) < 0) {
+	segs = 1;
+    }
+    char *buf = malloc((size_t) SEGS * (size > 0 ? size : 1));
+    memset(buf, 'u', (size_t) SEGS * (size > 0 ? size : 1));
     memset(msgs, 0, sizeof(msgs));
     for (int i = 0; i < BATCH; i++) {
 	iov[i].iov_base = buf;
-	iov[i].iov_len = size;
 	msgs[i].msg_hdr.msg_iov = &iov[i];
 	msgs[i].msg_hdr.msg_iovlen = 1;
     }
     long long sent = 0;
+    if (segs > 1) {		/* Is segmentation taken? Counted if so. */
+	long long n = sendSome(fd, size, 2);
+	if (n < 0) {
+	    int off = 0;	/* No: one datagram per message. */
+	    setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &off, sizeof(off));
+	    segs = 1;
+	} else {
+	    sent = n;
+	}
+    }
     unsigned long turns = 0;
     double t0 = now(), t = t0;
     while (t - t0 < seconds) {
 	long long due = rate > 0 ? (long long) (rate * (t - t0)) - sent
-		: BATCH;
+		: (long long) BATCH * segs;
 	while (due > 0) {
-	    int n = sendmmsg(fd, msgs, due < BATCH ? (int) due : BATCH, 0);
-	    if (n <= 0) {
+	    long long n = sendSome(fd, size, due);
+	    if (n < 0) {
 		break;		/* ECONNREFUSED, ENOBUFS: try again later. */
 	    }
 	    sent += n;
@@ -139,7 +191,8 @@ int main(int argc, char **argv) {
 	}
 	t = now();
     }
-    printf("sent %lld %.6f\n", sent, now() - t0);
+    printf("sent %lld %.6f %s\n", sent, now() - t0,
+	    segs > 1 ? "gso" : "sendmmsg");
     return 0;
 }
 }
@@ -169,7 +222,7 @@ while t - t0 < seconds:
     if (rate > 0 or turns % 64 == 0) and stdin_closed():
         break
     t = time.monotonic()
-print("sent %d %.6f" % (sent, time.monotonic() - t0), flush=True)
+print("sent %d %.6f python" % (sent, time.monotonic() - t0), flush=True)
 }
 
 # bench::udp::BuildSender --
@@ -254,6 +307,67 @@ proc ::bench::udp::KernelDrops {port} {
 	}
     }
     return -1
+}
+
+# bench::udp::CpuTimes pid --
+#	Each thread of a process: tid -> {name user system}, in clock ticks
+#	(/proc/PID/task/TID/stat, fields 14 and 15); empty where /proc is
+#	not there.
+proc ::bench::udp::CpuTimes {pid} {
+    set times {}
+    foreach dir [glob -nocomplain /proc/$pid/task/*] {
+	if {[catch {
+	    set f [open $dir/stat]
+	    set stat [read $f]
+	    close $f
+	}]} {
+	    continue
+	}
+	# The name, in parentheses, may hold spaces: the fields follow it.
+	set open [string first ( $stat]
+	set close [string last ) $stat]
+	set name [string range $stat [expr {$open + 1}] [expr {$close - 1}]]
+	set fields [string range $stat [expr {$close + 2}] end]
+	dict set times [file tail $dir] [list $name [lindex $fields 11] \
+		[lindex $fields 12]]
+    }
+    return $times
+}
+
+# bench::udp::CpuUse before after pid --
+#	The CPU time each thread of process pid used between two CpuTimes
+#	snapshots, by role: a dict role -> {seconds systemSeconds}. Roles:
+#	"tcl" (the main thread, whose tid is the pid), "io" (Courier's I/O
+#	threads), "notifier" (any other thread: Tcl's notifier) and "sender"
+#	(a process of one thread).
+proc ::bench::udp::CpuUse {before after pid} {
+    set hz 100			;# USER_HZ: /proc counts in 1/100 s.
+    set use {}
+    dict for {tid now} $after {
+	if {![dict exists $before $tid]} {
+	    continue
+	}
+	lassign [dict get $before $tid] name user0 system0
+	lassign $now name user1 system1
+	if {[dict size $after] == 1} {
+	    set role sender
+	} elseif {$tid == $pid} {
+	    set role tcl
+	} elseif {[string match courier-io-* $name]} {
+	    set role io
+	} else {
+	    set role notifier
+	}
+	set seconds [expr {double($user1 - $user0 + $system1 - $system0) / $hz}]
+	set system [expr {double($system1 - $system0) / $hz}]
+	if {[dict exists $use $role]} {
+	    lassign [dict get $use $role] s0 y0
+	    set seconds [expr {$seconds + $s0}]
+	    set system [expr {$system + $y0}]
+	}
+	dict set use $role [list $seconds $system]
+    }
+    return $use
 }
 
 # The ticker: an `after 10` that records its largest gap, from the first
@@ -365,7 +479,10 @@ proc ::bench::recv::batch {u batch} {
 
 proc ::bench::udp::First {} {
     variable window
+    variable cpu0
+    variable senderPid
     set ::t0 [clock microseconds]
+    set cpu0 [list [CpuTimes [pid]] [CpuTimes $senderPid]]
     StartProbe
     if {$window > 0} {
 	after $window {set ::bench::udp::state window}
@@ -405,6 +522,7 @@ proc ::bench::udp::Sender {port rate seconds} {
     set cmd [concat $::env(COURIER_UDPBENCH_SENDER) \
 	    [list $port $rate $seconds $size 2>@1]]
     set chan [open |$cmd r+]
+    set ::bench::udp::senderPid [lindex [pid $chan] 0]
     fconfigure $chan -blocking 0 -buffering line
     fileevent $chan readable [list ::bench::udp::SenderRead $chan]
     return $chan
@@ -415,6 +533,7 @@ proc ::bench::udp::SenderRead {chan} {
 	append senderOut $line\n
 	if {[string match "sent *" $line]} {
 	    set ::bench::udp::sent [lrange $line 1 2]
+	    set ::bench::udp::sendMode [lindex $line 3]
 	}
     }
     if {[eof $chan]} {
@@ -469,6 +588,13 @@ proc ::bench::udp::Rate {mechanism seconds limit} {
     vwait ::bench::udp::state
     set t1 [clock microseconds]
     set n $::bench::recv::n
+    # The CPU each thread used in the window: the receiving process's
+    # and the sender's.
+    variable cpu0
+    variable senderPid
+    lassign $cpu0 self0 sender0
+    set cpu [dict merge [CpuUse $self0 [CpuTimes [pid]] [pid]] \
+	    [CpuUse $sender0 [CpuTimes $senderPid] $senderPid]]
     lassign [StopProbe $t1] gap own
     after cancel $deadline
     if {$state ne "window"} {
@@ -490,7 +616,8 @@ proc ::bench::udp::Rate {mechanism seconds limit} {
     return [dict create scenario rate-$mechanism n $n seconds $elapsed \
 	    rate [expr {$n / $elapsed}] tickGapMs $gap ownGapMs $own \
 	    sent $sent offered [expr {$sent / $sendSeconds}] \
-	    kernelDrops $drops peakRssMiB [expr {[Status VmHWM] / 1024.0}]]
+	    kernelDrops $drops peakRssMiB [expr {[Status VmHWM] / 1024.0}] \
+	    cpu $cpu]
 }
 
 # bench::udp::Loss mechanism rate seconds limit --
@@ -552,7 +679,7 @@ proc ::bench::udp::Alone {seconds} {
     lassign [StopSender $sender] sent sendSeconds
     close $chan
     return [dict create scenario alone sent $sent \
-	    offered [expr {$sent / $sendSeconds}]]
+	    offered [expr {$sent / $sendSeconds}] mode $::bench::udp::sendMode]
 }
 
 # bench::udp::child scenario args --
@@ -634,7 +761,12 @@ proc ::bench::udp::Run {senderKind} {
 	puts "the sender alone: $r"
     } else {
 	puts [format "the sender alone (nobody reading) offers %.0f\
-		datagrams/s" [dict get $r offered]]
+		datagrams/s, sending %s" [dict get $r offered] \
+		[dict get {
+		    gso "64 datagrams per message (UDP_SEGMENT)"
+		    sendmmsg "one datagram per message (sendmmsg)"
+		    python "one datagram per call"
+		} [dict get $r mode]]]
     }
     array set runs {}
     set failures {}
@@ -693,7 +825,10 @@ proc ::bench::udp::Run {senderKind} {
     if {[dict size $results] == [llength $scenarios] / 5} {
 	set path [::bench::csv udp.csv {key group scenario metric value unit
 	    vs_udp_package tick_gap_ms offered_per_s sent delivered
-	    kernel_drops peak_rss_mib tick_gap_less_cpu_wait_ms} $rows]
+	    kernel_drops peak_rss_mib tick_gap_less_cpu_wait_ms
+	    receiver_cpu_us_per_datagram tcl_thread_us io_thread_us
+	    io_thread_kernel_us notifier_thread_us sender_cpus
+	    receiver_cpus} $rows]
 	puts "\nwritten: bench/results/[file tail $path]"
     } else {
 	puts "\nsome scenarios failed: bench/results/udp.csv left as it was"
@@ -748,12 +883,39 @@ proc ::bench::udp::Rows {results} {
 	    set value [format %.4f [dict get $r fraction]]
 	    set unit fraction
 	}
+	# Rate rows: the CPU time of each thread per datagram delivered
+	# (us), the receiving process's in all, and the sender's share of
+	# a CPU over the window.
+	set cpu [lrepeat 7 ""]
+	if {[dict exists $r cpu]} {
+	    set use [dict get $r cpu]
+	    set n [dict get $r n]
+	    set perDatagram {apply {{use role n} {
+		if {![dict exists $use $role] || $n <= 0} {
+		    return 0.000
+		}
+		format %.3f [expr {[lindex [dict get $use $role] 0] * 1e6 / $n}]
+	    }}}
+	    set tcl [{*}$perDatagram $use tcl $n]
+	    set io [{*}$perDatagram $use io $n]
+	    set notifier [{*}$perDatagram $use notifier $n]
+	    set ioSystem [format %.3f [expr {[dict exists $use io] && $n > 0
+		    ? [lindex [dict get $use io] 1] * 1e6 / $n : 0}]]
+	    set window [dict get $r seconds]
+	    set sender [expr {[dict exists $use sender]
+		    ? [format %.2f [expr {[lindex [dict get $use sender] 0]
+			/ $window}]] : ""}]
+	    set cpu [list [format %.3f [expr {$tcl + $io + $notifier}]] \
+		    $tcl $io $ioSystem $notifier $sender \
+		    [format %.2f [expr {($tcl + $io + $notifier) * $n / 1e6
+			/ $window}]]]
+	}
 	lappend rows [list $key $group $label $metric $value $unit $vs \
 		[format %.1f [dict get $r tickGapMs]] \
 		[format %.0f [dict get $r offered]] [dict get $r sent] \
 		[dict get $r n] [dict get $r kernelDrops] \
 		[format %.1f [dict get $r peakRssMiB]] \
-		[format %.1f [dict get $r ownGapMs]]]
+		[format %.1f [dict get $r ownGapMs]] {*}$cpu]
     }
     return $rows
 }
@@ -762,13 +924,19 @@ proc ::bench::udp::Rows {results} {
 proc ::bench::udp::Tables {rows window lossSeconds lossRounds} {
     set x {apply {{v} {expr {$v eq "" ? "-" : [format %.2fx $v]}}}}
     set rate {}
+    set cpu {}
     set loss {}
     foreach row $rows {
 	lassign $row key group label metric value unit vs gap offered sent \
-		n drops peak own
+		n drops peak own recvUs tclUs ioUs ioSystemUs notifierUs \
+		senderShare recvShare
 	if {$group eq "rate"} {
 	    lappend rate [list $label $value [{*}$x $vs] $gap $own $offered \
 		    [format %.0f%% [expr {100.0 * $value / $offered}]] $peak]
+	    if {$recvUs ne ""} {
+		lappend cpu [list $label $recvUs $tclUs $ioUs $ioSystemUs \
+			$notifierUs $recvShare $senderShare]
+	    }
 	} else {
 	    lappend loss [list $label [format %.1f%% [expr {$value * 100}]] \
 		    [{*}$x $vs] $offered $sent $n $drops $gap $own]
@@ -780,6 +948,12 @@ proc ::bench::udp::Tables {rows window lossSeconds lossRounds} {
 		($::bench::repeat rounds)"
 	::bench::table {scenario delivered/s "vs udp pkg" "tick gap ms"
 	    "less CPU wait" "offered/s" "of offered" "peak RSS MiB"} $rate
+    }
+    if {[llength $cpu]} {
+	puts "\nCPU time per datagram delivered in the same runs (us; from\
+		/proc/PID/task/TID/stat), and in CPUs over the window"
+	::bench::table {scenario "receiver us" "Tcl thread" "I/O thread"
+	    "of it kernel" "notifier" "receiver CPUs" "sender CPUs"} $cpu
     }
     if {[llength $loss]} {
 	puts "\nloss: a paced sender for $lossSeconds s, everything delivered\

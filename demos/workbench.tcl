@@ -9,7 +9,7 @@
 #	Usage: wish demos/workbench.tcl ?option ...?   (see Usage below)
 #
 #	The model (demos/workbench/{connections,traffic,payload,rules,
-#	statistics,logfile,workspace,loadgen,udp}.tcl) is plain Tcl without Tk
+#	statistics,logfile,workspace,loadgen,udp,tls}.tcl) is plain Tcl without Tk
 #	(scripthost.tcl runs in a tclsh of its own for scripted replies); the views
 #	(demos/workbench/view_*.tcl) are Tk. They meet through
 #	workbench::observe (the model's notifications) and the model's
@@ -22,8 +22,8 @@ namespace eval ::workbench {
     variable home [file join [file dirname [file normalize [info script]]] \
 	    workbench]
     foreach file {payload connections traffic rules statistics logfile workspace
-	    loadgen udp view_dialogs view_main view_traffic view_send view_graph
-	    view_loadgen view_rules} {
+	    loadgen udp tls view_dialogs view_main view_traffic view_send view_graph
+	    view_loadgen view_rules view_tls} {
 	source [file join $home $file.tcl]
     }
     unset file

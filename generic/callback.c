@@ -105,10 +105,13 @@ CourierCallPrefix(
     if (n > (int) (sizeof(stackObjv) / sizeof(Tcl_Obj *))) {
 	objv = (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * n);
     }
-    memcpy(objv, prefix, sizeof(Tcl_Obj *) * prefixLen);
-    memcpy(objv + prefixLen, args, sizeof(Tcl_Obj *) * objc);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < prefixLen; i++) {
+	objv[i] = prefix[i];
 	Tcl_IncrRefCount(objv[i]);
+    }
+    for (i = 0; i < objc; i++) {
+	objv[prefixLen + i] = args[i];
+	Tcl_IncrRefCount(args[i]);
     }
     if (slowMs > 0) {
 	/* The report names them after the call, which may free them. */

@@ -528,11 +528,18 @@ ConnSend(
 	int utfLength;
 	const char *utf = Tcl_GetStringFromObj(dataObj, &utfLength);
 
-	Tcl_UtfToExternalDString(connPtr->opts.encoding, utf, utfLength,
-		&ds);
-	bytes = (const unsigned char *) Tcl_DStringValue(&ds);
-	length = Tcl_DStringLength(&ds);
-	useDs = 1;
+	if (connPtr->asciiCompatible && CourierConnPlainAscii(
+		(const unsigned char *) utf, (size_t) utfLength)) {
+	    /* The same bytes in the encoding: no conversion (DecodeMessage). */
+	    bytes = (const unsigned char *) utf;
+	    length = utfLength;
+	} else {
+	    Tcl_UtfToExternalDString(connPtr->opts.encoding, utf, utfLength,
+		    &ds);
+	    bytes = (const unsigned char *) Tcl_DStringValue(&ds);
+	    length = Tcl_DStringLength(&ds);
+	    useDs = 1;
+	}
     } else {
 	bytes = Tcl_GetByteArrayFromObj(dataObj, &length);
     }

@@ -237,5 +237,7 @@ MODULE_SCOPE void	CourierConnCallBack(Conn *connPtr, const char *kind,
 			    Tcl_Obj *prefixPtr, int objc,
 			    Tcl_Obj *const args[]);
 MODULE_SCOPE Tcl_Obj *	CourierConnHandleName(Conn *connPtr);
+MODULE_SCOPE int	CourierConnPlainAscii(const unsigned char *bytes,
+			    size_t length);
 
 #endif /* COURIER_CONNINT_H */

@@ -57,6 +57,41 @@ CourierConnHandleName(
 }
 
 /*
+ * CourierConnPlainAscii --
+ *	Are these bytes plain ASCII with no NUL (1..127 each)? Such bytes
+ *	are the same in Tcl's own representation and in every encoding
+ *	that maps ASCII to itself (asciiCompatible), so a line made of them
+ *	needs no conversion either way. Eight bytes at a time: a byte is 0
+ *	or >= 0x80 exactly when the high bit of (byte - 1) | byte is set,
+ *	the borrow of a lower byte only ever following a zero found already.
+ */
+
+int
+CourierConnPlainAscii(
+    const unsigned char *bytes,
+    size_t length)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    const uint64_t highs = 0x8080808080808080ULL;
+    size_t i = 0;
+
+    for (; i + 8 <= length; i += 8) {
+	uint64_t w;
+
+	memcpy(&w, bytes + i, 8);
+	if (((w - ones) | w) & highs) {
+	    return 0;
+	}
+    }
+    for (; i < length; i++) {
+	if (bytes[i] == 0 || bytes[i] >= 0x80) {
+	    return 0;
+	}
+    }
+    return 1;
+}
+
+/*
  * DecodeMessage --
  *	A message's bytes as a Tcl value: a string through -encoding for
  *	line framing, else (or with -encoding binary) a byte array.
@@ -84,20 +119,13 @@ DecodeMessage(
     if (connPtr->opts.framing == COURIER_FRAMING_LINE
 	    && connPtr->opts.encoding != NULL
 	    && length <= (size_t) COURIER_MAX_ENCODED_LINE) {
-	size_t i;
-
 	/*
 	 * Plain ASCII (no NUL) is the same in every encoding Courier is
 	 * likely to meet and in Tcl's own representation: skip the
 	 * conversion, which costs more than the rest of the delivery.
 	 */
 
-	for (i = 0; i < length; i++) {
-	    if (bytes[i] == 0 || bytes[i] >= 0x80) {
-		break;
-	    }
-	}
-	if (i == length && connPtr->asciiCompatible) {
+	if (connPtr->asciiCompatible && CourierConnPlainAscii(bytes, length)) {
 	    return Tcl_NewStringObj((const char *) bytes, (int) length);
 	}
 	return CourierDecodeBytes(connPtr->opts.encoding, bytes, length);

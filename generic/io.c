@@ -48,6 +48,8 @@ struct CourierIoThread {
     uv_sem_t started;
     CourierIoThread *nextRetired;
     unsigned char readBuffer[IO_READ_BUFFER];
+    unsigned char *datagramBuffer;	/* I/O thread: CourierIoDatagramBuffer's,
+				 * made on first use, freed at the end. */
 };
 
 static uv_once_t ioOnce = UV_ONCE_INIT;
@@ -193,6 +195,8 @@ IoThreadMain(
 
     uv_sem_post(&ioPtr->started);
     uv_run(&ioPtr->loop, UV_RUN_DEFAULT);
+    free(ioPtr->datagramBuffer);
+    ioPtr->datagramBuffer = NULL;
 }
 
 /*
@@ -463,6 +467,29 @@ CourierIoReadBuffer(
 {
     *sizePtr = sizeof(ioPtr->readBuffer);
     return ioPtr->readBuffer;
+}
+
+/*
+ * CourierIoDatagramBuffer --
+ *	The thread's buffer for libuv's recvmmsg reads (UV_UDP_RECVMMSG):
+ *	COURIER_IO_DATAGRAM_CHUNKS chunks of 64 KiB, one per datagram of a
+ *	read, made on first use (only the pages the kernel writes are ever
+ *	touched) and freed when the thread ends. Like the read buffer, every
+ *	user is done with it before its callback returns.
+ */
+
+unsigned char *
+CourierIoDatagramBuffer(
+    CourierIoThread *ioPtr,
+    size_t *sizePtr)
+{
+    size_t size = COURIER_IO_DATAGRAM_CHUNKS * (size_t) 65536;
+
+    if (ioPtr->datagramBuffer == NULL) {
+	ioPtr->datagramBuffer = CourierAlloc(size);
+    }
+    *sizePtr = size;
+    return ioPtr->datagramBuffer;
 }
 
 /*

@@ -63,6 +63,10 @@ MODULE_SCOPE void	CourierIoAfterBatch(CourierIoThread *ioPtr,
 MODULE_SCOPE uv_loop_t *CourierIoLoop(CourierIoThread *ioPtr);
 MODULE_SCOPE unsigned char *CourierIoReadBuffer(CourierIoThread *ioPtr,
 			    size_t *sizePtr);
+/* Datagrams one recvmmsg call can take: libuv's own limit (20). */
+#define COURIER_IO_DATAGRAM_CHUNKS 20
+MODULE_SCOPE unsigned char *CourierIoDatagramBuffer(CourierIoThread *ioPtr,
+			    size_t *sizePtr);
 MODULE_SCOPE void	CourierIoStopAll(void);
 MODULE_SCOPE void	CourierIoFreeRetired(void);
 MODULE_SCOPE int	CourierIoSetThreadCount(int count);

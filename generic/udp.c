@@ -188,6 +188,7 @@ UdpClosed(
     CourierOptRelease(udpOptionSpecs, &udpPtr->opts);
     CourierObjClear(&udpPtr->peerObj);
     CourierObjClear(&udpPtr->lastHostObj);
+    CourierObjClear(&udpPtr->lastPortObj);
     CourierUdpUnref(udpPtr);			/* The Tcl half's. */
 }
 

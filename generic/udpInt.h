@@ -38,6 +38,13 @@ typedef struct UdpPeer {
     uint8_t addr[16];		/* 4 or 16 bytes used. */
 } UdpPeer;
 
+/* A datagram of the current recvmmsg call, not yet copied (I/O half). */
+typedef struct UdpChunk {
+    const unsigned char *data;	/* In the I/O thread's datagram buffer. */
+    size_t length;
+    UdpPeer peer;
+} UdpChunk;
+
 /* What can be changed with $u configure. */
 typedef struct UdpOptions {
     int broadcast;
@@ -76,8 +83,9 @@ typedef struct Udp {
     unsigned long inode;	/* The socket's, for its kernel counters. */
     int connected;		/* $u connect was called. */
     Tcl_Obj *peerObj;		/* {host port} after connect, or NULL. */
-    Tcl_Obj *lastHostObj;	/* The last sender's host, cached ... */
-    UdpPeer lastPeer;		/* ... for this address. */
+    Tcl_Obj *lastHostObj;	/* The last sender's host and port, cached */
+    Tcl_Obj *lastPortObj;	/* ... for this address and port ... */
+    UdpPeer lastPeer;		/* ... (lastPortObj: NULL when unknown). */
     uint64_t datagramsIn, bytesIn, datagramsOut, bytesOut;
 
     /* I/O half. */
@@ -93,6 +101,10 @@ typedef struct Udp {
     int ioBatch;		/* -batch, as the I/O half knows it. */
     size_t ioMaxDatagram;	/* -maxdatagram, likewise. */
     CourierMsg *pendHead, *pendTail;	/* Received, not yet posted. */
+    UdpChunk chunks[COURIER_IO_DATAGRAM_CHUNKS];	/* Without -batch: the
+				 * datagrams of one recvmmsg call, copied
+				 * into one allocation at its end. */
+    int chunkCount;
     unsigned char *batchBuf;	/* -batch: the packed datagrams ... */
     size_t batchLen, batchCap;	/* ... of this loop turn. */
 

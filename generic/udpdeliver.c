@@ -45,31 +45,39 @@ UdpCallBack(
 }
 
 /*
- * PeerHost --
- *	The sender's address as a Tcl value; the last one is kept, since a
- *	burst usually comes from one sender.
+ * PeerObjs --
+ *	The sender's address and port as Tcl values (borrowed references);
+ *	the last ones are kept, since a burst usually comes from one sender.
  */
 
-static Tcl_Obj *
-PeerHost(
+static void
+PeerObjs(
     Udp *udpPtr,
-    const UdpPeer *peerPtr)
+    const UdpPeer *peerPtr,
+    Tcl_Obj **hostPtrPtr,
+    Tcl_Obj **portPtrPtr)
 {
     char host[INET6_ADDRSTRLEN];
 
-    if (udpPtr->lastHostObj != NULL && peerPtr->family
-	    == udpPtr->lastPeer.family && memcmp(peerPtr->addr,
-	    udpPtr->lastPeer.addr, sizeof(peerPtr->addr)) == 0) {
-	return udpPtr->lastHostObj;
+    if (udpPtr->lastHostObj == NULL || peerPtr->family
+	    != udpPtr->lastPeer.family || memcmp(peerPtr->addr,
+	    udpPtr->lastPeer.addr, sizeof(peerPtr->addr)) != 0) {
+	inet_ntop(peerPtr->family, peerPtr->addr, host, sizeof(host));
+	CourierObjClear(&udpPtr->lastHostObj);
+	udpPtr->lastHostObj = Tcl_NewStringObj(host, -1);
+	Tcl_IncrRefCount(udpPtr->lastHostObj);
+	CourierObjClear(&udpPtr->lastPortObj);
+	udpPtr->lastPeer = *peerPtr;
     }
-    inet_ntop(peerPtr->family, peerPtr->addr, host, sizeof(host));
-    if (udpPtr->lastHostObj != NULL) {
-	Tcl_DecrRefCount(udpPtr->lastHostObj);
+    if (udpPtr->lastPortObj == NULL || peerPtr->port
+	    != udpPtr->lastPeer.port) {
+	CourierObjClear(&udpPtr->lastPortObj);
+	udpPtr->lastPortObj = Tcl_NewIntObj(peerPtr->port);
+	Tcl_IncrRefCount(udpPtr->lastPortObj);
+	udpPtr->lastPeer.port = peerPtr->port;
     }
-    udpPtr->lastHostObj = Tcl_NewStringObj(host, -1);
-    Tcl_IncrRefCount(udpPtr->lastHostObj);
-    udpPtr->lastPeer = *peerPtr;
-    return udpPtr->lastHostObj;
+    *hostPtrPtr = udpPtr->lastHostObj;
+    *portPtrPtr = udpPtr->lastPortObj;
 }
 
 static void
@@ -89,32 +97,48 @@ UdpDeliver(
 	udpPtr->bytesIn += msgPtr->size - sizeof(peer);
 	args[0] = CourierDecodeBytes(udpPtr->opts.encoding,
 		msgPtr->data + sizeof(peer), msgPtr->size - sizeof(peer));
-	args[1] = PeerHost(udpPtr, &peer);
-	args[2] = Tcl_NewIntObj(peer.port);
+	PeerObjs(udpPtr, &peer, &args[1], &args[2]);
 	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 3, args);
 	break;
     case UDP_MSG_BATCH: {
+	/*
+	 * The list is made in one go: its triples are counted first, made
+	 * into an array, and the list takes the array.
+	 */
+
 	const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
-	Tcl_Obj *listObj = Tcl_NewListObj(0, NULL);
+	Tcl_Obj *fixed[64] = {NULL}, **triples = fixed;
+	size_t count = 0, i = 0;
 
 	while (p + 4 + sizeof(peer) <= end) {
+	    uint32_t n;
+
+	    memcpy(&n, p, 4);
+	    assert(p + 4 + sizeof(peer) + n <= end);
+	    p += 4 + sizeof(peer) + n;
+	    count++;
+	}
+	if (count > sizeof(fixed) / sizeof(fixed[0])) {
+	    triples = (Tcl_Obj **) ckalloc(count * sizeof(Tcl_Obj *));
+	}
+	for (p = msgPtr->data; i < count; i++) {
 	    uint32_t n;
 	    Tcl_Obj *triple[3];
 
 	    memcpy(&n, p, 4);
 	    memcpy(&peer, p + 4, sizeof(peer));
-	    assert(p + 4 + sizeof(peer) + n <= end);
 	    triple[0] = CourierDecodeBytes(udpPtr->opts.encoding,
 		    p + 4 + sizeof(peer), n);
-	    triple[1] = PeerHost(udpPtr, &peer);
-	    triple[2] = Tcl_NewIntObj(peer.port);
-	    Tcl_ListObjAppendElement(NULL, listObj,
-		    Tcl_NewListObj(3, triple));
+	    PeerObjs(udpPtr, &peer, &triple[1], &triple[2]);
+	    triples[i] = Tcl_NewListObj(3, triple);
 	    udpPtr->datagramsIn++;
 	    udpPtr->bytesIn += n;
 	    p += 4 + sizeof(peer) + n;
 	}
-	args[0] = listObj;
+	args[0] = Tcl_NewListObj((int) count, triples);
+	if (triples != fixed) {
+	    ckfree((char *) triples);
+	}
 	UdpCallBack(udpPtr, "-ondata", udpPtr->opts.ondata, 1, args);
 	break;
     }

@@ -23,6 +23,22 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
+/*
+ * libuv reads up to 20 datagrams per system call (recvmmsg) when asked to
+ * (uv_udp_init_ex with UV_UDP_RECVMMSG; 1.40 and later, which end each
+ * call's datagrams with a UV_UDP_MMSG_FREE callback; where the system has
+ * no recvmmsg it reads one at a time as before).
+ */
+#if UV_VERSION_HEX >= 0x012800
+#define UDP_USE_MMSG 1
+#define UDP_FLAG_CHUNK UV_UDP_MMSG_CHUNK
+#define UDP_FLAG_FREE UV_UDP_MMSG_FREE
+#else
+#define UDP_USE_MMSG 0
+#define UDP_FLAG_CHUNK 0
+#define UDP_FLAG_FREE 0
+#endif
+
 static void	IoUdpFlush(uv_check_t *handle);
 
 /*
@@ -182,6 +198,15 @@ IoUdpPeer(
     }
 }
 
+/*
+ * IoUdpAlloc --
+ *	The buffer of a read: with recvmmsg (UDP_USE_MMSG), the thread's
+ *	datagram buffer, which libuv cuts into 64 KiB chunks, one per
+ *	datagram, so that one system call reads up to
+ *	COURIER_IO_DATAGRAM_CHUNKS of them; else the thread's read buffer,
+ *	cut to -maxdatagram so that the kernel flags a larger datagram.
+ */
+
 static void
 IoUdpAlloc(
     uv_handle_t *handle,
@@ -192,16 +217,79 @@ IoUdpAlloc(
     size_t size;
 
     (void) suggested;
+#if UDP_USE_MMSG
+    if (uv_udp_using_recvmmsg(&udpPtr->udp)) {
+	assert(udpPtr->chunkCount == 0);	/* The last call's are copied. */
+	bufPtr->base = (char *) CourierIoDatagramBuffer(udpPtr->ioPtr, &size);
+	bufPtr->len = size;
+	return;
+    }
+#endif
     bufPtr->base = (char *) CourierIoReadBuffer(udpPtr->ioPtr, &size);
     bufPtr->len = size < udpPtr->ioMaxDatagram ? size
 	    : udpPtr->ioMaxDatagram;
 }
 
 /*
+ * IoUdpPend --
+ *	Appends a chain of datagram messages to the turn's pending chain;
+ *	the flush handle posts it once the turn's reads are done.
+ */
+
+static void
+IoUdpPend(
+    Udp *udpPtr,
+    CourierMsg *headPtr,
+    CourierMsg *tailPtr)
+{
+    COURIER_QUEUE_APPEND_CHAIN(udpPtr->pendHead, udpPtr->pendTail, headPtr,
+	    tailPtr, next);
+    uv_check_start(&udpPtr->flush, IoUdpFlush);
+}
+
+/*
+ * IoUdpPendChunks --
+ *	The end of a recvmmsg call without -batch: its datagrams, still in
+ *	the thread's datagram buffer, become messages in one allocation
+ *	(CourierMsgAllocChain), pending like the others.
+ */
+
+static void
+IoUdpPendChunks(
+    Udp *udpPtr)
+{
+    size_t sizes[COURIER_IO_DATAGRAM_CHUNKS] = {0};
+    CourierMsg *headPtr, *msgPtr, *tailPtr = NULL;
+    int i, n = udpPtr->chunkCount;
+
+    if (n == 0) {
+	return;
+    }
+    for (i = 0; i < n; i++) {
+	sizes[i] = sizeof(UdpPeer) + udpPtr->chunks[i].length;
+    }
+    headPtr = CourierMsgAllocChain((size_t) n, sizes, 0);
+    for (i = 0, msgPtr = headPtr; i < n; i++, msgPtr = msgPtr->next) {
+	const UdpChunk *chunkPtr = &udpPtr->chunks[i];
+
+	msgPtr->kind = UDP_MSG_DATAGRAM;
+	memcpy(msgPtr->data, &chunkPtr->peer, sizeof(UdpPeer));
+	memcpy(msgPtr->data + sizeof(UdpPeer), chunkPtr->data,
+		chunkPtr->length);
+	tailPtr = msgPtr;
+    }
+    assert(tailPtr != NULL && tailPtr->next == NULL);
+    udpPtr->chunkCount = 0;
+    IoUdpPend(udpPtr, headPtr, tailPtr);
+}
+
+/*
  * IoUdpRecv --
  *	One datagram (or an error) from libuv: kept in the turn's pending
  *	chain or batch; the flush handle posts it once the turn's reads are
- *	done.
+ *	done. A datagram larger than -maxdatagram (flagged by the kernel, or
+ *	longer than the limit in a recvmmsg chunk, which holds any datagram)
+ *	is counted as truncated and reported, not delivered.
  */
 
 static void
@@ -221,17 +309,20 @@ IoUdpRecv(
 	return;
     }
     if (addr == NULL) {
+	if (flags & UDP_FLAG_FREE) {
+	    IoUdpPendChunks(udpPtr);	/* A recvmmsg call's last. */
+	}
 	return;				/* Nothing more to read now. */
     }
     IoUdpPeer(addr, &peer);
-    if (flags & UV_UDP_PARTIAL) {
+    if ((flags & UV_UDP_PARTIAL) || (size_t) nread > udpPtr->ioMaxDatagram) {
 	char text[160], host[INET6_ADDRSTRLEN];
 
 	atomic_fetch_add(&udpPtr->truncated, 1);
 	inet_ntop(peer.family, peer.addr, host, sizeof(host));
 	snprintf(text, sizeof(text), "datagram from %s port %u was larger "
 		"than -maxdatagram (%lu bytes): dropped", host,
-		(unsigned) peer.port, (unsigned long) bufPtr->len);
+		(unsigned) peer.port, (unsigned long) udpPtr->ioMaxDatagram);
 	IoPostError(udpPtr, UV_EMSGSIZE, text);
 	return;
     }
@@ -253,6 +344,15 @@ IoUdpRecv(
 	memcpy(udpPtr->batchBuf + udpPtr->batchLen + 4 + sizeof(peer),
 		bufPtr->base, (size_t) nread);
 	udpPtr->batchLen = need;
+    } else if (flags & UDP_FLAG_CHUNK) {
+	/* Copied with the call's other datagrams (IoUdpPendChunks). */
+	UdpChunk *chunkPtr = &udpPtr->chunks[udpPtr->chunkCount++];
+
+	assert(udpPtr->chunkCount <= COURIER_IO_DATAGRAM_CHUNKS);
+	chunkPtr->data = (const unsigned char *) bufPtr->base;
+	chunkPtr->length = (size_t) nread;
+	chunkPtr->peer = peer;
+	return;
     } else {
 	CourierMsg *msgPtr = CourierMsgAlloc(sizeof(peer) + (size_t) nread);
 
@@ -260,8 +360,8 @@ IoUdpRecv(
 	memcpy(msgPtr->data, &peer, sizeof(peer));
 	memcpy(msgPtr->data + sizeof(peer), bufPtr->base, (size_t) nread);
 	msgPtr->next = NULL;
-	COURIER_QUEUE_APPEND(udpPtr->pendHead, udpPtr->pendTail, msgPtr,
-		next);
+	IoUdpPend(udpPtr, msgPtr, msgPtr);
+	return;
     }
     uv_check_start(&udpPtr->flush, IoUdpFlush);
 }
@@ -384,7 +484,12 @@ CourierUdpIoOpen(
     Udp *udpPtr = ucPtr->udpPtr;
     int err;
 
+#if UDP_USE_MMSG
+    uv_udp_init_ex(CourierIoLoop(ioPtr), &udpPtr->udp,
+	    AF_UNSPEC | UV_UDP_RECVMMSG);
+#else
     uv_udp_init(CourierIoLoop(ioPtr), &udpPtr->udp);
+#endif
     udpPtr->udp.data = udpPtr;
     uv_check_init(CourierIoLoop(ioPtr), &udpPtr->flush);
     udpPtr->flush.data = udpPtr;

@@ -17,10 +17,13 @@ namespace eval ::workbench {
     variable observers {}	;# Command prefixes told of changes.
     variable keepClosedClients 20 ;# Closed accepted clients kept per listener.
 
-    # Defaults of the options an item remembers (and a workspace saves).
+    # Defaults of the options an item remembers (and a workspace saves);
+    # the TLS ones are described in tls.tcl (a listener's verify
+    # defaults to 0: it does not ask clients for certificates).
     variable optionDefaults {
 	framing line encoding utf-8 translation auto lengthbytes 4
-	maxmessage 16777216 family any
+	maxmessage 16777216 family any tls 0 cafile {} certfile {}
+	keyfile {} servername {} alpn {} verify 1
     }
 }
 
@@ -41,17 +44,21 @@ proc ::workbench::Notify {event id} {
     }
 }
 
-# workbench::CheckOptions opts --
+# workbench::CheckOptions opts ?kind? --
 #	Validates an item's option dict (from a dialog, the command line or
-#	a workspace file) and returns it completed with defaults. Errors
-#	name the option and what was expected.
+#	a workspace file) and returns it completed with defaults (those of
+#	a listener when kind is "listener"). Errors name the option and
+#	what was expected.
 
-proc ::workbench::CheckOptions {opts} {
+proc ::workbench::CheckOptions {opts {kind client}} {
     variable optionDefaults
     if {[catch {dict size $opts}] } {
 	Fail VALUE options "expected a dict of options, got \"$opts\""
     }
     set result [dict create {*}$optionDefaults]
+    if {$kind eq "listener"} {
+	dict set result verify 0
+    }
     dict for {key value} $opts {
 	switch -- $key {
 	    framing { Enum framing $value {raw line length} }
@@ -70,12 +77,21 @@ proc ::workbench::CheckOptions {opts} {
 			    to 2147483583, got \"$value\""
 		}
 	    }
+	    tls - verify - cafile - certfile - keyfile - servername - alpn {
+		set value [CheckTlsOption $key $value]
+	    }
 	    default {
-		Fail OPTION $key "unknown option \"$key\": must be encoding,\
-			family, framing, lengthbytes, maxmessage or translation"
+		Fail OPTION $key "unknown option \"$key\": must be alpn,\
+			cafile, certfile, encoding, family, framing,\
+			keyfile, lengthbytes, maxmessage, servername, tls,\
+			translation or verify"
 	    }
 	}
 	dict set result $key $value
+    }
+    if {$kind eq "listener" && [dict get $result tls]
+	    && [dict get $result certfile] eq ""} {
+	Fail VALUE certfile "a TLS listener needs a certificate file"
     }
     return $result
 }
@@ -123,7 +139,8 @@ proc ::workbench::NewItem {kind fields} {
     foreach {key value} [list kind $kind parent {} handle {} host {} \
 	    port 0 options {} state closed reason {} label {} \
 	    msgsIn 0 bytesIn 0 msgsOut 0 bytesOut 0 seq 0 ring {} \
-	    kept 0 keptBytes 0 rowsOut 0 echo 0 children {} created [clock seconds] \
+	    kept 0 keptBytes 0 rowsOut 0 echo 0 children {} tlsInfo {} \
+	    created [clock seconds] \
 	    {*}$fields] {
 	set item($id,$key) $value
     }
@@ -177,7 +194,12 @@ proc ::workbench::connect {host port {opts {}}} {
     set opts [CheckOptions $opts]
     set id [NewItem client [list host $host port $port options $opts \
 	    label [endpoint $host $port]]]
-    Open $id
+    # An error Courier raises at once (a TLS file it cannot read) leaves
+    # no item behind.
+    if {[catch {Open $id} msg opts]} {
+	remove $id
+	return -options $opts $msg
+    }
     return $id
 }
 
@@ -204,7 +226,7 @@ proc ::workbench::Open {id} {
     set o $item($id,options)
     set handle [courier::connect $item($id,host) $item($id,port) \
 	    -family [dict get $o family] {*}[CourierOptions $o] \
-	    -timeout 10000 \
+	    {*}[tlsOptions $o client] -timeout 10000 \
 	    -onconnect [list ::workbench::OnConnect $id] \
 	    -ondata [list ::workbench::OnData $id] \
 	    -onerror [list ::workbench::OnError $id] \
@@ -212,10 +234,12 @@ proc ::workbench::Open {id} {
     set byHandle($handle) $id
     set item($id,handle) $handle
     set item($id,reason) {}
+    set item($id,tlsInfo) {}
     # A new socket: its counters start again.
     set item($id,rowsOut) 0
     SetState $id connecting
-    Event $id "connecting to $item($id,host) port $item($id,port)"
+    Event $id "connecting to $item($id,host) port $item($id,port)[expr {
+	    [TlsOn $o] ? " (TLS)" : ""}]"
 }
 
 proc ::workbench::CourierOptions {o} {
@@ -235,7 +259,7 @@ proc ::workbench::CourierOptions {o} {
 
 proc ::workbench::listen {port {host 127.0.0.1} {opts {}} {echo 0}} {
     CheckPort $port 1
-    set opts [CheckOptions $opts]
+    set opts [CheckOptions $opts listener]
     if {![string is boolean -strict $echo]} {
 	Fail VALUE echo "expected a boolean, got \"$echo\""
     }
@@ -276,7 +300,7 @@ proc ::workbench::openEndpoint {kind host port {opts {}} {echo 0}} {
 	}
 	return [connect $host $port $opts]
     }
-    set opts [CheckOptions $opts]
+    set opts [CheckOptions $opts $kind]
     if {$item($id,state) in {closed error}} {
 	set item($id,options) $opts
     }
@@ -295,6 +319,7 @@ proc ::workbench::OpenListener {id} {
 
 proc ::workbench::ListenHandle {id port host opts} {
     return [courier::listen $port -host $host {*}[CourierOptions $opts] \
+	    {*}[tlsOptions $opts listener] \
 	    -onaccept [list ::workbench::OnAccept]]
 }
 
@@ -452,8 +477,10 @@ proc ::workbench::OnConnect {id handle} {
 	return
     }
     set peer [dict get [$handle info] peer]
+    TakeTls $id $handle
     SetState $id open
     Event $id "connected to [lindex $peer 0] port [lindex $peer 1]"
+    TlsEvent $id
 }
 
 proc ::workbench::OnAccept {server handle host port} {
@@ -464,13 +491,19 @@ proc ::workbench::OnAccept {server handle host port} {
 	return
     }
     set parent $byHandle($server)
+    # A TLS client is "connecting" until its handshake is done.
+    set tls [TlsOn $item($parent,options)]
     set id [NewItem accepted [list parent $parent host $host port $port \
-	    handle $handle options $item($parent,options) state open \
+	    handle $handle options $item($parent,options) \
+	    state [expr {$tls ? "connecting" : "open"}] \
 	    label [endpoint $host $port]]]
     set byHandle($handle) $id
     $handle configure -ondata [list ::workbench::OnData $id] \
 	    -onerror [list ::workbench::OnError $id] \
 	    -onclose [list ::workbench::OnClose $id]
+    if {$tls} {
+	$handle configure -onconnect [list ::workbench::OnHandshake $id]
+    }
     lappend item($parent,children) $id
     Event $parent "accepted $host port $port ($id)"
     Event $id "accepted from $host port $port"
@@ -487,7 +520,7 @@ proc ::workbench::PruneClosed {parent} {
     variable item
     variable keepClosedClients
     set closed [lmap c $item($parent,children) {
-	if {$item($c,state) in {open paused}} continue
+	if {$item($c,state) in {open paused connecting}} continue
 	set c
     }]
     foreach c [lrange $closed 0 end-$keepClosedClients] {
@@ -525,6 +558,10 @@ proc ::workbench::OnError {id handle message} {
     if {[info exists item($id,kind)]} {
 	set item($id,reason) $message
 	Event $id "error: $message"
+	set hint [tlsHint $id $message]
+	if {$hint ne ""} {
+	    Event $id $hint
+	}
     }
 }
 
@@ -693,6 +730,7 @@ proc ::workbench::describe {id} {
     if {$item($id,reason) ne ""} {
 	append text " ($item($id,reason))"
     }
+    append text [TlsDescription $id]
     append text ", framing [dict get $o framing]"
     if {[dict get $o framing] eq "line"} {
 	append text ", [dict get $o encoding]"

@@ -1,15 +1,21 @@
 # screenshots.tcl --
 #
 #	Takes the Workbench screenshots of doc/screenshots: the main window
-#	idle, during a flood of 100-byte lines from another process, and
-#	the load generator at work. Needs an X display (Xvfb is fine), xwd
+#	idle, during a flood of 100-byte lines from another process, the
+#	load generator at work, the Connect dialog with TLS, and a verified
+#	TLS connection with its TLS panel (its certificate made by the
+#	Workbench's own Tools > Generate test certificate, in a temporary
+#	folder). Needs an X display (Xvfb is fine), xwd
 #	and ImageMagick's convert; run from the source tree with the built
 #	package on TCLLIBPATH:
 #
 #	    tests/with-display.sh env TCLLIBPATH=$PWD \
-#		tclsh demos/workbench/screenshots.tcl doc/screenshots
+#		tclsh demos/workbench/screenshots.tcl doc/screenshots ?scene ...?
+#
+#	With scene names (idle flood load tls-connect tls), only those.
 
 set out [file normalize [lindex $argv 0]]
+set only [lrange $argv 1 end]
 set app [file join [file dirname [file dirname [file normalize [info script]]]] \
 	workbench.tcl]
 file mkdir $out
@@ -48,8 +54,34 @@ set common {
 	# The window is at +0+0, with its menu bar above ".".
 	set h [expr {[winfo rooty .] + [winfo height .]}]
 	exec xwd -silent -root | convert xwd:- \
-		-crop [winfo width .]x$h+0+0 +repage png:$file
+		-crop [winfo width .]x$h+0+0 +repage -colors 256 png8:$file
 	exit 0
+    }
+    # shootWindow w file: only the toplevel w (a dialog).
+    proc shootWindow {w file} {
+	update
+	exec xwd -silent -root | convert xwd:- -crop [winfo width \
+		$w]x[winfo height $w]+[winfo rootx $w]+[winfo rooty $w] \
+		+repage -colors 256 png8:$file
+	exit 0
+    }
+    # tlsPair dir: a test certificate in dir, a TLS echo listener with it
+    # and a verified client; returns the client's id once it is open.
+    proc tlsPair {dir} {
+	file mkdir $dir
+	::workbench::generateCertificate $dir {apply {{status files} {
+	    set ::certs $files
+	}}}
+	vwait ::certs
+	lassign $::certs cert key
+	set l [::workbench::listen 0 127.0.0.1 [list tls 1 certfile $cert \
+		keyfile $key alpn {h2 http/1.1}] 1]
+	set c [::workbench::connect localhost [::workbench::itemGet $l port] \
+		[list tls 1 cafile $cert alpn h2]]
+	while {[::workbench::itemGet $c state] eq "connecting"} {
+	    vwait ::workbench::item($c,state)
+	}
+	return $c
     }
 }
 set scenes {
@@ -89,12 +121,35 @@ set scenes {
 	after 1000 ::workbench::resetLag
 	after 9000 {shoot @OUT@/workbench-load.png}
     }
+    tls-connect {} {
+	array set ::workbench::dlg {host mail.example.test port 993 tls 1
+	    cafile /home/me/certs/company-ca.pem alpn imap verify 0}
+	::workbench::connectDialog
+	after 800 {shootWindow .connect @OUT@/workbench-tls-connect.png}
+    }
+    tls {} {
+	set c [tlsPair @TMP@/wb-shot-tls-[pid]]
+	::workbench::Select $c
+	set ::workbench::sp(text) {a01 LOGIN {counter}}
+	after 300 {
+	    ::workbench::uiSend
+	    ::workbench::uiSend
+	}
+	after 600 ::workbench::resetLag
+	after 1800 {
+	    file delete -force @TMP@/wb-shot-tls-[pid]
+	    shoot @OUT@/workbench-tls.png
+	}
+    }
 }
 foreach {name args script} $scenes {
+    if {[llength $only] && $name ni $only} {
+	continue
+    }
     set file [file join $tmp wb-shot-$name-[pid].tcl]
     set f [open $file w]
     puts $f [string map [list @APP@ $app @OUT@ $out @PEER@ $peer \
-	    @TCLSH@ [info nameofexecutable]] \
+	    @TCLSH@ [info nameofexecutable] @TMP@ $tmp] \
 	    "set argv {--no-workspace --geometry 1180x760+0+0 $args}\n$common\n$script"]
     close $f
     puts "$name: [exec [info nameofexecutable] $file]"

@@ -37,6 +37,7 @@ proc ::workbench::connectDialog {} {
     grid $f.lport $f.port -sticky w -pady 2
     grid $f.lfamily $f.family -sticky w -pady 2
     FramingFields $f
+    TlsFields $f client
     DialogButtons $w Connect ::workbench::DoConnect
     focus $f.host
     $f.host selection range 0 end
@@ -60,6 +61,7 @@ proc ::workbench::listenDialog {} {
     grid x $f.pnote -sticky w
     FramingFields $f
     grid x $f.echo -sticky w -pady {4 0}
+    TlsFields $f listener
     DialogButtons $w Listen ::workbench::DoListen
     tooltip $f.host "127.0.0.1 or ::1: this machine only; 0.0.0.0 or ::\
 	    listen on every interface"
@@ -223,8 +225,8 @@ proc ::workbench::DoConnect {w} {
     variable dlg
     set host [string trim $dlg(host) " \[\]"]
     if {[catch {
-	connect $host [string trim $dlg(port)] \
-		[dict merge [DialogOptions] [list family $dlg(family)]]
+	connect $host [string trim $dlg(port)] [dict merge [DialogOptions] \
+		[list family $dlg(family)] [DialogTls client]]
     } id]} {
 	set dlg(error) $id
 	return
@@ -237,7 +239,7 @@ proc ::workbench::DoListen {w} {
     variable dlg
     if {[catch {
 	listen [string trim $dlg(lport)] [string trim $dlg(lhost) " \[\]"] \
-		[DialogOptions] $dlg(echo)
+		[dict merge [DialogOptions] [DialogTls listener]] $dlg(echo)
     } id]} {
 	set dlg(error) $id
 	return

@@ -20,6 +20,7 @@ proc ::workbench::buildMainWindow {} {
     wm minsize . 760 520
     ttk::style configure Status.TLabel -foreground gray30
     ttk::style configure Heading.TLabel -font TkHeadingFont
+    MakeLockImages
     BuildMenu
     BuildToolbar .tb
     ttk::frame .status
@@ -104,11 +105,15 @@ proc ::workbench::BuildMenu {} {
     $m add command -label "Clear the view" -command ::workbench::clearTraffic
     $m add command -label "Reset the worst lag" \
 	    -command ::workbench::resetLag
+    set m [menu .menubar.tools]
+    $m add command -label "Generate test certificate..." \
+	    -command ::workbench::uiGenerateCert
     set m [menu .menubar.help]
     $m add command -label "Keyboard shortcuts" -command ::workbench::Shortcuts
     $m add command -label "About Courier Workbench" -accelerator F1 \
 	    -command ::workbench::about
-    foreach {menu label} {file File conn Connection view View help Help} {
+    foreach {menu label} {file File conn Connection view View tools Tools
+	    help Help} {
 	.menubar add cascade -label $label -underline 0 -menu .menubar.$menu
     }
     . configure -menu .menubar
@@ -166,11 +171,13 @@ proc ::workbench::BuildSidebar {w} {
     $w.tree heading in -text "In" -anchor e
     $w.tree heading out -text "Out" -anchor e
     # Narrow enough that at the minimum window size the notebook keeps
-    # most of the width (the sash gives the sidebar more if wanted).
-    $w.tree column #0 -width 160 -minwidth 90 -stretch 1
+    # most of the width (the sash gives the sidebar more if wanted);
+    # wide enough for a listener's address, port and count, or an
+    # accepted client's, after a TLS lock.
+    $w.tree column #0 -width 170 -minwidth 90 -stretch 1
     $w.tree column state -width 70 -stretch 0
-    $w.tree column in -width 42 -stretch 0 -anchor e
-    $w.tree column out -width 42 -stretch 0 -anchor e
+    $w.tree column in -width 41 -stretch 0 -anchor e
+    $w.tree column out -width 41 -stretch 0 -anchor e
     foreach {state colour} {open green4 connecting DarkOrange3
 	    listening blue3 paused DarkOrange3 closed gray45 error red3} {
 	$w.tree tag configure $state -foreground $colour
@@ -201,6 +208,9 @@ proc ::workbench::OnModel {event id} {
 	    }
 	}
 	added - removed - state {
+	    if {$event eq "state" && $id eq $ui(current)} {
+		refreshTlsPanel
+	    }
 	    variable dirty
 	    set dirty($id) 1
 	    if {$ui(sidebarTimer) eq ""} {
@@ -296,6 +306,7 @@ proc ::workbench::UpdateRow {tree id} {
     set state [itemGet $id state]
     set text [itemGet $id label]
     set tags [list $state]
+    set image [lockImage $id]
     if {[itemGet $id kind] eq "listener"} {
 	set open 0
 	foreach k [itemGet $id children] {
@@ -310,10 +321,10 @@ proc ::workbench::UpdateRow {tree id} {
     set values [list $state [compact [dict get $c msgsIn]] \
 	    [compact [dict get $c msgsOut]]]
     # Touch the widget only when the row changed.
-    set row [list $text $values $tags]
+    set row [list $text $values $tags $image]
     if {![info exists ui(row,$id)] || $ui(row,$id) ne $row} {
 	set ui(row,$id) $row
-	$tree item $id -text $text -values $values -tags $tags
+	$tree item $id -text $text -values $values -tags $tags -image $image
     }
 }
 
@@ -361,6 +372,7 @@ proc ::workbench::OnSelect {} {
     showSendTarget $id
     set ::workbench::sp(adds) [sendAdds $id]
     UpdateButtons
+    refreshTlsPanel
     rerenderTraffic
     drawGraphs
 }

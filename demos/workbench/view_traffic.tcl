@@ -55,15 +55,19 @@ proc ::workbench::buildTrafficTab {w} {
 	    -style Status.TLabel
     buildGraphs $w.graph
     buildSendPanel $w.send
+    buildTlsPanel $w.tls
     grid $w.head - -sticky w -pady {0 4}
     grid $w.bar - -sticky ew -pady {0 4}
+    grid $w.tls - -sticky ew -pady {0 4}
     grid $t $w.vsb -sticky nsew
     grid $w.hsb x -sticky ew
     grid $w.info - -sticky w -pady {2 4}
     grid $w.graph - -sticky ew -pady {0 4}
     grid $w.send - -sticky ew
+    # The TLS panel: shown for a TLS connection only (refreshTlsPanel).
+    grid remove $w.tls
     grid columnconfigure $w 0 -weight 1
-    grid rowconfigure $w 2 -weight 1
+    grid rowconfigure $w 3 -weight 1
     # In a narrow window the heading and the info line wrap rather than
     # lose their ends.
     bind $w <Configure> [list apply {{w width} {

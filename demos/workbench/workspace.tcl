@@ -272,7 +272,8 @@ proc ::workbench::CheckEndpoints {key list} {
 	CheckFields endpoint $d {host port}
 	CheckPort [dict get $d port] [expr {$key eq "listeners"}]
 	set o [CheckOptions [expr {[dict exists $d options]
-		? [dict get $d options] : {}}]]
+		? [dict get $d options] : {}}] \
+		[expr {$key eq "listeners" ? "listener" : "client"}]]
 	set echo [expr {[dict exists $d echo] ? [dict get $d echo] : 0}]
 	if {![string is boolean -strict $echo]} {
 	    Fail VALUE echo "expected a boolean, got \"$echo\""
