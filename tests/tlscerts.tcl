@@ -177,3 +177,42 @@ proc ::tlscerts::make {dir} {
     file rename -force [dict get $d chain].tmp [dict get $d chain]
     return $d
 }
+
+# tlscerts::makeBig dir --
+#	Adds to the files of tlscerts::make (called first) a chain of about
+#	6 KB, for tests of a handshake that takes many reads and writes:
+#	    biginter, biginterkey  an intermediate CA signed by ca, with a
+#	                        2 KB comment
+#	    bigleaf, bigleafkey signed by biginter: localhost, 127.0.0.1, ::1
+#	                        and 60 more names
+#	    bigchain            bigleaf followed by biginter
+#	Returns make's dict with these keys added.
+proc ::tlscerts::makeBig {dir} {
+    set d [make $dir]
+    set dir [file normalize $dir]
+    foreach n {biginter bigleaf} {
+	dict set d $n [file join $dir $n.pem]
+	dict set d ${n}key [file join $dir $n.key]
+    }
+    dict set d bigchain [file join $dir bigchain.pem]
+    if {[file exists [dict get $d bigchain]]} {
+	return $d
+    }
+    Sign $dir biginter "/CN=Courier Test Big Intermediate" \
+	    "basicConstraints = critical,CA:TRUE,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign\nnsComment = \"[string repeat {padding } 256]\"" ca
+    set names {DNS:localhost IP:127.0.0.1 IP:::1}
+    for {set i 0} {$i < 60} {incr i} {
+	lappend names DNS:name-$i.courier-big-chain.test
+    }
+    Sign $dir bigleaf /CN=localhost \
+	    "basicConstraints = CA:FALSE\nkeyUsage = digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = [join $names ,]" biginter
+    set out [open [dict get $d bigchain].tmp w]
+    foreach f {bigleaf biginter} {
+	set in [open [dict get $d $f]]
+	puts -nonewline $out [read $in]
+	close $in
+    }
+    close $out
+    file rename -force [dict get $d bigchain].tmp [dict get $d bigchain]
+    return $d
+}
