@@ -198,6 +198,7 @@ def reset_mid_record(raw, ctx, a):
 
 def main():
     a = parse()
+    signal.alarm(120)   # a peer a test forgot ends anyway
     ctx = context(a)
     if a.role == 'server':
         family = socket.AF_INET6 if ':' in a.host else socket.AF_INET
