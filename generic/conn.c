@@ -121,6 +121,108 @@ const CourierOptSpec courierConnOptionSpecs[] = {
     {.name = NULL}
 };
 
+/*
+ * -tlsversion: the minimum protocol version, 1.2 or 1.3, kept as 12 or 13.
+ * A bad value is a TLS configuration error, {COURIER TLS CONFIG}.
+ */
+
+static int
+ParseTlsVersion(
+    Tcl_Interp *interp,
+    const CourierOptSpec *specPtr,
+    Tcl_Obj *valueObj,
+    void *fieldPtr)
+{
+    const char *v = Tcl_GetString(valueObj);
+
+    if (strcmp(v, "1.2") == 0) {
+	*(int *) fieldPtr = 12;
+    } else if (strcmp(v, "1.3") == 0) {
+	*(int *) fieldPtr = 13;
+    } else {
+	return CourierError(interp, "TLS", "CONFIG",
+		"bad value \"%.100s\" for %s: expected 1.2 or 1.3", v,
+		specPtr->name);
+    }
+    return TCL_OK;
+}
+
+static Tcl_Obj *
+GetTlsVersion(
+    const CourierOptSpec *specPtr,
+    const void *fieldPtr)
+{
+    (void) specPtr;
+    return Tcl_NewStringObj(*(const int *) fieldPtr == 13 ? "1.3" : "1.2",
+	    -1);
+}
+
+/*
+ * -verify: a boolean; until given, -1 (courier::connect makes it 1,
+ * courier::listen 0), which cget shows as the default it will become.
+ */
+
+static Tcl_Obj *
+GetVerify(
+    const CourierOptSpec *specPtr,
+    const void *fieldPtr)
+{
+    (void) specPtr;
+    return Tcl_NewIntObj(*(const int *) fieldPtr != 0);
+}
+
+static int
+ParseVerify(
+    Tcl_Interp *interp,
+    const CourierOptSpec *specPtr,
+    Tcl_Obj *valueObj,
+    void *fieldPtr)
+{
+    int b;
+
+    if (Tcl_GetBooleanFromObj(NULL, valueObj, &b) != TCL_OK) {
+	return CourierError(interp, "VALUE", specPtr->name,
+		"bad value \"%.100s\" for %s: expected a boolean",
+		Tcl_GetString(valueObj), specPtr->name);
+    }
+    *(int *) fieldPtr = b;
+    return TCL_OK;
+}
+
+/*
+ * The TLS options of a connection (and of a listener, for the connections
+ * it accepts; and of $c starttls): fixed once the object is made.
+ * tlsconfig.c turns them into an SSL_CTX.
+ */
+
+#define TLS_OPT (COURIER_OPT_SOCKET_ONLY | COURIER_OPT_FIXED)
+
+const CourierOptSpec courierTlsOptionSpecs[] = {
+    {.name = "-alpn", .type = COURIER_OPT_STRING,
+	.offset = CONN_FIELD(alpn), .flags = TLS_OPT},
+    {.name = "-cadir", .type = COURIER_OPT_STRING,
+	.offset = CONN_FIELD(cadir), .flags = TLS_OPT},
+    {.name = "-cafile", .type = COURIER_OPT_STRING,
+	.offset = CONN_FIELD(cafile), .flags = TLS_OPT},
+    {.name = "-certfile", .type = COURIER_OPT_STRING,
+	.offset = CONN_FIELD(certfile), .flags = TLS_OPT},
+    {.name = "-ciphers", .type = COURIER_OPT_STRING,
+	.offset = CONN_FIELD(ciphers), .flags = TLS_OPT},
+    {.name = "-keyfile", .type = COURIER_OPT_STRING,
+	.offset = CONN_FIELD(keyfile), .flags = TLS_OPT},
+    {.name = "-servername", .type = COURIER_OPT_STRING,
+	.offset = CONN_FIELD(servername), .flags = TLS_OPT},
+    {.name = "-tls", .type = COURIER_OPT_BOOLEAN,
+	.offset = CONN_FIELD(tls), .flags = TLS_OPT},
+    {.name = "-tlsversion", .type = COURIER_OPT_CUSTOM,
+	.offset = CONN_FIELD(tlsVersion), .flags = TLS_OPT,
+	.parseProc = ParseTlsVersion, .getProc = GetTlsVersion},
+    {.name = "-verify", .type = COURIER_OPT_CUSTOM,
+	.offset = CONN_FIELD(verify), .flags = TLS_OPT,
+	.parseProc = ParseVerify, .getProc = GetVerify},
+    {.name = NULL}
+};
+
 void
 CourierConnOptionsInit(
     ConnOptions *o)
@@ -134,6 +236,8 @@ CourierConnOptionsInit(
     o->sendBuffer = 1 << 20;
     o->nodelay = 1;
     o->encoding = Tcl_GetEncoding(NULL, "utf-8");
+    o->verify = -1;
+    o->tlsVersion = 12;
 }
 
 /*
@@ -148,6 +252,7 @@ CourierConnOptionsCopy(
 {
     *dst = *src;
     CourierOptRetain(courierConnOptionSpecs, dst);
+    CourierOptRetain(courierTlsOptionSpecs, dst);
 }
 
 void
@@ -155,6 +260,7 @@ CourierConnOptionsFree(
     ConnOptions *o)
 {
     CourierOptRelease(courierConnOptionSpecs, o);
+    CourierOptRelease(courierTlsOptionSpecs, o);
 }
 
 /*
@@ -349,6 +455,12 @@ CourierConnTclHalfClose(
     if (connPtr->localPtr != NULL) {
 	Tcl_DecrRefCount(connPtr->localPtr);
     }
+    CourierObjClear(&connPtr->tlsInfo);
+    CourierObjClear(&connPtr->starttlsCmd);
+    if (connPtr->tlsSetup != NULL) {
+	CourierTlsSetupFree(connPtr->tlsSetup);	/* Accepted, never started. */
+	connPtr->tlsSetup = NULL;
+    }
     Tcl_DecrRefCount(connPtr->nameObj);
     CourierConnUnref(connPtr);			/* The Tcl half's reference. */
 }
@@ -413,7 +525,8 @@ ConnCloseResource(
  * ConnHandleObjCmd --
  *
  *	$c send data | close ?-now? | shutdown write | pause | resume |
- *	   configure ?-option ?value ...?? | cget -option | info
+ *	   configure ?-option ?value ...?? | cget -option | info |
+ *	   tls | starttls ?options? (sockets; tlsconfig.c)
  *
  *----------------------------------------------------------------------
  */
@@ -562,9 +675,10 @@ ConnConfigure(
     ProcessOptions procOpts = {procPtr != NULL ? procPtr->onexit : NULL};
     CourierOptTable tables[2] = {
 	{courierConnOptionSpecs, &connPtr->opts},
-	{processOptionSpecs, &procOpts}
+	{procPtr != NULL ? processOptionSpecs : courierTlsOptionSpecs,
+		procPtr != NULL ? (void *) &procOpts : (void *) &connPtr->opts}
     };
-    int ntables = procPtr != NULL ? 2 : 1;
+    int ntables = 2;
 
     if (objc <= 1) {
 	return CourierOptRead(interp, tables, ntables, objc, objv,
@@ -575,6 +689,9 @@ ConnConfigure(
     CourierConnOptionsCopy(&copy, &connPtr->opts);
     CourierOptRetain(processOptionSpecs, &procOpts);
     tables[0].record = &copy;
+    if (procPtr == NULL) {
+	tables[1].record = &copy;
+    }
     if (CourierOptParse(interp, tables, ntables, objc, objv,
 	    COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK
 	    || CourierConnOptionsCheck(interp, &copy) != TCL_OK) {
@@ -611,14 +728,15 @@ ConnHandleObjCmd(
 {
     static const char *const subcommands[] = {
 	"cget", "close", "configure", "info", "pause", "resume", "send",
-	"shutdown", NULL
+	"shutdown", "starttls", "tls", NULL
     };
     static const char *const processSubcommands[] = {
 	"cget", "close", "configure", "info", "pause", "resume", "send",
 	"shutdown", "kill", "pid", NULL
     };
     enum { SC_CGET, SC_CLOSE, SC_CONFIGURE, SC_INFO, SC_PAUSE, SC_RESUME,
-	   SC_SEND, SC_SHUTDOWN, SC_KILL, SC_PID };
+	   SC_SEND, SC_SHUTDOWN, SC_STARTTLS, SC_TLS, SC_KILL = SC_STARTTLS,
+	   SC_PID = SC_TLS };
     Conn *connPtr = clientData;
     CourierProcess *procPtr = connPtr->procPtr;
     int index;
@@ -636,6 +754,16 @@ ConnHandleObjCmd(
     if (CourierGetSubcommand(interp, objc, objv, 1, procPtr != NULL
 	    ? processSubcommands : subcommands, &index) != TCL_OK) {
 	return TCL_ERROR;
+    }
+    if (procPtr != NULL && index == SC_KILL) {
+	return CourierProcessKill(connPtr, interp, objc, objv);
+    }
+    if (procPtr != NULL && index == SC_PID) {
+	if (objc != 2) {
+	    return CourierUsage(interp, 2, objv, NULL);
+	}
+	Tcl_SetObjResult(interp, Tcl_NewIntObj(procPtr->pid));
+	return TCL_OK;
     }
     switch (index) {
     case SC_SEND:
@@ -688,14 +816,13 @@ ConnHandleObjCmd(
 	}
 	Tcl_SetObjResult(interp, ConnInfo(connPtr));
 	return TCL_OK;
-    case SC_PID:
+    case SC_STARTTLS:
+	return CourierConnStartTls(connPtr, interp, objc, objv);
+    case SC_TLS:
 	if (objc != 2) {
 	    return CourierUsage(interp, 2, objv, NULL);
 	}
-	Tcl_SetObjResult(interp, Tcl_NewIntObj(procPtr->pid));
-	return TCL_OK;
-    case SC_KILL:
-	return CourierProcessKill(connPtr, interp, objc, objv);
+	return CourierConnTlsInfo(connPtr, interp);
     }
     return TCL_OK;
 }

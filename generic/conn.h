@@ -33,9 +33,11 @@ enum {
     CONN_MSG_EOF,		/* The peer closed its side. */
     CONN_MSG_CLOSED,		/* "kind\0errno\0message": the socket is gone. */
     CONN_MSG_DRAIN,		/* Outbound bytes fell to the low-water mark. */
-    CONN_MSG_EXIT		/* A child process: "exitStatus termSignal",
+    CONN_MSG_EXIT,		/* A child process: "exitStatus termSignal",
 				 * once it has exited and its stream is
 				 * closed (spawn.h). */
+    CONN_MSG_TLS		/* The TLS handshake is done: the fields of
+				 * $c tls (tls.c, TlsPostInfo). */
 };
 
 /*
@@ -66,6 +68,15 @@ typedef struct ConnOptions {
     int batch;
     Tcl_Encoding encoding;	/* NULL: binary. */
     Tcl_Obj *onconnect, *ondata, *onclose, *onerror, *ondrain;
+
+    /* TLS (courierTlsOptionSpecs, conn.c; fixed once the connection or
+     * listener is made). */
+    int tls;
+    Tcl_Obj *cafile, *cadir, *certfile, *keyfile, *servername, *alpn,
+	    *ciphers;
+    int verify;			/* -1 until set: 1 for a client, 0 for a
+				 * listener. */
+    int tlsVersion;		/* 12 or 13: the minimum. */
 } ConnOptions;
 
 /* What the I/O half needs of the options, copied to it by commands. */
@@ -87,6 +98,7 @@ typedef struct Conn Conn;
 #define COURIER_OPT_SOCKET_ONLY 2
 
 MODULE_SCOPE const CourierOptSpec courierConnOptionSpecs[];
+MODULE_SCOPE const CourierOptSpec courierTlsOptionSpecs[];
 MODULE_SCOPE void	CourierConnOptionsInit(ConnOptions *optsPtr);
 MODULE_SCOPE void	CourierConnOptionsCopy(ConnOptions *dstPtr,
 			    const ConnOptions *srcPtr);

@@ -13,7 +13,8 @@
  *	  process.c	a child process's connection: spawn, kill, exit
  *			status (both threads);
  *	  conn.c	the Tcl half: options, the handle and its command;
- *	  deliver.c	the Tcl half: the port's procedures, the callbacks.
+ *	  deliver.c	the Tcl half: the port's procedures, the callbacks;
+ *	  tlsconfig.c, tls.c  TLS on the stream (tlsInt.h).
  *	Other files use conn.h and spawn.h only.
  *
  *	A Conn has two halves with one owner each. The I/O half's fields
@@ -28,6 +29,7 @@
 
 #include "conn.h"
 #include "spawn.h"
+#include "tlsInt.h"
 #include <stdatomic.h>
 
 /* States of the I/O half. */
@@ -67,6 +69,12 @@ struct Conn {
 				 * current on rename. */
     Tcl_Obj *peerPtr, *localPtr;
     uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
+    Tcl_Obj *tlsInfo;		/* $c tls: NULL on a plaintext connection. */
+    Tcl_Obj *starttlsCmd;	/* $c starttls -command, until it is called. */
+    int starttlsPending;	/* $c starttls ran; its handshake has not
+				 * ended. */
+    CourierTlsSetup *tlsSetup;	/* An accepted TLS socket's, until
+				 * CourierConnStart hands it over. */
 
     /* ---- I/O half: the I/O thread only ---- */
     int ioState;
@@ -105,6 +113,11 @@ struct Conn {
     int flushScheduled;
     int overHigh;		/* pendingOut went above -sendbuffer. */
     int failed;			/* A CLOSED message has been posted. */
+    CourierTls *tlsPtr;		/* TLS (tls.c), or NULL: plaintext. */
+    CourierTlsSetup *tlsSetupPending;	/* A TLS connect's, until the
+				 * socket is connected. */
+    char *openedText;		/* TLS: the CONNECTED message's text, posted
+				 * after the handshake. */
     char *host;
     char service[16];
     int family;
@@ -126,6 +139,8 @@ typedef struct ConnCmd {
     int flag;
     ConnIoConfig config;
     CourierPort *portPtr;	/* For connect and start: the producer side. */
+    CourierTlsSetup *tlsSetup;	/* For connect, start and starttls: TLS to
+				 * begin, or NULL. */
 } ConnCmd;
 
 /*
@@ -173,6 +188,11 @@ MODULE_SCOPE void	CourierStreamCloseHandles(Conn *connPtr, int reset);
 MODULE_SCOPE void	CourierStreamIoConfig(Conn *connPtr,
 			    const ConnIoConfig *configPtr);
 MODULE_SCOPE void	CourierStreamStartReading(Conn *connPtr);
+MODULE_SCOPE void	CourierStreamDeliverPlain(Conn *connPtr,
+			    const unsigned char *bytes, size_t length);
+MODULE_SCOPE void	CourierStreamPostOpened(Conn *connPtr);
+MODULE_SCOPE void	CourierConnIoStartTls(CourierIoThread *ioPtr,
+			    CourierIoCmd *cmdPtr);
 
 /* streamwrite.c: writes and half-close (I/O thread). */
 MODULE_SCOPE void	CourierConnIoWrite(CourierIoThread *ioPtr,
@@ -181,6 +201,8 @@ MODULE_SCOPE void	CourierConnIoWriteDiscard(CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierConnIoShutdown(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierStreamFlushEarly(Conn *connPtr);
+MODULE_SCOPE void	CourierStreamFlushNow(Conn *connPtr);
+MODULE_SCOPE void	CourierStreamWriteWire(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamMaybeFinish(Conn *connPtr);
 
 /* tcp.c: the connect and start commands (I/O thread). */
@@ -188,6 +210,7 @@ MODULE_SCOPE void	CourierConnIoConnect(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
 MODULE_SCOPE void	CourierConnIoStart(CourierIoThread *ioPtr,
 			    CourierIoCmd *cmdPtr);
+MODULE_SCOPE void	CourierTcpIoTimeout(Conn *connPtr);
 
 /* process.c: a child's commands (I/O thread) and its Tcl half. */
 MODULE_SCOPE void	CourierConnIoSpawn(CourierIoThread *ioPtr,
@@ -210,6 +233,9 @@ MODULE_SCOPE Tcl_Obj *	CourierConnTclHalfCreate(CourierInterp *cinterpPtr,
 			    Conn *connPtr, const ConnOptions *optsPtr,
 			    int state);
 MODULE_SCOPE void	CourierConnTclHalfClose(Conn *connPtr, int abort);
+MODULE_SCOPE int	CourierConnStartTls(Conn *connPtr, Tcl_Interp *interp,
+			    int objc, Tcl_Obj *const objv[]);
+MODULE_SCOPE int	CourierConnTlsInfo(Conn *connPtr, Tcl_Interp *interp);
 
 /* deliver.c: the port's procedures and the callbacks (owner thread). */
 MODULE_SCOPE const CourierPortType courierConnPortType;

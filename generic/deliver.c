@@ -4,9 +4,10 @@
  *	The delivery of a connection's messages, in the owner interpreter's
  *	thread: the inbox port's procedures for a connection. What the I/O
  *	half posted (connected, data, a batch, drain, eof, closed, a child's
- *	exit) becomes a call of -onconnect, -ondata, -ondrain, -onerror,
- *	-onclose or -onexit, messages decoded through -encoding; an error no
- *	callback hears goes to bgerror. See connInt.h.
+ *	exit, a TLS handshake's result) becomes a call of -onconnect,
+ *	-ondata, -ondrain, -onerror, -onclose, -onexit or starttls's
+ *	-command, messages decoded through -encoding; an error no callback
+ *	hears goes to bgerror. See connInt.h.
  */
 
 #include "connInt.h"
@@ -157,6 +158,34 @@ ReportUnheard(
     Tcl_BackgroundException(interp, TCL_ERROR);
 }
 
+/*
+ * StartTlsEnded --
+ *	The handshake of $c starttls ended: call its -command as {*}cmd $c
+ *	ok, or {*}cmd $c error message, once.
+ */
+
+static void
+StartTlsEnded(
+    Conn *connPtr,
+    const char *status,
+    Tcl_Obj *messageObj)	/* For an error; NULL for ok. */
+{
+    Tcl_Obj *cmd = connPtr->starttlsCmd, *args[3];
+    int objc = 2;
+
+    connPtr->starttlsPending = 0;
+    connPtr->starttlsCmd = NULL;
+    args[0] = CourierConnHandleName(connPtr);
+    args[1] = Tcl_NewStringObj(status, -1);
+    if (messageObj != NULL) {
+	args[objc++] = messageObj;
+    }
+    CourierConnCallBack(connPtr, "-command", cmd, objc, args);
+    if (cmd != NULL) {
+	Tcl_DecrRefCount(cmd);
+    }
+}
+
 static void
 ConnDeliver(
     void *ownerData,
@@ -213,6 +242,19 @@ ConnDeliver(
 	CourierConnCallBack(connPtr, "-ondata", connPtr->opts.ondata, 2, args);
 	break;
     }
+    case CONN_MSG_TLS: {
+	int starttls;
+	Tcl_Obj *info = CourierTlsInfoFromMsg(msgPtr->data, msgPtr->size,
+		&starttls);
+
+	CourierObjClear(&connPtr->tlsInfo);
+	connPtr->tlsInfo = info;
+	Tcl_IncrRefCount(info);
+	if (starttls) {
+	    StartTlsEnded(connPtr, "ok", NULL);
+	}
+	break;
+    }
     case CONN_MSG_DRAIN:
 	args[0] = CourierConnHandleName(connPtr);
 	CourierConnCallBack(connPtr, "-ondrain", connPtr->opts.ondrain, 1, args);
@@ -225,6 +267,11 @@ ConnDeliver(
 	Tcl_Obj *reason = Tcl_NewListObj(0, NULL);
 
 	if (msgPtr->kind == CONN_MSG_EOF) {
+	    if (connPtr->starttlsPending) {
+		StartTlsEnded(connPtr, "error", Tcl_NewStringObj(
+			"TLS handshake failed: peer closed the connection",
+			-1));
+	    }
 	    Tcl_ListObjAppendElement(NULL, reason,
 		    Tcl_NewStringObj("eof", -1));
 	    /* Flush what callbacks sent, then FIN and close. */
@@ -243,6 +290,15 @@ ConnDeliver(
 			Tcl_NewStringObj(message, messageLen));
 		Tcl_ListObjAppendElement(NULL, reason,
 			Tcl_NewStringObj(errName, -1));
+	    }
+	    if (connPtr->starttlsPending) {
+		StartTlsEnded(connPtr, "error", strcmp(kind, "closed") == 0
+			? Tcl_NewStringObj("the connection was closed", -1)
+			: Tcl_NewStringObj(message, messageLen));
+		if (connPtr->handleClosed) {
+		    Tcl_DecrRefCount(reason);
+		    break;
+		}
 	    }
 	    if (connPtr->opts.onerror == NULL && connPtr->opts.onclose == NULL
 		    && strcmp(kind, "closed") != 0) {

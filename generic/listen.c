@@ -130,6 +130,9 @@ ServerDeliver(
     connName = CourierConnAdopt(CourierGetInterp(interp), info.connPtr,
 	    &serverPtr->opts);
     Tcl_IncrRefCount(connName);
+    if (serverPtr->tlsCtx != NULL) {
+	CourierConnAcceptTls(info.connPtr, serverPtr->tlsCtx);
+    }
     {
 	int len;
 
@@ -214,7 +217,7 @@ static const CourierPortType serverPortType = {
  * CourierListenObjCmd --
  *
  *	courier::listen port ?-host addr? ?-backlog n? ?-maxclients n?
- *		?-onaccept cmd? ?connection options?
+ *		?-onaccept cmd? ?connection options? ?TLS options?
  *
  * Results:
  *	A listener handle (::courier::serverN).
@@ -261,9 +264,11 @@ CourierListenObjCmd(
     CourierInterp *cinterpPtr;
     ConnOptions opts;
     ListenOptions own = {NULL, 128, 0, NULL, NULL};
-    CourierOptTable tables[2] = {
-	{courierConnOptionSpecs, &opts}, {listenOptionSpecs, &own}
+    CourierOptTable tables[3] = {
+	{courierConnOptionSpecs, &opts}, {courierTlsOptionSpecs, &opts},
+	{listenOptionSpecs, &own}
     };
+    SSL_CTX_t *tlsCtx = NULL;
     Tcl_WideInt port;
     const char *host;
     Server *serverPtr;
@@ -284,9 +289,19 @@ CourierListenObjCmd(
 	return TCL_ERROR;
     }
     CourierConnOptionsInit(&opts);
-    if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2, 0,
+    if (CourierOptParse(interp, tables, 3, objc - 2, objv + 2, 0,
 	    NULL) != TCL_OK || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
 	goto error;
+    }
+    if (opts.verify < 0) {
+	opts.verify = 0;	/* Client certificates only when asked. */
+    }
+    if (opts.tls) {
+	/* Certificate, key and CA files are loaded now (errors are ours). */
+	tlsCtx = CourierTlsContext(interp, &opts, 1);
+	if (tlsCtx == NULL) {
+	    goto error;
+	}
     }
     host = own.host != NULL ? Tcl_GetString(own.host) : "127.0.0.1";
 
@@ -309,6 +324,7 @@ CourierListenObjCmd(
     serverPtr->ioObj.abortProc = CourierServerIoAbort;
     serverPtr->ioPtr = ioPtr;
     serverPtr->opts = opts;
+    serverPtr->tlsCtx = tlsCtx;			/* Takes the reference. */
     serverPtr->onaccept = own.onaccept;		/* Takes the references. */
     serverPtr->onAcceptError = own.onAcceptError;
     own.onaccept = own.onAcceptError = NULL;
@@ -333,6 +349,9 @@ CourierListenObjCmd(
     return TCL_OK;
 
   error:
+    if (tlsCtx != NULL) {
+	CourierTlsContextFree(tlsCtx);
+    }
     CourierConnOptionsFree(&opts);
     CourierOptRelease(listenOptionSpecs, &own);
     return TCL_ERROR;
@@ -363,6 +382,10 @@ ServerClosed(
     CourierPortClose(serverPtr->tclPort);
     serverPtr->tclPort = NULL;
     CourierConnOptionsFree(&serverPtr->opts);
+    if (serverPtr->tlsCtx != NULL) {
+	CourierTlsContextFree(serverPtr->tlsCtx);
+	serverPtr->tlsCtx = NULL;
+    }
     CourierObjClear(&serverPtr->onaccept);
     CourierObjClear(&serverPtr->onAcceptError);
     Tcl_DecrRefCount(serverPtr->clients);
@@ -441,13 +464,14 @@ ServerObjCmd(
 	ConnOptions copy;
 	ListenOptions own = {NULL, serverPtr->backlog, serverPtr->maxClients,
 		serverPtr->onaccept, serverPtr->onAcceptError};
-	CourierOptTable tables[2] = {
+	CourierOptTable tables[3] = {
 	    {courierConnOptionSpecs, &serverPtr->opts},
+	    {courierTlsOptionSpecs, &serverPtr->opts},
 	    {listenOptionSpecs, &own}
 	};
 
 	if (objc <= 3) {
-	    return CourierOptRead(interp, tables, 2, objc - 2, objv + 2,
+	    return CourierOptRead(interp, tables, 3, objc - 2, objv + 2,
 		    COURIER_OPT_CREATE_ONLY);
 	}
 	if (objc % 2 != 0) {
@@ -459,8 +483,8 @@ ServerObjCmd(
 	/* Check everything on copies before changing anything. */
 	CourierConnOptionsCopy(&copy, &serverPtr->opts);
 	CourierOptRetain(listenOptionSpecs, &own);
-	tables[0].record = &copy;
-	if (CourierOptParse(interp, tables, 2, objc - 2, objv + 2,
+	tables[0].record = tables[1].record = &copy;
+	if (CourierOptParse(interp, tables, 3, objc - 2, objv + 2,
 		COURIER_OPT_CREATE_ONLY, NULL) != TCL_OK
 		|| CourierConnOptionsCheck(interp, &copy) != TCL_OK) {
 	    CourierConnOptionsFree(&copy);

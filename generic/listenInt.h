@@ -15,6 +15,7 @@
 #define COURIER_LISTENINT_H
 
 #include "conn.h"
+#include "tlsInt.h"
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -39,6 +40,8 @@ typedef struct Server {
     CourierHandle handle;	/* Its command, name and resource. */
     CourierPort *tclPort;
     ConnOptions opts;		/* Given to every accepted connection. */
+    SSL_CTX_t *tlsCtx;		/* -tls 1: the accepted connections'
+				 * context (one reference); else NULL. */
     Tcl_Obj *onaccept;
     Tcl_Obj *onAcceptError;	/* NULL: accept errors go to bgerror. */
     Tcl_Obj *clients;		/* Names of the accepted handles. */

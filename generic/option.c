@@ -334,7 +334,8 @@ ParseValue(
  * Results:
  *	TCL_OK, or TCL_ERROR with a message and error code: an unknown
  *	option, a missing value (with ": should be "usage"" appended when
- *	usage is given), or a bad value.
+ *	usage is given), a bad value, or a COURIER_OPT_FIXED option given
+ *	to configure.
  *
  * Side effects:
  *	On error the records may hold some of the new values: callers
@@ -372,6 +373,15 @@ CourierOptParse(
 	    }
 	    return CourierError(interp, "USAGE", NULL,
 		    "value for \"%s\" missing", specPtr->name);
+	}
+	if ((specPtr->flags & COURIER_OPT_FIXED)
+		&& (hide & COURIER_OPT_CREATE_ONLY)) {
+	    Tcl_SetObjResult(interp, Tcl_ObjPrintf("cannot change %s after "
+		    "the object is made: it is fixed at creation (cget "
+		    "reads it)", specPtr->name));
+	    Tcl_SetErrorCode(interp, "COURIER", "OPTION", specPtr->name,
+		    "FIXED", NULL);
+	    return TCL_ERROR;
 	}
 	if (ParseValue(interp, specPtr, objv[i + 1],
 		FIELD(record, specPtr)) != TCL_OK) {

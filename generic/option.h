@@ -76,8 +76,14 @@ typedef void	(CourierOptRetainProc)(void *fieldPtr);
  * COURIER_OPT_CREATE_ONLY; a module may define more bits from 2 up.
  */
 enum {
-    COURIER_OPT_CREATE_ONLY = 1	/* Given when the object is made; not
+    COURIER_OPT_CREATE_ONLY = 1,	/* Given when the object is made; not
 				 * changeable, not read by configure/cget. */
+    COURIER_OPT_FIXED = 1 << 8	/* Given when the object is made; read by
+				 * configure/cget, but a call that hides
+				 * COURIER_OPT_CREATE_ONLY (configure of a
+				 * live object) refuses to change it:
+				 * "cannot change -x after ..." with
+				 * {COURIER OPTION -x FIXED}. */
 };
 
 struct CourierOptSpec {

@@ -122,6 +122,9 @@ void
 CourierConnCmdDone(
     ConnCmd *ccPtr)
 {
+    if (ccPtr->tlsSetup != NULL) {
+	CourierTlsSetupFree(ccPtr->tlsSetup);	/* Never started. */
+    }
     CourierConnUnref(ccPtr->connPtr);
     free(ccPtr);
 }
@@ -253,6 +256,13 @@ CourierStreamFinish(
 	CourierMsgFree(connPtr->rawMsg);
 	connPtr->rawMsg = NULL;
     }
+    CourierTlsIoFree(connPtr);
+    if (connPtr->tlsSetupPending != NULL) {
+	CourierTlsSetupFree(connPtr->tlsSetupPending);
+	connPtr->tlsSetupPending = NULL;
+    }
+    free(connPtr->openedText);
+    connPtr->openedText = NULL;
     if (connPtr->procPtr != NULL && connPtr->procPtr->exited) {
 	char buf[64];
 	int n = snprintf(buf, sizeof(buf), "%lld %d",
@@ -411,7 +421,8 @@ IoOnAlloc(
      * message and spare a copy (IoOnRead trims it to what came).
      */
 
-    if (connPtr->io.framing == COURIER_FRAMING_RAW && !connPtr->io.batch) {
+    if (connPtr->io.framing == COURIER_FRAMING_RAW && !connPtr->io.batch
+	    && connPtr->tlsPtr == NULL) {
 	if (connPtr->rawMsg == NULL) {
 	    connPtr->rawMsg = CourierMsgAlloc(COURIER_MSG_READ_SIZE);
 	}
@@ -482,6 +493,36 @@ IoLearnCost(
     connPtr->costPerByte = (unsigned) ((cost + nread - 1) / nread);
 }
 
+/*
+ * CourierStreamDeliverPlain --
+ *	Plaintext of the stream (read from the socket or, with TLS,
+ *	decrypted by tls.c) to the framer; the messages it completes go to
+ *	the Tcl half as one chain. A refusal fails the connection.
+ */
+
+void
+CourierStreamDeliverPlain(
+    Conn *connPtr,
+    const unsigned char *bytes,
+    size_t length)
+{
+    FrameBatch batch = {NULL, NULL, 0, 0, 0};
+    int rc;
+
+    assert(connPtr->framerInit);
+    rc = CourierFramerFeed(&connPtr->framer, bytes, length, CollectFrame,
+	    &batch);
+    if (batch.count > 0) {
+	PostFrames(connPtr, &batch);
+    }
+    IoLearnCost(connPtr, length, &batch);
+    free(batch.ptrs);
+    free(batch.sizes);
+    if (rc != COURIER_FRAME_OK) {
+	IoFrameRefused(connPtr, rc);
+    }
+}
+
 static void
 IoOnRead(
     uv_stream_t *stream,
@@ -489,10 +530,15 @@ IoOnRead(
     const uv_buf_t *buf)
 {
     Conn *connPtr = stream->data;
-    FrameBatch batch = {NULL, NULL, 0, 0, 0};
-    int rc;
 
     if (nread == 0) {
+	return;
+    }
+    if (nread < 0 && connPtr->tlsPtr != NULL
+	    && CourierTlsIoHolding(connPtr)) {
+	/* The peer went away in the middle of the handshake. */
+	CourierStreamFail(connPtr, "error", 0, "TLS handshake failed: "
+		"peer closed the connection", 0);
 	return;
     }
     if (nread == UV_EOF) {
@@ -508,6 +554,11 @@ IoOnRead(
 	return;
     }
     atomic_fetch_add(&connPtr->bytesRead, (uint64_t) nread);
+    if (connPtr->tlsPtr != NULL) {
+	CourierTlsIoRead(connPtr, (unsigned char *) buf->base,
+		(size_t) nread);
+	return;
+    }
     if (connPtr->rawMsg != NULL && buf->base
 	    == (char *) connPtr->rawMsg->data) {
 	CourierMsg *msgPtr;
@@ -526,17 +577,105 @@ IoOnRead(
 	IoHeedPost(connPtr, CourierPortPost(connPtr->ioPort, msgPtr));
 	return;
     }
-    rc = CourierFramerFeed(&connPtr->framer, (unsigned char *) buf->base,
-	    (size_t) nread, CollectFrame, &batch);
-    if (batch.count > 0) {
-	PostFrames(connPtr, &batch);
+    CourierStreamDeliverPlain(connPtr, (unsigned char *) buf->base,
+	    (size_t) nread);
+}
+
+/*
+ * CourierStreamPostOpened --
+ *	A TLS connection's handshake is done: the addresses IoOpened (tcp.c)
+ *	kept go to the Tcl half now, which runs -onconnect.
+ */
+
+void
+CourierStreamPostOpened(
+    Conn *connPtr)
+{
+    if (connPtr->openedText != NULL) {
+	CourierStreamPost(connPtr, CONN_MSG_CONNECTED, connPtr->openedText,
+		strlen(connPtr->openedText));
+	free(connPtr->openedText);
+	connPtr->openedText = NULL;
     }
-    IoLearnCost(connPtr, (size_t) nread, &batch);
-    free(batch.ptrs);
-    free(batch.sizes);
-    if (rc != COURIER_FRAME_OK) {
-	IoFrameRefused(connPtr, rc);
+}
+
+/*
+ * TakeFramerBytes --
+ *	The bytes the framer holds of a message not yet complete, in stream
+ *	order (a length prefix read so far, then the body), malloc'ed; the
+ *	framer is emptied. *lengthPtr is 0 (and the result NULL) when it
+ *	holds nothing.
+ */
+
+static unsigned char *
+TakeFramerBytes(
+    Conn *connPtr,
+    size_t *lengthPtr)
+{
+    CourierFramer *f = &connPtr->framer;
+    size_t held = CourierFramerBuffered(f);
+    unsigned char *bytes;
+
+    *lengthPtr = 0;
+    if (held == 0) {
+	return NULL;
     }
+    bytes = malloc(held);
+    if (bytes == NULL) {
+	CourierPanicOutOfMemory(held);
+    }
+    memcpy(bytes, f->header, (size_t) f->headerLen);
+    if (f->partialLen > 0) {
+	memcpy(bytes + f->headerLen, f->partial, f->partialLen);
+    }
+    assert((size_t) f->headerLen + f->partialLen == held);
+    CourierFramerFree(f);
+    CourierFramerInit(f, connPtr->io.framing, connPtr->io.eol,
+	    connPtr->io.lengthBytes, connPtr->io.maxMessage);
+    *lengthPtr = held;
+    return bytes;
+}
+
+/*
+ * CourierConnIoStartTls --
+ *	$c starttls in the I/O thread. What was sent before goes out now,
+ *	in plaintext; sends after it wait for the handshake (they come
+ *	after this command in the queue). Bytes the framer holds of an
+ *	incomplete message were read after the last complete plaintext
+ *	message: they are the peer's first TLS bytes and go to TLS, as does
+ *	everything read from now on.
+ */
+
+void
+CourierConnIoStartTls(
+    CourierIoThread *ioPtr,
+    CourierIoCmd *cmdPtr)
+{
+    ConnCmd *ccPtr = (ConnCmd *) cmdPtr;
+    Conn *connPtr = ccPtr->connPtr;
+    CourierTlsSetup *setupPtr = ccPtr->tlsSetup;
+    unsigned char *held;
+    size_t heldLen;
+
+    (void) ioPtr;
+    ccPtr->tlsSetup = NULL;
+    if (connPtr->ioState != IO_OPEN || connPtr->tlsPtr != NULL
+	    || connPtr->shutdownWhenFlushed < 0 || connPtr->closeWhenFlushed) {
+	/* Closing or closed: the close tells the Tcl half. */
+	CourierTlsSetupFree(setupPtr);
+	CourierConnCmdDone(ccPtr);
+	return;
+    }
+    CourierStreamFlushNow(connPtr);		/* Plaintext, before the switch. */
+    held = TakeFramerBytes(connPtr, &heldLen);
+    CourierTlsIoStart(connPtr, setupPtr);
+    if (held != NULL) {
+	if (connPtr->ioState == IO_OPEN) {
+	    CourierTlsIoRead(connPtr, held, heldLen);
+	}
+	free(held);
+    }
+    CourierConnCmdDone(ccPtr);
 }
 
 /*
@@ -634,6 +773,13 @@ CourierConnIoClose(
     } else if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
 	    || connPtr->ioState == IO_CONNECTING) {
 	/* Still connecting: once open, write what was sent, then close. */
+	connPtr->closeWhenFlushed = 1;
+    } else if (connPtr->ioState == IO_OPEN && CourierTlsIoHolding(connPtr)
+	    && connPtr->earlyHead == NULL) {
+	/* In the TLS handshake with nothing to send: nothing to wait for. */
+	CourierStreamCloseHandles(connPtr, 0);
+    } else if (connPtr->ioState == IO_OPEN && CourierTlsIoHolding(connPtr)) {
+	/* Sends wait for the handshake, which needs reading: then close. */
 	connPtr->closeWhenFlushed = 1;
     } else if (connPtr->ioState == IO_OPEN) {
 	connPtr->closeWhenFlushed = 1;

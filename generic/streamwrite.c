@@ -24,12 +24,17 @@
  */
 
 
-/* One uv_write: every WriteCmd queued when the batch ended. */
+/*
+ * One uv_write: every WriteCmd queued when the batch ended; with TLS, the
+ * ciphertext they became (the WriteCmds are freed once encrypted).
+ */
 typedef struct WriteBatch {
     uv_write_t req;
     Conn *connPtr;
     WriteCmd *cmds;
-    size_t total;
+    size_t total;		/* Bytes sent by Tcl (pendingOut). */
+    unsigned char *wire;	/* TLS: the ciphertext, or NULL. */
+    size_t wireLen;
 } WriteBatch;
 
 void
@@ -73,8 +78,10 @@ IoOnWritten(
 	CourierConnUnref(connPtr);
 	free(wPtr);
     }
+    free(batchPtr->wire);
     if (status == 0) {
-	atomic_fetch_add(&connPtr->bytesWritten, batchPtr->total);
+	atomic_fetch_add(&connPtr->bytesWritten, batchPtr->wire != NULL
+		? batchPtr->wireLen : batchPtr->total);
     } else if (connPtr->ioState == IO_OPEN) {
 	CourierStreamFail(connPtr, status == UV_ECONNRESET || status == UV_EPIPE
 		? "reset" : "error", status, NULL, 0);
@@ -91,8 +98,101 @@ IoOnWritten(
 }
 
 /*
+ * WriteTls --
+ *	TLS: writes the ciphertext tls.c has made (of the sends queued,
+ *	whose plaintext bytes, "total", leave pendingOut when it is written;
+ *	or of the handshake or a close_notify, total 0) in one uv_write.
+ */
+
+static void
+WriteTls(
+    Conn *connPtr,
+    size_t total)
+{
+    WriteBatch *batchPtr;
+    uv_buf_t buf;
+    size_t wireLen;
+    unsigned char *wire = CourierTlsIoTakeOutput(connPtr, &wireLen);
+
+    if (wire == NULL) {
+	/* Nothing to write (a failure already closed it, say). */
+	atomic_fetch_sub(&connPtr->pendingOut, total);
+	return;
+    }
+    batchPtr = calloc(1, sizeof(WriteBatch));
+    if (batchPtr == NULL) {
+	CourierPanicOutOfMemory(sizeof(WriteBatch));
+    }
+    batchPtr->connPtr = connPtr;
+    batchPtr->total = total;
+    batchPtr->wire = wire;
+    batchPtr->wireLen = wireLen;
+    batchPtr->req.data = batchPtr;
+    buf = uv_buf_init((char *) wire, (unsigned) wireLen);
+    CourierConnRef(connPtr);
+    connPtr->writesInFlight++;
+    if (uv_write(&batchPtr->req, STREAM(connPtr), &buf, 1,
+	    IoOnWritten) < 0) {
+	connPtr->writesInFlight--;
+	atomic_fetch_sub(&connPtr->pendingOut, total);
+	free(wire);
+	free(batchPtr);
+	CourierConnUnref(connPtr);
+    }
+}
+
+/*
+ * CourierStreamWriteWire --
+ *	TLS: writes what tls.c has made without a send (handshake records,
+ *	alerts, session tickets, close_notify), if anything.
+ */
+
+void
+CourierStreamWriteWire(
+    Conn *connPtr)
+{
+    if (connPtr->ioState == IO_OPEN && connPtr->streamInit) {
+	WriteTls(connPtr, 0);
+    }
+}
+
+/*
+ * IoFlushTls --
+ *	TLS: encrypts every send queued (freeing each once it is encrypted)
+ *	and writes the ciphertext in one uv_write. The plaintext bytes stay
+ *	counted in pendingOut until the ciphertext is written.
+ */
+
+static void
+IoFlushTls(
+    Conn *connPtr)
+{
+    WriteCmd *wPtr = connPtr->outHead, *nextPtr;
+    size_t total = 0;
+    int ok = 1;
+
+    connPtr->outHead = connPtr->outTail = NULL;
+    connPtr->outCount = 0;
+    for (; wPtr != NULL; wPtr = nextPtr) {
+	nextPtr = wPtr->nextOut;
+	if (ok && !CourierTlsIoEncrypt(connPtr, wPtr->data, wPtr->length)) {
+	    ok = 0;			/* The connection failed. */
+	}
+	total += wPtr->length;
+	CourierConnUnref(connPtr);
+	free(wPtr);
+    }
+    if (!ok || connPtr->ioState != IO_OPEN) {
+	atomic_fetch_sub(&connPtr->pendingOut, total);
+	return;
+    }
+    WriteTls(connPtr, total);
+}
+
+/*
  * IoFlush --
- *	Writes everything queued in one uv_write (a writev).
+ *	Writes everything queued in one uv_write (a writev); with TLS,
+ *	encrypted first.
  */
 
 static void
@@ -113,7 +213,11 @@ IoFlush(
 	connPtr->outCount = 0;
 	return;
     }
-    batchPtr = malloc(sizeof(WriteBatch));
+    if (connPtr->tlsPtr != NULL) {
+	IoFlushTls(connPtr);
+	return;
+    }
+    batchPtr = calloc(1, sizeof(WriteBatch));
     if (batchPtr == NULL) {
 	CourierPanicOutOfMemory(sizeof(WriteBatch));
     }
@@ -152,6 +256,19 @@ IoFlush(
     if (bufs != stackBufs) {
 	free(bufs);
     }
+}
+
+/*
+ * CourierStreamFlushNow --
+ *	Writes what is queued now rather than after the batch ($c starttls:
+ *	what was sent before it goes out in plaintext).
+ */
+
+void
+CourierStreamFlushNow(
+    Conn *connPtr)
+{
+    IoFlush(connPtr);
 }
 
 static void
@@ -198,7 +315,9 @@ CourierConnIoWrite(
     Conn *connPtr = wPtr->connPtr;
 
     if (connPtr->ioState == IO_NEW || connPtr->ioState == IO_RESOLVING
-	    || connPtr->ioState == IO_CONNECTING) {
+	    || connPtr->ioState == IO_CONNECTING
+	    || (connPtr->ioState == IO_OPEN && CourierTlsIoHolding(connPtr))) {
+	/* Not open yet, or in the TLS handshake: wait for it. */
 	AppendWrite(&connPtr->earlyHead, &connPtr->earlyTail, wPtr);
 	return;
     }
@@ -232,6 +351,9 @@ CourierStreamFlushEarly(
 {
     WriteCmd *wPtr = connPtr->earlyHead, *nextPtr;
 
+    if (connPtr->ioState == IO_OPEN && CourierTlsIoHolding(connPtr)) {
+	return;			/* After the TLS handshake. */
+    }
     connPtr->earlyHead = connPtr->earlyTail = NULL;
     if (connPtr->ioState != IO_OPEN) {
 	DiscardList(wPtr);
@@ -266,7 +388,9 @@ IoOnShutdown(
 /*
  * CourierStreamMaybeFinish --
  *	Once every queued write is done, a pending half-close or graceful
- *	close proceeds: FIN first, then (for a close) the socket goes.
+ *	close proceeds: with TLS a close_notify, then FIN, then (for a
+ *	close) the socket goes. Not during a TLS handshake: sends wait
+ *	for it.
  */
 
 void
@@ -274,8 +398,18 @@ CourierStreamMaybeFinish(
     Conn *connPtr)
 {
     if (connPtr->ioState != IO_OPEN || connPtr->writesInFlight > 0
-	    || connPtr->outHead != NULL || connPtr->shutdownInFlight) {
+	    || connPtr->outHead != NULL || connPtr->shutdownInFlight
+	    || CourierTlsIoHolding(connPtr)) {
 	return;
+    }
+    if ((connPtr->shutdownWhenFlushed > 0 || connPtr->closeWhenFlushed)
+	    && connPtr->shutdownWhenFlushed >= 0
+	    && CourierTlsIoCloseNotify(connPtr)) {
+	/* TLS: close_notify first; FIN once it is written. */
+	CourierStreamWriteWire(connPtr);
+	if (connPtr->writesInFlight > 0) {
+	    return;
+	}
     }
     if ((connPtr->shutdownWhenFlushed > 0 || connPtr->closeWhenFlushed)
 	    && connPtr->shutdownWhenFlushed >= 0) {

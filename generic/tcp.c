@@ -97,6 +97,12 @@ CourierConnAdopt(
     return CourierConnTclHalfCreate(cinterpPtr, connPtr, &copy, TCL_CONNECTING);
 }
 
+/*
+ * CourierConnStart --
+ *	An accepted socket starts reading (after -onaccept): the start
+ *	command takes the options, the port and, for TLS, the setup.
+ */
+
 void
 CourierConnStart(
     Conn *connPtr)
@@ -108,6 +114,8 @@ CourierConnStart(
     }
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoStart);
     CourierConnOptionsToIo(&connPtr->opts, &ccPtr->config);
+    ccPtr->tlsSetup = connPtr->tlsSetup;
+    connPtr->tlsSetup = NULL;
     ccPtr->portPtr = connPtr->tclPort;
     connPtr->portGiven = 1;
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
@@ -176,9 +184,11 @@ CourierConnectObjCmd(
     CourierInterp *cinterpPtr;
     ConnOptions opts;
     ConnectOptions own = {AF_UNSPEC, NULL, 0, 0};
-    CourierOptTable tables[2] = {
-	{courierConnOptionSpecs, &opts}, {connectOptionSpecs, &own}
+    CourierOptTable tables[3] = {
+	{courierConnOptionSpecs, &opts}, {courierTlsOptionSpecs, &opts},
+	{connectOptionSpecs, &own}
     };
+    CourierTlsSetup *setupPtr = NULL;
     CourierIoThread *ioPtr;
     Conn *connPtr;
     ConnCmd *ccPtr;
@@ -201,13 +211,28 @@ CourierConnectObjCmd(
 	return TCL_ERROR;
     }
     CourierConnOptionsInit(&opts);
-    if (CourierOptParse(interp, tables, 2, objc - 3, objv + 3, 0,
+    if (CourierOptParse(interp, tables, 3, objc - 3, objv + 3, 0,
 	    NULL) != TCL_OK || CourierConnOptionsCheck(interp, &opts) != TCL_OK) {
 	goto error;
+    }
+    if (opts.verify < 0) {
+	opts.verify = 1;		/* A client verifies by default. */
+    }
+    if (opts.tls) {
+	/* Files are loaded now: a bad one is an error of this call. */
+	SSL_CTX_t *ctx = CourierTlsContext(interp, &opts, 0);
+
+	if (ctx == NULL) {
+	    goto error;
+	}
+	setupPtr = CourierTlsSetupNew(ctx, &opts, 0, Tcl_GetString(objv[1]));
     }
 
     ioPtr = CourierIoPick(interp);
     if (ioPtr == NULL) {
+	if (setupPtr != NULL) {
+	    CourierTlsSetupFree(setupPtr);
+	}
 	goto error;
     }
     connPtr = CourierConnAlloc(ioPtr);
@@ -222,6 +247,11 @@ CourierConnectObjCmd(
 
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoConnect);
     CourierConnOptionsToIo(&connPtr->opts, &ccPtr->config);
+    if (setupPtr != NULL) {
+	ccPtr->tlsSetup = setupPtr;
+	connPtr->tlsInfo = CourierTlsPendingInfo();
+	Tcl_IncrRefCount(connPtr->tlsInfo);
+    }
     ccPtr->portPtr = connPtr->tclPort;
     connPtr->portGiven = 1;
     CourierIoSubmit(ioPtr, &ccPtr->header);
@@ -240,16 +270,31 @@ CourierConnectObjCmd(
  *======================================================================
  */
 
+/*
+ * CourierTcpIoTimeout --
+ *	The connection's timer fired: -timeout covers the lookup, the
+ *	connect and a TLS handshake; the handshake of an accepted socket or
+ *	of a connection without -timeout has one of its own
+ *	(COURIER_TLS_HANDSHAKE_MS, tls.c).
+ */
+
+void
+CourierTcpIoTimeout(
+    Conn *connPtr)
+{
+    if (connPtr->ioState == IO_RESOLVING
+	    || connPtr->ioState == IO_CONNECTING) {
+	CourierStreamFail(connPtr, "timeout", 0, "connection timed out", 0);
+    } else if (connPtr->ioState == IO_OPEN && CourierTlsIoHolding(connPtr)) {
+	CourierStreamFail(connPtr, "timeout", 0, "TLS handshake timed out", 0);
+    }
+}
+
 static void
 IoOnTimeout(
     uv_timer_t *timer)
 {
-    Conn *connPtr = timer->data;
-
-    if (connPtr->ioState == IO_RESOLVING
-	    || connPtr->ioState == IO_CONNECTING) {
-	CourierStreamFail(connPtr, "timeout", 0, "connection timed out", 0);
-    }
+    CourierTcpIoTimeout(timer->data);
 }
 
 static void
@@ -328,12 +373,14 @@ IoOnRetryClosed(
  * IoOpened --
  *	The socket is connected (or accepted and started): set the socket
  *	options and tell the Tcl half the addresses. An address the system
- *	cannot tell (the peer already reset) is reported as {} 0.
+ *	cannot tell (the peer already reset) is reported as {} 0. With TLS,
+ *	the handshake starts and the addresses are told once it is done.
  */
 
 static void
 IoOpened(
-    Conn *connPtr)
+    Conn *connPtr,
+    CourierTlsSetup *setupPtr)	/* TLS to start (taken), or NULL. */
 {
     struct sockaddr_storage addr;
     char buf[200], peer[64] = "", local[64] = "";
@@ -358,6 +405,12 @@ IoOpened(
     }
     len = snprintf(buf, sizeof(buf), "{%s} %d {%s} %d", peer, peerPort,
 	    local, localPort);
+    if (setupPtr != NULL) {
+	/* -onconnect waits for the handshake (CourierStreamPostOpened). */
+	connPtr->openedText = strdup(buf);
+	CourierTlsIoStart(connPtr, setupPtr);
+	return;
+    }
     CourierStreamPost(connPtr, CONN_MSG_CONNECTED, buf, (size_t) len);
 }
 
@@ -367,6 +420,7 @@ IoOnConnected(
     int status)
 {
     Conn *connPtr = req->data;
+    CourierTlsSetup *setupPtr;
 
     if (connPtr->ioState != IO_CONNECTING) {
 	return;				/* Closing already. */
@@ -387,11 +441,13 @@ IoOnConnected(
 		0);
 	return;
     }
-    if (connPtr->timerInit) {
-	uv_timer_stop(&connPtr->timer);
+    if (connPtr->timerInit && connPtr->tlsSetupPending == NULL) {
+	uv_timer_stop(&connPtr->timer);	/* TLS: -timeout goes on. */
     }
-    IoOpened(connPtr);
-    if (!connPtr->closeWhenFlushed) {
+    setupPtr = connPtr->tlsSetupPending;
+    connPtr->tlsSetupPending = NULL;
+    IoOpened(connPtr, setupPtr);
+    if (!connPtr->closeWhenFlushed || setupPtr != NULL) {
 	CourierStreamStartReading(connPtr);
     }
     CourierStreamFlushEarly(connPtr);
@@ -492,6 +548,8 @@ CourierConnIoConnect(
     CourierStreamIoConfig(connPtr, &ccPtr->config);
     connPtr->ioPort = ccPtr->portPtr;
     ccPtr->portPtr = NULL;
+    connPtr->tlsSetupPending = ccPtr->tlsSetup;	/* Started once open. */
+    ccPtr->tlsSetup = NULL;
     if (connPtr->ioState != IO_NEW) {
 	CourierConnCmdDone(ccPtr);		/* Closed before it started. */
 	return;
@@ -583,7 +641,8 @@ CourierConnIoStart(
     ccPtr->portPtr = NULL;
     if (connPtr->ioState == IO_NEW) {
 	CourierStreamIoConfig(connPtr, &ccPtr->config);
-	IoOpened(connPtr);
+	IoOpened(connPtr, ccPtr->tlsSetup);
+	ccPtr->tlsSetup = NULL;
 	CourierStreamStartReading(connPtr);
 	CourierStreamFlushEarly(connPtr);
 	CourierStreamMaybeFinish(connPtr);
