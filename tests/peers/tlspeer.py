@@ -36,9 +36,12 @@
 #	                client: sends half a ClientHello, closes)
 #	    starttls    plaintext line protocol first: sends "hello", reads
 #	                "STARTTLS", sends "go", then the handshake, then echo
-#	Client action replacing the handshake:
+#	Client actions replacing the handshake:
 #	    starttls    reads "hello", sends "STARTTLS", reads "go", then the
 #	                handshake, then echo
+#	    pipelined   sends "STARTTLS" and the ClientHello in one write,
+#	                then "secret" over TLS; prints "back LINE" for the
+#	                line that comes back
 
 import argparse
 import os
@@ -164,8 +167,10 @@ def finish(sock, how):
     sock.close()
 
 
-def reset_mid_record(raw, ctx, a):
-    """Handshake through memory BIOs, then half a record, then RST."""
+def bio_handshake(raw, ctx, a, before=b''):
+    """A handshake through memory BIOs; the first bytes sent are
+    before + the first flight (one write). Returns (obj, inb, outb), or
+    None when the peer ended the connection."""
     inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = ctx.wrap_bio(inb, outb, server_side=(a.role == 'server'),
                        server_hostname=None if a.role == 'server'
@@ -175,18 +180,50 @@ def reset_mid_record(raw, ctx, a):
             obj.do_handshake()
             break
         except ssl.SSLWantReadError:
-            pending = outb.read()
+            pending = before + outb.read()
+            before = b''
             if pending:
                 raw.sendall(pending)
             data = raw.recv(65536)
             if not data:
                 say('refused', 'eof')
-                return
+                return None
             inb.write(data)
     pending = outb.read()
     if pending:
         raw.sendall(pending)
     say('handshaken', obj.version(), obj.selected_alpn_protocol() or '-')
+    return obj, inb, outb
+
+
+def pipelined(raw, ctx, a):
+    """STARTTLS and the ClientHello in one write; then "secret" over
+    TLS, and the line that comes back."""
+    got = bio_handshake(raw, ctx, a, b'STARTTLS\n')
+    if got is None:
+        return
+    obj, inb, outb = got
+    obj.write(b'secret\n')
+    raw.sendall(outb.read())
+    back = b''
+    while not back.endswith(b'\n'):
+        try:
+            back += obj.read(65536)
+        except ssl.SSLWantReadError:
+            data = raw.recv(65536)
+            if not data:
+                break
+            inb.write(data)
+    say('back', back.decode().strip())
+    raw.close()
+
+
+def reset_mid_record(raw, ctx, a):
+    """Handshake through memory BIOs, then half a record, then RST."""
+    got = bio_handshake(raw, ctx, a)
+    if got is None:
+        return
+    obj, inb, outb = got
     obj.write(b'x' * a.size)
     record = outb.read()
     raw.sendall(record[:len(record) // 2])
@@ -244,6 +281,9 @@ def main():
         else:
             raw.close()
             say('end', 'closed')
+        return
+    if a.action == 'pipelined':
+        pipelined(raw, ctx, a)
         return
     if a.action == 'reset':
         reset_mid_record(raw, ctx, a)
