@@ -28,6 +28,7 @@
 #	    noread      waits for SIGUSR1 without reading, then acts as sink
 #	    reset       sends the first half of a record of --size bytes,
 #	                then resets the connection (SO_LINGER 0)
+#	    truncate    like reset, but ends with a FIN (no close_notify)
 #	    close       sends close_notify at once, then waits for the end
 #	Actions that replace the handshake (server):
 #	    silent      accepts, never writes, waits for the peer to close
@@ -227,6 +228,12 @@ def reset_mid_record(raw, ctx, a):
     obj.write(b'x' * a.size)
     record = outb.read()
     raw.sendall(record[:len(record) // 2])
+    if a.action == 'truncate':
+        raw.shutdown(socket.SHUT_WR)
+        say('end', 'fin')
+        wait_end(raw)
+        raw.close()
+        return
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                    struct.pack('ii', 1, 0))
     raw.close()
@@ -285,7 +292,7 @@ def main():
     if a.action == 'pipelined':
         pipelined(raw, ctx, a)
         return
-    if a.action == 'reset':
+    if a.action in ('reset', 'truncate'):
         reset_mid_record(raw, ctx, a)
         return
     if a.action == 'starttls':
