@@ -511,19 +511,25 @@ TlsHandshake(
 }
 
 /*
- * ErrorReason --
- *	The reason of the first error in the thread's OpenSSL error queue,
- *	as a person reads it, or dflt; the queue is emptied.
+ * CourierTlsErrorReason --
+ *	The reason of the first error in this thread's OpenSSL error queue,
+ *	as a person reads it ("no start line", "key values mismatch"), or
+ *	dflt when there is none; its code goes to *codePtr (if not NULL).
+ *	The queue is emptied. Any thread (each has its own queue).
  */
 
-static const char *
-ErrorReason(
+const char *
+CourierTlsErrorReason(
+    unsigned long *codePtr,
     const char *dflt)
 {
     unsigned long e = ERR_get_error();
     const char *reason = e != 0 ? ERR_reason_error_string(e) : NULL;
 
     ERR_clear_error();
+    if (codePtr != NULL) {
+	*codePtr = e;
+    }
     return reason != NULL ? reason : dflt;
 }
 
@@ -580,7 +586,7 @@ TlsHandshakeFailed(
 		X509_verify_cert_error_string(result));
     } else {
 	snprintf(msg, sizeof(msg), "TLS handshake failed: %s",
-		ErrorReason("protocol error"));
+		CourierTlsErrorReason(NULL, "protocol error"));
     }
     ERR_clear_error();
     SendAlert(connPtr);
@@ -601,7 +607,8 @@ TlsFail(
 {
     char msg[300];
 
-    snprintf(msg, sizeof(msg), "%s: %s", what, ErrorReason("internal error"));
+    snprintf(msg, sizeof(msg), "%s: %s", what,
+	    CourierTlsErrorReason(NULL, "internal error"));
     if (connPtr->tlsPtr != NULL) {
 	SendAlert(connPtr);
     }

@@ -78,5 +78,7 @@ MODULE_SCOPE unsigned char *CourierTlsIoTakeOutput(Conn *connPtr,
 MODULE_SCOPE int	CourierTlsIoHolding(Conn *connPtr);
 MODULE_SCOPE int	CourierTlsIoCloseNotify(Conn *connPtr);
 MODULE_SCOPE void	CourierTlsIoFree(Conn *connPtr);
+MODULE_SCOPE const char *CourierTlsErrorReason(unsigned long *codePtr,
+			    const char *dflt);
 
 #endif /* COURIER_TLSINT_H */

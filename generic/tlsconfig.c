@@ -33,6 +33,9 @@ typedef struct AlpnList {
 static int alpnIndex = -1;
 static pthread_once_t alpnOnce = PTHREAD_ONCE_INIT;
 
+/* OpenSSL's reason for the error just met (CourierTlsErrorReason). */
+#define REASON() CourierTlsErrorReason(NULL, "unknown error")
+
 /* Contexts reused per interpreter; at most this many are kept. */
 #define CACHE_MAX 32
 static const char cacheKey[] = "courier-tls-contexts";
@@ -156,26 +159,6 @@ AlpnWire(
  */
 
 /*
- * SslReason --
- *	The reason of the first error in OpenSSL's queue (this thread's),
- *	as a person reads it; the queue is emptied.
- */
-
-static const char *
-SslReason(
-    unsigned long *codePtr)
-{
-    unsigned long e = ERR_get_error();
-    const char *reason = e != 0 ? ERR_reason_error_string(e) : NULL;
-
-    ERR_clear_error();
-    if (codePtr != NULL) {
-	*codePtr = e;
-    }
-    return reason != NULL ? reason : "unknown error";
-}
-
-/*
  * ConfigError --
  *	"cannot load -option "file": reason", {COURIER TLS CONFIG}.
  */
@@ -274,7 +257,7 @@ BuildContext(
     ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (ctx == NULL) {
 	CourierError(interp, "TLS", "CONFIG", "cannot make a TLS context: %s",
-		SslReason(NULL));
+		REASON());
 	return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, o->tlsVersion == 13 ? TLS1_3_VERSION
@@ -285,7 +268,7 @@ BuildContext(
 	    && !SSL_CTX_set_cipher_list(ctx, Tcl_GetString(o->ciphers))) {
 	CourierError(interp, "TLS", "CONFIG",
 		"bad value \"%.200s\" for -ciphers: %s",
-		Tcl_GetString(o->ciphers), SslReason(NULL));
+		Tcl_GetString(o->ciphers), REASON());
 	goto error;
     }
     if (server && o->certfile == NULL) {
@@ -299,7 +282,7 @@ BuildContext(
 	    goto error;
 	}
 	if (!SSL_CTX_use_certificate_chain_file(ctx, cert)) {
-	    ConfigError(interp, "-certfile", o->certfile, SslReason(NULL));
+	    ConfigError(interp, "-certfile", o->certfile, REASON());
 	    goto error;
 	}
 	key = NativeFile(interp, "-keyfile", keyObj);
@@ -307,7 +290,7 @@ BuildContext(
 	    goto error;
 	}
 	if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM)) {
-	    const char *reason = SslReason(&code);
+	    const char *reason = CourierTlsErrorReason(&code, "unknown error");
 
 	    if (ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH) {
 		CourierError(interp, "TLS", "CONFIG", "-keyfile \"%.200s\" "
@@ -323,7 +306,7 @@ BuildContext(
 	    CourierError(interp, "TLS", "CONFIG", "-keyfile \"%.200s\" does "
 		    "not match -certfile \"%.200s\": %s",
 		    Tcl_GetString(keyObj), Tcl_GetString(o->certfile),
-		    SslReason(NULL));
+		    REASON());
 	    goto error;
 	}
     } else if (o->keyfile != NULL) {
@@ -337,7 +320,7 @@ BuildContext(
 	    goto error;
 	}
 	if (!SSL_CTX_load_verify_locations(ctx, cafile, NULL)) {
-	    ConfigError(interp, "-cafile", o->cafile, SslReason(NULL));
+	    ConfigError(interp, "-cafile", o->cafile, REASON());
 	    goto error;
 	}
 	if (server) {
@@ -355,7 +338,7 @@ BuildContext(
 	    goto error;
 	}
 	if (!SSL_CTX_load_verify_locations(ctx, NULL, cadir)) {
-	    ConfigError(interp, "-cadir", o->cadir, SslReason(NULL));
+	    ConfigError(interp, "-cadir", o->cadir, REASON());
 	    goto error;
 	}
     }
@@ -383,7 +366,7 @@ BuildContext(
 	    if (rc != 0) {
 		CourierError(interp, "TLS", "CONFIG", "bad value \"%.100s\" "
 			"for -alpn: %s", Tcl_GetString(o->alpn),
-			SslReason(NULL));
+			REASON());
 		goto error;
 	    }
 	} else {
@@ -392,7 +375,7 @@ BuildContext(
 		    listPtr)) {
 		free(listPtr);
 		CourierError(interp, "TLS", "CONFIG", "cannot set -alpn: %s",
-			SslReason(NULL));
+			REASON());
 		goto error;
 	    }
 	    SSL_CTX_set_alpn_select_cb(ctx, AlpnSelect, listPtr);

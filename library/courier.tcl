@@ -73,7 +73,7 @@ if {[info exists ::courier::Interactive]
 
 namespace eval ::courier::co {
     namespace export accept adopt close connect go listen receive select \
-	    send sleep status
+	    send sleep starttls status
     namespace ensemble create
 
     # Per adopted connection $c (its fully qualified handle name):
@@ -89,6 +89,7 @@ namespace eval ::courier::co {
     variable Open;	array set Open {}	;# exists once c is connected
     variable Reason;	array set Reason {}	;# exists once c closed: why
     variable From;	array set From {}	;# listener of a queued accept
+    variable TlsDone;	array set TlsDone {}	;# how c's starttls ended
     # Per raw connection read with receive -bytes or -line: the bytes
     # taken from the queue and not yet returned, from offset Off($c).
     variable Buf;	array set Buf {}
@@ -546,7 +547,7 @@ proc ::courier::co::Gone {h args} {
     variable Waiters
 
     set reason [expr {[::info exists Reason($h)] ? $Reason($h) : "closed"}]
-    foreach key [list data:$h open:$h drain:$h accept:$h] {
+    foreach key [list data:$h open:$h drain:$h accept:$h tls:$h] {
 	if {[::info exists Waiters($key)]} {
 	    foreach t $Waiters($key) {
 		WakeLater $t [list gone $h $reason]
@@ -569,7 +570,8 @@ proc ::courier::co::Gone {h args} {
 	unset Accepted($h)
     }
     unset -nocomplain Q($h) H($h) Bytes($h) Limit($h) Paused($h) Open($h) \
-	    Reason($h) ::courier::co::Buf($h) ::courier::co::Off($h)
+	    Reason($h) ::courier::co::Buf($h) ::courier::co::Off($h) \
+	    ::courier::co::TlsDone($h)
 }
 
 #----------------------------------------------------------------------
@@ -740,6 +742,47 @@ proc ::courier::co::connect {args} {
 	    ? {COURIER TIMEOUT} : [list COURIER CLOSED {*}$reason]}]
     return -code error -errorcode $code \
 	    "cannot connect to $host port $port: [lindex $reason 1]"
+}
+
+# courier::co::starttls conn ?option value ...? --
+#	$conn starttls (TLS on a plaintext connection, see courier(n)),
+#	then waits until the handshake has ended: returns once it succeeded,
+#	raises {COURIER TLS HANDSHAKE} with the reason if it failed (the
+#	connection is then closed). Takes starttls's options but -command,
+#	which courier::co sets itself.
+proc ::courier::co::starttls {args} {
+    variable TlsDone
+    variable Reason
+    if {[llength $args] < 1} {
+	Usage starttls conn ?option value ...?
+    }
+    set c [Conn [lindex $args 0]]
+    NoCallbacks starttls [lrange $args 1 end] -command
+    NeedCoro starttls
+    unset -nocomplain TlsDone($c)
+    $c starttls {*}[lrange $args 1 end] \
+	    -command ::courier::co::OnStartTls
+    while {![::info exists TlsDone($c)]} {
+	set status [Wait [list tls:$c] ""]
+	if {[lindex $status 0] eq "gone"} {
+	    Closed $c [lindex $status 2]
+	}
+    }
+    set outcome $TlsDone($c)
+    unset TlsDone($c)
+    if {[lindex $outcome 0] ne "ok"} {
+	return -code error -errorcode {COURIER TLS HANDSHAKE} \
+		"starttls on \"$c\" failed: [lindex $outcome 1]"
+    }
+    return
+}
+
+# OnStartTls c status ?message? --
+#	starttls's -command: the handshake ended (ok, or error message).
+proc ::courier::co::OnStartTls {c status args} {
+    variable TlsDone
+    set TlsDone($c) [list $status {*}$args]
+    WakeAll tls:$c {}
 }
 
 # NoCallbacks cmd options name ... --
