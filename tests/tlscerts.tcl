@@ -132,6 +132,20 @@ subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
 	    -out [file join $dir expired.pem] -notext
 }
 
+# tlscerts::Concat file part ... --
+#	Writes the parts one after the other into file (a chain file), made
+#	whole or not at all.
+proc ::tlscerts::Concat {file args} {
+    set out [open $file.tmp w]
+    foreach part $args {
+	set in [open $part]
+	puts -nonewline $out [read $in]
+	close $in
+    }
+    close $out
+    file rename -force $file.tmp $file
+}
+
 # tlscerts::make dir --
 #	Makes every file in dir (created if need be) unless they are
 #	there already; returns the dict described at the top of this file.
@@ -167,14 +181,7 @@ proc ::tlscerts::make {dir} {
 	    "basicConstraints = critical,CA:TRUE,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign" ca
     Sign $dir chainleaf /CN=localhost \
 	    "$leaf\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1" inter
-    set out [open [dict get $d chain].tmp w]
-    foreach f {chainleaf inter} {
-	set in [open [dict get $d $f]]
-	puts -nonewline $out [read $in]
-	close $in
-    }
-    close $out
-    file rename -force [dict get $d chain].tmp [dict get $d chain]
+    Concat [dict get $d chain] [dict get $d chainleaf] [dict get $d inter]
     return $d
 }
 
@@ -206,13 +213,7 @@ proc ::tlscerts::makeBig {dir} {
     }
     Sign $dir bigleaf /CN=localhost \
 	    "basicConstraints = CA:FALSE\nkeyUsage = digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = [join $names ,]" biginter
-    set out [open [dict get $d bigchain].tmp w]
-    foreach f {bigleaf biginter} {
-	set in [open [dict get $d $f]]
-	puts -nonewline $out [read $in]
-	close $in
-    }
-    close $out
-    file rename -force [dict get $d bigchain].tmp [dict get $d bigchain]
+    Concat [dict get $d bigchain] [dict get $d bigleaf] \
+	    [dict get $d biginter]
     return $d
 }

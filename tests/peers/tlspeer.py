@@ -219,6 +219,16 @@ def pipelined(raw, ctx, a):
     raw.close()
 
 
+def close_notify(sock):
+    """Sends close_notify, waits for the peer's; prints how it went."""
+    try:
+        sock = sock.unwrap()
+        say('end', 'close_notify')
+    except (ssl.SSLError, OSError) as e:
+        say('end', 'error ' + str(e))
+    sock.close()
+
+
 def reset_mid_record(raw, ctx, a):
     """Handshake through memory BIOs, then half a record, then RST."""
     got = bio_handshake(raw, ctx, a)
@@ -340,12 +350,7 @@ def main():
         else:
             sock.sendall(data)
         say('sent', len(data))
-        try:
-            sock = sock.unwrap()
-            say('end', 'close_notify')
-        except (ssl.SSLError, OSError) as e:
-            say('end', 'error ' + str(e))
-        sock.close()
+        close_notify(sock)
     elif a.action == 'check':
         with open(a.file, 'rb') as f:
             data = f.read()
@@ -364,12 +369,7 @@ def main():
             at = next((i for i in range(min(len(back), len(data)))
                        if back[i] != data[i]), min(len(back), len(data)))
             say('differ', at, len(back), len(data))
-        try:
-            sock = sock.unwrap()
-            say('end', 'close_notify')
-        except (ssl.SSLError, OSError) as e:
-            say('end', 'error ' + str(e))
-        sock.close()
+        close_notify(sock)
     elif a.action == 'stream':
         block = os.urandom(1 << 20)
         left, crc = a.size, 0
@@ -379,18 +379,9 @@ def main():
             crc = zlib.crc32(piece, crc)
             left -= len(piece)
         say('sent', a.size, crc)
-        try:
-            sock = sock.unwrap()
-            say('end', 'close_notify')
-        except (ssl.SSLError, OSError) as e:
-            say('end', 'error ' + str(e))
-        sock.close()
+        close_notify(sock)
     elif a.action == 'close':
-        try:
-            sock.unwrap()
-            say('end', 'close_notify')
-        except (ssl.SSLError, OSError) as e:
-            say('end', 'error ' + str(e))
+        close_notify(sock)
     else:
         say('unknown action', a.action)
         sys.exit(2)
