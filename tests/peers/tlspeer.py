@@ -29,6 +29,7 @@
 #	    reset       sends the first half of a record of --size bytes,
 #	                then resets the connection (SO_LINGER 0)
 #	    truncate    like reset, but ends with a FIN (no close_notify)
+#	    ragged      sends "last line", then a FIN without close_notify
 #	    close       sends close_notify at once, then waits for the end
 #	Actions that replace the handshake (server):
 #	    silent      accepts, never writes, waits for the peer to close
@@ -380,6 +381,12 @@ def main():
             left -= len(piece)
         say('sent', a.size, crc)
         close_notify(sock)
+    elif a.action == 'ragged':
+        sock.sendall(b'last line\n')
+        # SSLSocket.shutdown drops the TLS state: a FIN, no close_notify.
+        sock.shutdown(socket.SHUT_WR)
+        say('end', 'fin')
+        sock.close()
     elif a.action == 'close':
         close_notify(sock)
     else:
