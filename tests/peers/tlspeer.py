@@ -41,7 +41,8 @@
 #	Client actions replacing the handshake:
 #	    starttls    reads "hello", sends "STARTTLS", reads "go", then the
 #	                handshake, then echo
-#	    pipelined   sends "STARTTLS" and the ClientHello in one write,
+#	    pipelined   sends "STARTTLS" and the ClientHello in one write
+#	                (--crlf 1: lines end in CR LF),
 #	                then "secret" over TLS; prints "back LINE" for the
 #	                line that comes back
 
@@ -78,6 +79,7 @@ def parse():
     p.add_argument('--size', type=int, default=16384)
     p.add_argument('--sndbuf', type=int, default=0)
     p.add_argument('--rcvbuf', type=int, default=0)
+    p.add_argument('--crlf', type=int, default=0)
     return p.parse_args()
 
 
@@ -201,11 +203,12 @@ def bio_handshake(raw, ctx, a, before=b''):
 def pipelined(raw, ctx, a):
     """STARTTLS and the ClientHello in one write; then "secret" over
     TLS, and the line that comes back."""
-    got = bio_handshake(raw, ctx, a, b'STARTTLS\n')
+    got = bio_handshake(raw, ctx, a,
+                        b'STARTTLS\r\n' if a.crlf else b'STARTTLS\n')
     if got is None:
         return
     obj, inb, outb = got
-    obj.write(b'secret\n')
+    obj.write(b'secret\r\n' if a.crlf else b'secret\n')
     raw.sendall(outb.read())
     back = b''
     while not back.endswith(b'\n'):
