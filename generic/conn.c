@@ -428,7 +428,12 @@ CourierConnTclHalfClose(
     connPtr->handleClosed = 1;
     connPtr->tclState = TCL_CLOSED;
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoClose);
-    ccPtr->flag = abort;
+    /*
+     * An accepted TLS socket closed before it started (by -onaccept) has
+     * had no handshake: what -onaccept sent cannot go out, never in
+     * plaintext. It is reset, and what waits is dropped (flag 2).
+     */
+    ccPtr->flag = connPtr->tlsSetup != NULL ? 2 : abort;
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
 
     CourierPortClose(connPtr->tclPort);

@@ -660,8 +660,10 @@ CourierConnIoStartTls(
     (void) ioPtr;
     ccPtr->tlsSetup = NULL;
     if (connPtr->ioState != IO_OPEN || connPtr->tlsPtr != NULL
-	    || connPtr->shutdownWhenFlushed < 0 || connPtr->closeWhenFlushed) {
-	/* Closing or closed: the close tells the Tcl half. */
+	    || connPtr->shutdownWhenFlushed < 0 || connPtr->closeWhenFlushed
+	    || connPtr->eof) {
+	/* Closing, closed or ended by the peer: the close or EOF tells
+	 * the Tcl half (its starttls ends in an error). */
 	CourierTlsSetupFree(setupPtr);
 	CourierConnCmdDone(ccPtr);
 	return;
@@ -737,7 +739,9 @@ CourierStreamStartReading(
 /*
  * CourierConnIoClose --
  *	Graceful (flag 0): writes already queued go out, then FIN, then the
- *	socket closes. Abort (flag 1): reset at once.
+ *	socket closes. Abort (flag 1): reset at once. Flag 2: reset at once,
+ *	and an accepted socket that never started (a TLS one closed by
+ *	-onaccept, before any handshake) writes nothing of what waits.
  */
 
 void
@@ -756,7 +760,9 @@ CourierConnIoClose(
 	 */
 
 	connPtr->ioState = IO_OPEN;
-	CourierStreamFlushEarly(connPtr);
+	if (ccPtr->flag != 2) {
+	    CourierStreamFlushEarly(connPtr);
+	}
     }
     if (ccPtr->flag) {
 	CourierStreamCloseHandles(connPtr, 1);
