@@ -112,8 +112,10 @@ WriteTls(
     WriteBatch *batchPtr;
     uv_buf_t buf;
     size_t wireLen;
-    unsigned char *wire = CourierTlsIoTakeOutput(connPtr, &wireLen);
+    unsigned char *wire;
 
+    assert(connPtr->tlsPtr != NULL);
+    wire = CourierTlsIoTakeOutput(connPtr, &wireLen);
     if (wire == NULL) {
 	/* Nothing to write (a failure already closed it, say). */
 	atomic_fetch_sub(&connPtr->pendingOut, total);
@@ -171,6 +173,7 @@ IoFlushTls(
     size_t total = 0;
     int ok = 1;
 
+    assert(!CourierTlsIoHolding(connPtr));	/* Sends wait for it. */
     connPtr->outHead = connPtr->outTail = NULL;
     connPtr->outCount = 0;
     for (; wPtr != NULL; wPtr = nextPtr) {

@@ -153,6 +153,12 @@ BioCtrl(
     return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
+/*
+ * BioCreate --
+ *	A new BIO of the method is ready at once (its data, the connection's
+ *	CourierTls, is set by CourierTlsIoStart).
+ */
+
 static int
 BioCreate(
     BIO *bio)
@@ -290,6 +296,12 @@ VerifyCallback(
  * Starting, the handshake, and its end.
  *
  *----------------------------------------------------------------------
+ */
+
+/*
+ * TlsOnTimeout --
+ *	The handshake's own timer (COURIER_TLS_HANDSHAKE_MS) fired: the same
+ *	as connect's -timeout firing (CourierTcpIoTimeout, tcp.c).
  */
 
 static void

@@ -48,6 +48,12 @@ static const char cacheKey[] = "courier-tls-contexts";
  *----------------------------------------------------------------------
  */
 
+/*
+ * AlpnFree --
+ *	OpenSSL frees a context: free its server ALPN list (the ex data's
+ *	free function; any thread).
+ */
+
 static void
 AlpnFree(
     void *parent,
@@ -521,6 +527,7 @@ IsAddress(
 	    || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+/* strdup that panics when out of memory, as Courier's allocations do. */
 static char *
 StrDup(
     const char *s)
