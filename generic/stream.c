@@ -541,6 +541,17 @@ IoOnRead(
 		"peer closed the connection", 0);
 	return;
     }
+    if (nread < 0 && connPtr->tlsPtr != NULL
+	    && CourierTlsIoCutRecord(connPtr)) {
+	/*
+	 * FIN or reset in the middle of a TLS record: the stream was cut
+	 * (a truncation an application must not take for the peer's end).
+	 */
+
+	CourierStreamFail(connPtr, "error", 0, "TLS: connection closed in "
+		"the middle of a record", 0);
+	return;
+    }
     if (nread == UV_EOF) {
 	uv_read_stop(stream);
 	connPtr->reading = 0;
