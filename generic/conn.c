@@ -462,6 +462,8 @@ CourierConnTclHalfClose(
     }
     CourierObjClear(&connPtr->tlsInfo);
     CourierObjClear(&connPtr->starttlsCmd);
+    free(connPtr->tlsRestore);
+    connPtr->tlsRestore = NULL;
     if (connPtr->tlsSetup != NULL) {
 	CourierTlsSetupFree(connPtr->tlsSetup);	/* Accepted, never started. */
 	connPtr->tlsSetup = NULL;
