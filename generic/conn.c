@@ -478,6 +478,8 @@ ConnClosed(
     }
     CourierObjClear(&connPtr->tlsInfo);
     CourierObjClear(&connPtr->starttlsCmd);
+    free(connPtr->tlsRestore);
+    connPtr->tlsRestore = NULL;
     if (connPtr->tlsSetup != NULL) {
 	CourierTlsSetupFree(connPtr->tlsSetup);	/* Accepted, never started. */
 	connPtr->tlsSetup = NULL;

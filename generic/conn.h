@@ -36,9 +36,29 @@ enum {
     CONN_MSG_EXIT,		/* A child process: "exitStatus termSignal",
 				 * once it has exited and its stream is
 				 * closed (spawn.h). */
-    CONN_MSG_TLS		/* The TLS handshake is done: the fields of
+    CONN_MSG_TLS,		/* The TLS handshake is done: the fields of
 				 * $c tls (tls.c, TlsPostInfo). */
+    CONN_MSG_SWITCH		/* $c starttls: the I/O half switched; no
+				 * plaintext message follows. */
 };
+
+/*
+ * How the bytes of a DATA message were framed on the wire (its aux), so
+ * that $c starttls can give back exactly what was read after the switch
+ * point (ConnRestoreWire, deliver.c). In a BATCH message aux tells it for
+ * every frame, and a frame whose length has CONN_BATCH_CRLF set ended
+ * with CR LF.
+ */
+
+enum {
+    CONN_WIRE_RAW = 0,		/* The bytes as read. */
+    CONN_WIRE_LF,		/* A line, then LF, */
+    CONN_WIRE_CRLF,		/* then CR LF, */
+    CONN_WIRE_CR,		/* then CR. */
+    CONN_WIRE_LENGTH = 0x10	/* | lengthBytes: a big-endian length
+				 * prefix, then the bytes. */
+};
+#define CONN_BATCH_CRLF 0x80000000u
 
 /*
  * The longest message Courier delivers. Tcl 8.6 sizes are ints: a value

@@ -71,6 +71,12 @@ struct Conn {
     Tcl_Obj *starttlsCmd;	/* $c starttls -command, until it is called. */
     int starttlsPending;	/* $c starttls ran; its handshake has not
 				 * ended. */
+    int tlsSwitching;		/* $c starttls ran; the I/O half's
+				 * CONN_MSG_SWITCH has not come: plaintext
+				 * messages go back (tlsRestore), never to
+				 * -ondata. */
+    unsigned char *tlsRestore;	/* Their bytes as read (malloc'ed), for */
+    size_t tlsRestoreLen, tlsRestoreCap;	/* CourierConnIoTlsResume. */
     CourierTlsSetup *tlsSetup;	/* An accepted TLS socket's, until
 				 * CourierConnStart hands it over. */
 
@@ -96,6 +102,11 @@ struct Conn {
     int framerInit;
     CourierMsg *rawMsg;		/* Raw framing: the message being read into. */
     int reading, flowPaused, userPaused, eof;
+    int tlsWaitResume;		/* starttls: not reading until the Tcl half
+				 * gives back what followed the switch
+				 * point (CourierConnIoTlsResume). */
+    unsigned char *tlsHeld;	/* Meanwhile: what the framer held then. */
+    size_t tlsHeldLen;
     int shutdownInFlight;
     int closeWhenFlushed;	/* A graceful close waits for writes. */
     int shutdownWhenFlushed;	/* $c shutdown write waits too. */
@@ -148,6 +159,8 @@ struct ConnCmd {
     CourierPort *portPtr;	/* For connect and start: the producer side. */
     CourierTlsSetup *tlsSetup;	/* For connect, start and starttls: TLS to
 				 * begin, or NULL. */
+    unsigned char *bytes;	/* For a TLS resume: the ciphertext read */
+    size_t length;		/* after the switch point (malloc'ed). */
 };
 
 /*
@@ -193,6 +206,7 @@ MODULE_SCOPE void	CourierStreamDeliverPlain(Conn *connPtr,
 			    const unsigned char *bytes, size_t length);
 MODULE_SCOPE void	CourierStreamPostOpened(Conn *connPtr);
 MODULE_SCOPE ConnIoOp CourierConnIoStartTls;
+MODULE_SCOPE ConnIoOp CourierConnIoTlsResume;
 
 /* streamwrite.c: writes and half-close (I/O thread). */
 MODULE_SCOPE CourierIoRunProc CourierConnIoWrite;

@@ -196,6 +196,90 @@ StartTlsEnded(
     }
 }
 
+/*
+ * RestoreAppend --
+ *	Appends bytes to what goes back to the I/O half at the switch
+ *	(tlsRestore), growing it by doubling.
+ */
+
+static void
+RestoreAppend(
+    Conn *connPtr,
+    const unsigned char *bytes,
+    size_t length)
+{
+    size_t need = connPtr->tlsRestoreLen + length;
+
+    if (need > connPtr->tlsRestoreCap) {
+	size_t cap = connPtr->tlsRestoreCap ? connPtr->tlsRestoreCap : 256;
+
+	while (cap < need) {
+	    cap *= 2;
+	}
+	connPtr->tlsRestore = CourierRealloc(connPtr->tlsRestore, cap);
+	connPtr->tlsRestoreCap = cap;
+    }
+    memcpy(connPtr->tlsRestore + connPtr->tlsRestoreLen, bytes, length);
+    connPtr->tlsRestoreLen = need;
+}
+
+/*
+ * RestoreFrame --
+ *	One message's bytes as they were read: its length prefix or end of
+ *	line put back as wire (CONN_WIRE_*) says.
+ */
+
+static void
+RestoreFrame(
+    Conn *connPtr,
+    int wire,
+    const unsigned char *bytes,
+    size_t length)
+{
+    static const char *const ends[] = {"", "\n", "\r\n", "\r"};
+
+    if (wire & CONN_WIRE_LENGTH) {
+	unsigned char header[8];
+
+	RestoreAppend(connPtr, header, CourierFrameHeader(
+		wire & ~CONN_WIRE_LENGTH, length, header));
+	RestoreAppend(connPtr, bytes, length);
+	return;
+    }
+    assert(wire >= CONN_WIRE_RAW && wire <= CONN_WIRE_CR);
+    RestoreAppend(connPtr, bytes, length);
+    RestoreAppend(connPtr, (const unsigned char *) ends[wire],
+	    strlen(ends[wire]));
+}
+
+/*
+ * ConnRestoreWire --
+ *	$c starttls ran and the switch has not come: a plaintext message
+ *	(DATA or BATCH) read after the switch point is never delivered; its
+ *	bytes go back to the I/O half, for TLS, at the switch.
+ */
+
+static void
+ConnRestoreWire(
+    Conn *connPtr,
+    CourierMsg *msgPtr)
+{
+    const unsigned char *p = msgPtr->data, *end = p + msgPtr->size;
+
+    if (msgPtr->kind == CONN_MSG_DATA) {
+	RestoreFrame(connPtr, msgPtr->aux, p, msgPtr->size);
+	return;
+    }
+    while (p + 4 <= end) {
+	uint32_t n;
+
+	memcpy(&n, p, 4);
+	RestoreFrame(connPtr, (n & CONN_BATCH_CRLF) ? CONN_WIRE_CRLF
+		: msgPtr->aux, p + 4, n & ~CONN_BATCH_CRLF);
+	p += 4 + (n & ~CONN_BATCH_CRLF);
+    }
+}
+
 static void
 ConnDeliver(
     void *ownerData,
@@ -204,6 +288,11 @@ ConnDeliver(
     Conn *connPtr = ownerData;
     Tcl_Obj *args[2];
 
+    if (connPtr->tlsSwitching && (msgPtr->kind == CONN_MSG_DATA
+	    || msgPtr->kind == CONN_MSG_BATCH)) {
+	ConnRestoreWire(connPtr, msgPtr);
+	return;
+    }
     switch (msgPtr->kind) {
     case CONN_MSG_CONNECTED: {
 	/* "{peerHost} peerPort {localHost} localPort" (IoOpened). */
@@ -241,6 +330,7 @@ ConnDeliver(
 	    uint32_t n;
 
 	    memcpy(&n, p, 4);
+	    n &= ~CONN_BATCH_CRLF;	/* Only for ConnRestoreWire. */
 	    Tcl_ListObjAppendElement(NULL, listPtr,
 		    DecodeMessage(connPtr, p + 4, n));
 	    connPtr->msgsIn++;
@@ -263,6 +353,18 @@ ConnDeliver(
 	if (starttls) {
 	    StartTlsEnded(connPtr, "ok", NULL);
 	}
+	break;
+    }
+    case CONN_MSG_SWITCH: {
+	/* What followed the switch point goes back, for TLS. */
+	ConnCmd *ccPtr = CourierConnCmdNew(connPtr, CourierConnIoTlsResume);
+
+	connPtr->tlsSwitching = 0;
+	ccPtr->bytes = connPtr->tlsRestore;
+	ccPtr->length = connPtr->tlsRestoreLen;
+	connPtr->tlsRestore = NULL;
+	connPtr->tlsRestoreLen = connPtr->tlsRestoreCap = 0;
+	CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
 	break;
     }
     case CONN_MSG_DRAIN:

@@ -311,6 +311,7 @@ FeedLine(
 	if (lineLen - dropCR > f->maxMessage) {
 	    return COURIER_FRAME_TOO_BIG;
 	}
+	f->eolLen = 1 + dropCR;
 	if (f->partialLen == 0) {
 	    proc(clientData, bytes + pos, lineLen - dropCR);
 	} else {

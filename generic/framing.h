@@ -48,6 +48,9 @@ typedef struct CourierFramer {
     unsigned char header[8];	/* Length prefix read so far. */
     int headerLen;
     uint64_t need;		/* Body length once the header is read. */
+    int eolLen;			/* Line framing: the end-of-line bytes of
+				 * the line last passed on (1, or 2 for CR
+				 * LF), valid while proc runs. */
 
     unsigned char *partial;	/* An incomplete message. */
     size_t partialLen;

@@ -338,6 +338,7 @@ CourierMsgAllocChain(
 	msgPtr->port = NULL;
 	msgPtr->block = blockPtr;
 	msgPtr->kind = 0;
+	msgPtr->aux = 0;
 	msgPtr->size = size;
 	*linkPtr = msgPtr;
 	linkPtr = &msgPtr->next;

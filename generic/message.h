@@ -29,6 +29,8 @@ typedef struct CourierMsg {
     CourierPort *port;		/* Set when posted. */
     CourierMsgBlock *block;	/* The allocation this message lives in. */
     int kind;			/* Meaning chosen by the port's owner. */
+    int aux;			/* A second value of the owner's (0 unless
+				 * set). */
     size_t size;		/* Number of payload bytes. */
     unsigned char data[];	/* The payload. */
 } CourierMsg;

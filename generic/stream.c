@@ -90,6 +90,7 @@ ConnCmdDone(
     if (ccPtr->tlsSetup != NULL) {
 	CourierTlsSetupFree(ccPtr->tlsSetup);	/* Never started. */
     }
+    free(ccPtr->bytes);
     CourierConnUnref(ccPtr->connPtr);
     free(ccPtr);
 }
@@ -278,6 +279,8 @@ CourierStreamFinish(
 	connPtr->rawMsg = NULL;
     }
     CourierTlsIoFree(connPtr);
+    free(connPtr->tlsHeld);
+    connPtr->tlsHeld = NULL;
     if (connPtr->tlsSetupPending != NULL) {
 	CourierTlsSetupFree(connPtr->tlsSetupPending);
 	connPtr->tlsSetupPending = NULL;
@@ -366,10 +369,41 @@ IoCloseNow(
  */
 
 typedef struct FrameBatch {
+    CourierFramer *framerPtr;	/* Whose frames these are. */
     const unsigned char **ptrs;
     size_t *sizes;
+    unsigned char *wires;	/* How each was framed: CONN_WIRE_*. */
     size_t count, cap, total;
 } FrameBatch;
+
+#define FRAME_BATCH_INIT(connPtr) {&(connPtr)->framer, NULL, NULL, NULL, 0, 0, 0}
+
+/*
+ * FrameWire --
+ *	How the message the framer passes on right now was framed on the
+ *	wire (CONN_WIRE_*, conn.h), so that it can be given back exactly.
+ */
+
+static int
+FrameWire(
+    const CourierFramer *f)
+{
+    switch (f->framing) {
+    case COURIER_FRAMING_LINE:
+	return f->eolLen == 2 ? CONN_WIRE_CRLF
+		: f->eol == COURIER_EOL_CR ? CONN_WIRE_CR : CONN_WIRE_LF;
+    case COURIER_FRAMING_LENGTH:
+	return CONN_WIRE_LENGTH | f->lengthBytes;
+    default:
+	return CONN_WIRE_RAW;
+    }
+}
+
+/*
+ * CollectFrame --
+ *	The framer's proc: notes a message found (the bytes stay valid
+ *	until the next feed) and how it was framed.
+ */
 
 static void
 CollectFrame(
@@ -387,9 +421,12 @@ CollectFrame(
 		batchPtr->cap * sizeof(*batchPtr->ptrs));
 	batchPtr->sizes = CourierRealloc(batchPtr->sizes,
 		batchPtr->cap * sizeof(*batchPtr->sizes));
+	batchPtr->wires = CourierRealloc(batchPtr->wires, batchPtr->cap);
     }
     batchPtr->ptrs[batchPtr->count] = bytes;
     batchPtr->sizes[batchPtr->count] = length;
+    batchPtr->wires[batchPtr->count] =
+	    (unsigned char) FrameWire(batchPtr->framerPtr);
     batchPtr->count++;
     batchPtr->total += length;
 }
@@ -467,19 +504,26 @@ PostFrames(
 
 	headPtr = CourierMsgAlloc(batchPtr->total + 4 * batchPtr->count);
 	headPtr->kind = CONN_MSG_BATCH;
+	headPtr->aux = batchPtr->wires[0] == CONN_WIRE_CRLF ? CONN_WIRE_LF
+		: batchPtr->wires[0];
 	p = headPtr->data;
 	for (i = 0; i < batchPtr->count; i++) {
 	    uint32_t n = (uint32_t) batchPtr->sizes[i];
 
+	    assert((n & CONN_BATCH_CRLF) == 0);
+	    if (batchPtr->wires[i] == CONN_WIRE_CRLF) {
+		n |= CONN_BATCH_CRLF;
+	    }
 	    memcpy(p, &n, 4);
-	    memcpy(p + 4, batchPtr->ptrs[i], n);
-	    p += 4 + n;
+	    memcpy(p + 4, batchPtr->ptrs[i], batchPtr->sizes[i]);
+	    p += 4 + batchPtr->sizes[i];
 	}
     } else {
 	headPtr = CourierMsgAllocChain(batchPtr->count, batchPtr->sizes, 0);
 	for (msgPtr = headPtr, i = 0; msgPtr != NULL;
 		msgPtr = msgPtr->next, i++) {
 	    msgPtr->kind = CONN_MSG_DATA;
+	    msgPtr->aux = batchPtr->wires[i];
 	    memcpy(msgPtr->data, batchPtr->ptrs[i], batchPtr->sizes[i]);
 	}
     }
@@ -524,7 +568,7 @@ CourierStreamDeliverPlain(
     const unsigned char *bytes,
     size_t length)
 {
-    FrameBatch batch = {NULL, NULL, 0, 0, 0};
+    FrameBatch batch = FRAME_BATCH_INIT(connPtr);
     int rc;
 
     assert(connPtr->framerInit);
@@ -536,6 +580,7 @@ CourierStreamDeliverPlain(
     IoLearnCost(connPtr, length, &batch);
     free(batch.ptrs);
     free(batch.sizes);
+    free(batch.wires);
     if (rc != COURIER_FRAME_OK) {
 	IoFrameRefused(connPtr, rc);
     }
@@ -557,6 +602,17 @@ IoOnRead(
 	/* The peer went away in the middle of the handshake. */
 	CourierStreamFail(connPtr, "error", 0, "TLS handshake failed: "
 		"peer closed the connection", 0);
+	return;
+    }
+    if (nread < 0 && connPtr->tlsPtr != NULL
+	    && CourierTlsIoCutRecord(connPtr)) {
+	/*
+	 * FIN or reset in the middle of a TLS record: the stream was cut
+	 * (a truncation an application must not take for the peer's end).
+	 */
+
+	CourierStreamFail(connPtr, "error", 0, "TLS: connection closed in "
+		"the middle of a record", 0);
 	return;
     }
     if (nread == UV_EOF) {
@@ -655,10 +711,13 @@ TakeFramerBytes(
  * CourierConnIoStartTls --
  *	$c starttls in the I/O thread. What was sent before goes out now,
  *	in plaintext; sends after it wait for the handshake (they come
- *	after this command in the queue). Bytes the framer holds of an
- *	incomplete message were read after the last complete plaintext
- *	message: they are the peer's first TLS bytes and go to TLS, as does
- *	everything read from now on.
+ *	after this command in the queue). The Tcl half may not have
+ *	delivered everything framed so far: it gives back the messages
+ *	that follow the one whose -ondata called starttls, as their bytes,
+ *	when it meets the CONN_MSG_SWITCH posted here behind them. Until
+ *	then reading stops and the bytes the framer holds of an incomplete
+ *	message wait (tlsHeld); CourierConnIoTlsResume feeds TLS with both,
+ *	in stream order, then reads again.
  */
 
 void
@@ -667,8 +726,6 @@ CourierConnIoStartTls(
     ConnCmd *ccPtr)
 {
     CourierTlsSetup *setupPtr = ccPtr->tlsSetup;
-    unsigned char *held;
-    size_t heldLen;
 
     ccPtr->tlsSetup = NULL;
     if (connPtr->ioState != IO_OPEN || connPtr->tlsPtr != NULL
@@ -680,13 +737,51 @@ CourierConnIoStartTls(
 	return;
     }
     CourierStreamFlushNow(connPtr);		/* Plaintext, before the switch. */
-    held = TakeFramerBytes(connPtr, &heldLen);
+    assert(connPtr->tlsHeld == NULL);
+    connPtr->tlsHeld = TakeFramerBytes(connPtr, &connPtr->tlsHeldLen);
+    CourierStreamPost(connPtr, CONN_MSG_SWITCH, NULL, 0);
+    connPtr->tlsWaitResume = 1;
+    if (connPtr->reading) {
+	uv_read_stop(STREAM(connPtr));
+	connPtr->reading = 0;
+    }
     CourierTlsIoStart(connPtr, setupPtr);
-    if (held != NULL) {
-	if (connPtr->ioState == IO_OPEN) {
-	    CourierTlsIoRead(connPtr, held, heldLen);
+}
+
+/*
+ * CourierConnIoTlsResume --
+ *	The Tcl half met CONN_MSG_SWITCH and gives back what it did not
+ *	deliver (the command's bytes): with the framer's bytes held at the
+ *	switch, in stream order, they are the peer's first TLS bytes. Then
+ *	everything read goes to TLS.
+ */
+
+void
+CourierConnIoTlsResume(
+    Conn *connPtr,
+    ConnCmd *ccPtr)
+{
+    connPtr->tlsWaitResume = 0;
+    if (connPtr->tlsHeldLen > 0) {
+	ccPtr->bytes = CourierRealloc(ccPtr->bytes,
+		ccPtr->length + connPtr->tlsHeldLen);
+	memcpy(ccPtr->bytes + ccPtr->length, connPtr->tlsHeld,
+		connPtr->tlsHeldLen);
+	ccPtr->length += connPtr->tlsHeldLen;
+    }
+    free(connPtr->tlsHeld);
+    connPtr->tlsHeld = NULL;
+    connPtr->tlsHeldLen = 0;
+    if (connPtr->ioState == IO_OPEN && connPtr->tlsPtr != NULL) {
+	if (ccPtr->length > 0) {
+	    CourierTlsIoRead(connPtr, ccPtr->bytes, ccPtr->length);
 	}
-	free(held);
+
+	/* A close asked for after the handshake reads no more. */
+	if (connPtr->ioState == IO_OPEN && !(connPtr->closeWhenFlushed
+		&& !CourierTlsIoHolding(connPtr))) {
+	    CourierStreamStartReading(connPtr);
+	}
     }
 }
 
@@ -737,7 +832,7 @@ CourierStreamStartReading(
 {
     if (connPtr->ioState == IO_OPEN && !connPtr->reading
 	    && !connPtr->flowPaused && !connPtr->userPaused && !connPtr->eof
-	    && connPtr->ioPort != NULL) {
+	    && !connPtr->tlsWaitResume && connPtr->ioPort != NULL) {
 	if (uv_read_start(STREAM(connPtr), IoOnAlloc,
 		IoOnRead) == 0) {
 	    connPtr->reading = 1;
@@ -849,7 +944,7 @@ CourierConnIoConfigure(
 	    || newPtr->lengthBytes != connPtr->io.lengthBytes
 	    || newPtr->maxMessage != connPtr->io.maxMessage)) {
 	if (connPtr->ioState == IO_OPEN) {
-	    FrameBatch batch = {NULL, NULL, 0, 0, 0};
+	    FrameBatch batch = FRAME_BATCH_INIT(connPtr);
 	    int rc;
 
 	    connPtr->io = *newPtr;
@@ -861,6 +956,7 @@ CourierConnIoConfigure(
 	    }
 	    free(batch.ptrs);
 	    free(batch.sizes);
+	    free(batch.wires);
 	    if (rc != COURIER_FRAME_OK) {
 		IoFrameRefused(connPtr, rc);
 	    }

@@ -808,6 +808,23 @@ CourierTlsIoHolding(
 }
 
 /*
+ * CourierTlsIoCutRecord --
+ *	The peer's stream ended (FIN or reset): does OpenSSL hold part of a
+ *	record it has not been able to finish? Then the stream was cut in
+ *	the middle of a record (a truncation, not the peer's end).
+ */
+
+int
+CourierTlsIoCutRecord(
+    Conn *connPtr)
+{
+    CourierTls *tlsPtr = connPtr->tlsPtr;
+
+    return tlsPtr != NULL && tlsPtr->ssl != NULL
+	    && SSL_has_pending(tlsPtr->ssl);
+}
+
+/*
  * CourierTlsIoCloseNotify --
  *	Before FIN ($c close, $c shutdown write): makes the close_notify
  *	alert, once, after a completed handshake.

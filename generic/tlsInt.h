@@ -76,6 +76,7 @@ MODULE_SCOPE int	CourierTlsIoEncrypt(Conn *connPtr,
 MODULE_SCOPE unsigned char *CourierTlsIoTakeOutput(Conn *connPtr,
 			    size_t *lengthPtr);
 MODULE_SCOPE int	CourierTlsIoHolding(Conn *connPtr);
+MODULE_SCOPE int	CourierTlsIoCutRecord(Conn *connPtr);
 MODULE_SCOPE int	CourierTlsIoCloseNotify(Conn *connPtr);
 MODULE_SCOPE void	CourierTlsIoFree(Conn *connPtr);
 MODULE_SCOPE const char *CourierTlsErrorReason(unsigned long *codePtr,

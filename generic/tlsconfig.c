@@ -791,6 +791,7 @@ CourierConnStartTls(
     Tcl_IncrRefCount(connPtr->tlsInfo);
     connPtr->starttlsCmd = own.command;		/* Takes the reference. */
     connPtr->starttlsPending = 1;
+    connPtr->tlsSwitching = 1;		/* Nothing more in plaintext. */
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoStartTls);
     ccPtr->tlsSetup = setupPtr;
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);

@@ -29,6 +29,13 @@ testConstraint ipv6 [expr {![catch {
     set ::courierTest::probe [socket -server list -myaddr ::1 0]
     close $::courierTest::probe
 }]}]
+# Tools that peers no one here wrote run on (tls.test, udp.test).
+testConstraint python3 [expr {[auto_execok python3] ne ""}]
+testConstraint openssl [expr {![catch {exec openssl version}]}]
+# The tls package (Debian's tcl-tls) in a child tclsh.
+testConstraint tlsPackage [expr {![catch {
+    exec [info nameofexecutable] << {puts [package require tls]}
+}]}]
 # Timing and memory figures mean nothing under valgrind or a sanitizer
 # (ASan's quarantine alone holds 256 MiB of freed memory). Tests still run
 # there: only such assertions are skipped, with "!$courierTest::timed ||"

@@ -132,6 +132,20 @@ subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
 	    -out [file join $dir expired.pem] -notext
 }
 
+# tlscerts::Concat file part ... --
+#	Writes the parts one after the other into file (a chain file), made
+#	whole or not at all.
+proc ::tlscerts::Concat {file args} {
+    set out [open $file.tmp w]
+    foreach part $args {
+	set in [open $part]
+	puts -nonewline $out [read $in]
+	close $in
+    }
+    close $out
+    file rename -force $file.tmp $file
+}
+
 # tlscerts::make dir --
 #	Makes every file in dir (created if need be) unless they are
 #	there already; returns the dict described at the top of this file.
@@ -167,13 +181,39 @@ proc ::tlscerts::make {dir} {
 	    "basicConstraints = critical,CA:TRUE,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign" ca
     Sign $dir chainleaf /CN=localhost \
 	    "$leaf\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1" inter
-    set out [open [dict get $d chain].tmp w]
-    foreach f {chainleaf inter} {
-	set in [open [dict get $d $f]]
-	puts -nonewline $out [read $in]
-	close $in
+    Concat [dict get $d chain] [dict get $d chainleaf] [dict get $d inter]
+    return $d
+}
+
+# tlscerts::makeBig dir --
+#	Adds to the files of tlscerts::make (called first) a chain of about
+#	6 KB, for tests of a handshake that takes many reads and writes:
+#	    biginter, biginterkey  an intermediate CA signed by ca, with a
+#	                        2 KB comment
+#	    bigleaf, bigleafkey signed by biginter: localhost, 127.0.0.1, ::1
+#	                        and 60 more names
+#	    bigchain            bigleaf followed by biginter
+#	Returns make's dict with these keys added.
+proc ::tlscerts::makeBig {dir} {
+    set d [make $dir]
+    set dir [file normalize $dir]
+    foreach n {biginter bigleaf} {
+	dict set d $n [file join $dir $n.pem]
+	dict set d ${n}key [file join $dir $n.key]
     }
-    close $out
-    file rename -force [dict get $d chain].tmp [dict get $d chain]
+    dict set d bigchain [file join $dir bigchain.pem]
+    if {[file exists [dict get $d bigchain]]} {
+	return $d
+    }
+    Sign $dir biginter "/CN=Courier Test Big Intermediate" \
+	    "basicConstraints = critical,CA:TRUE,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign\nnsComment = \"[string repeat {padding } 256]\"" ca
+    set names {DNS:localhost IP:127.0.0.1 IP:::1}
+    for {set i 0} {$i < 60} {incr i} {
+	lappend names DNS:name-$i.courier-big-chain.test
+    }
+    Sign $dir bigleaf /CN=localhost \
+	    "basicConstraints = CA:FALSE\nkeyUsage = digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = [join $names ,]" biginter
+    Concat [dict get $d bigchain] [dict get $d bigleaf] \
+	    [dict get $d biginter]
     return $d
 }

@@ -414,13 +414,16 @@ proc ::tcpTest::spawnExec {args} {
     return [spawnCommand $id $args]
 }
 
-proc ::tcpTest::spawnCommand {id cmd} {
+# tcpTest::spawnCommand id cmd ?mode? --
+#	Starts cmd for spawn and spawnExec; mode r+ gives the child's stdin
+#	as a pipe of ours ($tcpTest::chanOf($id)) instead of this process's.
+proc ::tcpTest::spawnCommand {id cmd {mode r}} {
     variable children
     variable out
     variable end
     variable err
     set err($id) [makeFile {} spawn$id.err]
-    set chan [open |[list {*}$cmd 2> $err($id)] r]
+    set chan [open |[list {*}$cmd 2> $err($id)] $mode]
     fconfigure $chan -blocking 0 -translation binary
     set out($id) ""
     set end($id) ""
