@@ -604,8 +604,8 @@ IoOnRead(
 		"peer closed the connection", 0);
 	return;
     }
-    if (nread < 0 && connPtr->tlsPtr != NULL
-	    && CourierTlsIoCutRecord(connPtr)) {
+    if ((nread == UV_EOF || nread == UV_ECONNRESET)
+	    && connPtr->tlsPtr != NULL && CourierTlsIoCutRecord(connPtr)) {
 	/*
 	 * FIN or reset in the middle of a TLS record: the stream was cut
 	 * (a truncation an application must not take for the peer's end).
