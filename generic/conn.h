@@ -5,7 +5,7 @@
  *	which create connections for accepted sockets), spawn.c (a child
  *	process's stream is a connection) and courier.c. The inside is in
  *	connInt.h, for the files that make a connection (stream.c,
- *	streamwrite.c, tcp.c, process.c, conn.c, deliver.c).
+ *	streamread.c, streamwrite.c, tcp.c, process.c, conn.c, deliver.c).
  *
  *	A Conn has two halves with one owner each: the Tcl half (handle
  *	command, callbacks, options) belongs to the interpreter's thread; the

@@ -4,8 +4,9 @@
  *	The inside of a connection, for the files that make it:
  *	  stream.c	the struct's life and the commands to the I/O half;
  *			the byte stream shared by sockets and processes:
- *			posting, reading and framing, failing and closing
- *			(I/O thread);
+ *			posting, failing and closing (I/O thread);
+ *	  streamread.c	reading and framing, pause and resume, a new
+ *			framing, the STARTTLS switch point (I/O thread);
  *	  streamwrite.c	writes batched into one writev, half-close (I/O
  *			thread);
  *	  tcp.c		courier::connect (Tcl thread); lookup answer,
@@ -187,11 +188,10 @@ MODULE_SCOPE void	CourierConnSubmit(Conn *connPtr, ConnIoOp *opProc);
 /* stream.c: what the I/O thread runs for the Tcl half. */
 MODULE_SCOPE void	CourierConnIoAbort(CourierIoObject *objPtr);
 MODULE_SCOPE ConnIoOp CourierConnIoClose;
-MODULE_SCOPE ConnIoOp CourierConnIoPause;
-MODULE_SCOPE ConnIoOp CourierConnIoConfigure;
 
 /* stream.c: the byte stream, for tcp.c, process.c and streamwrite.c (I/O
  * thread). */
+MODULE_SCOPE void	CourierStreamHeedPost(Conn *connPtr, int result);
 MODULE_SCOPE void	CourierStreamPost(Conn *connPtr, int kind,
 			    const void *bytes, size_t length);
 MODULE_SCOPE void	CourierStreamFail(Conn *connPtr, const char *kind,
@@ -199,12 +199,16 @@ MODULE_SCOPE void	CourierStreamFail(Conn *connPtr, const char *kind,
 MODULE_SCOPE void	CourierStreamFinish(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamOnHandleClosed(uv_handle_t *handle);
 MODULE_SCOPE void	CourierStreamCloseHandles(Conn *connPtr, int reset);
+MODULE_SCOPE void	CourierStreamPostOpened(Conn *connPtr);
+
+/* streamread.c: reading and framing (I/O thread). */
 MODULE_SCOPE void	CourierStreamIoConfig(Conn *connPtr,
 			    const ConnIoConfig *configPtr);
 MODULE_SCOPE void	CourierStreamStartReading(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamDeliverPlain(Conn *connPtr,
 			    const unsigned char *bytes, size_t length);
-MODULE_SCOPE void	CourierStreamPostOpened(Conn *connPtr);
+MODULE_SCOPE ConnIoOp CourierConnIoPause;
+MODULE_SCOPE ConnIoOp CourierConnIoConfigure;
 MODULE_SCOPE ConnIoOp CourierConnIoStartTls;
 MODULE_SCOPE ConnIoOp CourierConnIoTlsResume;
 

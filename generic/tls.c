@@ -10,7 +10,7 @@
  *	the socket with the connection's other writes. Nothing here blocks
  *	and nothing touches a socket: libuv does all the I/O.
  *
- *	  socket -> IoOnRead (stream.c) -> CourierTlsIoRead -> SSL_read
+ *	  socket -> IoOnRead (streamread.c) -> CourierTlsIoRead -> SSL_read
  *	         -> CourierStreamDeliverPlain -> framer -> inbox
  *	  $c send -> CourierConnIoWrite -> IoFlush (streamwrite.c)
  *	         -> CourierTlsIoEncrypt (SSL_write) -> WriteTls -> uv_write
