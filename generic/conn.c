@@ -452,9 +452,13 @@ ConnClosed(
     /*
      * An accepted TLS socket closed before it started (by -onaccept) has
      * had no handshake: what -onaccept sent cannot go out, never in
-     * plaintext. It is reset, and what waits is dropped (flag 2).
+     * plaintext. It is reset, and what waits is dropped (flag 2). So is
+     * a connection closed during its STARTTLS switch: the peer's first
+     * TLS bytes may be in messages this close drops, so the handshake
+     * could never finish (it would wait for its 30 s timeout).
      */
-    ccPtr->flag = connPtr->tlsSetup != NULL ? 2 : connPtr->closeNow;
+    ccPtr->flag = connPtr->tlsSetup != NULL || connPtr->tlsSwitching ? 2
+	    : connPtr->closeNow;
     CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
 
     CourierPortClose(connPtr->tclPort);
@@ -757,6 +761,7 @@ ConnHandleObjCmd(
 	if (objc != 3 || strcmp(Tcl_GetString(objv[2]), "write") != 0) {
 	    return CourierUsage(interp, 2, objv, "write");
 	}
+	connPtr->writeShut = 1;
 	CourierConnSubmit(connPtr, CourierConnIoShutdown);
 	return TCL_OK;
     case SC_PAUSE:

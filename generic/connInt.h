@@ -65,6 +65,7 @@ struct Conn {
     int portGiven;		/* The I/O half has the producer side. */
     int asciiCompatible;	/* -encoding maps ASCII to itself. */
     int paused;
+    int writeShut;		/* $c shutdown write ran. */
     Tcl_Obj *reasonPtr;		/* Why it closed, once closed. */
     Tcl_Obj *peerPtr, *localPtr;
     uint64_t msgsIn, bytesIn, msgsOut, bytesOut;
@@ -257,5 +258,6 @@ MODULE_SCOPE void	CourierConnCallBack(Conn *connPtr, const char *kind,
 MODULE_SCOPE Tcl_Obj *	CourierConnHandleName(Conn *connPtr);
 MODULE_SCOPE int	CourierConnPlainAscii(const unsigned char *bytes,
 			    size_t length);
+MODULE_SCOPE void	CourierConnTlsResume(Conn *connPtr);
 
 #endif /* COURIER_CONNINT_H */

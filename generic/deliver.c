@@ -280,6 +280,30 @@ ConnRestoreWire(
     }
 }
 
+/*
+ * CourierConnTlsResume --
+ *	Ends the STARTTLS switch on the Tcl half: the bytes of the messages
+ *	read after the switch point (ConnRestoreWire) go to the I/O half,
+ *	which feeds them to TLS and reads again (CourierConnIoTlsResume).
+ *	Called at CONN_MSG_SWITCH. (A close before it resets the
+ *	connection: ConnClosed, conn.c.)
+ */
+
+void
+CourierConnTlsResume(
+    Conn *connPtr)
+{
+    ConnCmd *ccPtr = CourierConnCmdNew(connPtr, CourierConnIoTlsResume);
+
+    assert(connPtr->tlsSwitching);
+    connPtr->tlsSwitching = 0;
+    ccPtr->bytes = connPtr->tlsRestore;
+    ccPtr->length = connPtr->tlsRestoreLen;
+    connPtr->tlsRestore = NULL;
+    connPtr->tlsRestoreLen = connPtr->tlsRestoreCap = 0;
+    CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+}
+
 static void
 ConnDeliver(
     void *ownerData,
@@ -355,18 +379,10 @@ ConnDeliver(
 	}
 	break;
     }
-    case CONN_MSG_SWITCH: {
+    case CONN_MSG_SWITCH:
 	/* What followed the switch point goes back, for TLS. */
-	ConnCmd *ccPtr = CourierConnCmdNew(connPtr, CourierConnIoTlsResume);
-
-	connPtr->tlsSwitching = 0;
-	ccPtr->bytes = connPtr->tlsRestore;
-	ccPtr->length = connPtr->tlsRestoreLen;
-	connPtr->tlsRestore = NULL;
-	connPtr->tlsRestoreLen = connPtr->tlsRestoreCap = 0;
-	CourierIoSubmit(connPtr->ioPtr, &ccPtr->header);
+	CourierConnTlsResume(connPtr);
 	break;
-    }
     case CONN_MSG_DRAIN:
 	args[0] = CourierConnHandleName(connPtr);
 	CourierConnCallBack(connPtr, "-ondrain", connPtr->opts.ondrain, 1, args);

@@ -249,9 +249,10 @@ RecordNames(
 	    char text[INET6_ADDRSTRLEN];
 	    int n = ASN1_STRING_length(gn->d.iPAddress);
 
-	    if (inet_ntop(n == 4 ? AF_INET : AF_INET6,
+	    /* The length first: a peer's SAN may hold any length. */
+	    if ((n == 4 || n == 16) && inet_ntop(n == 4 ? AF_INET : AF_INET6,
 		    ASN1_STRING_get0_data(gn->d.iPAddress), text,
-		    sizeof(text)) != NULL && (n == 4 || n == 16)) {
+		    sizeof(text)) != NULL) {
 		AppendName(tlsPtr->ipNames, sizeof(tlsPtr->ipNames), text);
 	    }
 	}

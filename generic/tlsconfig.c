@@ -14,6 +14,7 @@
  */
 
 #include "connInt.h"
+#include <sys/stat.h>
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -235,8 +236,10 @@ LoadTrusted(
 
 /*
  * AppendFileKey --
- *	Adds a file's name, size and modification time to a cache key: a
- *	file that changes makes a new context.
+ *	Adds a file's name and identity to a cache key: size, inode, and
+ *	modification and change times to the nanosecond, so that a file
+ *	rewritten, even within the same second and at the same size, makes
+ *	a new context.
  */
 
 static void
@@ -244,21 +247,22 @@ AppendFileKey(
     Tcl_DString *dsPtr,
     Tcl_Obj *fileObj)
 {
-    Tcl_StatBuf *sb;
-    char buf[64];
+    const char *native;
+    struct stat st;
+    char buf[128];
 
     Tcl_DStringAppendElement(dsPtr, fileObj ? Tcl_GetString(fileObj) : "");
     if (fileObj == NULL) {
 	return;
     }
-    sb = Tcl_AllocStatBuf();
-    if (Tcl_FSStat(fileObj, sb) == 0) {
-	snprintf(buf, sizeof(buf), "%lld %lld",
-		(long long) Tcl_GetModificationTimeFromStat(sb),
-		(long long) Tcl_GetSizeFromStat(sb));
+    native = Tcl_FSGetNativePath(fileObj);
+    if (native != NULL && stat(native, &st) == 0) {
+	snprintf(buf, sizeof(buf), "%lld %llu %lld.%09ld %lld.%09ld",
+		(long long) st.st_size, (unsigned long long) st.st_ino,
+		(long long) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec,
+		(long long) st.st_ctim.tv_sec, (long) st.st_ctim.tv_nsec);
 	Tcl_DStringAppendElement(dsPtr, buf);
     }
-    ckfree(sb);
 }
 
 /*
@@ -532,23 +536,38 @@ CourierTlsContextFree(
  *----------------------------------------------------------------------
  */
 
-/* Is host a numeric IPv4 or IPv6 address? */
-static int
-IsAddress(
+/*
+ * AddressOf --
+ *	A copy of host without an IPv6 zone ("fe80::1%eth0") when it is a
+ *	numeric IPv4 or IPv6 address, else NULL.
+ */
+
+static char *
+AddressOf(
     const char *host)
 {
     unsigned char buf[sizeof(struct in6_addr)];
+    char *copy = CourierStrdup(host);
+    char *zone = strchr(copy, '%');
 
-    return inet_pton(AF_INET, host, buf) == 1
-	    || inet_pton(AF_INET6, host, buf) == 1;
+    if (zone != NULL) {
+	*zone = '\0';
+    }
+    if (inet_pton(AF_INET, copy, buf) == 1
+	    || inet_pton(AF_INET6, copy, buf) == 1) {
+	return copy;
+    }
+    free(copy);
+    return NULL;
 }
 
 /*
  * CourierTlsSetupNew --
  *	What the I/O half starts TLS with; takes the reference to ctx. A
- *	client's name to send (SNI) and check is -servername, else host
- *	when it is a name; a numeric host without -servername is checked
- *	against the certificate's IP addresses.
+ *	client checks the peer by -servername, else by host: a name is sent
+ *	(SNI) and checked against the certificate's names, an address (its
+ *	IPv6 zone dropped) is not sent and is checked against the
+ *	certificate's IP addresses.
  */
 
 CourierTlsSetup *
@@ -565,12 +584,17 @@ CourierTlsSetupNew(
     setupPtr->server = server;
     setupPtr->verify = o->verify < 0 ? !server : o->verify;
     if (!server) {
+	const char *name = host;
+
 	if (o->servername != NULL && Tcl_GetString(o->servername)[0]) {
-	    setupPtr->servername = CourierStrdup(Tcl_GetString(o->servername));
-	} else if (host != NULL && !IsAddress(host)) {
-	    setupPtr->servername = CourierStrdup(host);
-	} else if (host != NULL) {
-	    setupPtr->verifyIp = CourierStrdup(host);
+	    name = Tcl_GetString(o->servername);
+	}
+	if (name != NULL) {
+	    /* An address is never sent as SNI (RFC 6066): it is checked. */
+	    setupPtr->verifyIp = AddressOf(name);
+	    if (setupPtr->verifyIp == NULL) {
+		setupPtr->servername = CourierStrdup(name);
+	    }
 	}
     }
     return setupPtr;
@@ -761,6 +785,11 @@ CourierConnStartTls(
 		"\"%s\": the connection is not open yet (wait for -onconnect)",
 		Tcl_GetString(connPtr->handle.nameObj));
     }
+    if (connPtr->writeShut) {
+	return CourierError(interp, "TLS", "STATE", "cannot start TLS on "
+		"\"%s\": its writing side is shut down (shutdown write)",
+		Tcl_GetString(connPtr->handle.nameObj));
+    }
 
     /* This call's TLS options only: the connection's are not inherited. */
     CourierConnOptionsCopy(&copy, &connPtr->opts);
@@ -777,6 +806,16 @@ CourierConnStartTls(
     copy.tls = 1;
     if (copy.verify < 0) {
 	copy.verify = !own.server;
+    }
+    if (!own.server && copy.verify && connPtr->host == NULL
+	    && (copy.servername == NULL
+		|| Tcl_GetString(copy.servername)[0] == '\0')) {
+	/* An accepted connection has no host name to check the peer by. */
+	CourierError(interp, "TLS", "CONFIG", "cannot start TLS as a client "
+		"on \"%s\": it was accepted, so there is no host name to "
+		"verify; give -servername (or -verify 0)",
+		Tcl_GetString(connPtr->handle.nameObj));
+	goto error;
     }
     ctx = CourierTlsContext(interp, &copy, own.server);
     if (ctx == NULL) {
