@@ -169,6 +169,20 @@ proc ::bench::table {header rows} {
     }
 }
 
+# bench::loadAverage --
+#	The 1-minute load average, or "?": printed beside the figures of a
+#	benchmark, which a busy machine moves.
+proc ::bench::loadAverage {} {
+    if {[catch {
+	set f [open /proc/loadavg]
+	set load [lindex [read $f] 0]
+	close $f
+    }]} {
+	return ?
+    }
+    return $load
+}
+
 # bench::csv file header rows --
 #	Writes a CSV file (RFC 4180 quoting) into bench/results/.
 proc ::bench::csv {name header rows} {

@@ -911,7 +911,7 @@ proc ::bench::tcp::run {} {
     lassign [dict get $counts conns] nconn trips
     puts "peers in processes of their own over 127.0.0.1; each scenario\
 	    in its own tclsh"
-    set load0 [LoadAverage]
+    set load0 [::bench::loadAverage]
     # Rounds go through every scenario in turn, so that a slow spell of
     # the machine hits them all alike.
     array set runs {}
@@ -938,7 +938,7 @@ proc ::bench::tcp::run {} {
     # Other work on the machine spoils the figures more than anything
     # else: say how busy it was (the benchmark itself keeps one to two
     # cores busy).
-    puts "\nload average (1 min): $load0 before, [LoadAverage] after"
+    puts "\nload average (1 min): $load0 before, [::bench::loadAverage] after"
     Spread [array get runs]
     foreach {key r} $failures {
 	puts "\n$key FAILED: $r"
@@ -965,19 +965,6 @@ proc ::bench::tcp::run {} {
 	return -code error "[expr {[llength $failures] / 2}] scenario\
 		run(s) failed"
     }
-}
-
-# bench::tcp::LoadAverage --
-#	The 1-minute load average, or "?".
-proc ::bench::tcp::LoadAverage {} {
-    if {[catch {
-	set f [open /proc/loadavg]
-	set load [lindex [read $f] 0]
-	close $f
-    }]} {
-	return ?
-    }
-    return $load
 }
 
 # bench::tcp::Ratio results key base field --

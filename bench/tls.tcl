@@ -586,7 +586,7 @@ proc ::bench::tls::run {} {
 		own tclsh; tls package [package present tls] against\
 		courier; [lindex [dict get $counts gap] 1] rounds, the\
 		median run of each scenario kept"
-	set load0 [LoadAverage]
+	set load0 [::bench::loadAverage]
 	array set runs {}
 	set failures {}
 	set rounds [tcl::mathfunc::max {*}[lmap {g c} $counts {
@@ -608,7 +608,7 @@ proc ::bench::tls::run {} {
 		lappend runs($key) $r
 	    }
 	}
-	set load1 [LoadAverage]
+	set load1 [::bench::loadAverage]
     } msg opts]
     file delete -force $certdir
     if {$code} {

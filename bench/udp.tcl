@@ -756,7 +756,7 @@ proc ::bench::udp::Run {senderKind} {
     puts "receive buffer: courier -recvbuffer $recvBuffer\
 	    (0: the kernel's default); the udp package has no option for\
 	    it: the kernel's default (net.core.rmem_default $rmem)"
-    set load0 [LoadAverage]
+    set load0 [::bench::loadAverage]
     if {[catch {::bench::child $script alone 1 $limit} r]} {
 	puts "the sender alone: $r"
     } else {
@@ -801,7 +801,7 @@ proc ::bench::udp::Run {senderKind} {
     }
     set rows [Rows $results]
     Tables $rows $window $lossSeconds $lossRounds
-    puts "\nload average (1 min): $load0 before, [LoadAverage] after"
+    puts "\nload average (1 min): $load0 before, [::bench::loadAverage] after"
     Spread [array get runs]
     # Every datagram sent either reached the proc or was counted by the
     # kernel as dropped for the socket: neither mechanism loses any of
@@ -837,19 +837,6 @@ proc ::bench::udp::Run {senderKind} {
 	return -code error "[expr {[llength $failures] / 2}] scenario\
 		run(s) failed"
     }
-}
-
-# bench::udp::LoadAverage --
-#	The 1-minute load average, or "?".
-proc ::bench::udp::LoadAverage {} {
-    if {[catch {
-	set f [open /proc/loadavg]
-	set load [lindex [read $f] 0]
-	close $f
-    }]} {
-	return ?
-    }
-    return $load
 }
 
 # bench::udp::Rows results --
