@@ -207,6 +207,9 @@ MODULE_SCOPE void *	CourierAlloc(size_t size);
 MODULE_SCOPE void *	CourierAllocZero(size_t size);
 MODULE_SCOPE char *	CourierStrdup(const char *s);
 MODULE_SCOPE void *	CourierRealloc(void *ptr, size_t size);
+MODULE_SCOPE void	CourierBytesAppend(unsigned char **bufPtr, size_t *lenPtr,
+			    size_t *capPtr, size_t firstCap,
+			    const void *bytes, size_t length);
 MODULE_SCOPE Tcl_Obj *	CourierDecodeBytes(Tcl_Encoding encoding,
 			    const unsigned char *bytes, size_t length);
 

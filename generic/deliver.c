@@ -208,19 +208,8 @@ RestoreAppend(
     const unsigned char *bytes,
     size_t length)
 {
-    size_t need = connPtr->tlsRestoreLen + length;
-
-    if (need > connPtr->tlsRestoreCap) {
-	size_t cap = connPtr->tlsRestoreCap ? connPtr->tlsRestoreCap : 256;
-
-	while (cap < need) {
-	    cap *= 2;
-	}
-	connPtr->tlsRestore = CourierRealloc(connPtr->tlsRestore, cap);
-	connPtr->tlsRestoreCap = cap;
-    }
-    memcpy(connPtr->tlsRestore + connPtr->tlsRestoreLen, bytes, length);
-    connPtr->tlsRestoreLen = need;
+    CourierBytesAppend(&connPtr->tlsRestore, &connPtr->tlsRestoreLen,
+	    &connPtr->tlsRestoreCap, 256, bytes, length);
 }
 
 /*

@@ -112,22 +112,11 @@ BioWrite(
     int size)
 {
     CourierTls *tlsPtr = BIO_get_data(bio);
-    size_t need;
 
     BIO_clear_retry_flags(bio);
     assert(size >= 0);
-    need = tlsPtr->outLen + (size_t) size;
-    if (need > tlsPtr->outCap) {
-	size_t cap = tlsPtr->outCap ? tlsPtr->outCap : 4096;
-
-	while (cap < need) {
-	    cap *= 2;
-	}
-	tlsPtr->out = CourierRealloc(tlsPtr->out, cap);
-	tlsPtr->outCap = cap;
-    }
-    memcpy(tlsPtr->out + tlsPtr->outLen, buf, (size_t) size);
-    tlsPtr->outLen += (size_t) size;
+    CourierBytesAppend(&tlsPtr->out, &tlsPtr->outLen, &tlsPtr->outCap,
+	    4096, buf, (size_t) size);
     return size;
 }
 

@@ -326,6 +326,38 @@ CourierRealloc(
 }
 
 /*
+ * CourierBytesAppend --
+ *	Appends length bytes to a growing buffer (*bufPtr, *lenPtr used of
+ *	*capPtr), doubling its capacity from firstCap when it is full. Any
+ *	thread: it touches only the buffer it is given.
+ */
+
+void
+CourierBytesAppend(
+    unsigned char **bufPtr,
+    size_t *lenPtr,
+    size_t *capPtr,
+    size_t firstCap,
+    const void *bytes,
+    size_t length)
+{
+    size_t need = *lenPtr + length;
+
+    assert(need >= *lenPtr);		/* No wrap-around. */
+    if (need > *capPtr) {
+	size_t cap = *capPtr ? *capPtr : firstCap;
+
+	while (cap < need) {
+	    cap *= 2;
+	}
+	*bufPtr = CourierRealloc(*bufPtr, cap);
+	*capPtr = cap;
+    }
+    memcpy(*bufPtr + *lenPtr, bytes, length);
+    *lenPtr = need;
+}
+
+/*
  *----------------------------------------------------------------------
  *
  * CourierGetPositiveWide --
