@@ -38,6 +38,7 @@ namespace eval ::bench::tcp {
 	lat-tcl     latency "Tcl client <-> Tcl echo"
 	lat-courier latency "courier client <-> courier echo"
 	lat-mixed   latency "courier client <-> Tcl echo"
+	lat-co      latency "courier::co client <-> courier echo"
 	conns       conns   "courier <-> courier"
     }
     # The issue's targets.
@@ -564,11 +565,37 @@ proc ::bench::tcp::Latency {scenario count limit} {
     set ::done 0
     set peerKind [dict get {
 	lat-tcl peer-echo-tcl lat-courier peer-echo-courier
-	lat-mixed peer-echo-tcl
+	lat-mixed peer-echo-tcl lat-co peer-echo-courier
     } $scenario]
     set peer [Spawn $peerKind [expr {$limit + 5}]]
     set port [lindex [Expect $peer "port *" $limit] 1]
     WarmUp 300
+    if {$scenario eq "lat-co"} {
+	CoRoundTrips $port $limit
+    } else {
+	ClientRoundTrips $scenario $port $limit
+    }
+    if {$::done ne "1"} {
+	set out [Reap $peer 5]
+	return -code error "$scenario: stopped ($::done) after $::n of\
+		$::N round trips; echo peer printed: $out"
+    }
+    Reap $peer 10
+    set sorted [lsort -integer $::rtts]
+    set k [llength $sorted]
+    return [dict create scenario $scenario count $count \
+	    p50 [lindex $sorted [expr {$k / 2}]] \
+	    p99 [lindex $sorted [expr {int(ceil($k * 0.99)) - 1}]] \
+	    max [lindex $sorted end] \
+	    mean [expr {[tcl::mathop::+ {*}$sorted] / double($k)}] \
+	    peakRssMiB [expr {[Status VmHWM] / 1024.0}]]
+}
+
+# bench::tcp::ClientRoundTrips scenario port limit --
+#	The callback client of the latency scenarios (Tcl fileevent or
+#	courier -ondata): ::Pong sends each next ping; sets ::done.
+proc ::bench::tcp::ClientRoundTrips {scenario port limit} {
+    variable ping
     if {$scenario eq "lat-tcl"} {
 	set s [socket 127.0.0.1 $port]
 	fconfigure $s -blocking 0 -buffering line -translation lf \
@@ -603,20 +630,36 @@ proc ::bench::tcp::Latency {scenario count limit} {
     } else {
 	$s close
     }
-    if {$::done ne "1"} {
-	set out [Reap $peer 5]
-	return -code error "$scenario: stopped ($::done) after $::n of\
-		$::N round trips; echo peer printed: $out"
+}
+
+# bench::tcp::CoRoundTrips port limit --
+#	The latency scenario written as courier::co code: a coroutine sends
+#	a ping and waits for its echo with co::receive, in a loop, the way
+#	request/response code reads with the coroutine API. Sets ::done.
+proc ::bench::tcp::CoRoundTrips {port limit} {
+    package require courier
+    SetSpin
+    set ::coPort $port
+    set watchdog [after [expr {int($limit * 1000)}] {set ::done timeout}]
+    courier::co::go {
+	set c [courier::co::connect 127.0.0.1 $::coPort -framing line]
+	while {$::n < $::N && $::done eq "0"} {
+	    set sent [clock microseconds]
+	    courier::co::send $c $::ping
+	    courier::co::receive $c
+	    if {[incr ::n] > $::warmup} {
+		lappend ::rtts [expr {[clock microseconds] - $sent}]
+	    }
+	}
+	courier::co::close $c
+	if {$::done eq "0"} {
+	    set ::done 1
+	}
     }
-    Reap $peer 10
-    set sorted [lsort -integer $::rtts]
-    set k [llength $sorted]
-    return [dict create scenario $scenario count $count \
-	    p50 [lindex $sorted [expr {$k / 2}]] \
-	    p99 [lindex $sorted [expr {int(ceil($k * 0.99)) - 1}]] \
-	    max [lindex $sorted end] \
-	    mean [expr {[tcl::mathop::+ {*}$sorted] / double($k)}] \
-	    peakRssMiB [expr {[Status VmHWM] / 1024.0}]]
+    while {$::done eq "0"} {
+	vwait ::done
+    }
+    after cancel $watchdog
 }
 
 # ----------------------------------------------------------------------
