@@ -183,6 +183,30 @@ proc ::bench::loadAverage {} {
     return $load
 }
 
+# bench::saveResults name header rows complete --
+#	The end of a benchmark: writes bench/results/name (bench::csv) when
+#	every scenario ran (complete true), else leaves the last run's file
+#	as it was and says so. Returns the file's path, or "" if not written.
+proc ::bench::saveResults {name header rows complete} {
+    if {!$complete} {
+	puts "\nsome scenarios failed: bench/results/$name left as it was"
+	return ""
+    }
+    set path [csv $name $header $rows]
+    puts "\nwritten: bench/results/[file tail $path]"
+    return $path
+}
+
+# bench::failIfAny failures --
+#	Raises an error in the caller when failures (key message ...) is not
+#	empty, so that make bench exits non-zero.
+proc ::bench::failIfAny {failures} {
+    if {[llength $failures]} {
+	return -code error "[expr {[llength $failures] / 2}] scenario\
+		run(s) failed"
+    }
+}
+
 # bench::csv file header rows --
 #	Writes a CSV file (RFC 4180 quoting) into bench/results/.
 proc ::bench::csv {name header rows} {

@@ -987,27 +987,21 @@ proc ::bench::tcp::run {} {
 	puts "\n$key FAILED: $r"
     }
     Targets $results
-    if {[dict size $results] == [expr {[llength $scenarios] / 3}]} {
-	set path [::bench::csv tcp.csv {key group scenario metric value unit
-	    vs_tcl tick_gap_ms peak_rss_mib count} [lmap row $rows {
-		if {[set v [lindex $row 6]] ne ""} {
-		    lset row 6 [format %.3f $v]
-		}
-		set row
-	    }]]
-	puts "\nwritten: bench/results/[file tail $path]"
+    set path [::bench::saveResults tcp.csv {key group scenario metric value
+	unit vs_tcl tick_gap_ms peak_rss_mib count} [lmap row $rows {
+	    if {[set v [lindex $row 6]] ne ""} {
+		lset row 6 [format %.3f $v]
+	    }
+	    set row
+	}] [expr {[dict size $results] == [llength $scenarios] / 3}]]
+    if {$path ne ""} {
 	if {[catch {Plot $rows} msg]} {
 	    puts "no plot: $msg"
 	} elseif {$msg ne ""} {
 	    puts "written: bench/results/[file tail $msg]"
 	}
-    } else {
-	puts "\nsome scenarios failed: bench/results/tcp.csv left as it was"
     }
-    if {[llength $failures]} {
-	return -code error "[expr {[llength $failures] / 2}] scenario\
-		run(s) failed"
-    }
+    ::bench::failIfAny $failures
 }
 
 # bench::tcp::Ratio results key base field --

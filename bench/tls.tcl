@@ -639,20 +639,13 @@ proc ::bench::tls::run {} {
 	puts "\n$key FAILED: $r"
     }
     Targets $results
-    if {[dict size $results] == [llength $scenarios] / 4} {
-	lappend rows [list load machine "1-min load average" before $load0 \
-		load "" "" "" ""] [list load machine "1-min load average" \
-		after $load1 load "" "" "" ""]
-	set path [::bench::csv tls.csv {key group scenario metric value unit
-	    vs_tcltls tick_gap_ms peak_rss_mib count} $rows]
-	puts "\nwritten: bench/results/[file tail $path]"
-    } else {
-	puts "\nsome scenarios failed: bench/results/tls.csv left as it was"
-    }
-    if {[llength $failures]} {
-	return -code error "[expr {[llength $failures] / 2}] scenario\
-		run(s) failed"
-    }
+    lappend rows [list load machine "1-min load average" before $load0 \
+	    load "" "" "" ""] [list load machine "1-min load average" \
+	    after $load1 load "" "" "" ""]
+    ::bench::saveResults tls.csv {key group scenario metric value unit
+	vs_tcltls tick_gap_ms peak_rss_mib count} $rows \
+	[expr {[dict size $results] == [llength $scenarios] / 4}]
+    ::bench::failIfAny $failures
 }
 
 # bench::tls::Base key --

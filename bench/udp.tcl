@@ -822,21 +822,14 @@ proc ::bench::udp::Run {senderKind} {
 	puts "\n$key FAILED: $r"
     }
     Targets $results
-    if {[dict size $results] == [llength $scenarios] / 5} {
-	set path [::bench::csv udp.csv {key group scenario metric value unit
-	    vs_udp_package tick_gap_ms offered_per_s sent delivered
-	    kernel_drops peak_rss_mib tick_gap_less_cpu_wait_ms
-	    receiver_cpu_us_per_datagram tcl_thread_us io_thread_us
-	    io_thread_kernel_us notifier_thread_us sender_cpus
-	    receiver_cpus} $rows]
-	puts "\nwritten: bench/results/[file tail $path]"
-    } else {
-	puts "\nsome scenarios failed: bench/results/udp.csv left as it was"
-    }
-    if {[llength $failures]} {
-	return -code error "[expr {[llength $failures] / 2}] scenario\
-		run(s) failed"
-    }
+    ::bench::saveResults udp.csv {key group scenario metric value unit
+	vs_udp_package tick_gap_ms offered_per_s sent delivered
+	kernel_drops peak_rss_mib tick_gap_less_cpu_wait_ms
+	receiver_cpu_us_per_datagram tcl_thread_us io_thread_us
+	io_thread_kernel_us notifier_thread_us sender_cpus
+	receiver_cpus} $rows \
+	[expr {[dict size $results] == [llength $scenarios] / 5}]
+    ::bench::failIfAny $failures
 }
 
 # bench::udp::Rows results --
