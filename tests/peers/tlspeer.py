@@ -48,12 +48,12 @@
 
 import argparse
 import os
+import select
 import signal
 import socket
 import ssl
 import struct
 import sys
-import threading
 import zlib
 
 
@@ -159,6 +159,38 @@ def echo(sock, bytewise):
                 sock.sendall(chunk[i:i + 1])
         else:
             sock.sendall(chunk)
+
+
+def duplex(sock, data):
+    """Sends data while reading what comes back, until as much is back or
+    the peer ends; returns what came back. One thread: an SSLSocket used
+    by two threads at once (a writer and a reader) can corrupt its TLS
+    state or hang."""
+    sock.setblocking(False)
+    sent, back = 0, bytearray()
+    while len(back) < len(data):
+        moved = False
+        if sent < len(data):
+            try:
+                sent += sock.send(data[sent:sent + 16384])
+                moved = True
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError,
+                    BlockingIOError):
+                pass
+        try:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            back += chunk
+            moved = True
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                BlockingIOError):
+            pass
+        if not moved:
+            select.select([sock], [sock] if sent < len(data) else [], [],
+                          1.0)
+    sock.setblocking(True)
+    return bytes(back)
 
 
 def finish(sock, how):
@@ -358,15 +390,7 @@ def main():
     elif a.action == 'check':
         with open(a.file, 'rb') as f:
             data = f.read()
-        writer = threading.Thread(target=sock.sendall, args=(data,))
-        writer.start()
-        back = bytearray()
-        while len(back) < len(data):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            back += chunk
-        writer.join()
+        back = duplex(sock, data)
         if back == data:
             say('same', len(back))
         else:
