@@ -471,15 +471,9 @@ ConnClosed(
     if (connPtr->procPtr != NULL) {
 	CourierProcessHandleClosed(connPtr);
     }
-    if (connPtr->reasonPtr != NULL) {
-	Tcl_DecrRefCount(connPtr->reasonPtr);
-    }
-    if (connPtr->peerPtr != NULL) {
-	Tcl_DecrRefCount(connPtr->peerPtr);
-    }
-    if (connPtr->localPtr != NULL) {
-	Tcl_DecrRefCount(connPtr->localPtr);
-    }
+    CourierObjClear(&connPtr->reasonPtr);
+    CourierObjClear(&connPtr->peerPtr);
+    CourierObjClear(&connPtr->localPtr);
     CourierObjClear(&connPtr->tlsInfo);
     CourierObjClear(&connPtr->starttlsCmd);
     free(connPtr->tlsRestore);
@@ -673,9 +667,7 @@ ConnConfigure(
 	return TCL_ERROR;
     }
     if (procPtr != NULL) {
-	if (procPtr->onexit != NULL) {
-	    Tcl_DecrRefCount(procPtr->onexit);
-	}
+	CourierObjClear(&procPtr->onexit);
 	procPtr->onexit = procOpts.onexit;	/* The copy's reference. */
     } else {
 	CourierOptRelease(processOptionSpecs, &procOpts);

@@ -351,9 +351,7 @@ InterpDeleteProc(
     int last;
 
     (void) interp;
-    if (cinterpPtr->onSlow != NULL) {
-	Tcl_DecrRefCount(cinterpPtr->onSlow);
-    }
+    CourierObjClear(&cinterpPtr->onSlow);
     if (!cinterpPtr->detached) {
 	ThreadState *tsPtr =
 		Tcl_GetThreadData(&threadStateKey, sizeof(ThreadState));

@@ -481,9 +481,7 @@ FloodFree(
     Flood *floodPtr)
 {
     Tcl_DecrRefCount(floodPtr->cmdPtr);
-    if (floodPtr->doneCmdPtr != NULL) {
-	Tcl_DecrRefCount(floodPtr->doneCmdPtr);
-    }
+    CourierObjClear(&floodPtr->doneCmdPtr);
     uv_cond_destroy(&floodPtr->resumed);
     uv_mutex_destroy(&floodPtr->lock);
     ckfree(floodPtr->workers);

@@ -386,9 +386,7 @@ UdpConnect(
 		uv_strerror(err));
     }
     udpPtr->connected = 1;
-    if (udpPtr->peerObj != NULL) {
-	Tcl_DecrRefCount(udpPtr->peerObj);
-    }
+    CourierObjClear(&udpPtr->peerObj);
     udpPtr->peerObj = Tcl_NewListObj(2, &objv[2]);
     Tcl_IncrRefCount(udpPtr->peerObj);
     return TCL_OK;
