@@ -268,7 +268,7 @@ CourierListenObjCmd(
 	{courierConnOptionSpecs, &opts}, {courierTlsOptionSpecs, &opts},
 	{listenOptionSpecs, &own}
     };
-    SSL_CTX_t *tlsCtx = NULL;
+    SSL_CTX_t *tlsCtx;
     Tcl_WideInt port;
     const char *host;
     Server *serverPtr;
@@ -288,20 +288,9 @@ CourierListenObjCmd(
     if (cinterpPtr == NULL) {
 	return TCL_ERROR;
     }
-    CourierConnOptionsInit(&opts);
-    if (CourierConnOptionsParse(interp, tables, 3, objc - 2, objv + 2,
-	    0) != TCL_OK) {
+    if (CourierTcpOptionsParse(interp, tables, objc - 2, objv + 2, 1,
+	    &tlsCtx) != TCL_OK) {
 	return TCL_ERROR;
-    }
-    if (opts.verify < 0) {
-	opts.verify = 0;	/* Client certificates only when asked. */
-    }
-    if (opts.tls) {
-	/* Certificate, key and CA files are loaded now (errors are ours). */
-	tlsCtx = CourierTlsContext(interp, &opts, 1);
-	if (tlsCtx == NULL) {
-	    goto error;
-	}
     }
     host = own.host != NULL ? Tcl_GetString(own.host) : "127.0.0.1";
 
@@ -487,12 +476,8 @@ ServerObjCmd(
 	}
 	CourierConnOptionsFree(&serverPtr->opts);
 	serverPtr->opts = copy;
-	if (serverPtr->onaccept != NULL) {
-	    Tcl_DecrRefCount(serverPtr->onaccept);
-	}
-	if (serverPtr->onAcceptError != NULL) {
-	    Tcl_DecrRefCount(serverPtr->onAcceptError);
-	}
+	CourierObjClear(&serverPtr->onaccept);
+	CourierObjClear(&serverPtr->onAcceptError);
 	serverPtr->onaccept = own.onaccept;	/* The copy's references. */
 	serverPtr->onAcceptError = own.onAcceptError;
 	serverPtr->maxClients = own.maxClients;

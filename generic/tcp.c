@@ -188,6 +188,7 @@ CourierConnectObjCmd(
 	{courierConnOptionSpecs, &opts}, {courierTlsOptionSpecs, &opts},
 	{connectOptionSpecs, &own}
     };
+    SSL_CTX_t *ctx;
     CourierTlsSetup *setupPtr = NULL;
     CourierIoThread *ioPtr;
     Conn *connPtr;
@@ -210,21 +211,11 @@ CourierConnectObjCmd(
     if (cinterpPtr == NULL) {
 	return TCL_ERROR;
     }
-    CourierConnOptionsInit(&opts);
-    if (CourierConnOptionsParse(interp, tables, 3, objc - 3, objv + 3,
-	    0) != TCL_OK) {
+    if (CourierTcpOptionsParse(interp, tables, objc - 3, objv + 3, 0,
+	    &ctx) != TCL_OK) {
 	return TCL_ERROR;
     }
-    if (opts.verify < 0) {
-	opts.verify = 1;		/* A client verifies by default. */
-    }
-    if (opts.tls) {
-	/* Files are loaded now: a bad one is an error of this call. */
-	SSL_CTX_t *ctx = CourierTlsContext(interp, &opts, 0);
-
-	if (ctx == NULL) {
-	    goto error;
-	}
+    if (ctx != NULL) {
 	setupPtr = CourierTlsSetupNew(ctx, &opts, 0, Tcl_GetString(objv[1]));
     }
 

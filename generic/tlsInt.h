@@ -57,6 +57,10 @@ MODULE_SCOPE const CourierOptSpec courierTlsOptionSpecs[];
 MODULE_SCOPE SSL_CTX_t *CourierTlsContext(Tcl_Interp *interp,
 			    const ConnOptions *optsPtr, int server);
 MODULE_SCOPE void	CourierTlsContextFree(SSL_CTX_t *ctx);
+MODULE_SCOPE int	CourierTcpOptionsParse(Tcl_Interp *interp,
+			    const CourierOptTable tables[3], int objc,
+			    Tcl_Obj *const objv[], int server,
+			    SSL_CTX_t **ctxPtr);
 MODULE_SCOPE CourierTlsSetup *CourierTlsSetupNew(SSL_CTX_t *ctx,
 			    const ConnOptions *optsPtr, int server,
 			    const char *host);

@@ -1,16 +1,18 @@
 /*
  * tlsconfig.c --
  *
- *	TLS, the Tcl half (see tlsInt.h), in the owner interpreter's thread:
- *	an SSL_CTX built from a connection's or listener's TLS options
- *	(courierTlsOptionSpecs, conn.c), loading its certificate, key and CA
- *	files here so that a bad file is an error of the call that named
- *	it, {COURIER TLS CONFIG}; contexts kept per interpreter and reused
- *	while the options and files are unchanged (loading the system's
- *	trust store costs milliseconds); the setup a connection's I/O half
- *	starts TLS with; $c tls and $c starttls. The handshake itself is
- *	tls.c's, on the I/O thread; AlpnSelect below runs there too (it
- *	touches no Tcl API).
+ *	TLS, the Tcl half (see tlsInt.h), in the owner interpreter's
+ *	thread: the options of a new TCP end settled for its role (the
+ *	-verify default, CourierTcpOptionsParse, for courier::connect
+ *	and courier::listen); an SSL_CTX built from a connection's or
+ *	listener's TLS options (courierTlsOptionSpecs, conn.c), loading
+ *	its certificate, key and CA files here so that a bad file is an
+ *	error of the call that named it, {COURIER TLS CONFIG}; contexts
+ *	kept per interpreter and reused while the options and files are
+ *	unchanged (loading the system's trust store costs milliseconds);
+ *	the setup a connection's I/O half starts TLS with; $c tls and $c
+ *	starttls. The handshake itself is tls.c's, on the I/O thread;
+ *	AlpnSelect below runs there too (it touches no Tcl API).
  */
 
 #include "connInt.h"
@@ -437,6 +439,56 @@ CacheDelete(
     }
     Tcl_DeleteHashTable(tablePtr);
     ckfree(tablePtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CourierTcpOptionsParse --
+ *
+ *	The options of a new TCP end: courier::connect's (server 0) or
+ *	courier::listen's (server 1). tables[0] and tables[1] are the
+ *	connection's and the TLS options of one ConnOptions (initialized
+ *	here), tables[2] the command's own. An unset -verify becomes the
+ *	role's default: a client verifies, a server asks for a certificate
+ *	only when told. With -tls 1 the certificate, key and CA files are
+ *	loaded now, so that a bad file is an error of this call.
+ *
+ * Results:
+ *	TCL_OK with *ctxPtr the TLS context with one reference (NULL without
+ *	-tls), or TCL_ERROR with a message, every record released.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+CourierTcpOptionsParse(
+    Tcl_Interp *interp,
+    const CourierOptTable tables[3],
+    int objc,
+    Tcl_Obj *const objv[],
+    int server,
+    SSL_CTX **ctxPtr)
+{
+    ConnOptions *o = tables[0].record;
+
+    *ctxPtr = NULL;
+    CourierConnOptionsInit(o);
+    if (CourierConnOptionsParse(interp, tables, 3, objc, objv, 0) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (o->verify < 0) {
+	o->verify = !server;
+    }
+    if (o->tls) {
+	*ctxPtr = CourierTlsContext(interp, o, server);
+	if (*ctxPtr == NULL) {
+	    CourierConnOptionsFree(o);
+	    CourierOptRelease(tables[2].specs, tables[2].record);
+	    return TCL_ERROR;
+	}
+    }
+    return TCL_OK;
 }
 
 /*
