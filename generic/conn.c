@@ -577,11 +577,14 @@ ConnSend(
 
     /*
      * Decide here, where sendBufferFull is seen, whether a -ondrain is
-     * owed: the I/O thread may find the output already drained.
+     * owed, and say so before the I/O thread can see the bytes: it posts
+     * -ondrain once the output, these bytes included, is down to half.
      */
 
-    wPtr->overHigh = atomic_fetch_add(&connPtr->pendingOut, total) + total
-	    > (size_t) connPtr->opts.sendBuffer;
+    if (atomic_fetch_add(&connPtr->pendingOut, total) + total
+	    > (size_t) connPtr->opts.sendBuffer) {
+	atomic_store(&connPtr->drainOwed, 1);
+    }
     connPtr->msgsOut++;
     connPtr->bytesOut += (uint64_t) length;	/* As bytesIn: no framing. */
     CourierIoSubmit(connPtr->ioPtr, &wPtr->header);

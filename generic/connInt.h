@@ -50,6 +50,9 @@ struct Conn {
 
     /* Counters written by one side, read by the other. */
     atomic_size_t pendingOut;	/* Sent by Tcl, not yet written. */
+    atomic_int drainOwed;	/* Set by Tcl when a send takes pendingOut
+				 * above -sendbuffer; cleared by the I/O
+				 * half when it posts -ondrain. */
     atomic_uint_fast64_t bytesWritten;
     atomic_uint_fast64_t bytesRead;
 
@@ -122,7 +125,6 @@ struct Conn {
 				 * 0: not known yet). IoLearnCost. */
     CourierIoCmd flushCmd;	/* Scheduled after the batch (one ref). */
     int flushScheduled;
-    int overHigh;		/* pendingOut went above -sendbuffer. */
     int failed;			/* A CLOSED message has been posted. */
     CourierTls *tlsPtr;		/* TLS (tls.c), or NULL: plaintext. */
     CourierTlsSetup *tlsSetupPending;	/* A TLS connect's, until the
@@ -174,8 +176,6 @@ typedef struct WriteCmd {
     CourierIoCmd header;
     Conn *connPtr;
     struct WriteCmd *nextOut;	/* In the early or out list. */
-    int overHigh;		/* Output was above -sendbuffer when sent:
-				 * a -ondrain is owed. */
     size_t length;
     unsigned char data[];
 } WriteCmd;

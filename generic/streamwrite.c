@@ -60,6 +60,26 @@ DiscardList(
     }
 }
 
+/*
+ * PostDrainIfOwed --
+ *	Posts -ondrain when one is owed (a send took the output above
+ *	-sendbuffer, conn.c) and the output left, sends not yet written
+ *	included, is down to half of -sendbuffer; once per crossing.
+ */
+
+static void
+PostDrainIfOwed(
+    Conn *connPtr,
+    size_t left)
+{
+    if (left <= connPtr->io.sendBuffer / 2
+	    && atomic_load_explicit(&connPtr->drainOwed, memory_order_relaxed)
+	    && atomic_exchange(&connPtr->drainOwed, 0)
+	    && connPtr->ioState == IO_OPEN) {
+	CourierStreamPost(connPtr, CONN_MSG_DRAIN, NULL, 0);
+    }
+}
+
 static void
 IoOnWritten(
     uv_write_t *req,
@@ -86,12 +106,7 @@ IoOnWritten(
 	CourierStreamFail(connPtr, status == UV_ECONNRESET || status == UV_EPIPE
 		? "reset" : "error", status, NULL, 0);
     }
-    if (connPtr->overHigh && left <= connPtr->io.sendBuffer / 2) {
-	connPtr->overHigh = 0;
-	if (connPtr->ioState == IO_OPEN) {
-	    CourierStreamPost(connPtr, CONN_MSG_DRAIN, NULL, 0);
-	}
-    }
+    PostDrainIfOwed(connPtr, left);
     CourierStreamMaybeFinish(connPtr);
     CourierConnUnref(connPtr);			/* The batch's. */
     free(batchPtr);
@@ -319,11 +334,15 @@ CourierConnIoWrite(
 	CourierConnIoWriteDiscard(cmdPtr);
 	return;
     }
-    if (wPtr->overHigh) {
-	connPtr->overHigh = 1;
-    }
     AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
     connPtr->outCount++;
+
+    /*
+     * Earlier writes may have brought the output down to half before
+     * this send, the one that went above, ran here.
+     */
+
+    PostDrainIfOwed(connPtr, atomic_load(&connPtr->pendingOut));
     if (!connPtr->flushScheduled) {
 	connPtr->flushScheduled = 1;
 	connPtr->flushCmd.runProc = FlushRun;
@@ -355,9 +374,6 @@ CourierStreamFlushEarly(
     }
     for (; wPtr != NULL; wPtr = nextPtr) {
 	nextPtr = wPtr->nextOut;
-	if (wPtr->overHigh) {
-	    connPtr->overHigh = 1;
-	}
 	AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
 	connPtr->outCount++;
     }
