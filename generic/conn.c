@@ -326,7 +326,6 @@ CourierConnOptionsToIo(
     io->eol = o->eol;
     io->lengthBytes = o->lengthBytes;
     io->maxMessage = (uint64_t) o->maxMessage;
-    io->sendBuffer = (size_t) o->sendBuffer;
     io->maxPending = (size_t) o->maxPending;
     io->nodelay = o->nodelay;
     io->keepalive = o->keepalive;
@@ -360,6 +359,25 @@ AsciiCompatible(
 }
 
 /*
+ * SetSendBuffer --
+ *	Gives the I/O half the connection's -sendbuffer. When the output is
+ *	above it already (configure lowered it), a -ondrain is owed: the
+ *	writes in flight bring it.
+ */
+
+static void
+SetSendBuffer(
+    Conn *connPtr)
+{
+    size_t sendBuffer = (size_t) connPtr->opts.sendBuffer;
+
+    atomic_store(&connPtr->sendBuffer, sendBuffer);
+    if (atomic_load(&connPtr->pendingOut) > sendBuffer) {
+	atomic_store(&connPtr->drainOwed, 1);
+    }
+}
+
+/*
  *----------------------------------------------------------------------
  *
  * Creating the Tcl half: courier::connect and accepted sockets.
@@ -378,6 +396,7 @@ CourierConnTclHalfCreate(
     CourierConnRef(connPtr);			/* The port's, dropped on release. */
     connPtr->owner = Tcl_GetCurrentThread();
     connPtr->opts = *optsPtr;
+    SetSendBuffer(connPtr);
     connPtr->asciiCompatible = AsciiCompatible(optsPtr->encoding);
     connPtr->tclState = state;
     connPtr->tclPort = CourierPortOpen(cinterpPtr->inboxPtr,
@@ -680,6 +699,7 @@ ConnConfigure(
     }
     CourierConnOptionsFree(&connPtr->opts);
     connPtr->opts = copy;
+    SetSendBuffer(connPtr);
     connPtr->asciiCompatible = AsciiCompatible(copy.encoding);
     ccPtr = CourierConnCmdNew(connPtr, CourierConnIoConfigure);
     CourierConnOptionsToIo(&connPtr->opts, &ccPtr->config);

@@ -105,7 +105,6 @@ typedef struct ConnIoConfig {
     CourierEol eol;
     int lengthBytes;
     uint64_t maxMessage;
-    size_t sendBuffer;
     size_t maxPending;
     int nodelay;
     int keepalive;

@@ -50,9 +50,12 @@ struct Conn {
 
     /* Counters written by one side, read by the other. */
     atomic_size_t pendingOut;	/* Sent by Tcl, not yet written. */
-    atomic_int drainOwed;	/* Set by Tcl when a send takes pendingOut
-				 * above -sendbuffer; cleared by the I/O
-				 * half when it posts -ondrain. */
+    atomic_size_t sendBuffer;	/* -sendbuffer, set by Tcl (creation,
+				 * configure), read by the I/O half. */
+    atomic_int drainOwed;	/* Set by Tcl when pendingOut is above
+				 * sendBuffer (a send took it there, or
+				 * configure lowered sendBuffer); taken by
+				 * the I/O half when it posts -ondrain. */
     atomic_uint_fast64_t bytesWritten;
     atomic_uint_fast64_t bytesRead;
 

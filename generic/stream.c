@@ -38,6 +38,7 @@ CourierConnAlloc(
     connPtr->ioObj.abortProc = CourierConnIoAbort;
     atomic_init(&connPtr->refCount, 1);	/* The I/O half's. */
     atomic_init(&connPtr->pendingOut, 0);
+    atomic_init(&connPtr->sendBuffer, 0);
     atomic_init(&connPtr->drainOwed, 0);
     atomic_init(&connPtr->bytesWritten, 0);
     atomic_init(&connPtr->bytesRead, 0);

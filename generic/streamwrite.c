@@ -62,20 +62,29 @@ DiscardList(
 
 /*
  * PostDrainIfOwed --
- *	Posts -ondrain when one is owed (a send took the output above
- *	-sendbuffer, conn.c) and the output left, sends not yet written
- *	included, is down to half of -sendbuffer; once per crossing.
+ *	Posts -ondrain when one is owed (the output went above -sendbuffer,
+ *	conn.c) and the output now, sends not yet written included, is down
+ *	to half of -sendbuffer; once per crossing. The flag is taken before
+ *	the output is read: a send that goes above after that owes a
+ *	-ondrain of its own, and the flag goes back when the output is
+ *	still above half, so no -ondrain owed is ever spent on a reading
+ *	older than the send that owed it.
  */
 
 static void
 PostDrainIfOwed(
-    Conn *connPtr,
-    size_t left)
+    Conn *connPtr)
 {
-    if (left <= connPtr->io.sendBuffer / 2
-	    && atomic_load_explicit(&connPtr->drainOwed, memory_order_relaxed)
-	    && atomic_exchange(&connPtr->drainOwed, 0)
-	    && connPtr->ioState == IO_OPEN) {
+    if (!atomic_load_explicit(&connPtr->drainOwed, memory_order_relaxed)
+	    || !atomic_exchange(&connPtr->drainOwed, 0)) {
+	return;
+    }
+    if (atomic_load(&connPtr->pendingOut)
+	    > atomic_load(&connPtr->sendBuffer) / 2) {
+	atomic_store(&connPtr->drainOwed, 1);
+	return;
+    }
+    if (connPtr->ioState == IO_OPEN) {
 	CourierStreamPost(connPtr, CONN_MSG_DRAIN, NULL, 0);
     }
 }
@@ -88,11 +97,9 @@ IoOnWritten(
     WriteBatch *batchPtr = req->data;
     Conn *connPtr = batchPtr->connPtr;
     WriteCmd *wPtr, *nextPtr;
-    size_t left;
 
     connPtr->writesInFlight--;
-    left = atomic_fetch_sub(&connPtr->pendingOut, batchPtr->total)
-	    - batchPtr->total;
+    atomic_fetch_sub(&connPtr->pendingOut, batchPtr->total);
     for (wPtr = batchPtr->cmds; wPtr != NULL; wPtr = nextPtr) {
 	nextPtr = wPtr->nextOut;
 	CourierConnUnref(connPtr);
@@ -106,7 +113,7 @@ IoOnWritten(
 	CourierStreamFail(connPtr, status == UV_ECONNRESET || status == UV_EPIPE
 		? "reset" : "error", status, NULL, 0);
     }
-    PostDrainIfOwed(connPtr, left);
+    PostDrainIfOwed(connPtr);
     CourierStreamMaybeFinish(connPtr);
     CourierConnUnref(connPtr);			/* The batch's. */
     free(batchPtr);
@@ -342,7 +349,7 @@ CourierConnIoWrite(
      * this send, the one that went above, ran here.
      */
 
-    PostDrainIfOwed(connPtr, atomic_load(&connPtr->pendingOut));
+    PostDrainIfOwed(connPtr);
     if (!connPtr->flushScheduled) {
 	connPtr->flushScheduled = 1;
 	connPtr->flushCmd.runProc = FlushRun;
