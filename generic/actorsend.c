@@ -63,7 +63,13 @@ ActorSend(
 	uint64_t deadline = uv_hrtime() + (uint64_t) blockMs * 1000000;
 	int ok = 0;
 
-	atomic_fetch_sub(&actorPtr->queued, 1);
+	/*
+	 * Give the slot back as the actor does (CourierActorMailboxTaken):
+	 * a sender waiting for space may have counted ours and gone back to
+	 * sleep just after the actor made room.
+	 */
+
+	CourierActorMailboxTaken(actorPtr);
 	if (blockMs > 0) {
 	    uv_mutex_lock(&actorPtr->lock);
 	    atomic_fetch_add(&actorPtr->spaceWaiters, 1);

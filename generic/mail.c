@@ -454,7 +454,8 @@ CourierActorMailboxDiscard(
 
 /*
  * CourierActorMailboxTaken --
- *	One tell or ask left the mailbox: wake senders that wait for space.
+ *	One tell or ask left the mailbox, or a sender gave back the slot it
+ *	could not have (actorsend.c): wake senders that wait for space.
  */
 
 void
