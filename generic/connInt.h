@@ -222,6 +222,7 @@ MODULE_SCOPE CourierIoDiscardProc CourierConnIoWriteDiscard;
 MODULE_SCOPE ConnIoOp CourierConnIoShutdown;
 MODULE_SCOPE void	CourierStreamFlushEarly(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamFlushNow(Conn *connPtr);
+MODULE_SCOPE void	CourierStreamPostDrainIfOwed(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamWriteWire(Conn *connPtr);
 MODULE_SCOPE void	CourierStreamMaybeFinish(Conn *connPtr);
 

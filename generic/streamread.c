@@ -556,5 +556,8 @@ CourierConnIoConfigure(
 	uv_tcp_nodelay(&connPtr->stream.tcp, connPtr->io.nodelay);
 	uv_tcp_keepalive(&connPtr->stream.tcp, connPtr->io.keepalive, 60);
     }
+
+    /* A -sendbuffer raised (conn.c) may put the output at half of it. */
+    CourierStreamPostDrainIfOwed(connPtr);
 }
 

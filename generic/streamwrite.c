@@ -61,7 +61,7 @@ DiscardList(
 }
 
 /*
- * PostDrainIfOwed --
+ * CourierStreamPostDrainIfOwed --
  *	Posts -ondrain when one is owed (the output went above -sendbuffer,
  *	conn.c) and the output now, sends not yet written included, is down
  *	to half of -sendbuffer; once per crossing. The flag is taken before
@@ -71,11 +71,11 @@ DiscardList(
  *	older than the send that owed it.
  */
 
-static void
-PostDrainIfOwed(
+void
+CourierStreamPostDrainIfOwed(
     Conn *connPtr)
 {
-    if (!atomic_load_explicit(&connPtr->drainOwed, memory_order_relaxed)
+    if (!atomic_load(&connPtr->drainOwed)
 	    || !atomic_exchange(&connPtr->drainOwed, 0)) {
 	return;
     }
@@ -113,7 +113,7 @@ IoOnWritten(
 	CourierStreamFail(connPtr, status == UV_ECONNRESET || status == UV_EPIPE
 		? "reset" : "error", status, NULL, 0);
     }
-    PostDrainIfOwed(connPtr);
+    CourierStreamPostDrainIfOwed(connPtr);
     CourierStreamMaybeFinish(connPtr);
     CourierConnUnref(connPtr);			/* The batch's. */
     free(batchPtr);
@@ -337,8 +337,14 @@ CourierConnIoWrite(
 	AppendWrite(&connPtr->earlyHead, &connPtr->earlyTail, wPtr);
 	return;
     }
-    if (connPtr->ioState != IO_OPEN || connPtr->shutdownWhenFlushed < 0) {
+    if (connPtr->ioState != IO_OPEN) {
+	CourierConnIoWriteDiscard(cmdPtr);	/* May free connPtr. */
+	return;
+    }
+    if (connPtr->shutdownWhenFlushed < 0) {
+	/* Sent after the FIN: dropped, so no longer waiting to go out. */
 	CourierConnIoWriteDiscard(cmdPtr);
+	CourierStreamPostDrainIfOwed(connPtr);
 	return;
     }
     AppendWrite(&connPtr->outHead, &connPtr->outTail, wPtr);
@@ -349,7 +355,7 @@ CourierConnIoWrite(
      * this send, the one that went above, ran here.
      */
 
-    PostDrainIfOwed(connPtr);
+    CourierStreamPostDrainIfOwed(connPtr);
     if (!connPtr->flushScheduled) {
 	connPtr->flushScheduled = 1;
 	connPtr->flushCmd.runProc = FlushRun;
