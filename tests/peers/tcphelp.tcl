@@ -210,6 +210,50 @@ proc ::tcpTest::barrier {{ms 5000}} {
     return $ok
 }
 
+# tcpTest::stalled conn key --
+#	Waits until the counter key of $conn info stops moving: equal before
+#	and after two full round trips of the I/O thread (tcpTest::barrier),
+#	so the socket gave nothing (or took nothing) meanwhile. 1 when it
+#	stalled within 30 s.
+proc ::tcpTest::stalled {conn key} {
+    set deadline [expr {[clock milliseconds] + 30000}]
+    while {[clock milliseconds] < $deadline} {
+	set before [dict get [$conn info] $key]
+	tcpTest::barrier
+	tcpTest::barrier
+	if {[dict get [$conn info] $key] == $before} {
+	    return 1
+	}
+    }
+    return 0
+}
+
+# tcpTest::sendToDeafPeer sendBuffer seed --
+#	A Courier client of a Tcl server that does not read (its end in
+#	::peerChan(peer), for the test to read from later), with -sendbuffer
+#	sendBuffer and a -ondrain that appends the connection's info to
+#	::drained(cli); then 32 MiB sent in 64 KiB pieces, far more than the
+#	kernel buffers of both ends can hold. Returns {conn data}.
+proc ::tcpTest::sendToDeafPeer {sendBuffer seed} {
+    set srv [trackChan [socket -server {apply {{chan h p} {
+	tcpTest::trackChan $chan
+	fconfigure $chan -blocking 0 -translation binary
+	set ::peerChan(peer) $chan
+    }}} -myaddr 127.0.0.1 0]]
+    set c [track [courier::connect 127.0.0.1 \
+	    [lindex [fconfigure $srv -sockname] 2] -sendbuffer $sendBuffer \
+	    -onconnect {tcpTest::onconnect cli} -ondrain {apply {{c} {
+		lappend ::drained(cli) [$c info]
+	    }}}]]
+    waitFor ::connected(cli)
+    waitFor ::peerChan(peer)
+    set data [pattern [expr {32 << 20}] $seed]
+    for {set off 0} {$off < [string length $data]} {incr off 65536} {
+	$c send [string range $data $off [expr {$off + 65535}]]
+    }
+    return [list $c $data]
+}
+
 # tcpTest::waitFor varName ?ms? --
 #	courierTest::wait, but returns 1 at once when the variable is
 #	already set (callbacks may have run before the test waits).
